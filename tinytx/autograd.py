@@ -1,0 +1,78 @@
+"""The backward sweep: reverse-mode differentiation over the graph of Functions.
+
+Introduced in lesson 01; explained step by step in docs/autograd.md. Gradients flow from
+the output back to the leaves in reverse topological order. The order comes from an
+iterative depth-first search (no recursion: graphs of 100,000 ops are fine), and each
+Function is visited once, so the sweep is linear in the size of the graph.
+"""
+from __future__ import annotations
+
+
+def topological_order(root_fn):
+    """Functions reachable from `root_fn`, each after every Function that feeds it."""
+    order, visited = [], {root_fn}
+    stack = [(root_fn, iter(root_fn.inputs))]
+    while stack:
+        fn, pending = stack[-1]
+        for t in pending:
+            parent = t._ctx
+            if parent is not None and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, iter(parent.inputs)))
+                break
+        else:  # every input of fn is finished: fn comes after them
+            stack.pop()
+            order.append(fn)
+    return order
+
+
+def run_backward(root, gradient, retain_graph: bool = False):
+    """Accumulate d(root)/d(leaf), weighted by `gradient`, into each leaf's `.grad`."""
+    handed_out = set()  # ids of arrays stored as a leaf's grad: no two leaves share one
+    if root._ctx is None:  # a leaf: its gradient is the upstream gradient itself
+        _accumulate(root, gradient, handed_out)
+        return
+    # grads[fn][i] is the gradient with respect to fn's i-th output, summed over its uses
+    grads = {root._ctx: [None] * root._ctx.n_outputs}
+    grads[root._ctx][root._index] = gradient
+    for fn in reversed(topological_order(root._ctx)):
+        if getattr(fn, "released", False):
+            raise RuntimeError(f"backward(): the graph through {fn} was already freed by an "
+                               "earlier backward(); pass retain_graph=True to the first one")
+        gys = grads.pop(fn)
+        gys = [fn.xp.zeros(shape, dtype) if g is None else g
+               for g, (shape, dtype) in zip(gys, fn.output_meta)]
+        for i, ref in getattr(fn, "retained", {}).items():
+            if ref() is not None:
+                ref().grad = gys[i]
+        gxs = fn.backward(*gys)
+        gxs = gxs if isinstance(gxs, tuple) else (gxs,)
+        for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
+            if not needed or gx is None:
+                continue
+            if gx.shape != x.shape:
+                raise RuntimeError(f"{fn}.backward returned a gradient of shape {gx.shape} "
+                                   f"for an input of shape {x.shape}")
+            if x._ctx is None:
+                _accumulate(x, gx, handed_out)
+            else:
+                slots = grads.setdefault(x._ctx, [None] * x._ctx.n_outputs)
+                g = slots[x._index]
+                slots[x._index] = gx if g is None else g + gx
+        if not retain_graph:
+            fn.release()
+            fn.released = True
+
+
+def _accumulate(leaf, g, handed_out):
+    """leaf.grad += g. A leaf's grad is always its own contiguous, writable array: ops
+    pass gradients through unchanged or as broadcast views, and optimizers may update
+    grads in place."""
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + g
+        return
+    shared = id(g) in handed_out or not getattr(g.flags, "writeable", True)
+    if shared or g.dtype != leaf.dtype or not g.flags.c_contiguous:  # e.g. broadcast views
+        g = g.astype(leaf.dtype, order="C", copy=True)
+    handed_out.add(id(g))
+    leaf.grad = g

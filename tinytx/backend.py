@@ -1,0 +1,245 @@
+"""Devices and their array modules: where tensors live and which library computes on them.
+
+Introduced in lesson 01 (every tensor has a device). A `Device` is a small value that
+carries `xp`, the NumPy-like module that computes on its arrays:
+
+    cpu     NumPy
+    cuda    CuPy (optional; asking for it without CuPy or a GPU raises one clear error)
+    strict  NumPy arrays that, like CuPy's, refuse to mix silently with host arrays.
+            It exists for the tests: a CPU-only CI catches device-mixing bugs with it.
+
+The few places where NumPy and CuPy differ (scatter-add, host transfer, random numbers,
+erf) are methods here, so ops never branch on the library.
+
+    >>> from tinytx.backend import get_device
+    >>> get_device("cpu").xp.__name__
+    'numpy'
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .erf import erf as _np_erf
+
+try:  # CuPy is optional: the CPU path must work without it.
+    import cupy as _cupy
+    import cupyx as _cupyx
+except Exception:  # ImportError, or a CuPy build that cannot load its CUDA libraries
+    _cupy = None
+    _cupyx = None
+
+
+def cuda_available() -> bool:
+    """True when CuPy imports and sees at least one GPU."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+# ---------------------------------------------------------------------------------------
+# The strict CPU device: NumPy arrays that behave like CuPy's at the host boundary.
+# ---------------------------------------------------------------------------------------
+
+class StrictArray(np.ndarray):
+    """A NumPy array that refuses to be mixed with plain host arrays, as CuPy arrays do.
+
+    Operators and NumPy functions work as usual between StrictArrays and Python scalars;
+    an operation that mixes in a plain `np.ndarray` raises TypeError, and reductions give
+    0-d arrays (not NumPy scalars), as CuPy does.
+    """
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        _refuse_host(inputs + (out or ()))
+        inputs = _unwrap(inputs)
+        if out is not None:
+            kwargs["out"] = _unwrap(out)
+        return _wrap(getattr(ufunc, method)(*inputs, **kwargs))
+
+    def __array_function__(self, func, types, args, kwargs):
+        _refuse_host(args)
+        _refuse_host(tuple(kwargs.values()))
+        return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+
+    def __setitem__(self, key, value):
+        _refuse_host((value,))
+        np.ndarray.__setitem__(self.view(np.ndarray), _unwrap(key), _unwrap(value))
+
+
+def _refuse_host(values):
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            _refuse_host(v)
+        elif isinstance(v, np.ndarray) and not isinstance(v, StrictArray) and v.ndim > 0:
+            raise TypeError("strict device: implicit conversion between a host (NumPy) "
+                            f"array of shape {v.shape} and a device array is not allowed; "
+                            "move it with Device.asarray() first")
+
+
+def _unwrap(v):
+    if isinstance(v, StrictArray):
+        return v.view(np.ndarray)
+    if isinstance(v, (list, tuple)):
+        return type(v)(_unwrap(x) for x in v)
+    if isinstance(v, dict):
+        return {k: _unwrap(x) for k, x in v.items()}
+    return v
+
+
+def _wrap(v):
+    if isinstance(v, np.ndarray):
+        return v.view(StrictArray)
+    if isinstance(v, np.generic):  # CuPy reductions return 0-d arrays, never scalars
+        return np.asarray(v).view(StrictArray)
+    if isinstance(v, (list, tuple)):
+        return type(v)(_wrap(x) for x in v)
+    return v
+
+
+class _StrictModule:
+    """`xp` of the strict device: NumPy's namespace whose results are StrictArrays and
+    whose functions refuse plain host arrays, except the explicit transfers."""
+
+    _transfers = {"asarray", "array", "ascontiguousarray"}
+
+    def __getattr__(self, name):
+        attr = getattr(np, name)
+        if isinstance(attr, type) or not callable(attr):
+            return attr  # dtypes, constants (np.float32, np.pi, np.newaxis)
+
+        def call(*args, **kwargs):
+            if name not in self._transfers:
+                _refuse_host(args)
+            return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+        return call
+
+    __name__ = "tinytx.strict_numpy"
+
+
+# ---------------------------------------------------------------------------------------
+# Device
+# ---------------------------------------------------------------------------------------
+
+class Device:
+    """Where arrays live. Use `get_device(name)`; devices are singletons, compare with `is`."""
+
+    def __init__(self, name: str):
+        self.name = name
+        if name == "cuda":
+            self.xp = _cupy
+            self._rng = _cupy.random.default_rng(0)
+        else:
+            self.xp = np if name == "cpu" else _StrictModule()
+            self._rng = np.random.default_rng(0)
+
+    def __repr__(self):
+        return f"Device({self.name!r})"
+
+    def __str__(self):
+        return self.name
+
+    # -- host <-> device --------------------------------------------------------------
+    def asarray(self, x, dtype=None):
+        """Any array-like (NumPy, CuPy, list, scalar) -> an array on this device."""
+        if self.name == "cuda":
+            return _cupy.asarray(x, dtype=dtype)
+        if _cupy is not None and isinstance(x, _cupy.ndarray):
+            x = _cupy.asnumpy(x)
+        x = np.asarray(_unwrap(x), dtype=dtype)
+        return x.view(StrictArray) if self.name == "strict" else x
+
+    def to_host(self, x) -> np.ndarray:
+        """An array of this device -> a NumPy array (a copy when it crosses devices)."""
+        if self.name == "cuda":
+            return _cupy.asnumpy(x)
+        return np.asarray(_unwrap(x))
+
+    def is_own(self, x) -> bool:
+        """Whether `x` is an array of this device's kind."""
+        if self.name == "cuda":
+            return isinstance(x, _cupy.ndarray)
+        if self.name == "strict":
+            return isinstance(x, StrictArray)
+        return type(x) is np.ndarray
+
+    # -- the few library differences ------------------------------------------------------
+    def scatter_add(self, target, indices, values):
+        """target[indices] += values, adding repeated indices up (in place)."""
+        if self.name == "cuda":
+            _cupyx.scatter_add(target, indices, values)
+        else:
+            np.add.at(_unwrap(target), _unwrap(indices), _unwrap(values))
+
+    def erf(self, x):
+        if self.name == "cuda":
+            import cupyx.scipy.special
+            return cupyx.scipy.special.erf(x)
+        return self._own(_np_erf(_unwrap(x)))
+
+    # -- random numbers: one generator per device, seeded by tinytx.manual_seed ---------
+    def seed(self, seed: int):
+        self._rng = (_cupy.random.default_rng(seed) if self.name == "cuda"
+                     else np.random.default_rng(seed))
+
+    def randn(self, shape, dtype):
+        return self._own(self._rng.standard_normal(shape, dtype=dtype))
+
+    def rand(self, shape, dtype):
+        """Uniform in [0, 1)."""
+        return self._own(self._rng.random(shape, dtype=dtype))
+
+    def randint(self, low, high, shape):
+        return self._own(self._rng.integers(low, high, shape))
+
+    def _own(self, x):
+        return x.view(StrictArray) if self.name == "strict" else x
+
+    def get_rng_state(self):
+        """JSON-serialisable state of this device's generator (for exact resume)."""
+        if self.name == "cuda":
+            return None  # CuPy's generators do not expose their state; see docs/training.md
+        return self._rng.bit_generator.state
+
+    def set_rng_state(self, state):
+        if state is not None and self.name != "cuda":
+            self._rng.bit_generator.state = state
+
+
+_DEVICES: dict[str, Device] = {}
+DEVICE_NAMES = ("cpu", "cuda", "strict")
+
+
+def get_device(device: str | Device | None = None) -> Device:
+    """The Device for a name ("cpu", "cuda", "strict"); `None` means "cpu"."""
+    if isinstance(device, Device):
+        return device
+    name = "cpu" if device is None else str(device)
+    if name == "cuda:0":
+        name = "cuda"
+    if name not in DEVICE_NAMES:
+        raise ValueError(f"device: expected one of {DEVICE_NAMES}, got {device!r}")
+    if name not in _DEVICES:
+        if name == "cuda" and not cuda_available():
+            why = ("CuPy is not installed (pip install 'tinytx[cuda]')" if _cupy is None
+                   else "CuPy found no CUDA GPU")
+            raise RuntimeError(f"device 'cuda' was asked for, but {why}; use device='cpu'")
+        _DEVICES[name] = Device(name)
+    return _DEVICES[name]
+
+
+def device_of(array) -> Device:
+    """The Device an array belongs to (a StrictArray is 'strict', a CuPy array 'cuda')."""
+    if isinstance(array, StrictArray):
+        return get_device("strict")
+    if _cupy is not None and isinstance(array, _cupy.ndarray):
+        return get_device("cuda")
+    return get_device("cpu")
+
+
+def manual_seed(seed: int):
+    """Seed the random generators of every device (parameter init, dropout, sampling)."""
+    for name in ("cpu", "strict") + (("cuda",) if cuda_available() else ()):
+        get_device(name).seed(seed)
+

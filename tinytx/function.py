@@ -1,0 +1,87 @@
+"""The Function base class: one differentiable operation, forward and backward on raw arrays.
+
+Introduced in lesson 01. Every op in `tinytx.functional` is a small subclass:
+
+    class Exp(Function):
+        def forward(self, x):
+            self.y = self.xp.exp(x)
+            return self.y
+        def backward(self, gy):
+            return gy * self.y
+
+`Function.__call__` does the bookkeeping once for all ops: it checks that the inputs
+share one device, unwraps Tensors to arrays, runs `forward`, wraps the results and, when
+a gradient is needed, links the outputs to this Function so that `Tensor.backward` can
+walk the graph. Ops save arrays (not Tensors) for backward; `release()` drops them.
+"""
+from __future__ import annotations
+
+from .backend import Device
+
+
+class Function:
+    """Base class of differentiable ops.
+
+    Subclasses implement `forward(*arrays) -> array | tuple[array, ...]` and
+    `backward(*grads) -> array | tuple[array | None, ...]`, one gradient per input (None
+    for an input that needs none). Backward must not modify its incoming gradients in
+    place: the same array may be passed on to several inputs. `self.xp` is the array module of the inputs' device
+    and `self.needs_input_grad` says which inputs want a gradient.
+    """
+
+    xp = None
+    device: Device = None
+
+    def __call__(self, *inputs):
+        from .tensor import Tensor, is_grad_enabled, to_tensors
+        tensors, device = to_tensors(inputs, type(self).__name__)
+        self.device, self.xp = device, device.xp
+        self.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        ys = self.forward(*[t.data for t in tensors])
+        multi = isinstance(ys, tuple)
+        ys = ys if multi else (ys,)
+        requires_grad = is_grad_enabled() and any(self.needs_input_grad)
+        outputs = tuple(Tensor._make(y, device, requires_grad) for y in ys)
+        if requires_grad:
+            self.inputs = tensors
+            self.n_outputs = len(outputs)
+            self.output_meta = tuple((y.shape, y.dtype) for y in ys)
+            for i, out in enumerate(outputs):
+                out._ctx, out._index = self, i
+        return outputs if multi else outputs[0]
+
+    def forward(self, *xs):
+        raise NotImplementedError
+
+    def backward(self, *gys):
+        raise NotImplementedError
+
+    def release(self):
+        """Drop everything saved for backward (called after backward has used it)."""
+        keep = {"n_outputs", "output_meta", "needs_input_grad", "device", "xp"}
+        for k in [k for k in vars(self) if k not in keep]:
+            delattr(self, k)
+        self.inputs = ()
+
+    def __repr__(self):
+        return f"<{type(self).__name__}>"
+
+
+def sum_to(x, shape):
+    """Sum `x` down to `shape`: the gradient of broadcasting `shape` up to `x.shape`.
+
+    Leading axes that broadcasting added are summed away, then every axis where `shape`
+    has size 1 is summed with keepdims.
+    """
+    if x.shape == tuple(shape):
+        return x
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    y = x.sum(axis=axes, keepdims=True)
+    return y.reshape(shape) if lead else y
+
+
+def unbroadcast(gx, x_shape):
+    """`sum_to` that passes None through (for inputs that need no gradient)."""
+    return None if gx is None else sum_to(gx, x_shape)

@@ -1,0 +1,21 @@
+"""Differentiable operations, imported as F (`import tinytx.functional as F`).
+
+Every op is a small Function class (forward/backward on raw arrays) with a lowercase
+wrapper. The composed ones (layer_norm, cross_entropy, attention in later lessons) are
+the readable references that the fused kernels are pinned to by tests.
+"""
+from .activations import gelu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh
+from .arithmetic import (add, div, exp, log, masked_fill, matmul, mul, neg, pow, sqrt, sub,
+                         where)
+from .layers import cross_entropy, dropout, embedding, layer_norm, linear, one_hot
+from .reductions import max, mean, sum, var
+from .shape import (broadcast_to, concat, getitem, permute, reshape, split, squeeze, stack,
+                    transpose, unsqueeze)
+
+# The public ops; tests check that each differentiable one has a gradient check.
+OPS = ("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",
+       "relu", "gelu", "sum", "mean", "max", "var", "reshape", "transpose", "permute",
+       "broadcast_to", "squeeze", "unsqueeze", "getitem", "concat", "stack", "split",
+       "matmul", "where", "masked_fill", "softmax", "log_softmax", "logsumexp",
+       "cross_entropy", "layer_norm", "dropout", "embedding", "linear", "one_hot")
+NOT_DIFFERENTIABLE = ("one_hot",)
