@@ -1,0 +1,397 @@
+"""The shared part of every tokenizer: helpers, training, encoding, decoding.
+
+Lesson 05 "Tokenization" (report chapter 4). A byte-level BPE tokenizer is
+fully described by its ordered ``merges`` (pair of ids -> new id) and its
+special tokens; the vocabulary (id -> bytes) follows from them. The two
+tokenizers differ only in how they cut the text into chunks before BPE sees
+it: ``BasicTokenizer`` keeps the whole text as one chunk, ``RegexTokenizer``
+splits it with a regular expression so that no merge crosses a chunk.
+
+The module-level helpers ``get_stats`` and ``merge`` are the two steps of the
+report's algorithm; the tests use them to build the naive trainer that the
+fast one (``train.py``) is pinned to.
+"""
+import heapq
+import warnings
+from collections import Counter
+from itertools import islice, repeat
+
+import regex as re
+from tqdm import tqdm
+
+from .model_file import read_model, write_model, write_vocab
+from .train import train_merges
+
+CACHE_SIZE = 100_000  # most chunks remembered by encode (then it starts over)
+CACHE_MAX_CHARS = 64  # longer chunks are encoded every time, never cached
+LONG_CHUNK = 64  # chunks with more bytes than this use the heap encoder
+NO_MERGE = float("inf")  # the "rank" of a pair that is not a merge
+
+
+def get_stats(ids, counts=None):
+    """Count adjacent pairs of ``ids`` (overlapping pairs count: "aaa" has two).
+
+    Args:
+        ids: a sequence of token ids.
+        counts: an optional dict to add into (to count over several chunks);
+            pairs enter it in the order they are first seen.
+    Returns:
+        the dict ``{(a, b): count}``.
+
+    Example:
+        >>> get_stats([1, 2, 3, 1, 2])
+        {(1, 2): 2, (2, 3): 1, (3, 1): 1}
+    """
+    counts = {} if counts is None else counts
+    for pair in zip(ids, ids[1:]):
+        counts[pair] = counts.get(pair, 0) + 1
+    return counts
+
+
+def merge(ids, pair, idx):
+    """Replace each occurrence of ``pair`` in ``ids`` by ``idx``, left to right.
+
+    Occurrences do not overlap: ``[5, 5, 5]`` with pair ``(5, 5)`` becomes
+    ``[idx, 5]``.
+
+    Example:
+        >>> merge([1, 2, 3, 1, 2], (1, 2), 4)
+        [4, 3, 4]
+    """
+    out, i, n = [], 0, len(ids)
+    while i < n:
+        if i < n - 1 and ids[i] == pair[0] and ids[i + 1] == pair[1]:
+            out.append(idx)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+class Tokenizer:
+    """Base class: byte-level BPE over chunks produced by ``_split``.
+
+    Attributes:
+        merges: ``{(a, b): new_id}`` in merge order (new ids are 256, 257, ...).
+        special_tokens: ``{string: id}``, e.g. ``{"<|endoftext|>": 100257}``.
+        pattern: the split regex as a string ("" for ``BasicTokenizer``).
+        vocab: ``{id: bytes}`` for every token, special tokens included.
+    """
+
+    def __init__(self, pattern=""):
+        self.pattern = pattern
+        self.merges = {}
+        self.special_tokens = {}
+        self._rebuild()
+
+    def _split(self, text):
+        """Cut ``text`` into the chunks that BPE works on (a list of str)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- training
+    def train(self, text, vocab_size, verbose=False, progress=False):
+        """Learn ``vocab_size - 256`` merges from ``text`` (replaces old merges).
+
+        Each round merges the most frequent adjacent pair (ties: the pair seen
+        first in the text), exactly like the report's loop, but fast.
+
+        Args:
+            text: the training text (str).
+            vocab_size: the number of ordinary tokens wanted, >= 256.
+            verbose: print every merge.
+            progress: show a tqdm progress bar.
+
+        Example:
+            >>> from tinytx.tokenizer import BasicTokenizer
+            >>> tok = BasicTokenizer()
+            >>> tok.train("aaabdaaabac", 256 + 3)
+            >>> tok.encode("aaabdaaabac")
+            [258, 100, 258, 97, 99]
+        """
+        _check_text(text)
+        if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < 256:
+            raise ValueError(f"vocab_size: expected an int >= 256 (the 256 bytes come first), "
+                             f"got {vocab_size!r}")
+        clash = {s: i for s, i in self.special_tokens.items() if i < vocab_size}
+        if clash:
+            raise ValueError(f"vocab_size: {vocab_size} would give ordinary tokens the ids of "
+                             f"the special tokens {clash}; pick vocab_size <= {min(clash.values())}")
+        try:
+            chunks = {c.encode("utf-8"): n for c, n in Counter(self._split(text)).items()}
+        except UnicodeEncodeError as e:
+            raise _surrogate_error(text) from e
+        num_merges = vocab_size - 256
+        self.merges, vocab = {}, {i: bytes([i]) for i in range(256)}
+        bar = tqdm(total=num_merges, desc="training BPE", unit="merge", disable=not progress)
+        for pair, idx, n in islice(train_merges(chunks), num_merges):
+            self.merges[pair] = idx
+            vocab[idx] = vocab[pair[0]] + vocab[pair[1]]
+            if verbose:
+                print(f"merge {idx - 255}/{num_merges}: {pair} -> {idx} "
+                      f"({vocab[idx]!r}) had {n} occurrences")
+            bar.update()
+        bar.close()
+        if len(self.merges) < num_merges:
+            warnings.warn(f"vocab_size={vocab_size}: the text ran out of pairs after "
+                          f"{len(self.merges)} merges; the vocabulary has {len(vocab)} tokens")
+        self._rebuild()
+
+    # ------------------------------------------------------------- encoding
+    def encode_ordinary(self, text):
+        """Encode ``text`` to ids, treating special-token strings as plain text.
+
+        Example:
+            >>> from tinytx.tokenizer import RegexTokenizer
+            >>> RegexTokenizer().encode_ordinary("hi!")  # untrained: one id per byte
+            [104, 105, 33]
+        """
+        _check_text(text)
+        cache, ids = self._cache, []
+        try:
+            for chunk in self._split(text):
+                chunk_ids = cache.get(chunk)
+                if chunk_ids is None:
+                    chunk_ids = self._encode_chunk(chunk)
+                ids.extend(chunk_ids)
+        except UnicodeEncodeError as e:
+            raise _surrogate_error(text) from e
+        return ids
+
+    def encode(self, text, allowed_special="none_raise"):
+        """Encode ``text`` to ids, with tiktoken's rules for special tokens.
+
+        Args:
+            text: the text (str). Nothing is ever added to it implicitly.
+            allowed_special: which special-token strings become their id:
+                ``"all"``; ``"none"`` (all are encoded as ordinary text);
+                ``"none_raise"`` (the default: raise if the text contains any);
+                or a set of strings (those become ids, any other special
+                string in the text raises, as in tiktoken).
+
+        Example:
+            >>> from tinytx.tokenizer import RegexTokenizer
+            >>> tok = RegexTokenizer()
+            >>> tok.register_special_tokens({"<|end|>": 300})
+            >>> tok.encode("a<|end|>", allowed_special="all")
+            [97, 300]
+        """
+        _check_text(text)
+        allowed, disallowed = self._allowed(allowed_special)
+        found = [s for s in disallowed if s in text]
+        if found:
+            raise ValueError(f"text: contains the special token(s) {found} but "
+                             f"allowed_special={allowed_special!r} does not allow them; pass "
+                             f"allowed_special='all' (or a set) to encode them as special "
+                             f"tokens, or 'none' to encode them as ordinary text")
+        if not allowed or not any(s in text for s in allowed):
+            return self.encode_ordinary(text)
+        longest_first = sorted(allowed, key=len, reverse=True)
+        parts = re.split("(" + "|".join(re.escape(s) for s in longest_first) + ")", text)
+        ids = []
+        for k, part in enumerate(parts):  # odd parts are the special tokens
+            ids.extend([allowed[part]] if k % 2 else self.encode_ordinary(part))
+        return ids
+
+    def decode(self, ids):
+        """Turn ids back into text (invalid UTF-8 becomes U+FFFD, as in minbpe).
+
+        Example:
+            >>> from tinytx.tokenizer import BasicTokenizer
+            >>> BasicTokenizer().decode([104, 105])
+            'hi'
+        """
+        if isinstance(ids, (str, bytes)):
+            raise TypeError(f"ids: expected a sequence of int token ids, got {type(ids).__name__}")
+        if not isinstance(ids, (list, tuple)):
+            ids = list(ids)
+        try:
+            data = b"".join(map(self.vocab.__getitem__, ids))
+        except (KeyError, TypeError):
+            bad = next(i for i in ids if not _hashable(i) or i not in self.vocab)
+            raise ValueError(f"ids: expected token ids in the vocabulary (0..{self._n_ordinary - 1} "
+                             f"or a special id), got {bad!r}") from None
+        return data.decode("utf-8", errors="replace")
+
+    def _encode_chunk(self, chunk):
+        """BPE one chunk (str) and remember short ones."""
+        data = chunk.encode("utf-8")
+        ids = self._bpe_long(data) if len(data) > LONG_CHUNK else self._bpe_short(data)
+        if len(chunk) <= CACHE_MAX_CHARS:
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()  # simplest bound: start over
+            self._cache[chunk] = ids
+        return ids
+
+    def _bpe_short(self, data):
+        """minbpe's rule: merge the present pair of lowest rank, leftmost first.
+
+        Merging the leftmost occurrence and looking again is the same as
+        merging all occurrences left to right (nothing of lower rank can
+        appear). ``rank`` holds the rank of every adjacent pair and is patched
+        around each merge instead of being recomputed.
+        """
+        ids, get = list(data), self.merges.get
+        rank = list(map(get, zip(ids, ids[1:]), repeat(NO_MERGE)))
+        while rank:
+            r = min(rank)
+            if r == NO_MERGE:
+                break
+            i = rank.index(r)
+            ids[i:i + 2] = [r]  # a merge's rank is its new token's id
+            del rank[i]  # the merged pair's rank; the pair to its right shifts to i
+            if i > 0:
+                rank[i - 1] = get((ids[i - 1], r), NO_MERGE)
+            if i < len(rank):
+                rank[i] = get((r, ids[i + 1]), NO_MERGE)
+        return ids
+
+    def _bpe_long(self, data):
+        """The same result as ``_bpe_short`` in O(n log n): a heap of (rank, node).
+
+        Merging the lowest rank first and, within a rank, the leftmost node
+        first is exactly ``_bpe_short``'s order; a merge never creates a pair of
+        lower rank, because every pair holding the new token ranks after it.
+        """
+        ranks, tok = self.merges, list(data)
+        n = len(tok)
+        prev, nxt = list(range(-1, n - 1)), list(range(1, n + 1))
+        nxt[-1] = -1
+        heap = [(ranks[p], i) for i, p in enumerate(zip(tok, tok[1:])) if p in ranks]
+        heapq.heapify(heap)
+        while heap:
+            r, i = heapq.heappop(heap)
+            j = nxt[i]
+            if j == -1 or ranks.get((tok[i], tok[j])) != r:
+                continue  # stale: a neighbour merged first
+            k = nxt[j]
+            tok[i], tok[j], nxt[i] = r, -1, k
+            if k != -1:
+                prev[k] = i
+                if (r, tok[k]) in ranks:
+                    heapq.heappush(heap, (ranks[(r, tok[k])], i))
+            h = prev[i]
+            if h != -1 and (tok[h], r) in ranks:
+                heapq.heappush(heap, (ranks[(tok[h], r)], h))
+        return [t for t in tok if t != -1]
+
+    # ------------------------------------------------------- special tokens
+    def register_special_tokens(self, special_tokens):
+        """Add special tokens ``{string: id}``; ids must not be used already.
+
+        Example:
+            >>> from tinytx.tokenizer import BasicTokenizer
+            >>> tok = BasicTokenizer()
+            >>> tok.register_special_tokens({"<|endoftext|>": 256})
+            >>> tok.decode([104, 256])
+            'h<|endoftext|>'
+        """
+        if not isinstance(special_tokens, dict):
+            raise TypeError(f"special_tokens: expected a dict {{str: int}}, "
+                            f"got {type(special_tokens).__name__}")
+        taken = dict((i, s) for s, i in self.special_tokens.items())
+        for s, i in special_tokens.items():
+            if not isinstance(s, str) or not s or not _encodable(s):
+                raise ValueError(f"special_tokens: expected non-empty str keys that UTF-8 can "
+                                 f"encode, got {s!r}")
+            if isinstance(i, bool) or not isinstance(i, int) or i < self._n_ordinary:
+                raise ValueError(f"special_tokens[{s!r}]: expected an int id >= "
+                                 f"{self._n_ordinary} (after the ordinary tokens), got {i!r}")
+            if taken.get(i, s) != s:
+                raise ValueError(f"special_tokens[{s!r}]: id {i} is already {taken[i]!r}")
+            taken[i] = s
+        self.special_tokens.update(special_tokens)
+        self._rebuild()
+
+    def _allowed(self, allowed_special):
+        """Split the special tokens into (allowed {str: id}, disallowed [str])."""
+        specials = self.special_tokens
+        if isinstance(allowed_special, str):
+            if allowed_special == "all":
+                return dict(specials), []
+            if allowed_special == "none":
+                return {}, []
+            if allowed_special == "none_raise":
+                return {}, list(specials)
+        elif isinstance(allowed_special, (set, frozenset, list, tuple)):
+            unknown = [s for s in allowed_special if s not in specials]
+            if unknown:
+                raise ValueError(f"allowed_special: {unknown} are not registered special "
+                                 f"tokens; registered: {list(specials)}")
+            allowed = {s: specials[s] for s in allowed_special}
+            return allowed, [s for s in specials if s not in allowed]
+        raise ValueError(f"allowed_special: expected 'all', 'none', 'none_raise' or a set of "
+                         f"special-token strings, got {allowed_special!r}")
+
+    # -------------------------------------------------------- save and load
+    def save(self, file_prefix):
+        """Write ``file_prefix.model`` (to load) and ``file_prefix.vocab`` (to read).
+
+        Example:
+            >>> import tempfile, os
+            >>> from tinytx.tokenizer import RegexTokenizer
+            >>> tok = RegexTokenizer(); tok.train("hello hello", 258)
+            >>> prefix = os.path.join(tempfile.mkdtemp(), "toy")
+            >>> tok.save(prefix)
+            >>> RegexTokenizer().load(prefix + ".model").merges == tok.merges
+            True
+        """
+        write_model(f"{file_prefix}.model", self.pattern, self.special_tokens, self.merges)
+        write_vocab(f"{file_prefix}.vocab", self.vocab, self.merges, self.special_tokens)
+
+    def load(self, model_file):
+        """Read a ``.model`` file written by ``save`` (or by minbpe); returns self."""
+        pattern, special_tokens, merges = read_model(model_file)
+        if bool(pattern) != bool(self.pattern):
+            want = "RegexTokenizer" if pattern else "BasicTokenizer"
+            raise ValueError(f"model_file: {str(model_file)!r} holds a {want} model; load it "
+                             f"with {want}().load(...) or tinytx.tokenizer.load(...)")
+        self._set_pattern(pattern)
+        self.merges, self.special_tokens = merges, {}
+        self._rebuild()
+        self.register_special_tokens(special_tokens)
+        return self
+
+    def _set_pattern(self, pattern):
+        self.pattern = pattern
+
+    def _rebuild(self):
+        """Derive the vocabulary from merges and specials; forget cached chunks."""
+        vocab = {i: bytes([i]) for i in range(256)}
+        for (a, b), idx in self.merges.items():
+            vocab[idx] = vocab[a] + vocab[b]
+        self._n_ordinary = len(vocab)
+        for s, idx in self.special_tokens.items():
+            vocab[idx] = s.encode("utf-8")
+        self.vocab = vocab
+        self._cache = {}
+
+
+def _check_text(text):
+    if not isinstance(text, str):
+        raise TypeError(f"text: expected str, got {type(text).__name__}")
+
+
+def _encodable(s):
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _hashable(x):
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _surrogate_error(text):
+    """A clear error for text that UTF-8 cannot encode (lone surrogates)."""
+    i = next(i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff")
+    return ValueError(f"text: expected a string that UTF-8 can encode, got the lone surrogate "
+                      f"{text[i]!r} at index {i} (decode bytes with errors='replace' or "
+                      f"'surrogatepass' handling upstream)")
+

@@ -1,0 +1,61 @@
+"""RegexTokenizer: split the text with a regex first, then BPE each chunk.
+
+Lesson 05 "Tokenization" (report chapter 4). Splitting keeps merges inside
+words, numbers, punctuation runs and whitespace runs, so " dog" is one token
+whatever follows it. The default is GPT-4's pattern (tiktoken's
+``cl100k_base``); GPT-2's is here too. ``docs/tokenization.md`` explains the
+pattern alternative by alternative. The ``regex`` package is needed (not
+``re``) for ``\\p{L}``, possessive quantifiers and atomic matching.
+"""
+import regex
+
+from .base import Tokenizer
+
+# GPT-2 (tiktoken's r50k_base): the same split as the original GPT-2 release
+# r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+",
+# written with possessive quantifiers so it runs faster.
+GPT2_SPLIT_PATTERN = (
+    r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
+)
+
+# GPT-4 (tiktoken's cl100k_base), character for character.
+GPT4_SPLIT_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+
+
+class RegexTokenizer(Tokenizer):
+    """Byte-level BPE inside the chunks of a split regex (GPT-4's by default).
+
+    Unlike ``BasicTokenizer``, no merge crosses a chunk boundary, and the text
+    may contain special tokens (see ``register_special_tokens``/``encode``).
+
+    Args:
+        pattern: the split regex as a string; ``None`` means GPT-4's.
+
+    Example:
+        >>> tok = RegexTokenizer()
+        >>> tok.train("the cat, the hat, the bat", 256 + 3)
+        >>> [tok.vocab[i] for i in tok.merges.values()]
+        [b'th', b'the', b'at']
+        >>> [tok.decode([i]) for i in tok.encode("the hat")]
+        ['the', ' ', 'h', 'at']
+    """
+
+    def __init__(self, pattern=None):
+        super().__init__()
+        self._set_pattern(GPT4_SPLIT_PATTERN if pattern is None else pattern)
+
+    def _set_pattern(self, pattern):
+        if not isinstance(pattern, str) or not pattern:
+            raise ValueError(f"pattern: expected a non-empty regex string, got {pattern!r}")
+        try:
+            self._compiled = regex.compile(pattern)
+        except regex.error as e:
+            raise ValueError(f"pattern: expected a valid regex, got {pattern!r} ({e})") from None
+        self.pattern = pattern
+
+    def _split(self, text):
+        if self._compiled.groups:  # findall would return the groups, not the matches
+            return [m.group() for m in self._compiled.finditer(text)]
+        return self._compiled.findall(text)
