@@ -1,0 +1,53 @@
+"""Fused cross-entropy: log-softmax and the negative log-likelihood in one op.
+
+Introduced in lesson 10. The reference is the composed `F.cross_entropy` (log_softmax,
+indexing, weighting, sum); this kernel computes the same loss in one pass and saves only
+the softmax probabilities. Tests pin the two together, forward and backward.
+
+Forward, for rows i with a target t_i that is not `ignore_index` (n of them):
+    loss = (1/n) Σ_i [ logsumexp(z_i) - z_i[t_i] ]
+Backward:
+    gz_i = gy · (softmax(z_i) - onehot(t_i)) / n   for counted rows, 0 for ignored ones
+Shapes: logits (..., V), targets (...) int -> a scalar
+"""
+from __future__ import annotations
+
+from ..function import Function
+
+
+class CrossEntropy(Function):
+    def __init__(self, ignore_index=-100):
+        self.ignore_index = ignore_index
+
+    def forward(self, logits, targets):
+        xp, V = self.xp, logits.shape[-1]
+        z = logits.reshape(-1, V)                                   # (..., V) -> (N, V)
+        t = targets.reshape(-1)                                     # (...) -> (N,)
+        valid = t != self.ignore_index
+        if bool(((t < 0) | (t >= V))[valid].any()):
+            raise IndexError(f"cross_entropy: targets must lie in [0, {V}) or equal "
+                             f"ignore_index={self.ignore_index}")
+        self.t = xp.where(valid, t, 0)
+        self.rows = xp.arange(z.shape[0])
+        p = z - z.max(axis=-1, keepdims=True)
+        picked = p[self.rows, self.t]                               # z[t] - max, (N,)
+        xp.exp(p, out=p)
+        s = p.sum(axis=-1, keepdims=True)
+        p /= s                                                      # softmax, in place
+        self.p, self.shape = p, logits.shape
+        self.weight = valid.astype(z.dtype) / max(int(valid.sum()), 1)
+        return ((xp.log(s[:, 0]) - picked) * self.weight).sum()
+
+    def backward(self, gy):
+        g = self.p.copy()  # not in place: backward may run again with retain_graph
+        g[self.rows, self.t] -= 1
+        g *= (self.weight * gy)[:, None]
+        return g.reshape(self.shape), None
+
+
+def cross_entropy(logits, targets, ignore_index=-100):
+    """Fused mean cross-entropy of integer `targets` under softmax(`logits`)."""
+    if targets.shape != logits.shape[:-1]:
+        raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
+                         f"logits of shape {logits.shape} (expected {logits.shape[:-1]})")
+    return CrossEntropy(ignore_index)(logits, targets)
