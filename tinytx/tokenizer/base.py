@@ -255,6 +255,8 @@ class Tokenizer:
         """
         ranks, tok = self.merges, list(data)
         n = len(tok)
+        if n < 2:
+            return tok
         prev, nxt = list(range(-1, n - 1)), list(range(1, n + 1))
         nxt[-1] = -1
         heap = [(ranks[p], i) for i, p in enumerate(zip(tok, tok[1:])) if p in ranks]

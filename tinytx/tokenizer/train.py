@@ -116,12 +116,11 @@ def _merge(pair, new_id, tok, prev, nxt, weight, count, where, first):
         changed.add(p)
 
     def add(node, p, w):
+        # p holds the new token, so p is new in this sweep, and the sweep adds
+        # its occurrences left to right: the first one added is its first
         count[p] += w
         where[p].add(node)
-        if p not in first:
-            first[p] = node
-        elif first[p] is not None and node < first[p]:
-            first[p] = node
+        first.setdefault(p, node)
         changed.add(p)
 
     nodes = sorted(where.pop(pair))
