@@ -37,6 +37,9 @@ _KINDS = {"param": "Parameter", "module": "Module", "buffer": "buffer Tensor"}
 class Parameter(Tensor):
     """A Tensor that is a trainable weight: a leaf with requires_grad=True.
 
+    A Parameter owns its array (a copy of `data`): optimizers update it in place, which
+    must not reach into the array it was made from.
+
     Args: as `tinytx.tensor` (data, requires_grad=True, device, dtype).
     """
 
@@ -44,6 +47,7 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad: bool = True, device=None, dtype=None):
         super().__init__(data, requires_grad=requires_grad, device=device, dtype=dtype)
+        self.data = self.data.copy()
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

@@ -1,0 +1,214 @@
+"""Optimizers against hand-written NumPy formulas; decay groups; clipping; the schedule;
+optimizer state round trips."""
+import math
+
+import numpy as np
+import pytest
+
+import tinytx as tx
+from tinytx import nn, optim
+
+
+def make_param(device, rng, shape=(3, 4)):
+    """A float64 parameter and a fixed gradient for it (NumPy copies of both)."""
+    w0, g = rng.standard_normal(shape), rng.standard_normal(shape)
+    p = nn.Parameter(tx.tensor(w0, dtype="float64", device=device))
+    p.grad = device.asarray(g)
+    return p, w0, g
+
+
+def run(opt, p, g, steps):
+    for _ in range(steps):
+        p.grad = p.device.asarray(g)
+        opt.step()
+
+
+@pytest.mark.parametrize("momentum, wd", [(0.0, 0.0), (0.9, 0.0), (0.9, 0.1)])
+def test_sgd_matches_formula(device, rng, momentum, wd):
+    p, w, g = make_param(device, rng)
+    opt = optim.SGD([p], lr=0.1, momentum=momentum, weight_decay=wd)
+    grad_before = p.grad.copy()
+    run(opt, p, g, 3)
+    buf = None
+    for _ in range(3):
+        d = g + wd * w
+        buf = d if buf is None else momentum * buf + d
+        w = w - 0.1 * (buf if momentum else d)
+    np.testing.assert_allclose(p.numpy(), w, rtol=1e-12)
+    np.testing.assert_array_equal(device.to_host(grad_before), g)  # grads only read
+
+
+def adam_reference(w, g, steps, lr, b1, b2, eps, wd, decoupled):
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t in range(1, steps + 1):
+        if decoupled:
+            w = w - lr * wd * w
+            d = g
+        else:
+            d = g + wd * w
+        m = b1 * m + (1 - b1) * d
+        v = b2 * v + (1 - b2) * d * d
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        w = w - lr * m_hat / (np.sqrt(v_hat) + eps)
+    return w, m, v
+
+
+@pytest.mark.parametrize("cls, wd", [(optim.Adam, 0.0), (optim.Adam, 0.1),
+                                     (optim.AdamW, 0.1)])
+def test_adam_and_adamw_match_formula(device, rng, cls, wd):
+    p, w, g = make_param(device, rng)
+    opt = cls([p], lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=wd)
+    run(opt, p, g, 4)
+    w_ref, m_ref, v_ref = adam_reference(w, g, 4, 0.01, 0.8, 0.95, 1e-6, wd,
+                                         decoupled=cls is optim.AdamW)
+    np.testing.assert_allclose(p.numpy(), w_ref, rtol=1e-12)
+    state = opt.state_dict()["state"][0]
+    assert state["step"] == 4
+    np.testing.assert_allclose(state["exp_avg"], m_ref, rtol=1e-12)
+    np.testing.assert_allclose(state["exp_avg_sq"], v_ref, rtol=1e-12)
+
+
+def test_adamw_default_decay_and_float32_stays_float32(device):
+    lin = nn.Linear(3, 2, device=device)
+    opt = optim.AdamW(lin.parameters())
+    assert opt.param_groups[0]["weight_decay"] == 0.01
+    lin(tx.randn(4, 3, device=device)).sum().backward()
+    opt.step()
+    assert lin.weight.dtype == np.float32 and device.is_own(lin.weight.data)
+
+
+def test_adamw_decays_only_matrices(device):
+    model = nn.Sequential(nn.Embedding(5, 3, device=device), nn.LayerNorm(3, device=device),
+                          nn.Linear(3, 2, device=device))
+    groups = optim.decay_groups(model, weight_decay=0.5)
+    assert [len(g["params"]) for g in groups] == [2, 3]
+    assert all(p.ndim >= 2 for p in groups[0]["params"])
+    before = {n: p.numpy() for n, p in model.named_parameters()}
+    opt = optim.AdamW(groups, lr=0.1)
+    for p in model.parameters():
+        p.grad = device.xp.zeros(p.shape, dtype=p.dtype)  # only decay can move them
+    opt.step()
+    for name, p in model.named_parameters():
+        factor = 1 - 0.1 * 0.5 if p.ndim >= 2 else 1.0
+        np.testing.assert_allclose(p.numpy(), before[name] * factor, rtol=1e-6,
+                                   err_msg=name)
+
+
+def test_params_without_grad_are_skipped(device, rng):
+    p, w, g = make_param(device, rng)
+    q, wq, _ = make_param(device, rng)
+    q.grad = None
+    opt = optim.Adam([p, q], lr=0.1)
+    opt.step()
+    np.testing.assert_array_equal(q.numpy(), wq)
+    assert 1 not in opt.state_dict()["state"]
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_per_group_hyperparameters(device, rng):
+    p, w, g = make_param(device, rng)
+    q, wq, gq = make_param(device, rng)
+    opt = optim.SGD([{"params": [p]}, {"params": [q], "lr": 1.0}], lr=0.1)
+    opt.step()
+    np.testing.assert_allclose(p.numpy(), w - 0.1 * g)
+    np.testing.assert_allclose(q.numpy(), wq - 1.0 * gq)
+    optim.set_lr(opt, 0.5)
+    assert [grp["lr"] for grp in opt.param_groups] == [0.5, 0.5]
+
+
+def test_bad_arguments_are_named(device, rng):
+    p, _, _ = make_param(device, rng)
+    with pytest.raises(ValueError, match="lr: expected a number >= 0, got -1"):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="empty list"):
+        optim.Adam([])
+    with pytest.raises(ValueError, match="more than one place"):
+        optim.Adam([p, p])
+    with pytest.raises(KeyError, match="unknown hyperparameters \\['momentum'\\]"):
+        optim.Adam([{"params": [p], "momentum": 0.9}])
+    with pytest.raises(TypeError, match="leaf Tensor with requires_grad=True"):
+        optim.SGD([tx.zeros(2)], lr=0.1)
+
+
+@pytest.mark.parametrize("cls, kwargs", [(optim.AdamW, dict(lr=0.01)),
+                                         (optim.SGD, dict(lr=0.01, momentum=0.9))])
+def test_state_dict_round_trip_continues_identically(device, rng, cls, kwargs):
+    p, w, g = make_param(device, rng)
+    p2 = nn.Parameter(tx.tensor(w, dtype="float64", device=device))
+    opt = cls([p], **kwargs)
+    run(opt, p, g, 2)
+    sd = opt.state_dict()
+    p2.data = device.asarray(p.numpy())
+    opt2 = cls([p2], lr=123.0)  # hyperparameters come back from the state dict
+    opt2.load_state_dict({"state": {str(k): v for k, v in sd["state"].items()},  # as JSON
+                          "param_groups": sd["param_groups"]})
+    assert opt2.param_groups[0]["lr"] == 0.01
+    g2 = rng.standard_normal(g.shape)
+    run(opt, p, g2, 3)
+    run(opt2, p2, g2, 3)
+    np.testing.assert_array_equal(p.numpy(), p2.numpy())
+    for k in sd["state"][0]:  # the saved copy did not follow later steps
+        if isinstance(sd["state"][0][k], np.ndarray):
+            assert not np.array_equal(sd["state"][0][k], opt.state_dict()["state"][0][k])
+
+
+def test_load_state_dict_errors_change_nothing(rng):
+    p, _, g = make_param(tx.get_device("cpu"), rng)
+    opt = optim.Adam([p])
+    opt.step()
+    sd = opt.state_dict()
+    before = opt.state_dict()
+    bad = {"state": {0: {**sd["state"][0], "exp_avg": np.zeros(5)}},
+           "param_groups": [{**sd["param_groups"][0], "lr": 9.0}]}
+    with pytest.raises(ValueError, match=r"state 0 'exp_avg' has shape \(5,\), expected "
+                                         r"the parameter's \(3, 4\)"):
+        opt.load_state_dict(bad)
+    assert opt.param_groups[0]["lr"] == before["param_groups"][0]["lr"]
+    np.testing.assert_array_equal(opt.state_dict()["state"][0]["exp_avg"],
+                                  before["state"][0]["exp_avg"])
+    with pytest.raises(ValueError, match="2 param groups, this optimizer has 1"):
+        opt.load_state_dict({"state": {}, "param_groups": sd["param_groups"] * 2})
+    with pytest.raises(ValueError, match="keys \\['step'\\], expected"):
+        opt.load_state_dict({"state": {0: {"step": 1}}, "param_groups": sd["param_groups"]})
+
+
+def test_clip_grad_norm(device, rng):
+    ps = [make_param(device, rng, shape)[0] for shape in [(3, 4), (5,), (2, 2, 2)]]
+    ps.append(nn.Parameter(tx.zeros(2, device=device)))  # grad None: skipped
+    grads = [device.to_host(p.grad).copy() for p in ps[:3]]
+    norm = math.sqrt(sum((g ** 2).sum() for g in grads))
+    kept = [p.grad for p in ps[:3]]
+    assert optim.clip_grad_norm(ps, max_norm=norm * 2) == pytest.approx(norm)
+    assert all(p.grad is k for p, k in zip(ps, kept))  # below max_norm: untouched
+    got = optim.clip_grad_norm(ps, max_norm=1.0)
+    assert isinstance(got, float) and got == pytest.approx(norm, rel=1e-12)
+    new = math.sqrt(sum(float((device.to_host(p.grad) ** 2).sum()) for p in ps[:3]))
+    assert new == pytest.approx(1.0, rel=1e-5)
+    for k, g in zip(kept, grads):  # out of place: the old arrays are unchanged
+        np.testing.assert_array_equal(device.to_host(k), g)
+    with pytest.raises(ValueError, match="max_norm must be > 0"):
+        optim.clip_grad_norm(ps, 0)
+
+
+def test_clip_grad_norm_non_finite_is_reported_not_applied():
+    p = nn.Parameter(tx.zeros(2))
+    p.grad = np.array([np.inf, 1.0], dtype=np.float32)
+    assert optim.clip_grad_norm([p], 1.0) == math.inf
+    assert p.grad[1] == 1.0
+
+
+def test_schedule_values():
+    kw = dict(lr=1.0, min_lr=0.1, warmup_steps=10, decay_steps=110)
+    assert optim.lr_schedule(0, **kw) == pytest.approx(1 / 11)   # ~0, never exactly 0
+    assert optim.lr_schedule(9, **kw) == pytest.approx(10 / 11)
+    assert optim.lr_schedule(10, **kw) == 1.0                    # warmup end: the peak
+    assert optim.lr_schedule(60, **kw) == pytest.approx(0.55)    # mid-cosine
+    assert optim.lr_schedule(110, **kw) == pytest.approx(0.1)
+    assert optim.lr_schedule(10_000, **kw) == 0.1
+    lrs = [optim.lr_schedule(s, **kw) for s in range(200)]
+    assert all(a <= b for a, b in zip(lrs[:11], lrs[1:11]))       # rises, then ...
+    assert all(a >= b for a, b in zip(lrs[10:], lrs[11:]))        # ... never rises again
+    assert optim.lr_schedule(0, lr=1.0, min_lr=0.0, warmup_steps=0, decay_steps=0) == 0.0
+    with pytest.raises(ValueError, match="warmup_steps <= decay_steps"):
+        optim.lr_schedule(0, lr=1.0, min_lr=0.1, warmup_steps=5, decay_steps=2)
