@@ -5,7 +5,7 @@ Lesson 05 "Tokenization" (report chapter 4).
     python -m tinytx.tokenizer train --data quixote.txt --vocab-size 4096 --out quixote
     python -m tinytx.tokenizer encode --model quixote.model --text "Don Quixote"
     echo "Don Quixote" | python -m tinytx.tokenizer encode --model quixote.model
-    python -m tinytx.tokenizer decode --model quixote.model --ids "7925 1201 2188"
+    python -m tinytx.tokenizer decode --model quixote.model --ids "776 404"
 
 ``train`` writes PREFIX.model and PREFIX.vocab; ``encode`` prints the ids on
 one line, separated by spaces; ``decode`` prints the text exactly (no newline
@@ -64,7 +64,8 @@ def _decode(args):
     try:
         ids = [int(x) for x in raw.replace(",", " ").split()]
     except ValueError:
-        raise ValueError(f"--ids: expected integers separated by spaces, got {raw[:80]!r}") from None
+        raise ValueError(f"--ids: expected integers separated by spaces, "
+                         f"got {raw[:80]!r}") from None
     sys.stdout.write(tok.decode(ids))
     sys.stdout.flush()
     return 0

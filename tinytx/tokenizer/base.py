@@ -115,26 +115,27 @@ class Tokenizer:
                              f"got {vocab_size!r}")
         clash = {s: i for s, i in self.special_tokens.items() if i < vocab_size}
         if clash:
-            raise ValueError(f"vocab_size: {vocab_size} would give ordinary tokens the ids of "
-                             f"the special tokens {clash}; pick vocab_size <= {min(clash.values())}")
+            raise ValueError(f"vocab_size: {vocab_size} would give ordinary tokens the ids of the "
+                             f"special tokens {clash}; pick vocab_size <= {min(clash.values())}")
         try:
             chunks = {c.encode("utf-8"): n for c, n in Counter(self._split(text)).items()}
         except UnicodeEncodeError as e:
             raise _surrogate_error(text) from e
         num_merges = vocab_size - 256
-        self.merges, vocab = {}, {i: bytes([i]) for i in range(256)}
+        merges, vocab = {}, {i: bytes([i]) for i in range(256)}
         bar = tqdm(total=num_merges, desc="training BPE", unit="merge", disable=not progress)
         for pair, idx, n in islice(train_merges(chunks), num_merges):
-            self.merges[pair] = idx
+            merges[pair] = idx
             vocab[idx] = vocab[pair[0]] + vocab[pair[1]]
             if verbose:
                 print(f"merge {idx - 255}/{num_merges}: {pair} -> {idx} "
                       f"({vocab[idx]!r}) had {n} occurrences")
             bar.update()
         bar.close()
-        if len(self.merges) < num_merges:
+        if len(merges) < num_merges:
             warnings.warn(f"vocab_size={vocab_size}: the text ran out of pairs after "
-                          f"{len(self.merges)} merges; the vocabulary has {len(vocab)} tokens")
+                          f"{len(merges)} merges; the vocabulary has {len(vocab)} tokens")
+        self.merges = merges
         self._rebuild()
 
     # ------------------------------------------------------------- encoding
@@ -209,8 +210,8 @@ class Tokenizer:
             data = b"".join(map(self.vocab.__getitem__, ids))
         except (KeyError, TypeError):
             bad = next(i for i in ids if not _hashable(i) or i not in self.vocab)
-            raise ValueError(f"ids: expected token ids in the vocabulary (0..{self._n_ordinary - 1} "
-                             f"or a special id), got {bad!r}") from None
+            raise ValueError(f"ids: expected token ids in the vocabulary "
+                             f"(0..{self._n_ordinary - 1} or a special id), got {bad!r}") from None
         return data.decode("utf-8", errors="replace")
 
     def _encode_chunk(self, chunk):
