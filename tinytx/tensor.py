@@ -59,6 +59,8 @@ class Tensor:
             probe = np.asarray(data)  # Python lists and scalars: floats become float32
             dtype = np.dtype(np.float32) if probe.dtype.kind == "f" else probe.dtype
         arr = dev.asarray(data, dtype=dtype)
+        if arr is data or getattr(arr, "base", None) is not None:
+            arr = arr.copy()  # like torch.tensor: never share memory with the caller's array
         if requires_grad and arr.dtype.kind not in "fc":
             raise TypeError(f"requires_grad: only floating tensors can require a gradient, "
                             f"got dtype {arr.dtype}")
@@ -207,6 +209,8 @@ class Tensor:
     def reshape(self, *shape): return F.reshape(self, *shape)
     def transpose(self, *axes): return F.transpose(self, *axes)
     def permute(self, *axes): return F.permute(self, *axes)
+    def split(self, split_size_or_sections, axis=-1):
+        return F.split(self, split_size_or_sections, axis)
     def squeeze(self, axis=None): return F.squeeze(self, axis)
     def unsqueeze(self, axis): return F.unsqueeze(self, axis)
     def broadcast_to(self, shape): return F.broadcast_to(self, shape)

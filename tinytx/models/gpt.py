@@ -1,0 +1,97 @@
+"""GPT: the decoder-only transformer of GPT-2 and nanoGPT, with GPT-2's parameter names.
+
+Introduced in lesson 10 (training a GPT on Don Quixote, report chapter 6). Reads top to
+bottom: config -> model. The blocks (attention, MLP, Block) live in tinytx.nn.
+
+    token ids (B, T) -> wte + wpe -> dropout -> n_layer x Block -> ln_f -> lm_head -> logits
+
+`lm_head` shares its weight with `wte` (weight tying): one array used twice, so its
+gradient is the sum of both uses, and it is counted and saved once.
+
+    >>> import tinytx as tx
+    >>> model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    >>> logits, loss = model(tx.tensor([[1, 2, 3]]), tx.tensor([[2, 3, 4]]))
+    >>> logits.shape
+    (1, 3, 11)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from .. import nn
+from ..nn import fused
+from ..nn.positional import LearnedPositionalEmbedding
+from ..nn.transformer import Block
+from ..tensor import Tensor
+
+
+@dataclass
+class GPTConfig:
+    block_size: int = 256      # the longest context, in tokens
+    vocab_size: int = 512
+    n_layer: int = 4
+    n_head: int = 4
+    n_embd: int = 128
+    dropout: float = 0.0
+    bias: bool = True          # biases in Linear and LayerNorm (GPT-2 has them)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+class LMHead(nn.Module):
+    """logits = x @ weightᵀ, with weight the (V, C) token embedding table (tied)."""
+
+    def __init__(self, weight: nn.Parameter):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.weight.transpose(0, 1)           # (B, T, C) @ (C, V) -> (B, T, V)
+
+
+class GPT(nn.Module):
+    def __init__(self, config: GPTConfig):
+        super().__init__()
+        self.config = c = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(c.vocab_size, c.n_embd),
+            wpe=LearnedPositionalEmbedding(c.block_size, c.n_embd),
+            drop=nn.Dropout(c.dropout),
+            h=nn.ModuleList([Block(c.n_embd, c.n_head, c.dropout, c.bias)
+                             for _ in range(c.n_layer)]),
+            ln_f=nn.LayerNorm(c.n_embd, bias=c.bias),
+        ))
+        self.lm_head = LMHead(self.transformer.wte.weight)
+        self._init_weights()
+
+    def _init_weights(self):
+        """GPT-2's init: normal(0, 0.02) for matrices and embeddings, zero biases, and the
+        projections into the residual stream scaled by 1/sqrt(2·n_layer)."""
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                p.data[...] = 0
+            elif p.ndim == 2:
+                std = 0.02 / math.sqrt(2 * self.config.n_layer) if name.endswith(
+                    "c_proj.weight") else 0.02
+                p.data = p.device.randn(p.shape, p.dtype) * p.dtype.type(std)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None):
+        """Shapes: idx (B, T) int, targets (B, T) int -> logits (B, T, V), loss scalar"""
+        B, T = idx.shape
+        if T > self.config.block_size:
+            raise ValueError(f"GPT: sequence of length {T} is longer than block_size "
+                             f"{self.config.block_size}")
+        tr = self.transformer
+        x = tr.drop(tr.wte(idx) + tr.wpe(T))              # (B, T, C) + (T, C)
+        for block in tr.h:
+            x = block(x)
+        logits = self.lm_head(tr.ln_f(x))                  # (B, T, V)
+        loss = None if targets is None else fused.cross_entropy(logits, targets)
+        return logits, loss
+
+    def num_params(self, non_embedding: bool = False) -> int:
+        """Parameters, tied weights counted once (without wpe if non_embedding)."""
+        n = self.num_parameters()
+        return n - self.transformer.wpe.weight.size if non_embedding else n

@@ -1,0 +1,99 @@
+"""Multi-head self-attention and encoder-decoder (cross) attention modules.
+
+Introduced in lessons 03–04 (report §3): Q, K and V are linear maps of the input
+(eq. 5: Q = XW_Q, K = XW_K, V = XW_V), fused here into one projection `c_attn` whose
+output is split in three, as in the report's listing and GPT-2. Each of the H heads
+attends over D = C/H dimensions; the heads are concatenated and mixed by `c_proj`.
+
+    >>> import tinytx as tx
+    >>> attn = MultiHeadAttention(n_embd=8, n_head=2, causal=True)
+    >>> attn(tx.randn(1, 5, 8)).shape
+    (1, 5, 8)
+"""
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import fused
+from .layers import Dropout, Linear
+from .module import Module
+
+SIMILARITIES = ("scaled_dot", "dot", "cosine")
+
+
+def _check(n_embd, n_head, similarity):
+    if n_embd % n_head:
+        raise ValueError(f"n_embd={n_embd} must be divisible by n_head={n_head}")
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
+
+
+def split_heads(x: Tensor, n_head: int) -> Tensor:
+    B, T, C = x.shape
+    return x.reshape(B, T, n_head, C // n_head).transpose(1, 2)  # (B, T, C) -> (B, H, T, D)
+
+
+def merge_heads(y: Tensor) -> Tensor:
+    B, H, T, D = y.shape
+    return y.transpose(1, 2).reshape(B, T, H * D)                # (B, H, T, D) -> (B, T, C)
+
+
+class MultiHeadAttention(Module):
+    """Self-attention: queries, keys and values all come from x.
+
+    Args:
+        n_embd, n_head: model width C and number of heads H (C divisible by H).
+        dropout: on the attention weights and on the output (residual) projection.
+        bias: biases in c_attn and c_proj.
+        causal: each position attends only to itself and earlier ones (a decoder).
+        similarity: "scaled_dot" (QKᵀ/√D), "dot" (QKᵀ) or "cosine" (report §3.6.1).
+    Shapes: x (B, T, C), mask bool broadcastable to (B, H, T, T) "may attend" -> (B, T, C)
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, causal=False,
+                 similarity="scaled_dot"):
+        super().__init__()
+        _check(n_embd, n_head, similarity)
+        self.n_embd, self.n_head, self.causal, self.similarity = (n_embd, n_head, causal,
+                                                                  similarity)
+        self.dropout = dropout
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = Linear(n_embd, n_embd, bias=bias)
+        self.resid_dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor, mask=None) -> Tensor:
+        q, k, v = self.c_attn(x).split(self.n_embd, axis=2)     # 3 x (B, T, C)
+        q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))
+        y = fused.attention(q, k, v, mask=mask, is_causal=self.causal,
+                            similarity=self.similarity, dropout_p=self.dropout,
+                            training=self.training)
+        return self.resid_dropout(self.c_proj(merge_heads(y)))
+
+    def extra_repr(self):
+        return f"n_head={self.n_head}, causal={self.causal}, similarity={self.similarity!r}"
+
+
+class CrossAttention(Module):
+    """Encoder-decoder attention: queries from the decoder state x, keys and values from
+    the encoder output `memory` (report Figure 3).
+
+    Shapes: x (B, T, C), memory (B, S, C), mask bool broadcastable to (B, H, T, S)
+    -> (B, T, C)
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, similarity="scaled_dot"):
+        super().__init__()
+        _check(n_embd, n_head, similarity)
+        self.n_embd, self.n_head, self.similarity = n_embd, n_head, similarity
+        self.dropout = dropout
+        self.c_q = Linear(n_embd, n_embd, bias=bias)
+        self.c_kv = Linear(n_embd, 2 * n_embd, bias=bias)
+        self.c_proj = Linear(n_embd, n_embd, bias=bias)
+        self.resid_dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor, memory: Tensor, mask=None) -> Tensor:
+        q = split_heads(self.c_q(x), self.n_head)                  # (B, H, T, D)
+        k, v = self.c_kv(memory).split(self.n_embd, axis=2)        # 2 x (B, S, C)
+        k, v = split_heads(k, self.n_head), split_heads(v, self.n_head)
+        y = fused.attention(q, k, v, mask=mask, similarity=self.similarity,
+                            dropout_p=self.dropout, training=self.training)
+        return self.resid_dropout(self.c_proj(merge_heads(y)))

@@ -1,0 +1,63 @@
+"""Choosing fused kernels or composed references for the nn layers.
+
+Introduced in lesson 04 (composed against fused kernels). By default the layers run the
+fused kernels of `tinytx.kernels`; set the environment variable `TINYTX_FUSED=0` (or use
+`with fused(False):`) to run the composed references of `tinytx.functional` instead — the
+readable versions, for teaching and debugging. Both give the same results (the tests pin
+them together).
+
+    >>> from tinytx.nn.fused import fused, is_fused
+    >>> with fused(False):
+    ...     is_fused()
+    False
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+
+from .. import functional as F
+from ..kernels.cross_entropy import cross_entropy as _fused_cross_entropy
+from ..kernels.layer_norm import layer_norm as _fused_layer_norm
+
+_FUSED = os.environ.get("TINYTX_FUSED", "1").strip().lower() not in ("0", "false", "no")
+
+
+def is_fused() -> bool:
+    return _FUSED
+
+
+@contextlib.contextmanager
+def fused(enabled: bool = True):
+    """Run the layers with (True) or without (False) the fused kernels inside the block."""
+    global _FUSED
+    previous, _FUSED = _FUSED, enabled
+    try:
+        yield
+    finally:
+        _FUSED = previous
+
+
+def layer_norm(x, weight=None, bias=None, eps=1e-5):
+    if _FUSED and weight is not None:
+        return _fused_layer_norm(x, weight, bias, eps)
+    return F.layer_norm(x, weight, bias, eps)
+
+
+def cross_entropy(logits, targets, ignore_index=-100):
+    impl = _fused_cross_entropy if _FUSED else F.cross_entropy
+    return impl(logits, targets, ignore_index=ignore_index)
+
+
+def attention(q, k, v, mask=None, is_causal=False, similarity="scaled_dot", dropout_p=0.0,
+              training=True):
+    """Softmax attention over (B, H, T, D) tensors; `mask` is boolean "may attend"."""
+    from ..functional.attention import scaled_dot_product_attention
+    from ..kernels.attention import attention as fused_attention
+    kwargs = dict(mask=mask, similarity=similarity, dropout_p=dropout_p, training=training)
+    if _FUSED:
+        return fused_attention(q, k, v, is_causal=is_causal, **kwargs)
+    if is_causal:
+        from ..functional.attention import causal_mask, combine_masks
+        kwargs["mask"] = combine_masks(causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)
+    return scaled_dot_product_attention(q, k, v, **kwargs)

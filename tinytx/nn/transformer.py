@@ -1,0 +1,102 @@
+"""The transformer's building blocks: MLP, the pre-LN GPT Block, and the encoder and
+decoder layers of the encoder-decoder model.
+
+Introduced in lessons 08–09. Each sub-layer is wrapped in a residual connection and a
+LayerNorm. Pre-LN (GPT-2, the report's listing) normalises the sub-layer's input:
+    x = x + sublayer(ln(x))
+Post-LN (the original paper, PyTorch's nn.Transformer default) normalises the sum:
+    x = ln(x + sublayer(x))
+Pre-LN keeps a clean residual path from the output to the input, which is why deep
+pre-LN stacks train without warmup tricks (lesson 09 measures the gradient flow).
+
+    >>> import tinytx as tx
+    >>> Block(n_embd=8, n_head=2)(tx.randn(1, 4, 8)).shape
+    (1, 4, 8)
+"""
+from __future__ import annotations
+
+from .. import functional as F
+from ..tensor import Tensor
+from .attention import CrossAttention, MultiHeadAttention
+from .layers import Dropout, LayerNorm, Linear
+from .module import Module
+
+
+class MLP(Module):
+    """c_fc (C -> 4C) -> GELU (GPT-2's tanh form) -> c_proj (4C -> C) -> dropout."""
+
+    def __init__(self, n_embd, dropout=0.0, bias=True):
+        super().__init__()
+        self.c_fc = Linear(n_embd, 4 * n_embd, bias=bias)
+        self.c_proj = Linear(4 * n_embd, n_embd, bias=bias)
+        self.dropout = Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+
+
+class Block(Module):
+    """The pre-LN decoder block of GPT-2 and the report's listing:
+        x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))
+    Shapes: x (B, T, C) -> (B, T, C)
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, causal=True):
+        super().__init__()
+        self.ln_1 = LayerNorm(n_embd, bias=bias)
+        self.attn = MultiHeadAttention(n_embd, n_head, dropout, bias, causal=causal)
+        self.ln_2 = LayerNorm(n_embd, bias=bias)
+        self.mlp = MLP(n_embd, dropout, bias)
+
+    def forward(self, x: Tensor, mask=None) -> Tensor:
+        x = x + self.attn(self.ln_1(x), mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+def _residual(x, sublayer, ln, norm_first):
+    """One sub-layer with its residual connection, pre-LN or post-LN."""
+    return x + sublayer(ln(x)) if norm_first else ln(x + sublayer(x))
+
+
+class EncoderLayer(Module):
+    """Self-attention over the whole source, then the MLP.
+
+    Args: n_embd, n_head, dropout, bias; norm_first=True for pre-LN, False for post-LN.
+    Shapes: x (B, S, C), mask "may attend" broadcastable to (B, H, S, S) -> (B, S, C)
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, norm_first=True):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(n_embd, n_head, dropout, bias)
+        self.ln_1 = LayerNorm(n_embd, bias=bias)
+        self.mlp = MLP(n_embd, dropout, bias)
+        self.ln_2 = LayerNorm(n_embd, bias=bias)
+
+    def forward(self, x: Tensor, mask=None) -> Tensor:
+        x = _residual(x, lambda h: self.self_attn(h, mask), self.ln_1, self.norm_first)
+        return _residual(x, self.mlp, self.ln_2, self.norm_first)
+
+
+class DecoderLayer(Module):
+    """Masked (causal) self-attention, encoder-decoder attention, then the MLP.
+
+    Shapes: x (B, T, C), memory (B, S, C); self_mask broadcastable to (B, H, T, T) (the
+    causal mask is added inside), memory_mask to (B, H, T, S) -> (B, T, C)
+    """
+
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, norm_first=True):
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(n_embd, n_head, dropout, bias, causal=True)
+        self.ln_1 = LayerNorm(n_embd, bias=bias)
+        self.cross_attn = CrossAttention(n_embd, n_head, dropout, bias)
+        self.ln_2 = LayerNorm(n_embd, bias=bias)
+        self.mlp = MLP(n_embd, dropout, bias)
+        self.ln_3 = LayerNorm(n_embd, bias=bias)
+
+    def forward(self, x: Tensor, memory: Tensor, self_mask=None, memory_mask=None):
+        x = _residual(x, lambda h: self.self_attn(h, self_mask), self.ln_1, self.norm_first)
+        x = _residual(x, lambda h: self.cross_attn(h, memory, memory_mask), self.ln_2,
+                      self.norm_first)
+        return _residual(x, self.mlp, self.ln_3, self.norm_first)
