@@ -141,6 +141,7 @@ def test_special_tokens_follow_tiktoken(tok):
     assert ids == (tok.encode_ordinary("hello") + [100257] + tok.encode_ordinary(" world")
                    + [100258])
     assert tok.decode(ids) == text
+    assert tok.inverse_special_tokens == {100257: "<|endoftext|>", 100258: "<|fim|>"}
     assert tok.encode("hello<|endoftext|>", allowed_special={"<|endoftext|>"})[-1] == 100257
     with pytest.raises(ValueError, match="fim"):  # in the text but not in the set
         tok.encode(text, allowed_special={"<|endoftext|>"})

@@ -77,6 +77,7 @@ class Tokenizer:
         special_tokens: ``{string: id}``, e.g. ``{"<|endoftext|>": 100257}``.
         pattern: the split regex as a string ("" for ``BasicTokenizer``).
         vocab: ``{id: bytes}`` for every token, special tokens included.
+        inverse_special_tokens: ``{id: string}`` (as in minbpe).
     """
 
     def __init__(self, pattern=""):
@@ -367,6 +368,7 @@ class Tokenizer:
         for s, idx in self.special_tokens.items():
             vocab[idx] = s.encode("utf-8")
         self.vocab = vocab
+        self.inverse_special_tokens = {idx: s for s, idx in self.special_tokens.items()}
         self._cache = {}
 
 
