@@ -1,0 +1,269 @@
+"""Attention: the masks, the composed reference, and the fused and blocked kernels pinned
+to it (forward and backward, float64, 1e-10), gradient checks, the fully-masked-row rule,
+dropout, broadcasting and errors. Small shapes: the whole file runs in seconds."""
+import numpy as np
+import pytest
+
+import tinytx as tx
+from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
+                                         scaled_dot_product_attention)
+from tinytx.kernels.attention import attention, cached_causal_mask
+from tinytx.kernels.flash_attention import flash_attention
+
+SIMILARITIES = ["scaled_dot", "dot", "cosine"]
+MASKS = ["none", "causal", "padding", "causal+padding", "full_rows"]
+SHAPES = {"self": (11, 11), "cross": (7, 13), "more_queries": (13, 6)}   # (Tq, Tk)
+B, H, D = 2, 2, 5
+
+
+def blocked(q, k, v, **kw):
+    return flash_attention(q, k, v, block_size=4, **kw)
+
+
+def blocked_rect(q, k, v, **kw):  # tiles of 3 queries x 5 keys
+    return flash_attention(q, k, v, block_size=(3, 5), **kw)
+
+
+KERNELS = {"fused": attention, "blocked": blocked, "blocked_rect": blocked_rect}
+
+
+def make_mask(kind, Tq, Tk, device, rng):
+    """-> (mask for the kernels, is_causal, the same mask spelled out for the reference)."""
+    causal = causal_mask(Tq, device, Tk)
+    pad = padding_mask(np.array([Tk, Tk // 2]), S=Tk, device=device)
+    if kind == "none":
+        return None, False, None
+    if kind == "causal":
+        return None, True, causal
+    if kind == "padding":
+        return pad, False, pad
+    if kind == "causal+padding":
+        return pad, True, combine_masks(causal, pad)
+    m = rng.random((B, 1, Tq, Tk)) > 0.4                   # "full_rows": random, with
+    m[0, :, 1], m[1, :, 3] = False, False                   # two queries seeing no key
+    m = tx.tensor(m, device=device)
+    return m, False, m
+
+
+def run(fn, arrays, device, upstream):
+    """Output and gradients of q, k, v under one upstream gradient."""
+    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
+    y = fn(*xs)
+    y.backward(tx.tensor(upstream, device=device))
+    return [y.numpy()] + [x.device.to_host(x.grad) for x in xs]
+
+
+def qkv(rng, Tq, Tk, dtype=np.float64):
+    return [rng.standard_normal((B, H, T, D)).astype(dtype) for T in (Tq, Tk, Tk)]
+
+
+def assert_all_close(got, want, tol=1e-10):
+    for name, a, b in zip(["out", "dq", "dk", "dv"], got, want):
+        assert not np.isnan(a).any(), f"{name} has NaN"
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=name)
+
+
+# -- masks ------------------------------------------------------------------------------------
+def test_masks(device):
+    assert causal_mask(3, device).numpy().tolist() == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    assert causal_mask(2, device, Tk=4).numpy().astype(int).tolist() == [[1, 1, 1, 0],
+                                                                         [1, 1, 1, 1]]
+    want = [[1, 1, 0], [1, 1, 1]]
+    lengths = padding_mask(tx.tensor(np.array([2, 3]), device=device))
+    assert lengths.shape == (2, 1, 1, 3) and lengths.device is device
+    assert lengths.numpy()[:, 0, 0].astype(int).tolist() == want
+    is_pad = np.array([[0, 0, 1], [0, 0, 0]], bool)
+    assert padding_mask(is_pad, device=device).numpy()[:, 0, 0].astype(int).tolist() == want
+    ids = np.array([[5, 7, 0], [1, 2, 3]])
+    assert padding_mask(ids, pad_id=0).numpy()[:, 0, 0].astype(int).tolist() == want
+    both = combine_masks(causal_mask(3, device), None, lengths)
+    assert both.shape == (2, 1, 3, 3) and not both.numpy()[0, 0, 2, 2]
+    assert combine_masks(None) is None
+    assert cached_causal_mask(5, 5, device) is cached_causal_mask(5, 5, device)
+
+
+# -- the kernels equal the composed reference ---------------------------------------------------
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+@pytest.mark.parametrize("mask_kind", MASKS)
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_kernels_match_composed(device, kernel, similarity, mask_kind, shape):
+    rng = np.random.default_rng([SIMILARITIES.index(similarity), MASKS.index(mask_kind),
+                                 sorted(SHAPES).index(shape)])
+    Tq, Tk = SHAPES[shape]
+    arrays, upstream = qkv(rng, Tq, Tk), rng.standard_normal((B, H, Tq, D))
+    mask, is_causal, full = make_mask(mask_kind, Tq, Tk, device, rng)
+    want = run(lambda q, k, v: scaled_dot_product_attention(
+        q, k, v, mask=full, similarity=similarity), arrays, device, upstream)
+    got = run(lambda q, k, v: KERNELS[kernel](
+        q, k, v, mask=mask, is_causal=is_causal, similarity=similarity),
+        arrays, device, upstream)
+    assert_all_close(got, want)
+
+
+@pytest.mark.parametrize("impl", ["composed", "fused", "blocked"])
+def test_fully_masked_rows_give_zero_output_and_gradients(device, impl):
+    rng = np.random.default_rng(0)
+    Tq, Tk = 6, 9
+    arrays, upstream = qkv(rng, Tq, Tk), rng.standard_normal((B, H, Tq, D))
+    pad = padding_mask(np.array([0, 4]), S=Tk, device=device)   # sequence 0 is empty
+    fn = {"composed": scaled_dot_product_attention, "fused": attention,
+          "blocked": blocked}[impl]
+    out, dq, dk, dv = run(lambda q, k, v: fn(q, k, v, mask=pad), arrays, device, upstream)
+    for a in (out, dq, dk, dv):
+        assert np.isfinite(a).all()
+        assert (a[0] == 0).all()                               # nothing to attend to
+    assert (dk[1, :, 4:] == 0).all() and (dv[1, :, 4:] == 0).all()   # padded keys
+    assert np.abs(out[1]).max() > 0
+
+
+def test_return_weights(device):
+    q = tx.randn(1, 2, 4, 3, dtype="float64", device=device)
+    pad = padding_mask(np.array([0]), S=4, device=device)
+    _, p = scaled_dot_product_attention(q, q, q, mask=causal_mask(4, device),
+                                        return_weights=True)
+    np.testing.assert_allclose(p.numpy().sum(-1), 1)
+    assert (np.triu(p.numpy()[0, 0], 1) == 0).all()
+    _, p = scaled_dot_product_attention(q, q, q, mask=pad, return_weights=True)
+    assert (p.numpy() == 0).all()
+
+
+# -- gradient checks ----------------------------------------------------------------------------
+IMPLS = {"composed": scaled_dot_product_attention, "fused": attention,
+         "blocked": lambda q, k, v, **kw: flash_attention(q, k, v, block_size=2, **kw)}
+
+
+def _gradcheck(device, fn, mask_kind, seed=0):
+    rng = np.random.default_rng(seed)
+    Tq, Tk = 5, 4
+    arrays = [rng.standard_normal((1, 2, T, 3)) for T in (Tq, Tk, Tk)]
+    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
+    causal = causal_mask(Tq, device, Tk)
+    pad = padding_mask(np.array([3]), S=Tk, device=device)
+    full_row = tx.tensor(np.array([[1, 1, 0, 1]] * 2 + [[0, 0, 0, 0]] + [[0, 1, 1, 1]] * 2,
+                                  bool), device=device)
+    mask = {"none": None, "causal": causal, "padding": pad, "full_rows": full_row,
+            "causal+padding": combine_masks(causal, pad)}[mask_kind]
+    assert tx.gradcheck(lambda q, k, v: fn(q, k, v, mask=mask), xs)
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("similarity", SIMILARITIES)
+def test_gradcheck_similarities(device, impl, similarity):
+    fn = IMPLS[impl]
+    _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, similarity=similarity),
+               "causal+padding")
+
+
+@pytest.mark.parametrize("impl", sorted(IMPLS))
+@pytest.mark.parametrize("mask_kind", ["none", "causal", "padding", "full_rows"])
+def test_gradcheck_masks(device, impl, mask_kind):
+    _gradcheck(device, IMPLS[impl], mask_kind, seed=1)
+
+
+def test_gradcheck_is_causal(device):
+    for fn in (attention, IMPLS["blocked"]):
+        _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, is_causal=True),
+                   "padding")
+
+
+def test_gradcheck_cosine_temperature(device):
+    for fn in IMPLS.values():
+        _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask,
+                                                    similarity="cosine", scale=5.0), "none")
+
+
+# -- dropout ------------------------------------------------------------------------------------
+def _seeded(fn, seed=7):
+    def call(*xs):
+        tx.manual_seed(seed)
+        return fn(*xs)
+    return call
+
+
+@pytest.mark.parametrize("mask_kind", ["none", "causal+padding", "full_rows"])
+def test_fused_dropout_equals_composed_with_the_same_seed(device, mask_kind):
+    rng = np.random.default_rng(3)
+    Tq, Tk = 6, 7
+    arrays, upstream = qkv(rng, Tq, Tk), rng.standard_normal((B, H, Tq, D))
+    mask, is_causal, full = make_mask(mask_kind, Tq, Tk, device, rng)
+    want = run(_seeded(lambda q, k, v: scaled_dot_product_attention(
+        q, k, v, mask=full, dropout_p=0.3)), arrays, device, upstream)
+    got = run(_seeded(lambda q, k, v: attention(q, k, v, mask=mask, is_causal=is_causal,
+                                                dropout_p=0.3)), arrays, device, upstream)
+    assert_all_close(got, want)
+    dropped = run(_seeded(lambda q, k, v: attention(q, k, v, dropout_p=0.3)),
+                  arrays, device, upstream)
+    assert np.abs(dropped[0] - run(attention, arrays, device, upstream)[0]).max() > 1e-3
+
+
+def test_dropout_gradcheck_and_eval_mode(device):
+    for fn in (scaled_dot_product_attention, attention):
+        _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, dropout_p=0.4),
+                   "causal+padding")
+    rng = np.random.default_rng(4)
+    arrays, upstream = qkv(rng, 5, 5), rng.standard_normal((B, H, 5, D))
+    off = run(lambda q, k, v: attention(q, k, v, dropout_p=0.5, training=False),
+              arrays, device, upstream)
+    assert_all_close(off, run(attention, arrays, device, upstream))
+
+
+def test_blocked_refuses_dropout_while_training(device):
+    q = tx.randn(1, 1, 3, 2, device=device)
+    with pytest.raises(NotImplementedError, match="dropout"):
+        flash_attention(q, q, q, dropout_p=0.1)
+    flash_attention(q, q, q, dropout_p=0.1, training=False)    # eval: no dropout, fine
+
+
+# -- broadcasting, dtypes, errors ------------------------------------------------------------------
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_broadcast_heads_and_masks(device, kernel):
+    """k, v shared by all heads (multi-query), a 3-D single-head input, masks of
+    several broadcast shapes."""
+    rng = np.random.default_rng(5)
+    Tq, Tk = 6, 9
+    arrays = [rng.standard_normal(s) for s in [(B, H, Tq, D), (B, 1, Tk, D), (1, 1, Tk, D)]]
+    upstream = rng.standard_normal((B, H, Tq, D))
+    for mask in [rng.random((Tk,)) > 0.3, rng.random((B, 1, Tq, Tk)) > 0.5,
+                 rng.random((H, 1, Tk)) > 0.3]:
+        m = tx.tensor(mask, device=device)
+        want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=m),
+                   arrays, device, upstream)
+        got = run(lambda q, k, v: KERNELS[kernel](q, k, v, mask=m), arrays, device, upstream)
+        assert_all_close(got, want)
+    single = [a[0, 0] for a in qkv(rng, Tq, Tk)]               # (T, D): one head
+    want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v), single, device,
+               upstream[0, 0])
+    got = run(KERNELS[kernel], single, device, upstream[0, 0])
+    assert_all_close(got, want)
+
+
+@pytest.mark.parametrize("impl", ["fused", "blocked"])
+def test_float32_stays_float32(device, impl):
+    rng = np.random.default_rng(6)
+    arrays, upstream = qkv(rng, 40, 40, np.float32), rng.standard_normal((B, H, 40, D))
+    fn = {"fused": attention, "blocked": flash_attention}[impl]
+    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
+    y = fn(*xs, is_causal=True)
+    y.backward(upstream.astype(np.float32))
+    assert y.dtype == np.float32 and all(x.grad.dtype == np.float32 for x in xs)
+    want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=causal_mask(40)),
+               [a.astype(np.float64) for a in arrays], device, upstream)
+    got = [y.numpy()] + [x.device.to_host(x.grad) for x in xs]
+    assert_all_close(got, want, tol=1e-4)
+
+
+def test_errors(device):
+    q = tx.randn(1, 2, 4, 3, device=device)
+    with pytest.raises(ValueError, match="similarity"):
+        attention(q, q, q, similarity="euclid")
+    with pytest.raises(TypeError, match="boolean"):
+        scaled_dot_product_attention(q, q, q, mask=tx.ones(4, 4, device=device))
+    with pytest.raises(ValueError, match="does not broadcast"):
+        flash_attention(q, q, q, mask=tx.tensor(np.ones((3, 3), bool), device=device))
+    with pytest.raises(ValueError, match="q .* k .*"):
+        attention(q, tx.randn(1, 2, 4, 5, device=device), q)
+    with pytest.raises(ValueError, match="dropout_p"):
+        attention(q, q, q, dropout_p=1.0)
+    with pytest.raises(TypeError, match="padding_mask"):
+        padding_mask(np.ones((2, 3), dtype=np.float32))
