@@ -5,11 +5,15 @@
 
 Prints tokens/s (median over timed steps) and peak memory of one step (tracemalloc, NumPy
 allocations) for tinytx; if PyTorch is installed, the identical model in PyTorch eager with
-the same thread count, and the ratio. --profile prints where tinytx's time goes, per op type.
+the same thread count, and the ratio. PyTorch runs in a child process with the environment
+as it was (tinytx's malloc tuning, see tinytx.backend.keep_freed_memory, would speed it up
+too). --profile prints where tinytx's time goes, per op type.
 """
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 
@@ -168,6 +172,14 @@ def profile(model, cfg):
         print(f"    {name:>18} {phase:<8} {1e3 * t:8.2f} ms  {100 * t / total:5.1f}%")
 
 
+def torch_tokens_per_s(name, steps, threads):
+    """PyTorch's tokens/s, measured in a fresh process (stock malloc, its own threads)."""
+    out = subprocess.run([sys.executable, __file__, "--torch-child", name, "--steps",
+                          str(steps), "--threads", str(threads)], capture_output=True,
+                         text=True, check=True, env={**os.environ, "TINYTX_MALLOC_TUNE": "0"})
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -175,7 +187,12 @@ def main():
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
     p.add_argument("--profile", action="store_true")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--torch-child", choices=list(CONFIGS), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.torch_child:
+        cfg = CONFIGS[args.torch_child]
+        print(time_steps(torch_step_fn(cfg, args.threads), cfg, args.steps))
+        return
     try:
         import torch  # noqa: F401
         have_torch = not args.no_torch
@@ -184,14 +201,14 @@ def main():
     for name in args.configs:
         cfg = CONFIGS[name]
         n_layer, n_head, n_embd, T, B, V = cfg
-        print(f"== {name}: {n_layer} layers, {n_head} heads, {n_embd} wide, block {T}, "
+        print(f"== {name} (malloc tuned: {tx.backend.MALLOC_TUNED}): {n_layer} layers, {n_head} heads, {n_embd} wide, block {T}, "
               f"batch {B}, vocab {V}")
         step, model = tinytx_step_fn(cfg)
         ours = time_steps(step, cfg, args.steps)
         mem = peak_memory(step, cfg)
         print(f"  tinytx : {ours:9.0f} tokens/s   peak memory of a step {mem:7.1f} MiB")
         if have_torch:
-            theirs = time_steps(torch_step_fn(cfg, args.threads), cfg, args.steps)
+            theirs = torch_tokens_per_s(name, args.steps, args.threads)
             print(f"  pytorch: {theirs:9.0f} tokens/s   ({args.threads} threads, eager)")
             print(f"  ratio tinytx/pytorch: {ours / theirs:.2f}x")
         if args.profile:

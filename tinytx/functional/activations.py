@@ -55,16 +55,34 @@ class GELU(Function):
     def forward(self, x):
         self.x = x
         if self.approximate == "tanh":
-            self.t = self.xp.tanh(self.C * (x + 0.044715 * x ** 3))
-            return 0.5 * x * (1 + self.t)
+            u = x * x                    # in place on fresh arrays: fewer temporaries
+            u *= self.C * 0.044715       # (and x*x*x, never x**3: NumPy's pow is slow)
+            u += self.C
+            u *= x                       # u = C·(x + 0.044715x³)
+            self.t = self.xp.tanh(u, out=u)
+            y = self.t + 1
+            y *= x
+            y *= 0.5
+            return y
         self.cdf = 0.5 * (1 + self.device.erf(x * (1 / math.sqrt(2))))
         return x * self.cdf
 
     def backward(self, gy):
         x = self.x
-        if self.approximate == "tanh":
-            du = self.C * (1 + 3 * 0.044715 * x * x)
-            return gy * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * du)
+        if self.approximate == "tanh":  # ½(1 + t) + ½x(1 - t²)·C(1 + 3·0.044715x²)
+            t = self.t
+            g = t * t
+            self.xp.subtract(1, g, out=g)
+            g *= x
+            du = x * x
+            du *= 3 * 0.044715 * self.C
+            du += self.C
+            g *= du
+            g += 1
+            g += t
+            g *= 0.5
+            g *= gy
+            return g
         pdf = self.xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return gy * (self.cdf + x * pdf)
 
