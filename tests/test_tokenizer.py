@@ -122,12 +122,12 @@ def test_gpt2_pattern_splits_like_the_original_release(text):
 def test_no_merge_crosses_a_chunk():
     text = "dog. dog! dog? dog. dog.dog.dog."
     tok = RegexTokenizer()
-    tok.train(text, 256 + 30)
+    tok.train(text, 256 + 4)  # all the merges this text has
     chunks = [c.encode("utf-8") for c in tok._split(text)]
     for idx in tok.merges.values():
         assert any(tok.vocab[idx] in c for c in chunks), tok.vocab[idx]
     basic = BasicTokenizer()
-    basic.train(text, 256 + 30)
+    basic.train(text, 256 + 14)
     assert any(not any(basic.vocab[i] in c for c in chunks) for i in basic.merges.values())
 
 
@@ -164,7 +164,7 @@ def test_longest_special_token_wins():
 
 def test_register_special_tokens_checks_ids():
     tok = RegexTokenizer()
-    tok.train("abab abab", 260)
+    tok.train("abab abab", 259)
     with pytest.raises(ValueError, match=r"special_tokens\['<\|x\|>'\]: expected an int id >= "):
         tok.register_special_tokens({"<|x|>": 257})  # an ordinary token's id
     tok.register_special_tokens({"<|x|>": 500})
