@@ -48,22 +48,28 @@ def step(fn, qkv, g):
     fn(*qkv).backward(g)
 
 
-def measure(fn, qkv, g, repeats):
-    step(fn, qkv, g)                                   # warm up (caches, page faults)
-    times = []
+def measure(fns, qkv, g, repeats):
+    """Median fwd+bwd time and peak traced memory of each fn. The implementations take
+    turns in every round, so a change in the machine's load hits them all alike."""
+    times = {name: [] for name in fns}
+    for name, fn in fns.items():
+        step(fn, qkv, g)                               # warm up (caches, page faults)
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            step(fn, qkv, g)
+            times[name].append(time.perf_counter() - t0)
+    peaks = {}
+    for name, fn in fns.items():
+        for x in qkv:
+            x.grad = None
+        tracemalloc.start()
         step(fn, qkv, g)
-        times.append(time.perf_counter() - t0)
+        peaks[name] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
     for x in qkv:
         x.grad = None
-    tracemalloc.start()
-    step(fn, qkv, g)
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    for x in qkv:
-        x.grad = None
-    return statistics.median(times), peak
+    return {name: (statistics.median(times[name]), peaks[name]) for name in fns}
 
 
 def main():
@@ -76,12 +82,10 @@ def main():
     print(f"{'B':>3} {'H':>3} {'T':>5} {'D':>3}  {'impl':<9} {'fwd+bwd ms':>11} "
           f"{'peak MiB':>9}")
     for B, H, T, D in sizes:
-        repeats = args.repeats or (3 if args.quick or T > 512 else 7)
+        repeats = args.repeats or (3 if args.quick else 5 if T > 512 else 15)
         qkv, g = make_inputs(B, H, T, D)
-        res = {}
-        for name, fn in implementations(T, args.block_size).items():
-            res[name] = measure(fn, qkv, g, repeats)
-            t, peak = res[name]
+        res = measure(implementations(T, args.block_size), qkv, g, repeats)
+        for name, (t, peak) in res.items():
             print(f"{B:>3} {H:>3} {T:>5} {D:>3}  {name:<9} {1e3 * t:>11.1f} "
                   f"{peak / 2**20:>9.1f}", flush=True)
         (tc, mc), (tf, mf), (tb, mb) = res["composed"], res["fused"], res["blocked"]

@@ -4,7 +4,8 @@ Introduced in lesson 04 (after the composed attention of lesson 03; report §3).
 reference is `tinytx.functional.attention.scaled_dot_product_attention`: matmul, scale,
 mask, softmax, dropout, matmul — six ops, each saving its inputs, most of them (T × T)
 arrays. This kernel computes the same thing as one op, in place where it can, and saves
-only q (scaled), k, v, P and O. Tests pin the two together on every device, forward and
+only q (scaled), k, v, O and the softmax as E = exp(S − rowmax) with r = 1/rowsum E
+(P = r ⊙ E: the division moves to the (T × D) side, O = r ⊙ (E V), saving a T² pass). Tests pin the two together on every device, forward and
 backward. The derivation is in docs/attention.md.
 
 Forward, with c the similarity's scale, M the "may attend" mask, r_i = 1 if query i has
@@ -15,7 +16,8 @@ Backward, given dO:
     dV = P̃ᵀ dO,   dP = (dO Vᵀ) ⊙ Z/(1-p),
     dS = P ⊙ (dP − δ),   δ_i = Σ_j P_ij dP_ij = Σ_d dO_id O_id,
     dQ = c·dS K,   dK = c·dSᵀ Q
-(δ from dO ⊙ O is an O(T·D) sum instead of an O(T²) one.) Fully masked rows have P = 0,
+(δ from dO ⊙ O is an O(T·D) sum instead of an O(T²) one; with P = r ⊙ E the code
+computes r ⊙ dP as (r ⊙ dO) Vᵀ, so r costs no T² pass in backward either.) Fully masked rows have P = 0,
 so their output and every gradient through them is 0.
 Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), mask -> (B, H, Tq, Tk)
     -> O (B, H, Tq, Dv)
@@ -50,28 +52,30 @@ class SoftmaxAttention(Function):
         xp = self.xp
         self.qs = q * q.dtype.type(self.scale)               # c·Q: the scale costs T·D, not T²
         s = xp.matmul(self.qs, xp.swapaxes(k, -1, -2))     # (B,H,Tq,D) @ (B,H,D,Tk) -> (B,H,Tq,Tk)
-        self.p = softmax_rows_(xp, s, mask)
-        pd, self.drop = self.p, None
+        self.e, self.r = exp_rows_(xp, s, mask)             # P = r ⊙ E, never formed
+        ed, self.drop = self.e, None
         if self.dropout_p > 0:                               # the same draw as F.dropout
             keep = self.device.rand(s.shape, s.dtype) >= self.dropout_p
             self.drop = keep * s.dtype.type(1 / (1 - self.dropout_p))
-            pd = self.p * self.drop
+            ed = self.e * self.drop
         self.k, self.v = k, v
-        self.o = xp.matmul(pd, v)                            # (B,H,Tq,Tk) @ (B,H,Tk,Dv)
+        self.o = xp.matmul(ed, v)                            # (B,H,Tq,Tk) @ (B,H,Tk,Dv)
+        self.o *= self.r
         return self.o
 
     def backward(self, do):
         xp, (nq, nk, nv) = self.xp, self.needs_input_grad[:3]
-        qs, k, v, p = self.qs, self.k, self.v, self.p
+        qs, k, v, e, r = self.qs, self.k, self.v, self.e, self.r
         dq = dk = dv = None
+        dor = do * r                                         # r ⊙ dO: (..., Tq, Dv)
         if nv:
-            pd = p if self.drop is None else p * self.drop
-            dv = unbroadcast(xp.matmul(xp.swapaxes(pd, -1, -2), do), v.shape)  # P̃ᵀ dO
-        ds = xp.matmul(do, xp.swapaxes(v, -1, -2))           # dP̃: (B,H,Tq,Dv) @ (B,H,Dv,Tk)
+            ed = e if self.drop is None else e * self.drop
+            dv = unbroadcast(xp.matmul(xp.swapaxes(ed, -1, -2), dor), v.shape)   # P̃ᵀ dO
+        ds = xp.matmul(dor, xp.swapaxes(v, -1, -2))          # r ⊙ dP̃: (..,Tq,Dv) @ (..,Dv,Tk)
         if self.drop is not None:
-            ds *= self.drop
-        ds -= (do * self.o).sum(axis=-1, keepdims=True)      # dP − δ
-        ds *= p                                              # dS = P ⊙ (dP − δ)
+            ds *= self.drop                                  # r ⊙ dP
+        ds -= (do * self.o).sum(axis=-1, keepdims=True) * r  # r ⊙ (dP − δ)
+        ds *= e                                              # dS = P ⊙ (dP − δ)
         if nq:
             dq = xp.matmul(ds, k)                            # (B,H,Tq,Tk) @ (B,H,Tk,D)
             dq = unbroadcast(dq, qs.shape) * qs.dtype.type(self.scale)
@@ -80,11 +84,13 @@ class SoftmaxAttention(Function):
         return (dq, dk, dv, None)[:len(self.needs_input_grad)]
 
 
-def softmax_rows_(xp, s, mask=None):
-    """Softmax over the last axis of the fresh scores `s`, in place; masked scores get
-    `mask_fill_value` first and rows without an allowed key become all zeros.
+def exp_rows_(xp, s, mask=None):
+    """The softmax of the fresh scores `s` along the last axis, left unnormalised:
+    -> (E, r) with E = exp(S − rowmax S) computed in place in `s` and r = 1/rowsum E, so
+    that softmax = r ⊙ E. Masked scores get `mask_fill_value` first; rows without an
+    allowed key get r = 0. Leaving the division to the (T × D) side saves a (T × T) pass.
 
-    Shapes: s (..., Tq, Tk), mask bool broadcastable to s -> s (now P)
+    Shapes: s (..., Tq, Tk), mask bool broadcastable to s -> E (..., Tq, Tk), r (..., Tq, 1)
     """
     if mask is not None:
         xp.copyto(s, mask_fill_value(s.dtype), where=~mask)
@@ -92,9 +98,8 @@ def softmax_rows_(xp, s, mask=None):
     xp.exp(s, out=s)
     r = 1 / s.sum(axis=-1, keepdims=True)                    # (..., Tq, 1)
     if mask is not None:
-        r *= mask.any(axis=-1, keepdims=True)                # no allowed key -> a zero row
-    s *= r
-    return s
+        r *= mask.any(axis=-1, keepdims=True)                # no allowed key -> r = 0
+    return s, r
 
 
 @functools.lru_cache(maxsize=32)
