@@ -1,0 +1,97 @@
+"""The training loop: accumulation, exact resume, the NaN guard, logs and checkpoints."""
+import math
+
+import numpy as np
+import pytest
+
+import tinytx as tx
+from tinytx.checkpoint import checkpoint_paths
+from tinytx.models import GPT, GPTConfig
+from tinytx.train import Trainer, TrainConfig, TrainingDiverged, accumulate_gradients
+
+V, T = 17, 8
+
+
+def _model(dropout=0.1):
+    tx.manual_seed(0)
+    return GPT(GPTConfig(block_size=T, vocab_size=V, n_layer=1, n_head=2, n_embd=16,
+                         dropout=dropout))
+
+
+DATA = np.random.default_rng(0).integers(0, V, 400)
+
+
+def get_batch(split, rng, batch_size=4):
+    ids = DATA[:300] if split == "train" else DATA[300:]
+    i = rng.integers(0, len(ids) - T - 1, batch_size)
+    x = np.stack([ids[j:j + T] for j in i])
+    y = np.stack([ids[j + 1:j + T + 1] for j in i])
+    return tx.tensor(x), tx.tensor(y)
+
+
+def _cfg(**kw):
+    base = dict(max_iters=6, eval_interval=3, eval_iters=2, warmup_iters=2, lr=3e-3,
+                progress=False)
+    return TrainConfig(**{**base, **kw})
+
+
+def test_accumulated_micro_batches_equal_one_big_batch():
+    model = _model(dropout=0.0)
+    rng = np.random.default_rng(1)
+    x, y = get_batch("train", rng, batch_size=8)
+    accumulate_gradients(model, [(x[:4], y[:4]), (x[4:], y[4:])])
+    small = {n: p.grad.copy() for n, p in model.named_parameters()}
+    model.zero_grad()
+    accumulate_gradients(model, [(x, y)])
+    for n, p in model.named_parameters():
+        np.testing.assert_allclose(small[n], p.grad, rtol=1e-4, atol=1e-6, err_msg=n)
+
+
+def test_resume_continues_exactly(tmp_path):
+    """Train 6 steps straight; train 3, stop, resume in a fresh process-like state, train
+    to 6: the same parameters and the same logged losses (dropout on, so the device RNG
+    must be restored too)."""
+    full = Trainer(_model(), _cfg(), get_batch, tmp_path / "full", tokens_per_batch=4 * T)
+    full.train()
+    first = Trainer(_model(), _cfg(max_iters=3, lr_decay_iters=6), get_batch,
+                    tmp_path / "split", tokens_per_batch=4 * T)
+    first.train()
+    tx.manual_seed(999)  # scramble the device generator: resume must restore it
+    second = Trainer(_model(), _cfg(lr_decay_iters=6), get_batch, tmp_path / "split")
+    second.resume()
+    assert second.step == 3
+    second.train()
+    for (n, a), (_, b) in zip(full.model.named_parameters(), second.model.named_parameters()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=n)
+    assert [r["val_loss"] for r in full.rows] == [r["val_loss"] for r in second.rows]
+    assert [r["train_loss"] for r in full.rows][1:] == [r["train_loss"] for r in
+                                                        second.rows][1:]
+
+
+def test_logs_and_checkpoints_are_written(tmp_path):
+    trainer = Trainer(_model(), _cfg(), get_batch, tmp_path, tokens_per_batch=4 * T)
+    row = trainer.train()
+    assert row["step"] == 6 and math.isfinite(row["val_loss"])
+    lines = (tmp_path / "loss.csv").read_text().splitlines()
+    assert lines[0] == "step,train_loss,val_loss,lr,grad_norm,tokens_per_s,elapsed_s"
+    assert len(lines) == 1 + 3  # steps 0, 3, 6
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for name in ("last", "best"):
+        assert all(p.exists() for p in checkpoint_paths(tmp_path / name))
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
+    trainer = Trainer(_model(), _cfg(max_iters=3), get_batch, tmp_path)
+    trainer.train()
+    before = {p: p.read_bytes() for p in tmp_path.glob("last.*")}
+    trainer.config.max_iters = 6
+    trainer.model.transformer.wte.weight.data[3] = np.nan  # poison the model
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        trainer.train()
+    assert {p: p.read_bytes() for p in tmp_path.glob("last.*")} == before
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        Trainer(_model(), _cfg(), get_batch, tmp_path / "nothing").resume()

@@ -1,0 +1,187 @@
+"""The training loop: accumulation, clipping, evaluation, logs, checkpoints, exact resume.
+
+Introduced in lesson 10 (report chapter 6). One optimizer step:
+
+    lr = warmup + cosine schedule(step)
+    repeat grad_accum times:  x, y = a training batch;  (loss / grad_accum).backward()
+    stop if the loss or the gradient norm is NaN/inf (nothing is saved)
+    clip the global gradient norm;  AdamW step;  zero the gradients
+
+Every `eval_interval` steps the model is evaluated on `eval_iters` held-out batches
+(never training batches), a row is added to loss.csv, loss.png is redrawn, and the
+checkpoints `last` and (if the validation loss improved) `best` are saved. A checkpoint
+holds everything the next step depends on — weights, AdamW moments, step, the batch
+generator's state and the device generators (dropout) — so `resume()` continues exactly
+as if training had never stopped.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import optim
+from ..checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from ..tensor import no_grad
+from .logs import plot_losses, read_rows, write_rows
+
+
+@dataclass
+class TrainConfig:
+    max_iters: int = 1000          # optimizer steps
+    batch_size: int = 16           # sequences per micro-batch
+    grad_accum: int = 1            # micro-batches per optimizer step
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 100
+    lr_decay_iters: int = 0        # cosine ends here; 0 means max_iters
+    weight_decay: float = 0.1      # on matrices and embeddings only
+    beta1: float = 0.9
+    beta2: float = 0.99
+    grad_clip: float = 1.0         # 0 disables clipping
+    eval_interval: int = 100
+    eval_iters: int = 20
+    seed: int = 1337               # the batch generator's seed
+    progress: bool = True          # a tqdm progress bar
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient norm became NaN or inf."""
+
+
+def accumulate_gradients(model, batches) -> float:
+    """Forward and backward over micro-batches, each loss scaled by 1/k, so the summed
+    gradients equal those of one batch k times larger. Returns the mean loss."""
+    k, total = len(batches), 0.0
+    for x, y in batches:
+        _, loss = model(x, y)
+        (loss * (1.0 / k)).backward()
+        total += loss.item()
+    return total / k
+
+
+class Trainer:
+    """Trains `model` (whose forward(x, y) returns (logits, loss)) on batches from
+    `get_batch(split, rng) -> (x, y)`, with split "train" or "val".
+
+    Args:
+        model, config (TrainConfig), get_batch: as above.
+        out_dir: where loss.csv, loss.png, last.* and best.* go.
+        meta: JSON-able dict saved in every checkpoint (model config, tokenizer file …).
+        on_eval: called as on_eval(trainer, row) after each evaluation (e.g. to sample).
+        tokens_per_batch: tokens in one micro-batch, for tokens/s.
+    """
+
+    def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, meta=None,
+                 on_eval=None, tokens_per_batch=None):
+        self.model, self.config, self.get_batch = model, config, get_batch
+        self.out_dir, self.meta, self.on_eval = Path(out_dir), meta or {}, on_eval
+        self.tokens_per_batch = tokens_per_batch or 0
+        self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
+                                     lr=config.lr, betas=(config.beta1, config.beta2))
+        self.rng = np.random.default_rng(config.seed)
+        self.step, self.best_val, self.elapsed, self.rows = 0, math.inf, 0.0, []
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def save(self, name):
+        save_checkpoint(self.out_dir / name, self.model, self.optimizer, step=self.step,
+                        config={**self.meta, "train": asdict(self.config)},
+                        extra={"batch_rng": self.rng.bit_generator.state,
+                               "best_val": self.best_val, "elapsed_s": self.elapsed})
+
+    def resume(self, name="last"):
+        """Load out_dir/name and continue from its step (a clear error if it is missing)."""
+        json_path = checkpoint_paths(self.out_dir / name)[1]
+        if not json_path.exists():
+            raise FileNotFoundError(f"--resume: no checkpoint at {json_path}; train without "
+                                    f"--resume first (or pass the right --out_dir)")
+        meta = load_checkpoint(self.out_dir / name, self.model, self.optimizer)
+        self.step, extra = meta["step"], meta["extra"]
+        self.rng.bit_generator.state = extra["batch_rng"]
+        self.best_val, self.elapsed = extra["best_val"], extra["elapsed_s"]
+        self.rows = [r for r in read_rows(self.out_dir / "loss.csv") if r["step"] <= self.step]
+
+    # -- evaluation -------------------------------------------------------------------------
+    def evaluate(self) -> float:
+        """Mean loss over eval_iters validation batches, from a generator seeded by the
+        step, so evaluation never disturbs the training batches or dropout."""
+        rng = np.random.default_rng([self.config.seed, self.step])
+        was_training = self.model.training
+        self.model.eval()
+        with no_grad():
+            losses = [self.model(*self.get_batch("val", rng))[1].item()
+                      for _ in range(self.config.eval_iters)]
+        self.model.train(was_training)
+        return float(np.mean(losses))
+
+    def _log(self, train_loss, lr, grad_norm, tokens_per_s):
+        val = self.evaluate()
+        row = dict(step=self.step, train_loss=train_loss, val_loss=val, lr=lr,
+                   grad_norm=grad_norm, tokens_per_s=tokens_per_s, elapsed_s=self.elapsed)
+        self.rows.append(row)
+        write_rows(self.out_dir / "loss.csv", self.rows)
+        plot_losses(self.rows, self.out_dir / "loss.png")
+        if val < self.best_val:
+            self.best_val = val
+            self.save("best")
+        self.save("last")
+        if self.on_eval:
+            self.on_eval(self, row)
+        return row
+
+    # -- the loop -----------------------------------------------------------------------------
+    def lr_at(self, step):
+        c = self.config
+        return optim.lr_schedule(step, lr=c.lr, min_lr=c.min_lr, warmup_steps=c.warmup_iters,
+                                 decay_steps=c.lr_decay_iters or c.max_iters)
+
+    def train_step(self):
+        """One optimizer step; returns (mean loss, gradient norm before clipping)."""
+        c = self.config
+        optim.set_lr(self.optimizer, self.lr_at(self.step))
+        batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
+        loss = accumulate_gradients(self.model, batches)
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            self.optimizer.zero_grad()
+            raise TrainingDiverged(
+                f"step {self.step}: the loss is {loss} and the gradient norm {norm}; "
+                f"training stopped without saving, so {self.out_dir / 'last'} is the last "
+                f"good checkpoint. Try a lower --lr or a smaller --grad_clip.")
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        self.step += 1
+        return loss, norm
+
+    def train(self):
+        """Run until max_iters; returns the last evaluation row."""
+        from tqdm.auto import tqdm
+        c, row = self.config, None
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.model.train()
+        if self.step == 0 and not self.rows:
+            row = self._log(math.nan, self.lr_at(0), math.nan, 0.0)
+        bar = tqdm(total=c.max_iters, initial=self.step, disable=not c.progress,
+                   unit="step", dynamic_ncols=True)
+        losses, tokens, t0 = [], 0, time.perf_counter()
+        start, elapsed_before = t0, self.elapsed
+        while self.step < c.max_iters:
+            loss, norm = self.train_step()
+            self.elapsed = elapsed_before + time.perf_counter() - start  # wall, with evals
+            losses.append(loss)
+            tokens += self.tokens_per_batch * c.grad_accum
+            tok_s = tokens / max(time.perf_counter() - t0, 1e-9)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
+            if self.step % c.eval_interval == 0 or self.step == c.max_iters:
+                row = self._log(float(np.mean(losses)), self.lr_at(self.step - 1), norm,
+                                tok_s)
+                bar.write(f"step {self.step}: train {row['train_loss']:.4f}, "
+                          f"val {row['val_loss']:.4f}")
+                losses, tokens, t0 = [], 0, time.perf_counter()
+        bar.close()
+        return row or self.rows[-1]
