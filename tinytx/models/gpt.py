@@ -77,16 +77,24 @@ class GPT(nn.Module):
                     "c_proj.weight") else 0.02
                 p.data = p.device.randn(p.shape, p.dtype) * p.dtype.type(std)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None):
-        """Shapes: idx (B, T) int, targets (B, T) int -> logits (B, T, V), loss scalar"""
+    def forward(self, idx: Tensor, targets: Tensor | None = None, cache=None):
+        """Shapes: idx (B, T) int, targets (B, T) int -> logits (B, T, V), loss scalar
+
+        `cache` (a tinytx.nn.kv_cache.KVCache, generation under no_grad only): idx holds
+        the new tokens, at positions cache.length .. cache.length + T - 1.
+        """
         B, T = idx.shape
-        if T > self.config.block_size:
-            raise ValueError(f"GPT: sequence of length {T} is longer than block_size "
-                             f"{self.config.block_size}")
+        start = 0 if cache is None else cache.length
+        if start + T > self.config.block_size:
+            cached = "" if cache is None else f" (after {start} cached positions)"
+            raise ValueError(f"GPT: sequence of length {T}{cached} is longer than "
+                             f"block_size {self.config.block_size}")
+        if cache is not None:
+            cache.check(len(self.transformer.h), "GPT")
         tr = self.transformer
-        x = tr.drop(tr.wte(idx) + tr.wpe(T))              # (B, T, C) + (T, C)
-        for block in tr.h:
-            x = block(x)
+        x = tr.drop(tr.wte(idx) + tr.wpe(T, start))       # (B, T, C) + (T, C)
+        for i, block in enumerate(tr.h):
+            x = block(x) if cache is None else block(x, cache=cache[i])
         logits = self.lm_head(tr.ln_f(x))                  # (B, T, V)
         loss = None if targets is None else fused.cross_entropy(logits, targets)
         return logits, loss

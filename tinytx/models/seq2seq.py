@@ -84,12 +84,22 @@ class Seq2Seq(nn.Module):
             x = layer(x, mask)
         return self.ln_enc(x) if self.ln_enc is not None else x
 
-    def decode(self, tgt_in: Tensor, memory: Tensor, src_pad_mask=None, tgt_pad_mask=None):
-        """tgt_in (B, T), memory (B, S, C) -> logits (B, T, V)"""
-        x = self._embed(self.tgt_emb, tgt_in)
+    def decode(self, tgt_in: Tensor, memory: Tensor, src_pad_mask=None, tgt_pad_mask=None,
+               cache=None):
+        """tgt_in (B, T), memory (B, S, C) -> logits (B, T, V)
+
+        `cache` (a tinytx.nn.kv_cache.KVCache with n_decoder_layer layers, generation
+        under no_grad only): tgt_in holds the new tokens, at positions cache.length on;
+        the memory's cross-attention keys/values are computed once and kept in it.
+        """
+        start = 0 if cache is None else cache.length
+        if cache is not None:
+            cache.check(len(self.decoder), "Seq2Seq.decode")
+        x = self._embed(self.tgt_emb, tgt_in, start)
         self_mask, memory_mask = _may_attend(tgt_pad_mask), _may_attend(src_pad_mask)
-        for layer in self.decoder:
-            x = layer(x, memory, self_mask, memory_mask)
+        for i, layer in enumerate(self.decoder):
+            x = (layer(x, memory, self_mask, memory_mask) if cache is None
+                 else layer(x, memory, self_mask, memory_mask, cache=cache[i]))
         x = self.ln_dec(x) if self.ln_dec is not None else x
         return self.generator(x)
 

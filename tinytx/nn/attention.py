@@ -60,10 +60,17 @@ class MultiHeadAttention(Module):
         self.c_proj = Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = Dropout(dropout)
 
-    def forward(self, x: Tensor, mask=None) -> Tensor:
+    def forward(self, x: Tensor, mask=None, cache=None) -> Tensor:
+        """`cache` (a LayerCache, generation under no_grad only): x holds the new tokens;
+        their keys and values are appended and the queries attend to all cached keys
+        (causally: `mask`, if given, must then cover (T, T_cached + T))."""
         q, k, v = self.c_attn(x).split(self.n_embd, axis=2)     # 3 x (B, T, C)
         q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))
-        y = fused.attention(q, k, v, mask=mask, is_causal=self.causal,
+        if cache is not None:
+            k, v = cache.append(k, v)                            # (B, H, T_cached + T, D)
+        # one new query may attend to every key: the causal mask would be all True
+        causal = self.causal and (cache is None or q.shape[2] > 1)
+        y = fused.attention(q, k, v, mask=mask, is_causal=causal,
                             similarity=self.similarity, dropout_p=self.dropout,
                             training=self.training)
         return self.resid_dropout(self.c_proj(merge_heads(y)))
@@ -90,10 +97,17 @@ class CrossAttention(Module):
         self.c_proj = Linear(n_embd, n_embd, bias=bias)
         self.resid_dropout = Dropout(dropout)
 
-    def forward(self, x: Tensor, memory: Tensor, mask=None) -> Tensor:
+    def forward(self, x: Tensor, memory: Tensor, mask=None, cache=None) -> Tensor:
+        """`cache` (a LayerCache): the memory's keys and values are projected on the first
+        call and reused from `cache.cross` after that (the memory must not change)."""
         q = split_heads(self.c_q(x), self.n_head)                  # (B, H, T, D)
-        k, v = self.c_kv(memory).split(self.n_embd, axis=2)        # 2 x (B, S, C)
-        k, v = split_heads(k, self.n_head), split_heads(v, self.n_head)
+        if cache is not None and cache.cross is not None:
+            k, v = cache.cross
+        else:
+            k, v = self.c_kv(memory).split(self.n_embd, axis=2)    # 2 x (B, S, C)
+            k, v = split_heads(k, self.n_head), split_heads(v, self.n_head)
+            if cache is not None:
+                cache.cross = (k, v)                               # 2 x (B, H, S, D)
         y = fused.attention(q, k, v, mask=mask, similarity=self.similarity,
                             dropout_p=self.dropout, training=self.training)
         return self.resid_dropout(self.c_proj(merge_heads(y)))

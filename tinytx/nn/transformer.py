@@ -48,8 +48,9 @@ class Block(Module):
         self.ln_2 = LayerNorm(n_embd, bias=bias)
         self.mlp = MLP(n_embd, dropout, bias)
 
-    def forward(self, x: Tensor, mask=None) -> Tensor:
-        x = x + self.attn(self.ln_1(x), mask)
+    def forward(self, x: Tensor, mask=None, cache=None) -> Tensor:
+        """`cache`: this block's LayerCache when generating with a KV cache, else None."""
+        x = x + self.attn(self.ln_1(x), mask, cache=cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -95,8 +96,12 @@ class DecoderLayer(Module):
         self.mlp = MLP(n_embd, dropout, bias)
         self.ln_3 = LayerNorm(n_embd, bias=bias)
 
-    def forward(self, x: Tensor, memory: Tensor, self_mask=None, memory_mask=None):
-        x = _residual(x, lambda h: self.self_attn(h, self_mask), self.ln_1, self.norm_first)
-        x = _residual(x, lambda h: self.cross_attn(h, memory, memory_mask), self.ln_2,
+    def forward(self, x: Tensor, memory: Tensor, self_mask=None, memory_mask=None,
+                cache=None):
+        """`cache`: this layer's LayerCache when generating (self-attention keys/values
+        and the memory's cross-attention keys/values), else None."""
+        x = _residual(x, lambda h: self.self_attn(h, self_mask, cache=cache), self.ln_1,
                       self.norm_first)
+        x = _residual(x, lambda h: self.cross_attn(h, memory, memory_mask, cache=cache),
+                      self.ln_2, self.norm_first)
         return _residual(x, self.mlp, self.ln_3, self.norm_first)
