@@ -24,7 +24,12 @@ def blocked_rect(q, k, v, **kw):  # tiles of 3 queries x 5 keys
     return flash_attention(q, k, v, block_size=(3, 5), **kw)
 
 
-KERNELS = {"fused": attention, "blocked": blocked, "blocked_rect": blocked_rect}
+def fused_rows(q, k, v, **kw):  # causal row blocks of 4 queries
+    return attention(q, k, v, block_size=4, **kw)
+
+
+KERNELS = {"fused": attention, "fused_rows": fused_rows, "blocked": blocked,
+           "blocked_rect": blocked_rect}
 
 
 def make_mask(kind, Tq, Tk, device, rng):
@@ -129,7 +134,8 @@ def test_return_weights(device):
 
 
 # -- gradient checks ----------------------------------------------------------------------------
-IMPLS = {"composed": scaled_dot_product_attention, "fused": attention,
+IMPLS = {"composed": scaled_dot_product_attention,
+         "fused": lambda q, k, v, **kw: attention(q, k, v, block_size=2, **kw),
          "blocked": lambda q, k, v, **kw: flash_attention(q, k, v, block_size=2, **kw)}
 
 
@@ -162,7 +168,7 @@ def test_gradcheck_masks(device, impl, mask_kind):
 
 
 def test_gradcheck_is_causal(device):
-    for fn in (attention, IMPLS["blocked"]):
+    for fn in (IMPLS["fused"], IMPLS["blocked"]):
         _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, is_causal=True),
                    "padding")
 
@@ -190,7 +196,8 @@ def test_fused_dropout_equals_composed_with_the_same_seed(device, mask_kind):
     want = run(_seeded(lambda q, k, v: scaled_dot_product_attention(
         q, k, v, mask=full, dropout_p=0.3)), arrays, device, upstream)
     got = run(_seeded(lambda q, k, v: attention(q, k, v, mask=mask, is_causal=is_causal,
-                                                dropout_p=0.3)), arrays, device, upstream)
+                                                dropout_p=0.3, block_size=4)),
+              arrays, device, upstream)
     assert_all_close(got, want)
     dropped = run(_seeded(lambda q, k, v: attention(q, k, v, dropout_p=0.3)),
                   arrays, device, upstream)
@@ -198,9 +205,11 @@ def test_fused_dropout_equals_composed_with_the_same_seed(device, mask_kind):
 
 
 def test_dropout_gradcheck_and_eval_mode(device):
-    for fn in (scaled_dot_product_attention, attention):
+    for fn in (scaled_dot_product_attention, IMPLS["fused"]):
         _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, dropout_p=0.4),
                    "causal+padding")
+    _gradcheck(device, lambda q, k, v, mask: IMPLS["fused"](q, k, v, mask=mask, dropout_p=0.4,
+                                                            is_causal=True), "padding")
     rng = np.random.default_rng(4)
     arrays, upstream = qkv(rng, 5, 5), rng.standard_normal((B, H, 5, D))
     off = run(lambda q, k, v: attention(q, k, v, dropout_p=0.5, training=False),
@@ -244,7 +253,7 @@ def test_float32_stays_float32(device, impl):
     arrays, upstream = qkv(rng, 40, 40, np.float32), rng.standard_normal((B, H, 40, D))
     fn = {"fused": attention, "blocked": flash_attention}[impl]
     xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
-    y = fn(*xs, is_causal=True)
+    y = fn(*xs, is_causal=True, block_size=16)
     y.backward(upstream.astype(np.float32))
     assert y.dtype == np.float32 and all(x.grad.dtype == np.float32 for x in xs)
     want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=causal_mask(40)),

@@ -153,14 +153,19 @@ def check_mask(mask, device, shape):
 
 
 def check_qkv(q, k, v):
-    """Shapes of q (..., Tq, D), k (..., Tk, D), v (..., Tk, D) -> the scores' shape."""
+    """Shapes of q (..., Tq, D), k (..., Tk, D), v (..., Tk, Dv) -> the scores' shape."""
     if q.ndim < 2 or k.ndim < 2 or v.ndim < 2:
         raise ValueError(f"attention: q, k, v need at least 2 dimensions (T, D), got "
                          f"{q.shape}, {k.shape}, {v.shape}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"attention: expected q (..., Tq, D), k (..., Tk, D), v (..., Tk, "
                          f"Dv), got q {q.shape}, k {k.shape}, v {v.shape}")
-    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    try:
+        np.broadcast_shapes(batch, v.shape[:-2])
+    except ValueError:
+        raise ValueError(f"attention: the leading dimensions of q {q.shape}, k {k.shape} "
+                         f"and v {v.shape} do not broadcast") from None
     return batch + (q.shape[-2], k.shape[-2])
 
 

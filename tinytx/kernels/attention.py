@@ -37,51 +37,84 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ..function import Function, unbroadcast
 from ..functional.attention import (causal_mask, check_mask, check_qkv, l2_normalize,
                                     mask_fill_value, similarity_scale)
 
 
 class SoftmaxAttention(Function):
-    """O = dropout(softmax(c·QKᵀ, masked)) V as one op (formulas in the module docstring)."""
+    """O = dropout(softmax(c·QKᵀ, masked)) V as one op (formulas in the module docstring).
+    With causal=True the queries go in row blocks of `block_q`, each only as wide as the
+    keys it may see; otherwise the whole (Tq × Tk) is one block."""
 
-    def __init__(self, scale, dropout_p=0.0):
-        self.scale, self.dropout_p = scale, dropout_p
+    def __init__(self, scale, dropout_p=0.0, causal=False, block_q=64):
+        self.scale, self.dropout_p, self.causal, self.bq = scale, dropout_p, causal, block_q
 
     def forward(self, q, k, v, mask=None):
-        xp = self.xp
-        self.qs = q * q.dtype.type(self.scale)               # c·Q: the scale costs T·D, not T²
-        s = xp.matmul(self.qs, xp.swapaxes(k, -1, -2))     # (B,H,Tq,D) @ (B,H,D,Tk) -> (B,H,Tq,Tk)
-        self.e, self.r = exp_rows_(xp, s, mask)             # P = r ⊙ E, never formed
-        ed, self.drop = self.e, None
-        if self.dropout_p > 0:                               # the same draw as F.dropout
-            keep = self.device.rand(s.shape, s.dtype) >= self.dropout_p
-            self.drop = keep * s.dtype.type(1 / (1 - self.dropout_p))
-            ed = self.e * self.drop
-        self.k, self.v = k, v
-        self.o = xp.matmul(ed, v)                            # (B,H,Tq,Tk) @ (B,H,Tk,Dv)
-        self.o *= self.r
+        xp, Tq, Tk, Dv = self.xp, q.shape[-2], k.shape[-2], v.shape[-1]
+        self.qs, self.k, self.v = q * q.dtype.type(self.scale), k, v   # c·Q: T·D work, not T²
+        sbatch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])       # the scores' batch
+        self.o = xp.empty(np.broadcast_shapes(sbatch, v.shape[:-2]) + (Tq, Dv), q.dtype)
+        self.r = xp.empty(sbatch + (Tq, 1), dtype=q.dtype)
+        keep = None
+        if self.dropout_p > 0:                       # one draw of the full shape, as F.dropout
+            keep = self.device.rand(sbatch + (Tq, Tk), q.dtype) >= self.dropout_p
+        self.blocks = row_blocks(Tq, Tk, self.bq if self.causal else Tq, self.causal)
+        self.e, self.drop = [], []
+        for rows, keys in self.blocks:
+            s = xp.matmul(self.qs[..., rows, :], xp.swapaxes(k[..., keys, :], -1, -2))
+            e, self.r[..., rows, :] = exp_rows_(xp, s, mask_tile(mask, rows, keys))
+            drop = None if keep is None else (                       # Z/(1-p) of this block
+                keep[..., rows, keys] * q.dtype.type(1 / (1 - self.dropout_p)))
+            ed = e if drop is None else e * drop
+            self.o[..., rows, :] = xp.matmul(ed, v[..., keys, :]) * self.r[..., rows, :]
+            self.e.append(e)                                         # (.., rows, keys)
+            self.drop.append(drop)
         return self.o
 
     def backward(self, do):
-        xp, (nq, nk, nv) = self.xp, self.needs_input_grad[:3]
-        qs, k, v, e, r = self.qs, self.k, self.v, self.e, self.r
-        dq = dk = dv = None
-        dor = do * r                                         # r ⊙ dO: (..., Tq, Dv)
-        if nv:
-            ed = e if self.drop is None else e * self.drop
-            dv = unbroadcast(xp.matmul(xp.swapaxes(ed, -1, -2), dor), v.shape)   # P̃ᵀ dO
-        ds = xp.matmul(dor, xp.swapaxes(v, -1, -2))          # r ⊙ dP̃: (..,Tq,Dv) @ (..,Dv,Tk)
-        if self.drop is not None:
-            ds *= self.drop                                  # r ⊙ dP
-        ds -= (do * self.o).sum(axis=-1, keepdims=True) * r  # r ⊙ (dP − δ)
-        ds *= e                                              # dS = P ⊙ (dP − δ)
-        if nq:
-            dq = xp.matmul(ds, k)                            # (B,H,Tq,Tk) @ (B,H,Tk,D)
-            dq = unbroadcast(dq, qs.shape) * qs.dtype.type(self.scale)
-        if nk:
-            dk = unbroadcast(xp.matmul(xp.swapaxes(ds, -1, -2), qs), k.shape)  # c·dSᵀ Q
-        return (dq, dk, dv, None)[:len(self.needs_input_grad)]
+        xp, qs, k, v, o = self.xp, self.qs, self.k, self.v, self.o
+        dor = do * self.r                                            # r ⊙ dO
+        rdelta = (do * o).sum(axis=-1, keepdims=True) * self.r      # r ⊙ δ, δ = Σ dO⊙O
+        dq = xp.empty(o.shape[:-1] + qs.shape[-1:], dtype=o.dtype)
+        dk = xp.zeros(o.shape[:-2] + k.shape[-2:], dtype=o.dtype)
+        dv = xp.zeros(o.shape[:-2] + v.shape[-2:], dtype=o.dtype)
+        for (rows, keys), e, drop in zip(self.blocks, self.e, self.drop):
+            ed = e if drop is None else e * drop
+            dv[..., keys, :] += xp.matmul(xp.swapaxes(ed, -1, -2), dor[..., rows, :])  # P̃ᵀdO
+            ds = xp.matmul(dor[..., rows, :], xp.swapaxes(v[..., keys, :], -1, -2))  # r⊙dP̃
+            if drop is not None:
+                ds *= drop                                           # r ⊙ dP
+            ds -= rdelta[..., rows, :]                               # r ⊙ (dP − δ)
+            ds *= e                                                  # dS = P ⊙ (dP − δ)
+            dq[..., rows, :] = xp.matmul(ds, k[..., keys, :])        # (.., rows, D)
+            dk[..., keys, :] += xp.matmul(xp.swapaxes(ds, -1, -2), qs[..., rows, :])
+        dq *= o.dtype.type(self.scale)                               # dQ = c·dS K; dK = dSᵀ(cQ)
+        return (unbroadcast(dq, qs.shape), unbroadcast(dk, k.shape),
+                unbroadcast(dv, v.shape), None)[:len(self.needs_input_grad)]
+
+
+def row_blocks(Tq, Tk, size, causal=False):
+    """(rows, keys) slices covering the scores in blocks of `size` query rows. Causal: a
+    block's keys stop after the last key its last query may see (j <= i + Tk - Tq), so the
+    masked upper-right staircase is never computed (at least one key, so that a query
+    before every key is a fully masked row rather than an empty one)."""
+    out = []
+    for r0 in range(0, Tq, size):
+        r1 = min(r0 + size, Tq)
+        kend = min(Tk, max(r1 + Tk - Tq, 1)) if causal else Tk
+        out.append((slice(r0, r1), slice(0, kend)))
+    return out
+
+
+def mask_tile(mask, rows, keys):
+    """mask[..., rows, keys] for a mask that may have size-1 (broadcast) query/key axes."""
+    if mask is None:
+        return None
+    return mask[..., rows if mask.shape[-2] != 1 else slice(None),
+                keys if mask.shape[-1] != 1 else slice(None)]
 
 
 def exp_rows_(xp, s, mask=None):
@@ -110,13 +143,16 @@ def cached_causal_mask(Tq, Tk, device):
 
 def prepare(q, k, v, mask, similarity, scale, is_causal):
     """What every attention kernel does first: check shapes, normalise q and k for cosine,
-    and merge `mask` with the (cached) causal mask. -> (q, k, c, mask Tensor or None)"""
+    and merge `mask` (made at least 2-D) with the (cached) causal mask.
+    -> (q, k, c, mask Tensor or None)"""
     shape = check_qkv(q, k, v)
     c = similarity_scale(similarity, q.shape[-1], scale)
     if similarity == "cosine":
         q, k = l2_normalize(q), l2_normalize(k)
     if mask is not None:
         m = check_mask(mask, q.device, shape)
+        if m.ndim < 2:
+            m = m.reshape((1,) * (2 - m.ndim) + m.shape)             # (Tk,) -> (1, Tk)
         mask = mask if m is getattr(mask, "data", None) else _as_tensor(m, q.device)
     if is_causal:
         causal = cached_causal_mask(shape[-2], shape[-1], q.device)
@@ -130,7 +166,7 @@ def _as_tensor(array, device):
 
 
 def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, training=True,
-              is_causal=False, scale=None):
+              is_causal=False, scale=None, block_size=64):
     """Fused softmax attention; the same result as `F.scaled_dot_product_attention`.
 
     Args:
@@ -139,12 +175,13 @@ def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, traini
         similarity: "scaled_dot" (QKᵀ/√D), "dot" (QKᵀ) or "cosine" (unit q, k; `scale`
             is then a temperature, default 1).
         dropout_p, training: dropout on the attention weights (only while training).
-        is_causal: also apply the causal mask (built and cached by the kernel).
+        is_causal: also apply the causal mask (built and cached by the kernel), and skip
+            the masked upper-right part of the scores in row blocks of `block_size`.
         scale: overrides the similarity's factor.
     Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, Tq, Dv)
     """
     q, k, c, mask = prepare(q, k, v, mask, similarity, scale, is_causal)
     if not 0 <= dropout_p < 1:
         raise ValueError(f"attention: dropout_p must be in [0, 1), got {dropout_p}")
-    op = SoftmaxAttention(c, dropout_p if training else 0.0)
+    op = SoftmaxAttention(c, dropout_p if training else 0.0, is_causal, block_size)
     return op(q, k, v) if mask is None else op(q, k, v, mask)

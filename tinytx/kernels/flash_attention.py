@@ -34,7 +34,7 @@ import numpy as np
 
 from ..function import Function, unbroadcast
 from ..functional.attention import mask_fill_value
-from .attention import prepare
+from .attention import mask_tile, prepare
 
 
 class FlashAttention(Function):
@@ -122,10 +122,8 @@ class FlashAttention(Function):
         xp, mask, out = self.xp, self.mask, None
         if self.causal and j1 - 1 > i0 + offset:                 # the tile crosses the diagonal
             out = xp.arange(j0, j1)[None, :] > xp.arange(i0, i1)[:, None] + offset
-        if mask is not None:                                     # size-1 axes broadcast
-            rows = slice(i0, i1) if mask.shape[-2] != 1 else slice(None)
-            cols = slice(j0, j1) if mask.shape[-1] != 1 else slice(None)
-            tile = ~mask[..., rows, cols]
+        if mask is not None:
+            tile = ~mask_tile(mask, slice(i0, i1), slice(j0, j1))
             out = tile if out is None else out | tile
         return out
 
@@ -149,8 +147,6 @@ def flash_attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, 
             "(its mask would cost the O(T^2) memory the kernel avoids); use "
             "tinytx.kernels.attention.attention for attention dropout")
     q, k, c, mask = prepare(q, k, v, mask, similarity, scale, is_causal=False)
-    if mask is not None and mask.ndim < 2:
-        mask = mask.reshape((1,) * (2 - mask.ndim) + mask.shape)   # (Tk,) -> (1, Tk)
     bq, bk = (block_size, block_size) if isinstance(block_size, int) else block_size
     op = FlashAttention(c, bq, bk, causal=is_causal)
     return op(q, k, v) if mask is None else op(q, k, v, mask)
