@@ -3,9 +3,9 @@
 Report chapter 2. A recurrent net reads a sequence one step at a time and carries a
 hidden state h_t from step to step; the same weights are used at every step.
 
-    RNN  (§2.1):  h_t = f([h_{t-1}, x_t] W + b)
-    LSTM (§2.2):  Γ_f, Γ_u, Γ_o = σ([h_{t-1}, x_t] W_{f,u,o} + b),  C̃_t = tanh(... W_c + b)
-                  C_t = Γ_f ⊗ C_{t-1} + Γ_u ⊗ C̃_t,   h_t = Γ_o ⊗ tanh(C_t)
+    RNN:   h_t = f([h_{t-1}, x_t] W + b)
+    LSTM:  Γ_f, Γ_u, Γ_o = σ([h_{t-1}, x_t] W_{f,u,o} + b),  C̃_t = tanh(... W_c + b)
+           C_t = Γ_f ⊗ C_{t-1} + Γ_u ⊗ C̃_t,   h_t = Γ_o ⊗ tanh(C_t)
 
 Weights follow the report's form: one matrix W applied to the concatenation
 [h_{t-1}, x_t], stored (in, out) like every Linear here, so W is (H+I, H) for the RNN and
@@ -40,7 +40,7 @@ from .module import Module, ModuleList
 _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
 
 
-# -- the composed LSTM cell: the reference the fused kernel is pinned to ---------------------
+# -- the composed LSTM cell: the reference the fused kernel is pinned to -----------------
 def lstm_gates(z, c_prev):
     """The gates from the pre-activations z = [z_f, z_u, z_o, z_c] (B, 4H); (h, c)."""
     z_f, z_u, z_o, z_c = F.split(z, c_prev.shape[-1], axis=-1)      # (B, 4H) -> 4 × (B, H)
@@ -56,7 +56,8 @@ def lstm_cell(x, h_prev, c_prev, weight, bias=None):
     Shapes: x (B, I), h_prev (B, H), c_prev (B, H), weight (H+I, 4H), bias (4H,)
 
         >>> import tinytx as tx
-        >>> h, c = lstm_cell(tx.randn(2, 3), tx.zeros(2, 4), tx.zeros(2, 4), tx.randn(7, 16))
+        >>> x, h0, c0 = tx.randn(2, 3), tx.zeros(2, 4), tx.zeros(2, 4)
+        >>> h, c = lstm_cell(x, h0, c0, tx.randn(3 + 4, 16))
         >>> h.shape
         (2, 4)
     """
@@ -85,7 +86,8 @@ def _check_shape(where, name, t, want):
 
 def _check_sequence(where, x, input_size):
     """x must be (B, T, input_size) with T >= 1; returns B, T."""
-    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[2] != input_size or not x.shape[1]:
+    ok = isinstance(x, Tensor) and x.ndim == 3 and x.shape[2] == input_size
+    if not ok or not x.shape[1]:
         got = x.shape if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"{where}: x must have shape (B, T, input_size={input_size}) with "
                          f"T >= 1, got {got}")
@@ -96,7 +98,8 @@ def _check_step(where, x, input_size):
     """x must be (B, input_size); returns B."""
     if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[1] != input_size:
         got = x.shape if isinstance(x, Tensor) else type(x).__name__
-        raise ValueError(f"{where}: x must have shape (B, input_size={input_size}), got {got}")
+        raise ValueError(f"{where}: x must have shape (B, input_size={input_size}), "
+                         f"got {got}")
     return x.shape[0]
 
 
@@ -104,7 +107,7 @@ def _time_steps(x):
     """(B, T, C) -> T tensors (B, C), cut in one op (indexing x[:, t] for each t would
     make backward write T zero-filled (B, T, C) arrays)."""
     B, _, C = x.shape
-    return [p.reshape(B, C) for p in F.split(x, 1, axis=1)]         # T × (B, 1, C) -> (B, C)
+    return [p.reshape(B, C) for p in F.split(x, 1, axis=1)]    # T × (B, 1, C) -> (B, C)
 
 
 def _zeros(B, H, like):
@@ -148,7 +151,8 @@ class RNNCell(Module):
         B = _check_step("RNNCell", x, self.input_size)
         h = _zeros(x.shape[0], self.hidden_size, self.weight) if h is None else h
         _check_shape("RNNCell", "h", h, (B, self.hidden_size))
-        z = F.linear(F.concat([h, x], axis=1), self.weight, self.bias)  # (B, H+I) @ (H+I, H)
+        hx = F.concat([h, x], axis=1)                          # [h_{t-1}, x_t]: (B, H+I)
+        z = F.linear(hx, self.weight, self.bias)               # (B, H+I) @ (H+I, H)
         return _NONLINEARITIES[self.nonlinearity](z)
 
     def extra_repr(self):
@@ -176,7 +180,8 @@ class RNN(Module):
 
     def forward(self, x: Tensor, h0: Tensor | None = None):
         B, T = _check_sequence("RNN", x, self.input_size)
-        H, W, f = self.hidden_size, self.cell.weight, _NONLINEARITIES[self.cell.nonlinearity]
+        H, W = self.hidden_size, self.cell.weight
+        f = _NONLINEARITIES[self.cell.nonlinearity]
         h = _zeros(B, H, W) if h0 is None else h0
         _check_shape("RNN", "h0", h, (B, H))
         W_h = W[:H]                                            # (H+I, H) -> (H, H)
@@ -191,11 +196,11 @@ class RNN(Module):
         return self.cell.extra_repr()
 
 
-# -- the LSTM (report §2.2) ---------------------------------------------------------------
+# -- the LSTM (report chapter 2) -----------------------------------------------------------
 class LSTMCell(Module):
     """One LSTM step: forget Γ_f, update Γ_u and output Γ_o gates, candidate C̃_t.
 
-        z = [h_{t-1}, x_t] W + b,   Γ_f, Γ_u, Γ_o = σ(z_f), σ(z_u), σ(z_o),   C̃_t = tanh(z_c)
+        z = [h_{t-1}, x_t] W + b,  Γ_f, Γ_u, Γ_o = σ(z_f), σ(z_u), σ(z_o),  C̃_t = tanh(z_c)
         C_t = Γ_f ⊗ C_{t-1} + Γ_u ⊗ C̃_t,   h_t = Γ_o ⊗ tanh(C_t)
 
     W (H+I, 4H) holds the four gates' columns in the order (Γ_f, Γ_u, Γ_o, C̃). W and b
