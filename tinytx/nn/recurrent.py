@@ -28,10 +28,10 @@ from __future__ import annotations
 import math
 
 from .. import functional as F
+from ..backend import get_device
 from ..kernels.lstm import check_cell_shapes
 from ..kernels.lstm import lstm_cell as fused_lstm_cell
 from ..kernels.lstm import lstm_step as fused_lstm_step
-from ..backend import get_device
 from ..tensor import Tensor, zeros
 from . import fused
 from .layers import _draw, _float_dtype, _positive_int
