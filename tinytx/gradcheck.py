@@ -22,7 +22,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0):
     """Check the gradients of `fn` at `inputs`; return True or raise AssertionError.
 
     Args:
-        fn: takes the inputs (in order) and returns a Tensor or a tuple of Tensors.
+        fn: takes the inputs (in order) and returns a Tensor or (nested) tuples of them.
         inputs: Tensors (those with requires_grad=True are checked; they must be
             float64) and any other arguments, passed to fn unchanged.
         eps: the step of the central differences (f(x+eps) - f(x-eps)) / 2eps.
@@ -67,8 +67,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-6, rtol=1e-5, seed=0):
 
 def _call(fn, inputs, seed):
     manual_seed(seed)
-    out = fn(*inputs)
-    return list(out) if isinstance(out, (tuple, list)) else [out]
+    return _flatten(fn(*inputs))
+
+
+def _flatten(out):
+    """A Tensor or nested tuples/lists of Tensors (e.g. an LSTM's (hs, (h, c))) -> a list."""
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flatten(o)]
+    if not isinstance(out, Tensor):
+        raise TypeError(f"gradcheck: fn must return Tensors (or tuples of them), "
+                        f"got {type(out).__name__}")
+    return [out]
 
 
 def _numeric_grad(loss, x, eps):

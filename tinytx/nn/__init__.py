@@ -9,6 +9,7 @@ need them (Linear 01, Embedding 06, LayerNorm/Dropout/GELU 09).
 """
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .recurrent import LSTM, RNN, LSTMCell, RNNCell
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
-           "Embedding", "LayerNorm", "Dropout", "GELU"]
+           "Embedding", "LayerNorm", "Dropout", "GELU", "RNNCell", "RNN", "LSTMCell", "LSTM"]
