@@ -1,0 +1,235 @@
+"""Corpora: Don Quixote from Project Gutenberg, fetched once and cached; any other text file.
+
+Introduced in lesson 10 (training a GPT on Don Quixote). The book is Project Gutenberg
+ebook #996 (John Ormsby's translation). `load_quixote` looks for it, in this order:
+
+    1. an explicit `path` (the examples' `--data PATH`);
+    2. `$TINYTX_DATA_DIR/quixote.txt` (when that file is missing, the search goes on);
+    3. the cache, `quixote.txt` in `$XDG_CACHE_HOME/tinytx/` (default `~/.cache/tinytx/`);
+    4. a download from gutenberg.org into the cache (once; then step 3 finds it).
+
+Whatever the source, the text comes back without the UTF-8 byte-order mark, with `\\n` line
+ends, and without Project Gutenberg's header and license footer (`strip_gutenberg`).
+The download streams into a temporary file beside the cache file, checks it (over 1 MB,
+START marker present) and only then renames it into place, so the cache never holds a
+half-written or wrong file.
+
+    >>> strip_gutenberg("header\\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\\n"
+    ...                 "In a village of La Mancha\\n"
+    ...                 "*** END OF THE PROJECT GUTENBERG EBOOK X ***\\nlicense\\n")
+    'In a village of La Mancha\\n'
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+FILE_NAME = "quixote.txt"
+DATA_ENV = "TINYTX_DATA_DIR"
+URLS = ("https://www.gutenberg.org/cache/epub/996/pg996.txt",
+        "https://www.gutenberg.org/files/996/996-0.txt")
+MIN_BYTES = 1_000_000   # the book is 2.3 MB; anything under 1 MB is an error page or cut off
+TIMEOUT = 30.0          # seconds without an answer before a URL counts as unreachable
+CHUNK = 1 << 16
+
+# Both the modern ("*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***") and older
+# ("***START OF THIS PROJECT GUTENBERG EBOOK ...") spellings; one marker per line.
+_START = re.compile(r"^\*\*\* ?START OF (?:THE|THIS) PROJECT GUTENBERG E(?:BOOK|TEXT).*$",
+                    re.M | re.I)
+_END = re.compile(r"^\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG E(?:BOOK|TEXT).*$",
+                  re.M | re.I)
+_HINT = (f"pass a local copy of the plain-text book instead: load_quixote(path=...) (--data "
+         f"PATH in the examples), or put it at ${DATA_ENV}/{FILE_NAME}; get it from {URLS[0]}")
+
+
+class DownloadError(OSError):
+    """No URL gave a good file (offline, HTTP error, timeout, or a failed sanity check)."""
+
+
+def normalize_text(text: str) -> str:
+    """Drop a leading UTF-8 byte-order mark and turn `\\r\\n` and `\\r` line ends into `\\n`.
+
+    >>> normalize_text("\\ufeffa\\r\\nb\\rc")
+    'a\\nb\\nc'
+    """
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def strip_gutenberg(text: str) -> str:
+    """The book inside a Project Gutenberg file: what lies between the START and END lines.
+
+    Everything up to and including the `*** START OF THE PROJECT GUTENBERG EBOOK ... ***`
+    line goes, and everything from the `*** END OF ... ***` line on (the license). The BOM
+    and `\\r\\n` are normalised first; surrounding blank lines are trimmed and the result
+    ends with one newline.
+
+    Raises ValueError when a marker is missing: a text without them is either not a
+    Gutenberg file (use `load_text(path, gutenberg=False)`) or a truncated download,
+    and silently training on license text or half a book is worse than stopping.
+
+    Args:
+        text: the whole file as a str.
+
+    >>> strip_gutenberg("*** START OF THIS PROJECT GUTENBERG EBOOK A ***\\r\\nHi.\\r\\n"
+    ...                 "*** END OF THIS PROJECT GUTENBERG EBOOK A ***")
+    'Hi.\\n'
+    """
+    text = normalize_text(text)
+    start = _START.search(text)
+    end = _END.search(text, start.end()) if start else None
+    if start is None or end is None:
+        missing = "START" if start is None else "END"
+        raise ValueError(f"text: expected a Project Gutenberg file with a '*** {missing} OF THE "
+                         f"PROJECT GUTENBERG EBOOK ... ***' line, got a text without it "
+                         f"({len(text)} characters; a truncated download, or not a Gutenberg "
+                         f"file: then read it with load_text(path, gutenberg=False))")
+    return text[start.end():end.start()].strip("\n") + "\n"
+
+
+def load_text(path, gutenberg="auto") -> str:
+    """Read a UTF-8 text file for training: BOM dropped, `\\n` line ends, Gutenberg stripped.
+
+    Args:
+        path: the file (str or Path).
+        gutenberg: "auto" strips the Project Gutenberg header/footer when the file has a
+            START or END marker (and then needs both); True always strips (raises without
+            markers); False never strips.
+
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "poem.txt")
+    >>> _ = open(p, "w", encoding="utf-8").write("\\ufeffHold off! ye weaklings\\r\\n")
+    >>> load_text(p)
+    'Hold off! ye weaklings\\n'
+    """
+    if gutenberg not in ("auto", True, False):
+        raise ValueError(f"gutenberg: expected 'auto', True or False, got {gutenberg!r}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path: expected a text file, but {str(path)!r} does not exist")
+    try:
+        text = normalize_text(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"path: expected UTF-8 text in {str(path)!r}, got a byte that is not "
+                         f"UTF-8 at offset {e.start}") from None
+    marked = _START.search(text) is not None or _END.search(text) is not None
+    if gutenberg is True or (gutenberg == "auto" and marked):
+        try:
+            return strip_gutenberg(text)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
+    return text
+
+
+def default_cache_dir() -> Path:
+    """`$XDG_CACHE_HOME/tinytx`, or `~/.cache/tinytx` when XDG_CACHE_HOME is not set."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "tinytx"
+
+
+def find_quixote(path=None, *, cache_dir=None) -> Path | None:
+    """Where the book is on disk (explicit path > $TINYTX_DATA_DIR > cache), or None.
+
+    An explicit `path` that does not exist raises FileNotFoundError (no silent fallback).
+    """
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"path: expected the Don Quixote text file, but "
+                                    f"{str(path)!r} does not exist")
+        return path
+    candidates = [Path(os.environ[DATA_ENV]) / FILE_NAME] if os.environ.get(DATA_ENV) else []
+    candidates.append(Path(cache_dir or default_cache_dir()) / FILE_NAME)
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def load_quixote(path=None, *, cache_dir=None, download=True, urls=URLS, opener=None,
+                 progress=True) -> str:
+    """The text of Don Quixote (Gutenberg #996), header, footer and BOM removed.
+
+    Args:
+        path: a local copy (plain text, UTF-8); it wins over everything else.
+        cache_dir: where the download is kept (default `default_cache_dir()`).
+        download: fetch the book when no local copy is found (else FileNotFoundError).
+        urls, opener, progress: passed to `download_file` (tests inject a fake opener).
+
+    Raises DownloadError (an OSError) when offline, naming the ways to pass a local file.
+
+    >>> text = load_quixote()          # doctest: +SKIP
+    >>> text[:60]                      # doctest: +SKIP
+    """
+    found = find_quixote(path, cache_dir=cache_dir)
+    if found is None:
+        target = Path(cache_dir or default_cache_dir()) / FILE_NAME
+        if not download:
+            raise FileNotFoundError(f"Don Quixote: no local copy (looked in ${DATA_ENV} and "
+                                    f"{str(target)!r}) and download=False; {_HINT}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        found = download_file(urls, target, opener=opener, progress=progress)
+    return load_text(found, gutenberg="auto")
+
+
+def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,
+                  progress=True) -> Path:
+    """Fetch the first URL that works into `dest`, atomically; returns `dest`.
+
+    Each URL streams into a temporary file in `dest`'s folder under a tqdm bar; `check`
+    (default `check_gutenberg`) gets the bytes and raises ValueError for a bad file; only a
+    good file is renamed to `dest` (os.replace), so `dest` is either absent or complete.
+
+    Args:
+        urls: URLs to try in order (a fallback after the first).
+        dest: the file to write (its folder must exist).
+        opener: `opener(url, timeout=...)` -> a response with `read(n)` and `headers`;
+            default `urllib.request.urlopen` (looked up at call time, so tests can patch it).
+        timeout: seconds per connection attempt / read.
+        check: `check(data: bytes)`, raising ValueError when the content is wrong.
+        progress: show the progress bar (on stderr).
+    """
+    dest = Path(dest)
+    check = check or check_gutenberg
+    failures = []
+    for url in urls:
+        try:
+            _fetch(url, dest, opener or _urlopen, timeout, check, progress)
+            return dest
+        except (OSError, ValueError) as e:  # URLError, HTTPError, timeouts are OSErrors
+            failures.append(f"{url}: {type(e).__name__}: {e}")
+    raise DownloadError(f"download of {dest.name} failed (offline?):\n  " + "\n  ".join(failures)
+                        + f"\n{_HINT}")
+
+
+def check_gutenberg(data: bytes, min_bytes: int = MIN_BYTES):
+    """Raise ValueError unless `data` looks like a whole Gutenberg book (size, START marker)."""
+    if len(data) <= min_bytes:
+        raise ValueError(f"expected more than {min_bytes} bytes, got {len(data)} "
+                         f"(an error page or a cut-off download)")
+    if _START.search(data[:100_000].decode("utf-8", errors="replace")) is None:
+        raise ValueError("expected a '*** START OF THE PROJECT GUTENBERG EBOOK' line near the "
+                         "top, got none (not the plain-text book)")
+
+
+def _urlopen(url, timeout):
+    request = urllib.request.Request(url, headers={"User-Agent": "tinytx (python urllib)"})
+    return urllib.request.urlopen(request, timeout=timeout)
+
+
+def _fetch(url, dest, opener, timeout, check, progress):
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix="-" + dest.name)
+    try:
+        with os.fdopen(fd, "wb") as f, opener(url, timeout=timeout) as response:
+            size = getattr(response, "headers", {}).get("Content-Length")
+            with tqdm(total=int(size) if size else None, unit="B", unit_scale=True,
+                      desc=f"downloading {dest.name}", disable=not progress) as bar:
+                while chunk := response.read(CHUNK):
+                    f.write(chunk)
+                    bar.update(len(chunk))
+        check(Path(tmp).read_bytes())
+        os.replace(tmp, dest)
+    except BaseException:
+        os.unlink(tmp)
+        raise
