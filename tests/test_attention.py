@@ -247,6 +247,23 @@ def test_broadcast_heads_and_masks(device, kernel):
     assert_all_close(got, want)
 
 
+@pytest.mark.parametrize("kernel", sorted(KERNELS))
+def test_only_some_inputs_need_gradients(device, kernel):
+    rng = np.random.default_rng(7)
+    arrays, upstream = qkv(rng, 9, 9), rng.standard_normal((B, H, 9, D))
+    mask = causal_mask(9, device)
+    want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=mask),
+               arrays, device, upstream)
+    for needs in [(True, False, False), (False, True, False), (False, False, True)]:
+        xs = [tx.tensor(a, device=device, requires_grad=n) for a, n in zip(arrays, needs)]
+        KERNELS[kernel](*xs, is_causal=True).backward(tx.tensor(upstream, device=device))
+        for x, g in zip(xs, want[1:]):
+            if x.requires_grad:
+                np.testing.assert_allclose(x.device.to_host(x.grad), g, atol=1e-10)
+            else:
+                assert x.grad is None
+
+
 @pytest.mark.parametrize("impl", ["fused", "blocked"])
 def test_float32_stays_float32(device, impl):
     rng = np.random.default_rng(6)
