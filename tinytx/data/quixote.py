@@ -21,6 +21,7 @@ half-written or wrong file.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import tempfile
@@ -197,7 +198,7 @@ def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,
         try:
             _fetch(url, dest, opener or _urlopen, timeout, check, progress)
             return dest
-        except (OSError, ValueError) as e:  # URLError, HTTPError, timeouts are OSErrors
+        except (OSError, http.client.HTTPException, ValueError) as e:  # URLError: OSError
             failures.append(f"{url}: {type(e).__name__}: {e}")
     raise DownloadError(f"download of {dest.name} failed (offline?):\n  " + "\n  ".join(failures)
                         + f"\n{_HINT}")
