@@ -17,6 +17,7 @@ from .lm import encode_cached, get_batch, iter_windows, tokenizer_fingerprint, t
 from .pairs import (SPECIALS, PairBatch, add_special_tokens, collate_pairs, encode_pairs,
                     pad_batch, pair_batches, read_tsv_pairs, sentence_pairs, special_ids,
                     split_sentences)
+from .tokenizers import cached_tokenizer
 from .quixote import (DATA_ENV, URLS, DownloadError, check_gutenberg, default_cache_dir,
                       download_file, find_quixote, load_quixote, load_text, normalize_text,
                       strip_gutenberg)
@@ -24,7 +25,7 @@ from .quixote import (DATA_ENV, URLS, DownloadError, check_gutenberg, default_ca
 __all__ = ["load_quixote", "load_text", "strip_gutenberg", "normalize_text", "find_quixote",
            "default_cache_dir", "download_file", "check_gutenberg", "DownloadError",
            "DATA_ENV", "URLS",
-           "train_val_split", "encode_cached", "tokenizer_fingerprint", "get_batch",
+           "train_val_split", "encode_cached", "cached_tokenizer", "tokenizer_fingerprint", "get_batch",
            "iter_windows",
            "split_sentences", "sentence_pairs", "read_tsv_pairs", "SPECIALS",
            "add_special_tokens", "special_ids", "encode_pairs", "pad_batch", "PairBatch",

@@ -135,8 +135,9 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------------
     def lr_at(self, step):
         c = self.config
-        return optim.lr_schedule(step, lr=c.lr, min_lr=c.min_lr, warmup_steps=c.warmup_iters,
-                                 decay_steps=c.lr_decay_iters or c.max_iters)
+        decay = c.lr_decay_iters or c.max_iters
+        return optim.lr_schedule(step, lr=c.lr, min_lr=c.min_lr, decay_steps=decay,
+                                 warmup_steps=min(c.warmup_iters, decay))  # short runs
 
     def train_step(self):
         """One optimizer step; returns (mean loss, gradient norm before clipping)."""
