@@ -1,0 +1,21 @@
+"""Generating text: greedy, temperature, top-k, top-p, stop conditions, beam search.
+
+Sampling is introduced in lesson 10 (the GPT trained on Don Quixote; temperature and
+top-k as in the report's results), beam search in lesson 11 (the encoder-decoder model).
+Both run the model through the KV cache of `tinytx.nn.kv_cache` by default
+(`use_cache=False` recomputes the whole context each step: same tokens, slower).
+docs/generation.md explains each piece.
+
+    >>> from tinytx.models import GPT, GPTConfig
+    >>> from tinytx.generate import generate
+    >>> model = GPT(GPTConfig(block_size=16, vocab_size=50, n_layer=1, n_head=2, n_embd=8))
+    >>> generate(model, [[1, 2, 3]], 10, temperature=0.8, top_k=5, rng=0).shape
+    (1, 13)
+"""
+from .beam import beam_search, beam_search_seq2seq
+from .sampling import (apply_temperature, generate, generate_seq2seq, generate_text,
+                       no_repeat_ngram_mask, sample_next, top_k_filter, top_p_filter)
+
+__all__ = ["generate", "generate_text", "generate_seq2seq", "beam_search",
+           "beam_search_seq2seq", "apply_temperature", "top_k_filter", "top_p_filter",
+           "no_repeat_ngram_mask", "sample_next"]
