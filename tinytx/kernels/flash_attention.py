@@ -119,6 +119,7 @@ class FlashAttention(Function):
             yield j0, j1, s, blocked
 
     def _blocked(self, i0, i1, j0, j1, offset):
+        """The tile's "may not attend" mask (causal and/or the given mask), or None."""
         xp, mask, out = self.xp, self.mask, None
         if self.causal and j1 - 1 > i0 + offset:                 # the tile crosses the diagonal
             out = xp.arange(j0, j1)[None, :] > xp.arange(i0, i1)[:, None] + offset

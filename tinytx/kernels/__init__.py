@@ -1,0 +1,23 @@
+"""Fused kernels: one op with a hand-derived backward in place of several composed ones.
+
+Each kernel computes exactly what a composed reference in `tinytx.functional` (or `nn`)
+computes, with fewer passes over memory and less saved for backward; a test pins the two
+together on every device, forward and backward, and gradient-checks the kernel. Every
+kernel works through `xp`, so the same code runs on NumPy and CuPy.
+
+    attention.py        softmax attention, one op (lesson 04)     reference F.scaled_dot_product_attention
+    flash_attention.py  blocked attention, online softmax, O(T) saved memory (lesson 04)
+    lstm.py             the LSTM cell (lesson 02)                 reference nn.recurrent.lstm_cell
+    layer_norm.py       layer normalisation (lesson 09)           reference F.layer_norm
+    cross_entropy.py    log-softmax + NLL (lesson 10)             reference F.cross_entropy
+
+Import the op from its module (the package does not re-export the functions, so that
+`tinytx.kernels.attention` stays the module):
+
+    >>> import tinytx as tx
+    >>> from tinytx.kernels.attention import attention
+    >>> x = tx.randn(1, 2, 6, 4)                               # (B, H, T, D)
+    >>> attention(x, x, x, is_causal=True).shape
+    (1, 2, 6, 4)
+"""
+from . import attention, flash_attention  # noqa: F401  (tinytx.kernels.attention.attention)
