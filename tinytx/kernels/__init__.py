@@ -11,8 +11,8 @@ kernel works through `xp`, so the same code runs on NumPy and CuPy.
     layer_norm.py       layer normalisation (lesson 09)           reference F.layer_norm
     cross_entropy.py    log-softmax + NLL (lesson 10)             reference F.cross_entropy
 
-Import the op from its module (the package does not re-export the functions, so that
-`tinytx.kernels.attention` stays the module):
+Import each op from its module (the package imports nothing itself, so importing one
+kernel never pulls in the others, and `tinytx.kernels.attention` stays the module):
 
     >>> import tinytx as tx
     >>> from tinytx.kernels.attention import attention
@@ -20,4 +20,3 @@ Import the op from its module (the package does not re-export the functions, so 
     >>> attention(x, x, x, is_causal=True).shape
     (1, 2, 6, 4)
 """
-from . import attention, flash_attention  # noqa: F401  (tinytx.kernels.attention.attention)
