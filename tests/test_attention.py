@@ -273,7 +273,7 @@ def test_float32_stays_float32(device, impl):
     y = fn(*xs, is_causal=True, block_size=16)
     y.backward(upstream.astype(np.float32))
     assert y.dtype == np.float32 and all(x.grad.dtype == np.float32 for x in xs)
-    want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=causal_mask(40)),
+    want = run(lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=causal_mask(40, device)),
                [a.astype(np.float64) for a in arrays], device, upstream)
     got = [y.numpy()] + [x.device.to_host(x.grad) for x in xs]
     assert_all_close(got, want, tol=1e-4)
@@ -291,5 +291,8 @@ def test_errors(device):
         attention(q, tx.randn(1, 2, 4, 5, device=device), q)
     with pytest.raises(ValueError, match="dropout_p"):
         attention(q, q, q, dropout_p=1.0)
+    if device.name != "cpu":
+        with pytest.raises(RuntimeError, match="mask: the mask is on cpu"):
+            attention(q, q, q, mask=causal_mask(4))
     with pytest.raises(TypeError, match="padding_mask"):
         padding_mask(np.ones((2, 3), dtype=np.float32))

@@ -130,18 +130,26 @@ def combine_masks(*masks):
         [[1, 0, 0], [1, 1, 0], [1, 1, 0]]
     """
     from ..tensor import Tensor
-    masks = [m for m in masks if m is not None]
+    masks = [m if isinstance(m, Tensor) else Tensor(m) for m in masks if m is not None]
     if not masks:
         return None
     out = masks[0]
     for m in masks[1:]:
-        out = Tensor._make(_data(out) & _data(m), out.device, False)
+        if m.device is not out.device:
+            raise RuntimeError(f"combine_masks: masks on different devices: {out.device} "
+                               f"and {m.device}")
+        out = Tensor._make(out.data & m.data, out.device, False)
     return out
 
 
 def check_mask(mask, device, shape):
-    """`mask` (Tensor or array, bool, broadcastable to `shape`) -> its array on `device`."""
-    data = device.asarray(_data(mask)) if not device.is_own(_data(mask)) else _data(mask)
+    """`mask` (Tensor on `device`, or an array; bool, broadcastable to `shape`) -> its array
+    on `device`."""
+    if hasattr(mask, "_ctx") and mask.device is not device:
+        raise RuntimeError(f"mask: the mask is on {mask.device} but q, k, v are on {device}; "
+                           f"move it with .to({str(device)!r})")
+    data = _data(mask)
+    data = data if device.is_own(data) else device.asarray(data)
     if data.dtype != bool:
         raise TypeError(f"mask: expected a boolean 'may attend' mask, got dtype {data.dtype}")
     try:
