@@ -32,7 +32,7 @@ def tiny_batch(mode, device):
     return [tx.tensor(x, device=device) for x in (center, context, negatives)]
 
 
-# -- the loss --------------------------------------------------------------------------------
+# -- the loss --------------------------------------------------------------------------
 def test_log_sigmoid_stable_with_slope_one_half_at_zero(device):
     x = tx.tensor([-100.0, -3.0, 0.0, 2.0, 100.0], device=device, requires_grad=True)
     y = log_sigmoid(x)
@@ -99,7 +99,7 @@ def test_bad_arguments():
         m(tx.tensor([1, 2]), tx.tensor([2, 3]), tx.tensor([3, 4]))
 
 
-# -- words and the vocabulary ---------------------------------------------------------------
+# -- words and the vocabulary ----------------------------------------------------------
 def test_tokenize_keeps_accented_letters():
     assert tokenize_words("Don QUIXOTE and Dulcinea; Señor Doña's 1605") == [
         "don", "quixote", "and", "dulcinea", "señor", "doña", "s"]
@@ -127,7 +127,7 @@ def test_encode_sentences():
     assert ids.tolist() == [0, 1, 2, 0] and sent.tolist() == [0, 0, 2, 2]
 
 
-# -- sampling and batches ----------------------------------------------------------------------
+# -- sampling and batches --------------------------------------------------------------
 def test_negatives_follow_unigram_to_the_three_quarters():
     counts = np.array([1000, 300, 50, 7, 1])
     p = noise_distribution(counts)
@@ -191,7 +191,7 @@ def test_batches_reject_bad_window():
                               np.random.default_rng(0)))
 
 
-# -- using the vectors --------------------------------------------------------------------------
+# -- using the vectors -----------------------------------------------------------------
 def hand_made(vectors, words):
     m = Word2Vec(Word2VecConfig(len(words), len(vectors[0])))
     m.in_embed.weight.data[...] = np.array(vectors, dtype=np.float32)
@@ -211,7 +211,7 @@ def test_most_similar_and_analogy():
         most_similar(m, v, "sancho")
 
 
-# -- training -------------------------------------------------------------------------------------
+# -- training --------------------------------------------------------------------------
 GROUPS = [["apple", "pear", "plum", "cherry"], ["horse", "mule", "donkey", "pony"],
           ["red", "green", "blue", "yellow"], ["sword", "lance", "shield", "helmet"],
           ["knight", "squire", "lady", "duke"]]
@@ -224,10 +224,12 @@ def grouped_text(n_sentences=500, seed=0):
                      for _ in range(n_sentences)) + "."
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 @pytest.mark.parametrize("mode", MODES)
-def test_words_of_a_group_are_nearest_neighbours(mode):
+def test_words_of_a_group_are_nearest_neighbours(mode, optimizer):
     model, vocab, losses = train_word2vec(grouped_text(), mode=mode, n_embd=16, min_count=1,
-                                          subsample=0, epochs=4, batch_size=128, seed=0)
+                                          subsample=0, epochs=4, batch_size=128, seed=0,
+                                          optimizer=optimizer)
     assert len(vocab) == 20
     assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
     for group in GROUPS:
@@ -244,9 +246,16 @@ def test_trains_on_every_device(device):
     assert most_similar(model, vocab, "apple", k=2)
 
 
-CHARACTERS = {"quixote", "don", "panza", "teresa", "ricote", "ambrosio", "andres", "dorothea",
-              "cardenio", "curate", "barber", "licentiate", "landlord", "jeronimo", "page",
-              "governor", "squire", "samson", "carrasco", "dapple"}
+def test_train_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="optimizer must be 'adam' or 'sgd', got"):
+        train_word2vec("a b. a b.", min_count=1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="no two known words"):
+        train_word2vec("a. b. a. b.", min_count=1, subsample=0)
+
+
+CHARACTERS = {"quixote", "don", "panza", "teresa", "ricote", "ambrosio", "andres",
+              "dorothea", "cardenio", "curate", "barber", "licentiate", "landlord",
+              "jeronimo", "page", "governor", "squire", "samson", "carrasco", "dapple"}
 
 
 @pytest.mark.parametrize("mode", MODES)
