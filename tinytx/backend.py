@@ -196,6 +196,9 @@ class Device:
         """target[indices] += values, adding repeated indices up (in place)."""
         if self.name == "cuda":
             _cupyx.scatter_add(target, indices, values)
+        elif getattr(indices, "ndim", 0) == 1 and indices.dtype.kind in "iu" and (
+                values.ndim == target.ndim >= 2):
+            _scatter_rows(_unwrap(target), _unwrap(indices), _unwrap(values))
         else:
             np.add.at(_unwrap(target), _unwrap(indices), _unwrap(values))
 
@@ -232,6 +235,16 @@ class Device:
     def set_rng_state(self, state):
         if state is not None and self.name != "cuda":
             self._rng.bit_generator.state = state
+
+
+def _scatter_rows(target, rows, values):
+    """target[rows] += values for whole rows (an embedding's backward) on NumPy: sort the
+    rows, sum each run of equal rows with one reduceat, add once per distinct row. Several
+    times faster than np.add.at, which handles one element at a time."""
+    order = np.argsort(rows, kind="stable")
+    rows = rows[order]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # first of each run
+    target[rows[starts]] += np.add.reduceat(values[order], starts, axis=0)
 
 
 _DEVICES: dict[str, Device] = {}
