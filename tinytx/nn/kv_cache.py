@@ -26,6 +26,11 @@ The cache holds raw arrays, outside the autograd graph, so it may only be filled
 graph. `reorder(index)` picks rows (beam search keeps the cache rows of the beams that
 survive a step).
 
+`Stepper` is how generation uses a cache: it feeds only the tokens not cached yet, and
+when the context reaches the model's limit (block_size), where the uncached loop crops
+the context and every position shifts, it empties the cache and refills it from the
+cropped context, so cached and uncached generation give the same tokens.
+
     >>> import tinytx as tx
     >>> from tinytx.models import GPT, GPTConfig
     >>> model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=8))
