@@ -30,6 +30,8 @@ the hypothesis each survivor came from. beam_width = 1 is exactly greedy decodin
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..tensor import Tensor
@@ -180,7 +182,7 @@ def _check(max_new_tokens, beam_width, length_penalty, ngram):
     if isinstance(beam_width, bool) or not isinstance(beam_width, (int, np.integer)) \
             or beam_width < 1:
         raise ValueError(f"beam_width: expected an int >= 1, got {beam_width!r}")
-    if not isinstance(length_penalty, (int, float)) or not np.isfinite(length_penalty):
+    if not isinstance(length_penalty, numbers.Real) or not np.isfinite(length_penalty):
         raise ValueError(f"length_penalty: expected a finite number, got {length_penalty!r}")
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 
 import numpy as np
 
@@ -158,7 +159,7 @@ def sample_next(logits: np.ndarray, rng: np.random.Generator | None = None, *,
 # -- argument checks ----------------------------------------------------------------------
 
 def check_temperature(temperature):
-    if not isinstance(temperature, (int, float)) or math.isnan(temperature) or temperature < 0:
+    if not isinstance(temperature, numbers.Real) or math.isnan(temperature) or temperature < 0:
         raise ValueError(f"temperature: expected a number >= 0 (0 = greedy), got "
                          f"{temperature!r}")
 
@@ -169,7 +170,7 @@ def check_top_k(k):
 
 
 def check_top_p(p):
-    if not isinstance(p, (int, float)) or not 0 < p <= 1:
+    if not isinstance(p, numbers.Real) or not 0 < p <= 1:
         raise ValueError(f"top_p: expected a number in (0, 1] or None, got {p!r}")
 
 
