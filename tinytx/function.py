@@ -33,7 +33,6 @@ class Function:
     device: Device = None
 
     def __call__(self, *inputs):
-        from .tensor import Tensor, is_grad_enabled, to_tensors
         tensors, device = to_tensors(inputs, type(self).__name__)
         self.device, self.xp = device, device.xp
         self.needs_input_grad = tuple(t.requires_grad for t in tensors)
@@ -85,3 +84,7 @@ def sum_to(x, shape):
 def unbroadcast(gx, x_shape):
     """`sum_to` that passes None through (for inputs that need no gradient)."""
     return None if gx is None else sum_to(gx, x_shape)
+
+
+# Imported last: tensor.py imports the ops, which subclass Function defined above.
+from .tensor import Tensor, is_grad_enabled, to_tensors  # noqa: E402
