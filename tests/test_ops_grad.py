@@ -79,6 +79,10 @@ CASES = {
     "dropout": (lambda d, a: F.dropout(a, 0.5), [(4, 5)]),
     "embedding": (lambda d, w: F.embedding(_idx(d, [[0, 2], [2, 3]]), w), [(4, 3)]),
     "linear": (lambda d, x, w, b: F.linear(x, w, b), [(2, 3, 4), (4, 5), (5,)]),
+    "scaled_dot_product_attention": (
+        lambda d, q, k, v: F.scaled_dot_product_attention(
+            q, k, v, mask=F.combine_masks(F.causal_mask(3, d), F.padding_mask([3, 2], device=d))),
+        [(2, 1, 3, 4), (2, 1, 3, 4), (2, 1, 3, 4)]),
 }
 
 

@@ -139,6 +139,7 @@ class _StrictModule:
         def call(*args, **kwargs):
             if name not in self._transfers:
                 _refuse_host(args)
+                _refuse_host(tuple(kwargs.values()))  # out=, where= …
             return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
         return call
 

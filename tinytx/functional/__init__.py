@@ -5,6 +5,8 @@ wrapper. The composed ones (layer_norm, cross_entropy, attention in later lesson
 the readable references that the fused kernels are pinned to by tests.
 """
 from .activations import gelu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh
+from .attention import (causal_mask, combine_masks, padding_mask,
+                        scaled_dot_product_attention)
 from .arithmetic import (add, div, exp, log, masked_fill, matmul, mul, neg, pow, sqrt, sub,
                          where)
 from .layers import cross_entropy, dropout, embedding, layer_norm, linear, one_hot
@@ -17,5 +19,6 @@ OPS = ("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "
        "relu", "gelu", "sum", "mean", "max", "var", "reshape", "transpose", "permute",
        "broadcast_to", "squeeze", "unsqueeze", "getitem", "concat", "stack", "split",
        "matmul", "where", "masked_fill", "softmax", "log_softmax", "logsumexp",
-       "cross_entropy", "layer_norm", "dropout", "embedding", "linear", "one_hot")
+       "cross_entropy", "layer_norm", "dropout", "embedding", "linear", "one_hot",
+       "scaled_dot_product_attention")
 NOT_DIFFERENTIABLE = ("one_hot",)
