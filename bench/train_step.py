@@ -1,6 +1,7 @@
 """Training throughput of a GPT step (forward + backward + AdamW), tinytx vs PyTorch eager.
 
-    python bench/train_step.py                    # "tiny" and "small"
+    python bench/train_step.py                    # "tiny", "small" and the main job's default
+    python bench/train_step.py --configs seed-small      # the report's model (slow on CPU)
     python bench/train_step.py --configs tiny --steps 10 --profile
 
 Prints tokens/s (median over timed steps) and peak memory of one step (tracemalloc, NumPy
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 
@@ -28,6 +30,24 @@ CONFIGS = {  # name: (n_layer, n_head, n_embd, block_size, batch, vocab)
     "tiny": (4, 4, 128, 128, 16, 512),
     "small": (6, 6, 384, 256, 8, 4096),
 }
+
+
+def _example_configs():
+    """The main job's presets, read from examples/train_quixote.py (one source of truth).
+    seed-small is timed with micro-batches of 8 (its 2 x 32 accumulation has the same
+    cost per token)."""
+    import importlib.util
+    path = Path(__file__).resolve().parents[1] / "examples" / "train_quixote.py"
+    spec = importlib.util.spec_from_file_location("train_quixote", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for name, c in module.CONFIGS.items():
+        batch = 8 if name == "seed-small" else c.batch_size
+        CONFIGS[name] = (c.n_layer, c.n_head, c.n_embd, c.block_size, batch, c.vocab_size)
+
+
+_example_configs()
 
 
 def make_batch(rng, B, T, V):
@@ -182,7 +202,8 @@ def torch_tokens_per_s(name, steps, threads):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    p.add_argument("--configs", nargs="+", default=["tiny", "small", "default"],
+                   choices=list(CONFIGS))
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
     p.add_argument("--profile", action="store_true")
