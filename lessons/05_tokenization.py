@@ -1,0 +1,335 @@
+r"""Lesson 05 — Tokenization: byte-level BPE with the GPT-4 split (report chapter 4).
+
+A transformer reads integers, so text must first become a list of token ids. Byte-level
+BPE starts from the 256 byte values and repeatedly merges the most frequent adjacent
+pair into a new token; GPT-4 first cuts the text into chunks with a regular expression
+so that no merge crosses a word, number or punctuation boundary. The vocabulary size V
+trades sequence length against model size. With tinytx.tokenizer, this lesson shows:
+
+  1. BPE merge by merge on the Wikipedia example "aaabdaaabac" and on the book's first
+     sentence (pair counts, the chosen merge, the text after it), checked against
+     BasicTokenizer;
+  2. the GPT-4 split pattern alternative by alternative: which chunks each of its eight
+     alternatives cuts from a sentence built to need all of them;
+  3. vocabulary size against sequence length: RegexTokenizers with V = 256 ... 8192
+     trained on the first 90% of Don Quixote and measured on the held-out 10% (tokens,
+     bytes per token, and the size of the embedding table a model would need);
+  4. the Quixote tokenizer at work on a sentence from the report, token by token.
+
+The derivations (and why the fast trainer learns exactly the report's merges) are in
+docs/tokenization.md; the code is in tinytx/tokenizer/.
+
+Run:
+    python lessons/05_tokenization.py                  # the whole book
+    python lessons/05_tokenization.py --smoke          # a few paragraphs, for the tests
+    python lessons/05_tokenization.py --data=pg996.txt --vocab_sizes=256,1024,24540
+
+Expected output (abridged; every number is measured by the run):
+    1. BPE merge by merge on 'aaabdaaabac' (the Wikipedia example)
+       round 1: 'a'+'a'=4  'a'+'b'=2  'b'+'d'=1  'd'+'a'=1  ->  'a'+'a' becomes 256 'aa', 9 tokens
+       ...
+    2. The GPT-4 split pattern, alternative by alternative (8 of them)
+       3. \p{N}{1,3}+                    '160'  '5'  '123'  '45'
+       ...
+    3. Vocabulary size against sequence length (... held out: the last 10%, 233,425 bytes)
+            V  merges  train s  held-out tokens  bytes/token  wte (V x 384)  longest token
+          256       0     0.24          233,425         1.00         98,304  (bytes only)
+          ...
+         8192    7936     1.18           59,044         3.95      3,145,728  ' accomplishments'
+    4. The Quixote tokenizer (V=4096) on a sentence from the report
+       "My name is Hallvard, and I'm a student.": 39 bytes -> 16 tokens
+       tokens [My][ name][ is][ H][all][v][ard][,][ and][ I]['][m][ a][ stud][ent][.]
+    saved out/lessons/05/vocab_vs_length.png
+
+Runtime (2-core CPU, measured): full about 6 s; --smoke about 1 s.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import regex  # noqa: E402
+
+from tinytx.config import parse_config  # noqa: E402
+from tinytx.data import load_quixote, train_val_split  # noqa: E402
+from tinytx.tokenizer import (GPT4_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer,  # noqa: E402
+                              get_stats, merge, render_token, train_merges)
+
+
+@dataclass
+class Config:
+    data: str = ""                                # a local copy of the book ("" = cache/download)
+    out_dir: str = "out/lessons/05"
+    vocab_sizes: str = "256,512,1024,4096,8192"   # section 3, comma-separated
+    show_vocab: int = 4096                        # section 4: the tokenizer to show off
+    merge_rounds: int = 8                         # section 1: merges shown on the sentence
+    sentence: str = "My name is Hallvard, and I'm a student."   # one of the report's prompts
+    smoke: bool = False                           # a few paragraphs and small vocabularies
+
+
+SMOKE_VOCAB_SIZES = "256,300,400,512"
+
+# The first two paragraphs of chapter 1 (Ormsby's translation, Gutenberg #996): the text
+# used when the book is not on disk in --smoke mode (the tests never use the network).
+FALLBACK_TEXT = """In a village of La Mancha, the name of which I have no desire to call
+to mind, there lived not long since one of those gentlemen that keep a
+lance in the lance-rack, an old buckler, a lean hack, and a greyhound
+for coursing. An olla of rather more beef than mutton, a salad on most
+nights, scraps on Saturdays, lentils on Fridays, and a pigeon or so
+extra on Sundays, made away with three-quarters of his income. The rest
+of it went in a doublet of fine cloth and velvet breeches and shoes to
+match for holidays, while on week-days he made a brave figure in his
+best homespun. He had in his house a housekeeper past forty, a niece
+under twenty, and a lad for the field and market-place, who used to
+saddle the hack as well as handle the bill-hook. The age of this
+gentleman of ours was bordering on fifty; he was of a hardy habit,
+spare, gaunt-featured, a very early riser and a great sportsman. They
+will have it his surname was Quixada or Quesada (for here there is some
+difference of opinion among the authors who write on the subject),
+although from reasonable conjectures it seems plain that he was called
+Quexana. This, however, is of but little importance to our tale; it
+will be enough not to stray a hair’s breadth from the truth in the
+telling of it.
+
+You must know, then, that the above-named gentleman whenever he was at
+leisure (which was mostly all the year round) gave himself up to
+reading books of chivalry with such ardour and avidity that he almost
+entirely neglected the pursuit of his field-sports, and even the
+management of his property; and to such a pitch did his eagerness and
+infatuation go that he sold many an acre of tillageland to buy books of
+chivalry to read, and brought home as many of them as he could get. But
+of all there were none he liked so well as those of the famous
+Feliciano de Silva’s composition, for their lucidity of style and
+complicated conceits were as pearls in his sight, particularly when in
+his reading he came upon courtships and cartels, where he often found
+passages like “_the reason of the unreason with which my reason is
+afflicted so weakens my reason that with reason I murmur at your
+beauty;” or again, “the high heavens, that of your divinity divinely
+fortify you with the stars, render you deserving of the desert your
+greatness deserves_.” Over conceits of this sort the poor gentleman
+lost his wits, and used to lie awake striving to understand them and
+worm the meaning out of them; what Aristotle himself could not have
+made out or extracted had he come to life again for that special
+purpose. He was not at all easy about the wounds which Don Belianis
+gave and took, because it seemed to him that, great as were the
+surgeons who had cured him, he must have had his face and body covered
+all over with seams and scars. He commended, however, the author’s way
+of ending his book with the promise of that interminable adventure, and
+many a time was he tempted to take up his pen and finish it properly as
+is there proposed, which no doubt he would have done, and made a
+successful piece of work of it too, had not greater and more absorbing
+thoughts prevented him.
+"""
+
+# A sentence that needs every one of the eight alternatives of the GPT-4 pattern.
+SPLIT_DEMO = ("\"I'LL ride,\" said Don Quixote in 1605 -- 12345 leagues...\n\n"
+              "Don't   go  \nnow!   ")
+
+
+def load_book(cfg):
+    """The book (or, in --smoke mode without a local copy, two paragraphs of it)."""
+    try:
+        text = load_quixote(cfg.data or None, download=not cfg.smoke)
+        source = "Don Quixote (Gutenberg #996)"
+    except (OSError, ValueError) as e:
+        if not cfg.smoke:
+            sys.exit(f"lesson 05: could not load Don Quixote: {e}")
+        return FALLBACK_TEXT, "two paragraphs of chapter 1 (no local copy of the book)"
+    if cfg.smoke:  # a few paragraphs are enough to see everything
+        start = text.find("In a village of La Mancha")
+        text, source = text[max(start, 0):][:6000], "6,000 characters of chapter 1"
+    return text, source
+
+
+def pair_text(pair, vocab):
+    """A pair of ids as 'a'+'b'."""
+    return "+".join(f"'{render_token(vocab[i])}'" for i in pair)
+
+
+def show(ids, vocab):
+    """Render ids as [token][token]... with control characters escaped."""
+    return "".join(f"[{render_token(vocab[i])}]" for i in ids)
+
+
+# -- 1. BPE merge by merge ----------------------------------------------------------------
+def bpe_by_hand(text, rounds, top=4, width=100):
+    """The report's loop with get_stats and merge, printing each round; returns merges."""
+    ids = list(text.encode("utf-8"))
+    vocab = {i: bytes([i]) for i in range(256)}
+    merges = {}
+    print(f"   start: {len(ids)} tokens (the UTF-8 bytes)")
+    for r in range(rounds):
+        counts = get_stats(ids)
+        if not counts:
+            break
+        pair = max(counts, key=counts.get)   # the most frequent; ties: the pair seen first
+        new = 256 + r
+        ids = merge(ids, pair, new)
+        merges[pair] = new
+        vocab[new] = vocab[pair[0]] + vocab[pair[1]]
+        best = sorted(counts.items(), key=lambda kv: -kv[1])[:top]   # stable: ties keep order
+        shown = "  ".join(f"{pair_text(p, vocab)}={n}" for p, n in best)
+        print(f"   round {r + 1}: {shown}  ->  {pair_text(pair, vocab)} becomes {new} "
+              f"'{render_token(vocab[new])}', {len(ids)} tokens")
+        rendered = show(ids, vocab)
+        print(f"            {rendered[:width]}{' ...' if len(rendered) > width else ''}")
+    return merges
+
+
+def section_bpe(cfg, book):
+    print("1. BPE merge by merge on 'aaabdaaabac' (the Wikipedia example)")
+    merges = bpe_by_hand("aaabdaaabac", 3)
+    tok = BasicTokenizer()
+    tok.train("aaabdaaabac", 256 + 3)
+    print(f"   BasicTokenizer learns the same merges: {tok.merges == merges}; "
+          f"encode -> {tok.encode('aaabdaaabac')}")
+    start = max(book.find("In a village of La Mancha"), 0)   # past the front matter
+    first = book[start:book.index(".", start) + 1].replace("\n", " ")
+    print(f"\n   and on the book's first sentence ({len(first)} characters, one chunk):")
+    print(f"   {first!r}")
+    merges = bpe_by_hand(first, cfg.merge_rounds)
+    tok = BasicTokenizer()
+    tok.train(first, 256 + len(merges))
+    print(f"   BasicTokenizer learns the same merges: {tok.merges == merges}")
+    glued = [render_token(tok.vocab[i]) for i in merges.values() if b" " in tok.vocab[i][1:]]
+    print(f"   Without a split, merges glue the end of one word to the start of the next "
+          f"({', '.join(repr(g) for g in glued) or 'none this time'}):\n"
+          f"   the regex split of section 2 forbids that.")
+
+
+# -- 2. the GPT-4 split, alternative by alternative ----------------------------------------
+def alternatives(pattern):
+    """Split a regex at its top-level '|' (outside groups, classes and escapes)."""
+    parts, depth, in_class, escaped, start = [], 0, False, False, 0
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif ch == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    return parts + [pattern[start:]]
+
+
+def section_split(cfg):
+    alts = alternatives(GPT4_SPLIT_PATTERN)
+    print(f"\n2. The GPT-4 split pattern, alternative by alternative ({len(alts)} of them)")
+    print(f"   sentence: {SPLIT_DEMO!r}")
+    # One capturing group around each alternative: the same matches, and the group that
+    # took part tells which alternative the engine chose (the first that matches).
+    tagged = regex.compile("|".join(f"({a})" for a in alts))
+    found = {k: [] for k in range(1, len(alts) + 1)}
+    chunks = []
+    for m in tagged.finditer(SPLIT_DEMO):
+        found[m.lastindex].append(m.group())
+        chunks.append(m.group())
+    assert chunks == regex.findall(GPT4_SPLIT_PATTERN, SPLIT_DEMO)  # grouping changed nothing
+    for k, alt in enumerate(alts, 1):
+        shown = "  ".join(repr(c) for c in found[k]) or "(nothing here)"
+        print(f"   {k}. {alt:<30} {shown}")
+    print(f"   all chunks in order ({len(chunks)}): " + "|".join(repr(c)[1:-1] for c in chunks))
+
+
+# -- 3. vocabulary size against sequence length -------------------------------------------
+def section_sizes(cfg, book, sizes):
+    train_text, held = train_val_split(book, 0.1)
+    held_bytes = len(held.encode("utf-8"))
+    print(f"\n3. Vocabulary size against sequence length (trained on the first 90%, "
+          f"{len(train_text.encode('utf-8')):,} bytes;\n   held out: the last 10%, "
+          f"{held_bytes:,} bytes)")
+    chunks = {c.encode("utf-8"): n for c, n in Counter(regex.findall(GPT4_SPLIT_PATTERN,
+                                                                     train_text)).items()}
+    first = [next_merge for _, next_merge in zip(range(10), train_merges(chunks))]
+    vocab = {i: bytes([i]) for i in range(256)}
+    for (a, b), idx, _ in first:
+        vocab[idx] = vocab[a] + vocab[b]
+    print("   the first merges on the book: " + ", ".join(
+        f"'{render_token(vocab[idx])}' ({n:,})" for _, idx, n in first))
+    print(f"   {'V':>6} {'merges':>7} {'train s':>8} {'held-out tokens':>16} "
+          f"{'bytes/token':>12} {'wte (V x 384)':>14}  longest token")
+    rows, toks = [], {}
+    for v in sizes:
+        tok = RegexTokenizer()
+        t0 = time.perf_counter()
+        tok.train(train_text, v)
+        secs = time.perf_counter() - t0
+        n = len(tok.encode_ordinary(held))
+        longest = max(tok.vocab.values(), key=len) if tok.merges else None
+        rows.append((v, n, held_bytes / n))
+        toks[v] = tok
+        print(f"   {v:>6} {len(tok.merges):>7} {secs:>8.2f} {n:>16,} {held_bytes / n:>12.2f} "
+              f"{v * 384:>14,}  " + (f"'{render_token(longest)}'" if longest else "(bytes only)"))
+    print("   wte (V x 384): the token-embedding table a model with the report's n_embd=384 "
+          "needs;\n   its output layer lm_head is as big again.")
+    return rows, toks
+
+
+def plot_sizes(rows, path):
+    v, n, bpt = zip(*rows)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(v, n, "o-")
+    ax1.set(xscale="log", xlabel="vocabulary size V", ylabel="tokens",
+            title="the held-out 10%: length in tokens")
+    ax2.plot(v, bpt, "o-", color="C1")
+    ax2.set(xscale="log", xlabel="vocabulary size V", ylabel="bytes per token",
+            title="bytes per token (compression)")
+    for ax in (ax1, ax2):
+        ax.set_xticks(v, [str(x) for x in v])
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+# -- 4. the Quixote tokenizer at work -------------------------------------------------------
+def section_encode(cfg, book, toks):
+    v = max((s for s in toks if s <= cfg.show_vocab), default=max(toks))
+    tok = toks[v]
+    print(f"\n4. The Quixote tokenizer (V={v}) on a sentence from the report")
+    for text in (cfg.sentence, "Sancho Panza rode his ass behind Rocinante."):
+        ids = tok.encode(text)
+        assert tok.decode(ids) == text
+        print(f"   {text!r}: {len(text.encode('utf-8'))} bytes -> {len(ids)} tokens")
+        print(f"   ids    {ids}")
+        print(f"   tokens {show(ids, tok.vocab)}")
+    print(f"   (\"'m\" stays two tokens: the book writes the apostrophe as ’ "
+          f"{book.count('’'):,} times and as ' {book.count(chr(39)):,} times)")
+
+
+def main(argv=None):
+    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    if cfg.smoke and cfg.vocab_sizes == Config.vocab_sizes:
+        cfg.vocab_sizes = SMOKE_VOCAB_SIZES
+    sizes = sorted({int(s) for s in cfg.vocab_sizes.split(",")})
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    book, source = load_book(cfg)
+    print(f"Text: {source}, {len(book):,} characters\n")
+    section_bpe(cfg, book)
+    section_split(cfg)
+    rows, toks = section_sizes(cfg, book, sizes)
+    path = out / "vocab_vs_length.png"
+    plot_sizes(rows, path)
+    print(f"   saved {path}")
+    section_encode(cfg, book, toks)
+    print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+
+
+if __name__ == "__main__":
+    main()
