@@ -1,0 +1,363 @@
+"""Lesson 02 — the LSTM: gates, a memory cell, and memory over long distances.
+
+Report chapter 2.2. The LSTM adds a memory cell C_t and three gates to the RNN:
+
+    Γ_f = σ([h_{t-1}, x_t] W_f + b_f)      forget gate: how much of C_{t-1} to keep
+    Γ_u = σ([h_{t-1}, x_t] W_u + b_u)      update gate: how much of the candidate to write
+    Γ_o = σ([h_{t-1}, x_t] W_o + b_o)      output gate: how much of the memory to show
+    C̃_t = tanh([h_{t-1}, x_t] W_c + b_c)   candidate
+    C_t = Γ_f ⊗ C_{t-1} + Γ_u ⊗ C̃_t,        h_t = Γ_o ⊗ tanh(C_t)
+
+This lesson
+  1. runs one LSTM cell by hand for a few steps and prints every gate, the cell state and
+     h_t, and checks them against `nn.LSTMCell`;
+  2. compares the composed cell (thirteen F ops, the readable reference) with the fused
+     kernel (one op, hand-derived backward; `tinytx/kernels/lstm.py`): the same numbers
+     forward and backward, far fewer nodes in the graph;
+  3. trains an RNN and an LSTM on the recall task (`tinytx.data.toy.recall_task`): read
+     a sequence of random tokens and output the first one, N tokens later — and prints
+     their held-out accuracy against the distance N;
+  4. plots the gates of the trained LSTM on one sequence (heatmaps of Γ_f, Γ_u, Γ_o).
+docs/lstm.md derives the fused backward and explains why the cell path keeps gradients.
+
+Run:
+    python lessons/02_lstm.py            # the full lesson (about 1.5 min on 2 CPU cores)
+    python lessons/02_lstm.py --smoke    # a few seconds (the tests)
+    python lessons/02_lstm.py --distances=5,10 --steps=500    # any knob of Config
+
+Expected output (from a full run; one seed per model, so yours may differ somewhat):
+    1. Γ_f, Γ_u, Γ_o, C̃_t, C_t, h_t for steps t = 1, 2, 3; max |diff| to nn.LSTMCell ~ 1e-8
+    2. fused vs composed, 2-layer LSTM in float64: max |diff| ~ 1e-16 for hs, h_T, C_T
+       and every gradient; the graph has 2T+few ops instead of 13T+few
+    3. a table like
+           N      RNN     LSTM    (chance 12.5%)
+           2   100.0%   100.0%
+           ...
+          40    12.2%    12.6%
+       the RNN loses the first token beyond about 10 steps, the LSTM carries it further
+       (about 20 steps with this budget); at 40 both stay at chance in 2000 steps
+    4. heatmaps: the update gate opens on the first token, the forget gate stays near 1
+       in the units that hold it
+    pictures: out/lessons/02/recall_accuracy.png, out/lessons/02/lstm_gates.png
+Runtime: full ~90 s, smoke ~4 s (2-core CPU, measured).
+"""
+from __future__ import annotations
+
+import os
+
+# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinytx as tx  # noqa: E402
+import tinytx.functional as F  # noqa: E402
+from tinytx import nn, optim  # noqa: E402
+from tinytx.autograd import topological_order  # noqa: E402
+from tinytx.config import parse_config  # noqa: E402
+from tinytx.data.toy import recall_task  # noqa: E402
+from tinytx.nn.fused import fused  # noqa: E402
+
+GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
+
+
+@dataclass
+class Config:
+    distances: str = "2,5,10,20,40"   # the N of the recall task, comma-separated
+    vocab: int = 8                    # tokens 0 … vocab-1; chance is 1/vocab
+    n_embd: int = 16                  # token embedding size (the RNN/LSTM input I)
+    hidden_size: int = 32             # H
+    batch_size: int = 64
+    steps: int = 3000                 # training steps per model and distance
+    lr: float = 3e-3
+    clip: float = 1.0                 # gradient clipping (global norm)
+    eval_every: int = 100             # held-out accuracy every this many steps
+    n_test: int = 1000                # held-out sequences per distance
+    seed: int = 0
+    smoke: bool = False
+    out_dir: str = "out/lessons/02"
+
+
+def smoke_config(cfg: Config) -> Config:
+    cfg.distances, cfg.steps, cfg.eval_every, cfg.n_test = "2,5", 40, 20, 200
+    return cfg
+
+
+def section(title):
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def max_diff(a, b):
+    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
+    return float(np.abs(a - b).max())
+
+
+def fmt(v):
+    return "[" + " ".join(f"{x:+.3f}" for x in np.asarray(v).ravel()) + "]"
+
+
+# -- 1. the gates, one step at a time --------------------------------------------------------
+def lstm_step_by_hand(cell, x, h, c):
+    """One LSTM step written out with F ops; -> (h_t, C_t, {gate name: value})."""
+    H = cell.hidden_size
+    z = F.concat([h, x], axis=1) @ cell.weight + cell.bias     # (B, H+I) @ (H+I, 4H)
+    z_f, z_u, z_o, z_c = F.split(z, H, axis=1)                  # (B, 4H) -> 4 × (B, H)
+    g = {"forget": F.sigmoid(z_f), "update": F.sigmoid(z_u), "output": F.sigmoid(z_o),
+         "candidate": F.tanh(z_c)}
+    c = g["forget"] * c + g["update"] * g["candidate"]          # C_t
+    h = g["output"] * F.tanh(c)                                 # h_t
+    return h, c, g
+
+
+def gates_by_hand(cfg):
+    section("1. One LSTM cell, step by step (B=1, I=3, H=4)")
+    tx.manual_seed(cfg.seed)
+    cell = nn.LSTMCell(3, 4)
+    print(f"W {cell.weight.shape} = [W_f | W_u | W_o | W_c], b {cell.bias.shape}; the "
+          f"forget bias starts at 1, so Γ_f ≈ σ(1) ≈ 0.73 before any training")
+    x = tx.randn(1, 3, 3)                                        # (B, T, I)
+    h = c = tx.zeros(1, 4)
+    state, worst = None, 0.0
+    for t in range(3):
+        h, c, g = lstm_step_by_hand(cell, x[:, t], h, c)
+        state = cell(x[:, t], state)                             # the library's cell
+        worst = max(worst, max_diff(state[0], h), max_diff(state[1], c))
+        print(f" t={t + 1}  x_t {fmt(x[:, t].numpy())}")
+        for name, sym in zip(GATES, ("Γ_f", "Γ_u", "Γ_o", "C̃_t")):
+            label = f"{sym} {name}"                              # C̃: a combining tilde
+            print(f"      {label:<{16 + label.count(chr(0x303))}} {fmt(g[name].numpy())}")
+        print(f"      {'C_t cell':<16} {fmt(c.numpy())}   = Γ_f ⊗ C_(t-1) + Γ_u ⊗ C̃_t")
+        print(f"      {'h_t':<16} {fmt(h.numpy())}   = Γ_o ⊗ tanh(C_t)")
+    print(f"nn.LSTMCell gives the same h_t and C_t: max |diff| = {worst:.1e}")
+
+
+# -- 2. the composed and the fused cell ------------------------------------------------------
+def run_lstm(lstm, x, w, composed):
+    """Forward + backward of L = Σ w ⊗ hs; -> outputs, gradients, graph size, seconds."""
+    for p in lstm.parameters():
+        p.grad = None
+    x.grad = None
+    start = time.perf_counter()
+    with fused(not composed):
+        hs, (h, c) = lstm(x)
+        loss = (hs * w).sum() + h.sum() + (c * c).sum()          # C_T gets a gradient too
+        n_ops = len(topological_order(loss._ctx))
+        loss.backward()
+    seconds = time.perf_counter() - start
+    grads = [x.grad] + [p.grad for p in lstm.parameters()]
+    return (hs, h, c), grads, n_ops, seconds
+
+
+def fused_vs_composed(cfg):
+    section("2. The composed cell (13 F ops) against the fused kernel (one op)")
+    tx.manual_seed(cfg.seed)
+    B, T, I, H = 3, 6, 5, 8
+    lstm = nn.LSTM(I, H, num_layers=2, dtype="float64")
+    x = tx.randn(B, T, I, dtype="float64", requires_grad=True)
+    w = tx.randn(B, T, H, dtype="float64")
+    outs_c, grads_c, ops_c, _ = run_lstm(lstm, x, w, composed=True)
+    outs_f, grads_f, ops_f, _ = run_lstm(lstm, x, w, composed=False)
+    print(f"2-layer LSTM, B={B}, T={T}, I={I}, H={H}, float64:")
+    print(f"  forward:  max |diff| hs {max_diff(outs_c[0], outs_f[0]):.1e}, "
+          f"h_T {max_diff(outs_c[1], outs_f[1]):.1e}, C_T {max_diff(outs_c[2], outs_f[2]):.1e}")
+    names = ["x"] + [n for n, _ in lstm.named_parameters()]
+    worst = max(zip((max_diff(a, b) for a, b in zip(grads_c, grads_f)), names))
+    print(f"  backward: max |diff| over the gradients of x and all {len(names) - 1} "
+          f"parameters {worst[0]:.1e} (worst: {worst[1]})")
+    print(f"  ops in the graph: composed {ops_c}, fused {ops_f}")
+    tx.manual_seed(cfg.seed)
+    B, T, I, H = 32, 50, 16, 64
+    lstm = nn.LSTM(I, H)
+    x, w = tx.randn(B, T, I, requires_grad=True), tx.randn(B, T, H)
+    times = {}
+    for name, composed in (("composed", True), ("fused", False)):
+        times[name] = min(run_lstm(lstm, x, w, composed)[3] for _ in range(3))
+    print(f"forward + backward, B={B}, T={T}, I={I}, H={H}, float32 (best of 3): composed "
+          f"{times['composed'] * 1e3:.1f} ms, fused {times['fused'] * 1e3:.1f} ms "
+          f"({times['composed'] / times['fused']:.1f}x)")
+
+
+# -- 3. the recall task --------------------------------------------------------------------
+class RecallNet(nn.Module):
+    """Embedding -> RNN or LSTM -> Linear on the last hidden state: a guess of token 1."""
+
+    def __init__(self, kind, vocab, n_embd, hidden):
+        super().__init__()
+        self.kind = kind
+        self.wte = nn.Embedding(vocab, n_embd)
+        self.rnn = nn.RNN(n_embd, hidden) if kind == "RNN" else nn.LSTM(n_embd, hidden)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, idx):                                      # (B, T) int -> (B, vocab)
+        hs, _ = self.rnn(self.wte(idx))                          # (B, T, C) -> (B, T, H)
+        return self.head(hs[:, -1])                              # read out after the last token
+
+
+def accuracy(model, x, y):
+    with tx.no_grad():
+        return float((model(tx.tensor(x)).numpy().argmax(axis=-1) == y).mean())
+
+
+def train_recall(model, N, cfg):
+    """Train on fresh random batches; -> [(step, held-out accuracy), ...]."""
+    rng = np.random.default_rng(cfg.seed)
+    x_test, y_test = recall_task(cfg.n_test, N, cfg.vocab, np.random.default_rng(cfg.seed + 1))
+    opt = optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    curve = []
+    for step in range(1, cfg.steps + 1):
+        x, y = recall_task(cfg.batch_size, N, cfg.vocab, rng)
+        loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm(model.parameters(), cfg.clip)
+        opt.step()
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            curve.append((step, accuracy(model, x_test, y_test)))
+    return curve
+
+
+def steps_to(curve, level=0.9):
+    """The first evaluated step with held-out accuracy >= level, or None."""
+    return next((s for s, a in curve if a >= level), None)
+
+
+def recall_experiment(cfg, distances):
+    section("3. Recall the first token after N more tokens: RNN against LSTM")
+    print(f"vocab {cfg.vocab} (chance {1 / cfg.vocab:.1%}), embedding {cfg.n_embd}, hidden "
+          f"{cfg.hidden_size}, batch {cfg.batch_size}, {cfg.steps} AdamW steps (lr {cfg.lr:g}) "
+          f"per model and N;\naccuracy on {cfg.n_test} held-out sequences")
+    results, models = {}, {}
+    for N in distances:
+        for kind in ("RNN", "LSTM"):
+            tx.manual_seed(cfg.seed)
+            model = RecallNet(kind, cfg.vocab, cfg.n_embd, cfg.hidden_size)
+            start = time.perf_counter()
+            results[kind, N] = train_recall(model, N, cfg)
+            models[kind, N] = model
+            print(f"  N={N:<3} {kind:<4} accuracy {results[kind, N][-1][1]:6.1%}  "
+                  f"({time.perf_counter() - start:.1f} s)", flush=True)
+    print_table(results, distances, ("RNN", "LSTM"), cfg)
+    return results, models
+
+
+def print_table(results, distances, kinds, cfg):
+    print(f"\nheld-out accuracy after {cfg.steps} steps (chance {1 / cfg.vocab:.1%}); "
+          f"in brackets the first step at which it reached 90%")
+    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
+    for N in distances:
+        cells = []
+        for k in kinds:
+            s = steps_to(results[k, N])
+            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
+        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
+
+
+def plot_accuracy(results, distances, kinds, cfg, path):
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for k, marker in zip(kinds, "osD"):
+        a.plot(distances, [results[k, N][-1][1] for N in distances], marker=marker, label=k)
+    a.axhline(1 / cfg.vocab, color="gray", ls="--", label="chance")
+    a.set_xscale("log", base=2)
+    a.set_xticks(distances, [str(N) for N in distances])
+    a.set_xlabel("distance N (tokens between the first token and the answer)")
+    a.set_ylabel("held-out accuracy")
+    a.set_ylim(0, 1.05)
+    a.set_title(f"Recall after {cfg.steps} training steps")
+    a.legend()
+    for k, ls in zip(kinds, ("-", "--", ":")):
+        for i, N in enumerate(distances):
+            steps, acc = zip(*results[k, N])
+            b.plot(steps, acc, ls=ls, color=f"C{i}", label=f"{k} N={N}")
+    b.set_xlabel("training step")
+    b.set_ylabel("held-out accuracy")
+    b.set_title("Learning curves")
+    b.legend(fontsize=7, ncol=len(kinds))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- 4. the gates of the trained LSTM ---------------------------------------------------------
+def trace_gates(model, idx):
+    """Run the trained LSTM over one sequence step by step; -> gates {name: (H, T)}."""
+    cell = model.rnn.cells[0]
+    x = model.wte(tx.tensor(idx[None]))                          # (1, T, C)
+    h = c = tx.zeros(1, cell.hidden_size)
+    trace = {name: [] for name in GATES + ("cell",)}
+    with tx.no_grad():
+        for t in range(idx.shape[0]):
+            h, c, g = lstm_step_by_hand(cell, x[:, t], h, c)
+            for name in GATES:
+                trace[name].append(g[name].numpy()[0])
+            trace["cell"].append(c.numpy()[0])
+    return {name: np.stack(v, axis=1) for name, v in trace.items()}   # (H, T) each
+
+
+def gates_picture(results, models, distances, cfg, path):
+    section("4. The gates of a trained LSTM on one held-out sequence")
+    solved = [N for N in distances if results["LSTM", N][-1][1] >= 0.9]
+    N = max(solved) if solved else distances[0]
+    model = models["LSTM", N]
+    x, y = recall_task(1, N, cfg.vocab, np.random.default_rng(cfg.seed + 2))
+    g = trace_gates(model, x[0])
+    with tx.no_grad():
+        guess = int(model(tx.tensor(x)).numpy().argmax())
+    print(f"the LSTM trained at N={N}: sequence {x[0].tolist()}, answer {y[0]}, "
+          f"its guess {guess}")
+    order = np.argsort(-g["forget"][:, 1:].mean(axis=1))        # most-remembering units first
+    print(f"{'gate':>8} {'at t=1':>8} {'mean t>1':>9}   (over the {cfg.hidden_size} units)")
+    for name in ("forget", "update", "output"):
+        print(f"{name:>8} {g[name][:, 0].mean():8.3f} {g[name][:, 1:].mean():9.3f}")
+    tx.manual_seed(cfg.seed)                                     # the same net, untrained
+    g0 = trace_gates(RecallNet("LSTM", cfg.vocab, cfg.n_embd, cfg.hidden_size), x[0])
+    print(f"how much of C_1 is still in C_T: the product of Γ_f over t = 2 … {N + 1} "
+          f"(the cell path, docs/lstm.md)")
+    print(f"{'':>10} {'median unit':>12} {'best 8 units':>13}")
+    for label, gates in (("untrained", g0), ("trained", g)):
+        kept = np.sort(gates["forget"][:, 1:].prod(axis=1))[::-1]
+        print(f"{label:>10} {np.median(kept):12.2e} {kept[:8].mean():13.2e}")
+    fig, axes = plt.subplots(4, 1, figsize=(max(6, 0.28 * (N + 1) + 2), 9), sharex=True)
+    for ax, name, sym in zip(axes, ("forget", "update", "output", "cell"),
+                             ("Γ_f forget", "Γ_u update", "Γ_o output", "C_t cell")):
+        lo, hi = (0, 1) if name != "cell" else (-np.abs(g["cell"]).max(), np.abs(g["cell"]).max())
+        im = ax.imshow(g[name][order], aspect="auto", cmap="viridis" if name != "cell"
+                       else "RdBu_r", vmin=lo, vmax=hi, interpolation="nearest")
+        ax.set_ylabel(f"{sym}\nunit")
+        fig.colorbar(im, ax=ax, pad=0.01)
+    axes[-1].set_xticks(range(N + 1), [str(v) for v in x[0]], fontsize=7)
+    axes[-1].set_xlabel(f"input token at t = 1 … {N + 1} (the first one, {y[0]}, is the answer)")
+    axes[0].set_title(f"Trained LSTM, recall at N={N} (units sorted by mean forget gate)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    if cfg.smoke:
+        cfg = smoke_config(cfg)
+    distances = [int(n) for n in cfg.distances.split(",")]
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    gates_by_hand(cfg)
+    fused_vs_composed(cfg)
+    results, models = recall_experiment(cfg, distances)
+    plot_accuracy(results, distances, ("RNN", "LSTM"), cfg, out / "recall_accuracy.png")
+    print(f"saved {out / 'recall_accuracy.png'}")
+    gates_picture(results, models, distances, cfg, out / "lstm_gates.png")
+    print(f"saved {out / 'lstm_gates.png'}")
+    print(f"\ndone in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
