@@ -53,7 +53,7 @@ class Config:
     pairs: str = ""                # a TSV of source<TAB>target pairs ("" = the book)
     out_dir: str = "out/seq2seq"
     vocab_size: int = 1024
-    max_words: int = 24            # book pairs: both sentences at most this many words
+    max_words: int = 32            # book pairs: both sentences at most this many words
     max_len: int = 48              # tokens per source / target (longer ones are cut)
     # model (tinytx.models.Seq2SeqConfig)
     n_embd: int = 128

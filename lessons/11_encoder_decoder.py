@@ -1,0 +1,297 @@
+"""Lesson 11 — The encoder-decoder: next-sentence prediction on Don Quixote, greedy against
+beam search (report §3.4 and Figure 3; the report's "cervantes" model).
+
+The encoder reads a whole source sentence with self-attention in both directions and
+hands its output, the memory, to the decoder; the decoder writes the target one token at
+a time with causal self-attention over what it has written and cross-attention into the
+memory. Trained with teacher forcing, the decoder reads [BOS] + target and predicts
+target + [EOS]; the padding of a batch is masked out of attention and of the loss. As in
+the report, the task is next-sentence prediction: source = sentence i of the book,
+target = sentence i + 1. This lesson:
+
+  1. cuts the book into sentences and pairs (sentence_i, sentence_{i+1}) and shows one
+     padded batch as tokens: src, tgt_in = [BOS] target, tgt_out = target [EOS], masks;
+  2. trains `tinytx.models.Seq2Seq` with `tinytx.train.Trainer` (the adapter
+     `tinytx.train.seq2seq.PairLoss` turns a padded batch into the model's five inputs);
+  3. decodes held-out sources greedily and with beam search and prints both, each with
+     its average log-probability per token and its length;
+  4. measures, over many held-out sources, what a wider beam buys: mean log-probability
+     per token and length for beam widths 1 (= greedy), 2, 4, 8, against the log-
+     probability the model gives the true next sentence (beam_search.png).
+
+The answer to 4 is the lesson: search finds sentences the model likes much more than
+the real next sentence, and they are short and generic. A next sentence is hard to
+predict; decoding maximises the model's probability, not faithfulness to the book.
+
+docs/encoder_decoder.md explains Figure 3, the masks and the decoders; the code is
+tinytx/models/seq2seq.py, tinytx/data/pairs.py, tinytx/train/seq2seq.py and
+tinytx/generate/beam.py. examples/train_seq2seq.py is the same model as a job (and
+trains on translation pairs with --pairs=FILE.tsv).
+
+Run:
+    python lessons/11_encoder_decoder.py               # the whole book, ~4 min
+    python lessons/11_encoder_decoder.py --smoke       # two paragraphs, for the tests
+    python lessons/11_encoder_decoder.py --max_iters=1500 --beam_widths=1,4,16
+
+Expected output (abridged; every number and decode is what the run produces):
+    1. 2,276 next-sentence pairs of at most 32 words (2,048 to train, 228 held out) ...
+       src     [“][Is][ it][ you][,][ Sancho][?”] ...
+       tgt_in  [[BOS]][“][Yes][,][ señor][...]
+       tgt_out [“][Yes][,][ señor][...][[EOS]]
+    2. Seq2Seq: 1,3xx,xxx parameters ...  step 600: train 3.9x, val 4.4x
+    3. source:    ...
+       reference: ...
+       greedy:    “I will not be a good man.”   [-1.5x nats/token, 9 tokens]
+       beam 4:    “I will not.”                  [-1.1x nats/token, 5 tokens]
+    4. width  nats/token  tokens  seconds     (the true next sentence: -4.4x nats/token)
+           1       -1.6x    10.x      x.x
+           8       -1.0x     6.x      x.x
+       saved out/lessons/11/beam_search.png
+
+Runtime (2-core CPU, measured): full about 4 min; --smoke about 5 s.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinytx as tx  # noqa: E402
+from tinytx.config import parse_config  # noqa: E402
+from tinytx.data import (add_special_tokens, cached_tokenizer, collate_pairs,  # noqa: E402
+                         encode_pairs, load_quixote, pad_batch, train_val_split)
+from tinytx.generate import beam_search_seq2seq  # noqa: E402
+from tinytx.models import Seq2Seq, Seq2SeqConfig  # noqa: E402
+from tinytx.tokenizer import render_token  # noqa: E402
+from tinytx.train import Trainer, TrainConfig  # noqa: E402
+from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,  # noqa: E402
+                                  pair_loss, random_pair_batch, strip_target,
+                                  target_logprobs)
+
+
+@dataclass
+class Config:
+    data: str = ""                 # a local copy of the book ("" = cache or download)
+    out_dir: str = "out/lessons/11"
+    smoke: bool = False            # two paragraphs and a tiny model, for the tests
+    vocab_size: int = 1024
+    max_words: int = 32            # pairs whose sentences have at most this many words
+    max_len: int = 48              # tokens per source / target
+    # the model (tinytx.models.Seq2SeqConfig)
+    n_embd: int = 128
+    n_head: int = 4
+    n_encoder_layer: int = 2
+    n_decoder_layer: int = 2
+    dropout: float = 0.1
+    # training (tinytx.train.TrainConfig)
+    batch_size: int = 32
+    max_iters: int = 600
+    lr: float = 1e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 60
+    weight_decay: float = 0.1
+    beta2: float = 0.98
+    grad_clip: float = 1.0
+    eval_interval: int = 100
+    eval_iters: int = 10
+    seed: int = 1337
+    device: str = "cpu"
+    # decoding
+    n_show: int = 4                # held-out sources printed with both decodes
+    n_score: int = 64              # held-out sources in the beam-width comparison
+    beam_widths: str = "1,2,4,8"
+    length_penalty: float = 1.0
+    max_new_tokens: int = 40
+
+
+SMOKE = dict(vocab_size=300, max_words=80, n_embd=32, n_head=2, n_encoder_layer=1,
+             n_decoder_layer=1, batch_size=8, max_iters=20, warmup_iters=4,
+             eval_interval=10, eval_iters=2, n_show=2, n_score=4, beam_widths="1,2",
+             max_new_tokens=8)
+
+# The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
+# when the book is not on disk in --smoke mode (the tests never use the network).
+FALLBACK_TEXT = """In a village of La Mancha, the name of which I have no desire to call
+to mind, there lived not long since one of those gentlemen that keep a
+lance in the lance-rack, an old buckler, a lean hack, and a greyhound
+for coursing. An olla of rather more beef than mutton, a salad on most
+nights, scraps on Saturdays, lentils on Fridays, and a pigeon or so
+extra on Sundays, made away with three-quarters of his income. The rest
+of it went in a doublet of fine cloth and velvet breeches and shoes to
+match for holidays, while on week-days he made a brave figure in his
+best homespun. He had in his house a housekeeper past forty, a niece
+under twenty, and a lad for the field and market-place, who used to
+saddle the hack as well as handle the bill-hook. The age of this
+gentleman of ours was bordering on fifty; he was of a hardy habit,
+spare, gaunt-featured, a very early riser and a great sportsman. They
+will have it his surname was Quixada or Quesada (for here there is some
+difference of opinion among the authors who write on the subject),
+although from reasonable conjectures it seems plain that he was called
+Quexana. This, however, is of but little importance to our tale; it
+will be enough not to stray a hair’s breadth from the truth in the
+telling of it.
+"""
+
+
+def load_book(cfg):
+    """The book, or in --smoke mode a piece of it (or, without a local copy, FALLBACK_TEXT)."""
+    try:
+        text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
+    except (OSError, ValueError) as e:
+        if not cfg.smoke:
+            sys.exit(f"lesson 11: could not load Don Quixote: {e}")
+        return "\n\n".join([FALLBACK_TEXT] * 3), "chapter 1's first paragraph (no local copy)"
+    if cfg.smoke:
+        start = max(text.find("In a village of La Mancha"), 0)
+        return text[start:start + 8000], "8,000 characters of chapter 1"
+    return text, "Don Quixote"
+
+
+def show(tok, ids, pad):
+    """ids as [token][token]..., padding as '·'."""
+    return "".join("·" if i == pad else f"[{render_token(tok.vocab[int(i)])}]" for i in ids)
+
+
+# -- 1. pairs and one batch ------------------------------------------------------------------
+def show_batch(tok, enc, pad):
+    short = [p for p in enc if len(p[0]) <= 16 and len(p[1]) <= 16]   # readable ones
+    two = short[:1] + [p for p in short[1:] if len(p[0]) != len(short[0][0])][:1]
+    b = collate_pairs(two if len(two) == 2 else enc[:2], pad)
+    print(f"   one batch of 2 pairs, padded with [PAD] (shown ·): src {b.src.shape}, "
+          f"tgt_in and tgt_out {b.tgt_in.shape}")
+    for name in ("src", "tgt_in", "tgt_out"):
+        for row in getattr(b, name).numpy():
+            print(f"     {name:8s}{show(tok, row, pad)}")
+    masks = ["".join("1" if m else "0" for m in row) for row in b.src_pad_mask.numpy()]
+    print(f"   src_pad_mask (1 = True = padding): {masks[0]} and {masks[1]}"
+          f"\n   It keeps the encoder's self-attention and the decoder's cross-attention off "
+          f"the padding;\n   tgt_pad_mask joins the causal mask in the decoder, and tgt_out "
+          f"== [PAD] is left out of the loss.")
+
+
+# -- 4. beam width -------------------------------------------------------------------------------
+def beam_width_table(model, sources, refs, specials, cfg):
+    """Per width: mean log-prob per token, mean length, seconds; and the references' score."""
+    bos, eos, pad = specials["[BOS]"], specials["[EOS]"], specials["[PAD]"]
+    src, mask = pad_batch(sources, pad)
+    rows = []
+    for w in [int(s) for s in cfg.beam_widths.split(",")]:
+        t0 = time.perf_counter()
+        out = beam_search_seq2seq(model, src, mask, bos, eos, cfg.max_new_tokens, w,
+                                  length_penalty=cfg.length_penalty)
+        seconds = time.perf_counter() - t0
+        hyps = [strip_target(r, bos, eos, pad) or [eos] for r in out.tolist()]
+        logps = target_logprobs(model, sources, hyps, bos, pad)
+        rows.append(dict(width=w, per_token=np.mean([lp / len(h) for lp, h in zip(logps, hyps)]),
+                         total=np.mean(logps), length=np.mean([len(h) for h in hyps]),
+                         seconds=seconds))
+    ref_logps = target_logprobs(model, sources, refs, bos, pad)
+    reference = np.mean([lp / len(r) for lp, r in zip(ref_logps, refs)])
+    return rows, reference
+
+
+def plot_widths(rows, reference, path):
+    widths = [str(r["width"]) for r in rows]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.6), dpi=100)
+    a.bar(widths, [r["per_token"] for r in rows], color="tab:blue")
+    a.axhline(reference, color="tab:red", ls="--", label="the true next sentence")
+    a.set_xlabel("beam width (1 = greedy)")
+    a.set_ylabel("mean log-probability per token")
+    a.legend(loc="lower right")
+    b.bar(widths, [r["length"] for r in rows], color="tab:green")
+    b.set_xlabel("beam width (1 = greedy)")
+    b.set_ylabel("mean output length (tokens, [EOS] included)")
+    fig.suptitle("Lesson 11: what a wider beam finds (held-out sources)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv=None):
+    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    if cfg.smoke:
+        cfg = replace(cfg, **{k: v for k, v in SMOKE.items()
+                              if getattr(cfg, k) == getattr(Config, k)})
+    out, t_start = Path(cfg.out_dir), time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+
+    text, source = load_book(cfg)
+    train_pairs, val_pairs = train_val_split(book_pairs(text, cfg.max_words), 0.1)
+    sentences = dict.fromkeys(s for pair in train_pairs for s in pair)
+    tok = cached_tokenizer("\n".join(sentences), cfg.vocab_size,
+                           out / f"tokenizer-{cfg.vocab_size}")
+    specials = add_special_tokens(tok)
+    pad = specials["[PAD]"]
+    enc = {"train": encode_pairs(tok, train_pairs, cfg.max_len),
+           "val": encode_pairs(tok, val_pairs, cfg.max_len)}
+    print(f"1. {source}: {len(train_pairs) + len(val_pairs):,} next-sentence pairs of at most "
+          f"{cfg.max_words} words ({len(train_pairs):,} to train on, {len(val_pairs):,} "
+          f"held out: the end of the book); vocabulary {max(tok.vocab) + 1} with {specials}")
+    for a, b in train_pairs[:2]:
+        print(f"   source: {a}\n   target: {b}")
+    show_batch(tok, enc["train"], pad)
+
+    tx.manual_seed(cfg.seed)
+    s2s = Seq2Seq(Seq2SeqConfig(vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd,
+                                n_head=cfg.n_head, n_encoder_layer=cfg.n_encoder_layer,
+                                n_decoder_layer=cfg.n_decoder_layer, dropout=cfg.dropout,
+                                max_len=max(cfg.max_len, cfg.max_new_tokens + 1),
+                                pad_id=pad)).to(cfg.device)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields},
+                            progress=False)
+
+    def batch(split, rng):                 # the Trainer calls model(*batch): (PairBatch, y)
+        b = random_pair_batch(enc[split], cfg.batch_size, rng, pad, cfg.device)
+        return b, b.tgt_out
+
+    print(f"\n2. Seq2Seq: {s2s.num_parameters():,} parameters ({cfg.n_encoder_layer} encoder "
+          f"+ {cfg.n_decoder_layer} decoder layers, {cfg.n_embd} wide, shared embeddings); "
+          f"{cfg.max_iters} steps of {cfg.batch_size} pairs with the Trainer")
+    t_train = time.perf_counter()
+    trainer = Trainer(PairLoss(s2s), train_cfg, batch, out,
+                      meta={"model": s2s.config.to_dict(), "lesson": 11})
+    trainer.train()
+    val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
+    print(f"   {time.perf_counter() - t_train:.0f} s; held-out loss over every target token: "
+          f"{val_loss:.3f} nats/token; saved {out / 'loss.png'}")
+
+    print(f"\n3. Held-out sources, decoded greedily and by beam search (width 4):")
+    picks = np.linspace(0, len(val_pairs) - 1, min(cfg.n_show, len(val_pairs))).astype(int)
+    rows = compare_decoders(s2s, tok, [enc["val"][i][0] for i in picks], specials,
+                            cfg.max_new_tokens, beam_width=4,
+                            length_penalty=cfg.length_penalty)
+    for i, r in zip(picks, rows):
+        print(f"   source:    {val_pairs[i][0]}\n   reference: {val_pairs[i][1]}")
+        for kind, label in (("greedy", "greedy:   "), ("beam", "beam 4:   ")):
+            n = len(r[f"{kind}_ids"])
+            print(f"   {label} {r[kind]}   [{r[f'{kind}_logp'] / max(n, 1):.2f} "
+                  f"nats/token, {n} tokens]")
+        print()
+
+    n = min(cfg.n_score, len(val_pairs))
+    sources = [s for s, _ in enc["val"][:n]]
+    refs = [t[1:] for _, t in enc["val"][:n]]            # target + [EOS], without [BOS]
+    print(f"4. Beam width on {n} held-out sources (length penalty {cfg.length_penalty}):")
+    table, reference = beam_width_table(s2s, sources, refs, specials, cfg)
+    print("   width  nats/token  total nats  tokens  seconds")
+    for r in table:
+        print(f"   {r['width']:5d}  {r['per_token']:10.3f}  {r['total']:10.2f}  "
+              f"{r['length']:6.1f}  {r['seconds']:7.2f}")
+    print(f"   the true next sentences: {reference:.3f} nats/token under the same model")
+    plot_widths(table, reference, out / "beam_search.png")
+    print(f"   saved {out / 'beam_search.png'}")
+    print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
+    return {"val_loss": val_loss, "beam": table, "reference": reference}
+
+
+if __name__ == "__main__":
+    main()

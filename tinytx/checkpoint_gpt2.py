@@ -1,0 +1,210 @@
+"""GPT-2 from Hugging Face's files: the weights into tinytx's GPT, and GPT-2's tokenizer.
+
+Introduced in lesson 12 (finetuning). Hugging Face's `gpt2` repository holds
+`model.safetensors` (the weights), `config.json` (n_layer, n_head, n_embd, n_positions,
+vocab_size) and `vocab.json` + `merges.txt` (the tokenizer). Our GPT uses GPT-2's
+parameter names, so the mapping is a prefix:
+
+    HF name                      tinytx name                                  shape
+    wte.weight                   transformer.wte.weight (= lm_head, tied)     (V, C)
+    wpe.weight                   transformer.wpe.weight                       (T, C)
+    h.N.ln_1.weight / .bias      transformer.h.N.ln_1.weight / .bias          (C,)
+    h.N.attn.c_attn.weight       transformer.h.N.attn.c_attn.weight           (C, 3C)
+    h.N.attn.c_proj.weight       transformer.h.N.attn.c_proj.weight           (C, C)
+    h.N.mlp.c_fc.weight          transformer.h.N.mlp.c_fc.weight              (C, 4C)
+    h.N.mlp.c_proj.weight        transformer.h.N.mlp.c_proj.weight            (4C, C)
+    ln_f.weight / .bias          transformer.ln_f.weight / .bias              (C,)
+
+No transposes: GPT-2's `Conv1D` stores its weight as (in, out) and computes x @ W + b,
+exactly like our Linear (nanoGPT must transpose these four because torch's nn.Linear is
+(out, in)). c_attn's 3C outputs are q, k, v in that order, as in our attention. Skipped:
+the buffers `h.N.attn.bias` (the causal mask) and `h.N.attn.masked_bias`, and
+`lm_head.weight` (tied to wte). A `transformer.` prefix (GPT2LMHeadModel's own
+state dict) is accepted too. GPT-2 uses the tanh GELU and LayerNorm eps 1e-5, as ours.
+
+    model = load_gpt2("path/to/gpt2")               # a folder, or the .safetensors file
+    tok = load_gpt2_tokenizer("path/to/gpt2")        # vocab.json + merges.txt
+    generate_text(model, tok, "Don Quixote", 30, top_k=40)
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import regex
+
+from .models import GPT, GPTConfig
+from .tokenizer import GPT2_SPLIT_PATTERN
+
+SKIPPED = (".attn.bias", ".attn.masked_bias")   # buffers, not weights
+WEIGHTS = "model.safetensors"
+
+
+def hf_to_tinytx_name(name: str) -> str | None:
+    """Our parameter name for a Hugging Face GPT-2 name; None for what is skipped.
+
+    >>> hf_to_tinytx_name("h.0.attn.c_attn.weight")
+    'transformer.h.0.attn.c_attn.weight'
+    >>> hf_to_tinytx_name("transformer.h.3.attn.bias") is None
+    True
+    """
+    name = name.removeprefix("transformer.")
+    if name == "lm_head.weight" or name.endswith(SKIPPED):
+        return None
+    return "transformer." + name
+
+
+def _files(path) -> tuple[Path, Path | None]:
+    """(the .safetensors file, config.json beside it or None)."""
+    path = Path(path)
+    weights = path / WEIGHTS if path.is_dir() else path
+    if not weights.is_file():
+        raise FileNotFoundError(f"path: expected a GPT-2 {WEIGHTS} (or a folder holding "
+                                f"one), but {str(weights)!r} does not exist")
+    config = weights.parent / "config.json"
+    return weights, (config if config.is_file() else None)
+
+
+def gpt2_config(arrays: dict, config_json: dict | None, n_head: int | None,
+                dropout: float) -> GPTConfig:
+    """The GPTConfig: sizes from the arrays' shapes, n_head from config.json or the
+    argument (shapes cannot tell how C is cut into heads)."""
+    n_head = n_head or (config_json or {}).get("n_head")
+    if not n_head:
+        raise ValueError("n_head: expected a config.json beside the weights or an explicit "
+                         "load_gpt2(..., n_head=H) (the shapes do not give it), got neither")
+    wte, wpe = arrays["wte.weight"], arrays["wpe.weight"]
+    n_layer = 1 + max(int(k.split(".")[1]) for k in arrays if k.startswith("h."))
+    return GPTConfig(block_size=wpe.shape[0], vocab_size=wte.shape[0], n_layer=n_layer,
+                     n_head=int(n_head), n_embd=wte.shape[1], dropout=dropout, bias=True)
+
+
+def load_gpt2(path, *, n_head: int | None = None, dropout: float = 0.0) -> GPT:
+    """A tinytx GPT holding GPT-2 weights from a Hugging Face safetensors file.
+
+    Args:
+        path: a folder with model.safetensors (and config.json), or the file itself.
+        n_head: needed only when there is no config.json.
+        dropout: for the returned model (0 for sampling; ~0.1 to finetune).
+    Raises:
+        FileNotFoundError for a missing file; ValueError naming every missing,
+        unexpected or wrongly shaped array.
+    """
+    from safetensors.numpy import load_file
+    weights, config_path = _files(path)
+    raw = load_file(str(weights))
+    arrays = {k.removeprefix("transformer."): v for k, v in raw.items()}
+    for key in ("wte.weight", "wpe.weight"):
+        if key not in arrays:
+            raise ValueError(f"{weights}: expected the GPT-2 array {key!r}, got the keys "
+                             f"{sorted(arrays)[:8]} ...")
+    config_json = json.loads(config_path.read_text()) if config_path else None
+    model = GPT(gpt2_config(arrays, config_json, n_head, dropout))
+    state = {}
+    for name, array in raw.items():
+        ours = hf_to_tinytx_name(name)
+        if ours is not None:
+            state[ours] = np.asarray(array, dtype=np.float32)
+    try:
+        model.load_state_dict(state)
+    except ValueError as e:
+        raise ValueError(f"{weights}: not a GPT-2 checkpoint for {model.config}: {e}") from None
+    return model
+
+
+# -- the tokenizer --------------------------------------------------------------------------
+
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's printable stand-in for each byte: printable Latin-1 bytes stand for
+    themselves, the others (space, control bytes ...) for chr(256 + k). vocab.json and
+    merges.txt are written in these characters (a leading space shows as 'Ġ')."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+            *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {b: chr(b) for b in keep}, 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+class GPT2Tokenizer:
+    """GPT-2's byte-level BPE from vocab.json and merges.txt (encode/decode only).
+
+    Unlike tinytx's RegexTokenizer, whose first 256 ids are the bytes, GPT-2 numbers its
+    tokens in its own order, so it keeps its table {token string: id} and applies the
+    merges by rank inside each chunk of the GPT-2 split pattern, as the original
+    encoder.py does.
+    """
+
+    def __init__(self, encoder: dict[str, int], merges: list[tuple[str, str]]):
+        self.encoder = dict(encoder)
+        self.decoder = {i: s for s, i in self.encoder.items()}
+        self.ranks = {tuple(pair): r for r, pair in enumerate(merges)}
+        self.byte_char = bytes_to_unicode()
+        self.char_byte = {c: b for b, c in self.byte_char.items()}
+        self.pattern = regex.compile(GPT2_SPLIT_PATTERN)
+        self.special_tokens = {s: i for s, i in self.encoder.items() if s == "<|endoftext|>"}
+        self._cache = {}
+
+    def _bpe(self, chunk: str) -> list[str]:
+        """Merge the lowest-ranked adjacent pair (everywhere) until no pair has a rank."""
+        if chunk not in self._cache:
+            parts = list(chunk)
+            while len(parts) > 1:
+                rank, i = min((self.ranks.get(p, math.inf), i)
+                              for i, p in enumerate(zip(parts, parts[1:])))
+                if rank == math.inf:
+                    break
+                parts = _merge(parts, (parts[i], parts[i + 1]))
+            self._cache[chunk] = parts
+        return self._cache[chunk]
+
+    def encode(self, text: str, allowed_special="none_raise") -> list[int]:
+        """Text -> ids; "<|endoftext|>" becomes its id only with allowed_special="all"."""
+        specials = self.special_tokens if allowed_special == "all" else {}
+        pieces = regex.split("(" + "|".join(map(regex.escape, specials)) + ")",
+                             text) if specials else [text]
+        ids = []
+        for piece in pieces:
+            if piece in specials:
+                ids.append(specials[piece])
+                continue
+            for chunk in self.pattern.findall(piece):
+                mapped = "".join(self.byte_char[b] for b in chunk.encode("utf-8"))
+                ids.extend(self.encoder[t] for t in self._bpe(mapped))
+        return ids
+
+    def decode(self, ids) -> str:
+        data = bytes(self.char_byte[c] for i in ids for c in self.decoder[int(i)])
+        return data.decode("utf-8", errors="replace")
+
+
+def _merge(parts, pair):
+    """Every adjacent occurrence of pair, left to right, joined into one string."""
+    out, i = [], 0
+    while i < len(parts):
+        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
+            out.append(parts[i] + parts[i + 1])
+            i += 2
+        else:
+            out.append(parts[i])
+            i += 1
+    return out
+
+
+def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
+    """GPT-2's tokenizer from a folder holding vocab.json and merges.txt."""
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    vocab, merges = folder / "vocab.json", folder / "merges.txt"
+    for f in (vocab, merges):
+        if not f.is_file():
+            raise FileNotFoundError(f"path: expected GPT-2's vocab.json and merges.txt in "
+                                    f"{str(folder)!r}, but {f.name} is missing")
+    lines = merges.read_text(encoding="utf-8").splitlines()
+    pairs = [tuple(line.split(" ")) for line in lines
+             if line.strip() and not line.startswith("#version")]
+    return GPT2Tokenizer(json.loads(vocab.read_text(encoding="utf-8")), pairs)
