@@ -45,6 +45,11 @@ Runtime (2-core CPU, measured): full about 6 s; --smoke about 1 s.
 """
 from __future__ import annotations
 
+import os
+
+# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import sys
 import time
 from collections import Counter
