@@ -1,0 +1,348 @@
+"""Lesson 12 — Finetuning a pretrained GPT (report: finetuning GPT-2, after chapter 6).
+
+Training from scratch spends most of its steps learning what every text shares: words,
+spelling, grammar. A pretrained model already knows that, so a new task needs far fewer
+steps, at a lower learning rate, starting from its weights. This lesson takes the GPT
+that lesson 10 trained on Don Quixote (out/lessons/10/gpt) and finetunes it on a
+different text — by default a task made from the book: only what the characters say,
+each speech on a line of its own in “quotes” (no narration); or any other text file with
+--text=PATH. It measures, on held-out lines of the new text:
+
+  1. the pretrained model before finetuning (loss and a sample);
+  2. the same model after N finetuning steps (same tokenizer, lower learning rate);
+  3. a model of the same size trained from scratch for the same N steps;
+
+as held-out cross-entropy (nats per token, and bits per byte, which do not depend on the
+tokenizer) and as samples, and draws both learning curves (finetune.png). The held-out
+speeches come from the last 10% of the book, which lesson 10 never trained on.
+
+With --gpt2=PATH (a folder holding Hugging Face's gpt2 model.safetensors, config.json,
+vocab.json and merges.txt) it also loads OpenAI's GPT-2 into tinytx's GPT with
+`tinytx.checkpoint_gpt2.load_gpt2` and reports its held-out bits per byte and a sample
+(GPT-2 small is 124M parameters: loading and scoring work on a CPU, finetuning it is a
+GPU job). Nothing is downloaded.
+
+If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
+the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds.
+docs/finetuning.md explains the choices; the code is tinytx/checkpoint.py and
+tinytx/checkpoint_gpt2.py.
+
+Run:
+    python lessons/10_gpt_quixote.py && python lessons/12_finetuning.py   # ~4 + ~3 min
+    python lessons/12_finetuning.py --smoke                 # for the tests, seconds
+    python lessons/12_finetuning.py --text=pg2000.txt       # finetune on another book
+    python lessons/12_finetuning.py --gpt2=/path/to/gpt2    # also score GPT-2
+
+Expected output (abridged; every number and sample is what the run produces):
+    1. pretrained: out/lessons/10/gpt (7xx,xxx parameters, block 64, vocabulary 1024)
+    2. the task: the book's speeches, 4,xxx lines ... held out: the last 10% of the book
+    3. before finetuning: held-out 4.4x nats/token (2.3x bits/byte)
+       finetune  step 0 ... step 300: held-out 4.2x
+       scratch   step 0 ... step 300: held-out 5.5x
+                            nats/token  bits/byte
+       pretrained, before        4.4x       2.3x
+       finetuned                 4.2x       2.2x
+       from scratch              5.5x       2.9x
+    4. samples from “Señor, ...
+    saved out/lessons/12/finetune.png
+
+Runtime (2-core CPU, measured): full about 3 min; --smoke about 5 s.
+"""
+from __future__ import annotations
+
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinytx as tx  # noqa: E402
+from tinytx import optim  # noqa: E402
+from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta  # noqa: E402
+from tinytx.config import parse_config  # noqa: E402
+from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
+                         load_text, train_val_split)
+from tinytx.generate import generate_text  # noqa: E402
+from tinytx.models import GPT, GPTConfig  # noqa: E402
+from tinytx.tokenizer import load as load_tokenizer  # noqa: E402
+
+
+@dataclass
+class Config:
+    data: str = ""                 # a local copy of Don Quixote ("" = cache or download)
+    out_dir: str = "out/lessons/12"
+    smoke: bool = False            # a tiny model and two passages, for the tests
+    pretrained: str = "out/lessons/10/gpt"   # lesson 10's checkpoint
+    text: str = ""                 # finetune on this text file ("" = the book's speeches)
+    gpt2: str = ""                 # a Hugging Face gpt2 folder to score as well ("" = no)
+    # finetuning and the from-scratch baseline: the same steps and batches
+    iters: int = 300
+    batch_size: int = 16
+    finetune_lr: float = 3e-4      # small steps: keep what pretraining learned
+    scratch_lr: float = 2e-3       # lesson 10's rate, right for random weights
+    warmup_iters: int = 20
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    eval_interval: int = 50
+    eval_iters: int = 10
+    seed: int = 1337
+    device: str = "cpu"
+    # a quick pretrained model when lesson 10's is missing
+    pretrain_iters: int = 400
+    vocab_size: int = 1024
+    # sampling
+    prompt: str = "“Señor,” said Sancho, “"
+    sample_tokens: int = 50
+    temperature: float = 0.8
+    top_k: int = 20
+
+
+SMOKE = dict(iters=12, batch_size=8, warmup_iters=2, eval_interval=6, eval_iters=2,
+             pretrain_iters=15, vocab_size=300, sample_tokens=15)
+
+# In --smoke mode without the book on disk (the tests never use the network): chapter 1's
+# first paragraph to pretrain on, and the windmills (chapter 8) for the speeches.
+FALLBACK_TEXT = """In a village of La Mancha, the name of which I have no desire to call
+to mind, there lived not long since one of those gentlemen that keep a
+lance in the lance-rack, an old buckler, a lean hack, and a greyhound
+for coursing. An olla of rather more beef than mutton, a salad on most
+nights, scraps on Saturdays, lentils on Fridays, and a pigeon or so
+extra on Sundays, made away with three-quarters of his income. The rest
+of it went in a doublet of fine cloth and velvet breeches and shoes to
+match for holidays, while on week-days he made a brave figure in his
+best homespun. He had in his house a housekeeper past forty, a niece
+under twenty, and a lad for the field and market-place, who used to
+saddle the hack as well as handle the bill-hook. The age of this
+gentleman of ours was bordering on fifty; he was of a hardy habit,
+spare, gaunt-featured, a very early riser and a great sportsman.
+
+At this point they came in sight of thirty or forty windmills that
+there are on that plain, and as soon as Don Quixote saw them he said to
+his squire, “Fortune is arranging matters for us better than we could
+have shaped our desires ourselves, for look there, friend Sancho Panza,
+where thirty or more monstrous giants present themselves, all of whom I
+mean to engage in battle and slay, and with whose spoils we shall begin
+to make our fortunes; for this is righteous warfare, and it is God’s
+good service to sweep so evil a breed from off the face of the earth.”
+
+“What giants?” said Sancho Panza.
+
+“Those thou seest there,” answered his master, “with the long arms, and
+some have them nearly two leagues long.”
+
+“Look, your worship,” said Sancho; “what we see there are not giants
+but windmills, and what seem to be their arms are the sails that turned
+by the wind make the millstone go.”
+
+“It is easy to see,” replied Don Quixote, “that thou art not used to
+this business of adventures; those are giants; and if thou art afraid,
+away with thee out of this and betake thyself to prayer while I engage
+them in fierce and unequal combat.”
+
+So saying, he gave the spur to his steed Rocinante, heedless of the
+cries his squire Sancho sent after him, warning him that most certainly
+they were windmills and not giants he was going to attack. He, however,
+was so positive they were giants that he neither heard the cries of
+Sancho, nor perceived, near as he was, what they were, but made at them
+shouting, “Fly not, cowards and vile beings, for a single knight
+attacks you.”
+"""
+
+
+def load_book(cfg):
+    """The book, or in --smoke mode a piece of it (or, without a local copy, FALLBACK_TEXT)."""
+    try:
+        text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
+    except (OSError, ValueError) as e:
+        if not cfg.smoke:
+            sys.exit(f"lesson 12: could not load Don Quixote: {e}")
+        return FALLBACK_TEXT * 4
+    if cfg.smoke:
+        start = max(text.find("At this point they came in sight"), 0)
+        return text[start:start + 12000]
+    return text
+
+
+def speeches(text: str, min_words: int = 3) -> str:
+    """What the characters say: every “quoted” passage of at least min_words words, on a
+    line of its own, in its quotes (titles such as “Don Quixote” are too short to count)."""
+    found = (" ".join(q.split()) for q in re.findall(r"“([^”]*)”", text))
+    return "".join(f"“{q}”\n" for q in found if len(q.split()) >= min_words)
+
+
+# -- the model to start from -----------------------------------------------------------------
+def load_pretrained(cfg):
+    """(model, tokenizer, description): lesson 10's GPT, or a quick one trained here."""
+    path = Path(cfg.pretrained)
+    if path.with_name(path.name + ".json").is_file():
+        meta = read_checkpoint_meta(path)["config"]
+        model = GPT(GPTConfig(**meta["model"]))
+        load_checkpoint(path, model, restore_rng=False)
+        tok_file = Path(meta["tokenizer"])
+        if not tok_file.is_file():                       # the folder was moved: look beside
+            tok_file = path.parent / tok_file.name
+        return model.to(cfg.device), load_tokenizer(tok_file), str(path)
+    steps = cfg.pretrain_iters
+    print(f"   {path}.json not found: run lessons/10_gpt_quixote.py first for the real "
+          f"thing;\n   meanwhile a quick GPT is trained on the book here ({steps} steps).")
+    book = load_book(cfg)
+    pre_text = train_val_split(book, 0.1)[0]
+    tok = cached_tokenizer(pre_text, cfg.vocab_size,
+                           Path(cfg.out_dir) / f"tokenizer-{cfg.vocab_size}")
+    small = dict(n_layer=1, n_head=2, n_embd=32, block_size=32) if cfg.smoke else dict(
+        n_layer=3, n_head=4, n_embd=128, block_size=64)
+    tx.manual_seed(cfg.seed)
+    model = GPT(GPTConfig(vocab_size=len(tok.vocab), **small)).to(cfg.device)
+    ids = np.asarray(tok.encode(pre_text), dtype=np.int64)
+    train(model, ids, None, steps, 2e-3, cfg, label="pretrain")
+    return model, tok, f"a quick GPT ({steps} steps on the book)"
+
+
+# -- training and measuring ----------------------------------------------------------------------
+def train(model, train_ids, val_ids, steps, lr, cfg, label):
+    """AdamW with warmup + cosine for `steps` steps; -> [(step, held-out loss)]."""
+    opt = optim.AdamW(optim.decay_groups(model, cfg.weight_decay), lr=lr, betas=(0.9, 0.99))
+    params, rng, curve = list(model.parameters()), np.random.default_rng(cfg.seed), []
+    T = model.config.block_size
+    for step in range(steps + 1):
+        if val_ids is not None and (step % cfg.eval_interval == 0 or step == steps):
+            curve.append((step, estimate_loss(model, val_ids, cfg, step)))
+            print(f"   {label:9s} step {step:4d}: held-out {curve[-1][1]:.3f}")
+        if step == steps:
+            break
+        optim.set_lr(opt, optim.lr_schedule(step, lr=lr, min_lr=lr / 10,
+                                            warmup_steps=min(cfg.warmup_iters, steps),
+                                            decay_steps=steps))
+        _, loss = model(*get_batch(train_ids, cfg.batch_size, T, rng, cfg.device))
+        loss.backward()
+        optim.clip_grad_norm(params, cfg.grad_clip)
+        opt.step()
+        opt.zero_grad()
+    return curve
+
+
+def estimate_loss(model, ids, cfg, step):
+    """Held-out loss on eval_iters random batches (the same batches for every model)."""
+    rng = np.random.default_rng([cfg.seed, step])
+    model.eval()
+    with tx.no_grad():
+        losses = [model(*get_batch(ids, cfg.batch_size, model.config.block_size, rng,
+                                   cfg.device))[1].item() for _ in range(cfg.eval_iters)]
+    model.train()
+    return float(np.mean(losses))
+
+
+def held_out(model, ids, n_bytes, cfg):
+    """(nats per token, bits per byte) over every held-out token."""
+    total, count = 0.0, 0
+    model.eval()
+    with tx.no_grad():
+        for x, y in iter_windows(ids, cfg.batch_size, model.config.block_size,
+                                 device=cfg.device):
+            total += model(x, y)[1].item() * y.size
+            count += y.size
+    model.train()
+    nats = total / count
+    return nats, nats * count / math.log(2) / n_bytes
+
+
+def sample(model, tok, cfg):
+    text = generate_text(model, tok, cfg.prompt, cfg.sample_tokens, rng=cfg.seed,
+                         temperature=cfg.temperature, top_k=cfg.top_k)
+    return repr(cfg.prompt + text)
+
+
+def plot_curves(curves, before, path):
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    for label, curve in curves.items():
+        ax.plot(*zip(*curve), marker=".", label=label)
+    ax.axhline(before, color="gray", ls=":", label="pretrained, before finetuning")
+    ax.set_xlabel("step on the new text")
+    ax.set_ylabel("held-out cross-entropy (nats per token)")
+    ax.set_title("Lesson 12: finetuning against training from scratch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def score_gpt2(cfg, val_text):
+    """GPT-2 (Hugging Face files) on the held-out text: bits per byte and a sample."""
+    from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+    model, tok = load_gpt2(cfg.gpt2).to(cfg.device), load_gpt2_tokenizer(cfg.gpt2)
+    ids = np.asarray(tok.encode(val_text), dtype=np.int64)
+    nats, bpb = held_out(model, ids, len(val_text.encode()), replace(cfg, batch_size=4))
+    print(f"   GPT-2 ({model.num_params():,} parameters, block {model.config.block_size}): "
+          f"held-out {nats:.3f} nats/token = {bpb:.3f} bits/byte (its own tokenizer)")
+    print(f"   GPT-2 sample: {sample(model, tok, cfg)}")
+
+
+def main(argv=None):
+    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    if cfg.smoke:
+        cfg = replace(cfg, **{k: v for k, v in SMOKE.items()
+                              if getattr(cfg, k) == getattr(Config, k)})
+    out, t_start = Path(cfg.out_dir), time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+
+    print("1. The pretrained model")
+    pretrained, tok, where = load_pretrained(cfg)
+    c = pretrained.config
+    print(f"   {where}: {pretrained.num_params():,} parameters, {c.n_layer} layers, block "
+          f"{c.block_size}, vocabulary {c.vocab_size}")
+
+    if cfg.text:
+        new_text = load_text(cfg.text)
+        what = f"{cfg.text}"
+        train_text, val_text = train_val_split(new_text, 0.1)
+    else:
+        book_train, book_val = train_val_split(load_book(cfg), 0.1)   # lesson 10's split
+        train_text, val_text = speeches(book_train), speeches(book_val)
+        what = "the book's speeches, one per line (held out: the last 10% of the book)"
+    train_ids = np.asarray(tok.encode(train_text), dtype=np.int64)
+    val_ids = np.asarray(tok.encode(val_text), dtype=np.int64)
+    n_bytes = len(val_text.encode())
+    print(f"\n2. The new text: {what}: {len(train_ids):,} tokens to finetune on, "
+          f"{len(val_ids):,} held out")
+    for line in val_text.splitlines()[:2]:
+        print(f"   {line[:110]}")
+
+    print(f"\n3. {cfg.iters} steps of {cfg.batch_size} x {c.block_size} tokens each way")
+    before = held_out(pretrained, val_ids, n_bytes, cfg)
+    before_sample = sample(pretrained, tok, cfg)
+    tx.manual_seed(cfg.seed)
+    scratch = GPT(replace(c, dropout=0.0)).to(cfg.device)      # same size, random weights
+    curves = {"finetuned": train(pretrained, train_ids, val_ids, cfg.iters, cfg.finetune_lr,
+                                 cfg, "finetune"),
+              "from scratch": train(scratch, train_ids, val_ids, cfg.iters, cfg.scratch_lr,
+                                    cfg, "scratch")}
+    results = {"pretrained, before": before, "finetuned": held_out(pretrained, val_ids,
+                                                                   n_bytes, cfg),
+               "from scratch": held_out(scratch, val_ids, n_bytes, cfg)}
+    print(f"   on all {len(val_ids):,} held-out tokens:   nats/token  bits/byte")
+    for name, (nats, bpb) in results.items():
+        print(f"   {name:22s}         {nats:8.3f}  {bpb:9.3f}")
+    plot_curves(curves, before[0], out / "finetune.png")
+    print(f"   saved {out / 'finetune.png'}")
+
+    print(f"\n4. Samples (temperature {cfg.temperature}, top-k {cfg.top_k}, seed {cfg.seed}):")
+    print(f"   pretrained, before: {before_sample}")
+    print(f"   finetuned:          {sample(pretrained, tok, cfg)}")
+    print(f"   from scratch:       {sample(scratch, tok, cfg)}")
+    if cfg.gpt2:
+        print("\n5. GPT-2 from Hugging Face's files")
+        score_gpt2(cfg, val_text)
+    print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
+    return {name: nats for name, (nats, _) in results.items()}
+
+
+if __name__ == "__main__":
+    main()
