@@ -1,0 +1,420 @@
+"""Lesson 03 — attention: queries, keys, values, similarity, masks, and memory at any distance.
+
+Report chapter 3 (eq. 5–8, §3.6.1). Every token looks at every other token directly:
+
+    Q = X W_Q,  K = X W_K,  V = X W_V                      (eq. 5)
+    S = Q Kᵀ / √D                                           (eq. 6, "scaled dot")
+    P = softmax(S) row by row,   O = P V                    (eq. 7)
+    S_ij = -∞ (tinytx: a large finite negative) where query i may not see key j   (eq. 8)
+
+This lesson
+  1. computes Q, K, V from X with `nn.Linear(..., bias=False)` and prints the shapes;
+  2. computes the scores, the softmax and the output by hand and checks them against
+     `F.scaled_dot_product_attention`; measures why the scores are divided by √D;
+  3. prints the weights of the three similarity functions (dot, scaled dot, cosine) side
+     by side for the same small example;
+  4. builds the causal and the padding masks (and both) and shows their effect;
+  5. draws "At my dairy farm we always get our milk from" as an attention heatmap, once
+     with random embeddings and projections and once with hand-built ones;
+  6. solves the recall task of lesson 02 (`tinytx.data.toy.recall_task`) with a single
+     attention layer, and prints accuracy against the distance N for RNN, LSTM and
+     attention, all trained here the same way.
+docs/attention.md has the formulas and the kernels (lesson 04).
+
+Run:
+    python lessons/03_attention.py            # the full lesson (about 1.5 min, 2 CPU cores)
+    python lessons/03_attention.py --smoke    # a few seconds (the tests)
+
+Expected output (from a full run; one seed per model):
+    1–2. shapes, e.g. X (5, 8) @ W_Q (8, 4) -> Q (5, 4); hand vs library max |diff| ~ 1e-8;
+         Var(q·k) grows like D (≈ 4, 16, 64, 256), Var(q·k/√D) stays ≈ 1
+    3. three 4×4 weight matrices: dot the sharpest, cosine the flattest
+    4. 0/1 masks; masked weights are exactly 0; a fully masked row gives zeros
+    5. the sentence: with hand-built vectors "from" looks mostly at "farm", "milk" at
+       "dairy"/"milk", "our" at "we"/"my"
+    6. a table like
+           N      RNN     LSTM   attention
+           2   100.0%   100.0%     100.0%
+           ...
+          40    12.8%    12.5%     100.0%
+       attention learns the task in about 100–200 steps at every distance
+    pictures: out/lessons/03/sentence_attention.png, out/lessons/03/recall_attention.png
+Runtime: full ~80 s, smoke ~4 s (2-core CPU, measured).
+"""
+from __future__ import annotations
+
+import os
+
+# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinytx as tx  # noqa: E402
+import tinytx.functional as F  # noqa: E402
+from tinytx import nn, optim  # noqa: E402
+from tinytx.config import parse_config  # noqa: E402
+from tinytx.data.toy import recall_task  # noqa: E402
+from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,  # noqa: E402
+                                         scaled_dot_product_attention)
+from tinytx.nn.attention import MultiHeadAttention  # noqa: E402
+from tinytx.nn.positional import LearnedPositionalEmbedding  # noqa: E402
+
+SENTENCE = "At my dairy farm we always get our milk from"
+
+
+@dataclass
+class Config:
+    distances: str = "2,5,10,20,40"   # the N of the recall task, comma-separated
+    vocab: int = 8                    # tokens 0 … vocab-1; chance is 1/vocab
+    n_embd: int = 16                  # token embedding size of the RNN/LSTM
+    hidden_size: int = 32             # H of the RNN/LSTM
+    attn_embd: int = 32               # C of the attention model (one head)
+    batch_size: int = 64
+    steps: int = 3000                 # training steps per model and distance (as lesson 02)
+    lr: float = 3e-3
+    clip: float = 1.0
+    eval_every: int = 100
+    n_test: int = 1000
+    seed: int = 0
+    smoke: bool = False
+    out_dir: str = "out/lessons/03"
+
+
+def smoke_config(cfg: Config) -> Config:
+    cfg.distances, cfg.steps, cfg.eval_every, cfg.n_test = "2,5", 40, 20, 200
+    return cfg
+
+
+def section(title):
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def max_diff(a, b):
+    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
+    return float(np.abs(a - b).max())
+
+
+def print_matrices(named, row_labels, col_labels, width=7, fmt="{:.3f}"):
+    """Matrices side by side: one block of columns per name."""
+    blocks = list(named.items())
+    lw = max(len(s) for s in row_labels) + 1
+    span = width * len(col_labels)
+    print(" " * lw + " | ".join(f"{name:^{span}}" for name, _ in blocks))
+    print(" " * lw + " | ".join("".join(f"{c:>{width}}" for c in col_labels) for _ in blocks))
+    for i, r in enumerate(row_labels):
+        cells = ["".join(f"{fmt.format(v):>{width}}" for v in m[i]) for _, m in blocks]
+        print(f"{r:>{lw - 1}} " + " | ".join(cells))
+
+
+# -- 1–2. queries, keys, values, scores ------------------------------------------------------
+def qkv_and_scores(cfg):
+    section("1. Queries, keys and values: Q = X W_Q, K = X W_K, V = X W_V (eq. 5)")
+    tx.manual_seed(cfg.seed)
+    T, C, D = 5, 8, 4
+    X = tx.randn(T, C)                                        # T token vectors of size C
+    W_Q, W_K, W_V = (nn.Linear(C, D, bias=False) for _ in range(3))
+    Q, K, V = W_Q(X), W_K(X), W_V(X)
+    for name, W, out in (("Q", W_Q, Q), ("K", W_K, K), ("V", W_V, V)):
+        print(f"  X {X.shape} @ W_{name} {W.weight.shape} -> {name} {out.shape}")
+
+    section("2. Scores, softmax and output (eq. 6–7)")
+    S = Q @ K.T / math.sqrt(D)                                # (T, D) @ (D, T) -> (T, T)
+    P = F.softmax(S, axis=-1)                                 # each row sums to 1
+    O = P @ V                                                 # (T, T) @ (T, D) -> (T, D)
+    print(f"  S = Q Kᵀ/√D {S.shape}, P = softmax(S) {P.shape}, O = P V {O.shape}")
+    print(f"  row sums of P: {np.round(P.numpy().sum(axis=1), 6).tolist()}")
+    O_lib, P_lib = scaled_dot_product_attention(Q, K, V, return_weights=True)
+    print(f"  F.scaled_dot_product_attention: max |diff| O {max_diff(O, O_lib):.1e}, "
+          f"P {max_diff(P, P_lib):.1e}")
+    print("  why divide by √D: q, k with unit-variance entries (20,000 random pairs)")
+    rng = np.random.default_rng(cfg.seed)
+    print(f"  {'D':>5} {'Var(q·k)':>10} {'Var(q·k/√D)':>12} {'max weight: dot':>16}"
+          f" {'scaled':>7}   (softmax over 16 keys, mean of 500 rows)")
+    for D_ in (4, 16, 64, 256):
+        q, k = rng.standard_normal((2, 20000, D_))
+        dots = (q * k).sum(axis=1)
+        s = tx.tensor(rng.standard_normal((500, D_)) @ rng.standard_normal((D_, 16)))
+        peak = F.softmax(s, axis=-1).numpy().max(axis=1).mean()
+        peak_scaled = F.softmax(s / math.sqrt(D_), axis=-1).numpy().max(axis=1).mean()
+        print(f"  {D_:>5} {dots.var():>10.1f} {(dots / math.sqrt(D_)).var():>12.2f} "
+              f"{peak:>16.3f} {peak_scaled:>7.3f}")
+    print("  unscaled, the softmax saturates as D grows (one weight near 1, gradients near 0)")
+
+
+# -- 3. similarity functions -----------------------------------------------------------------
+def similarities(cfg):
+    section("3. Three similarity functions (report §3.6.1), the same q, k, v")
+    tx.manual_seed(cfg.seed + 1)
+    T, D = 4, 16
+    q, k, v = tx.randn(T, D), tx.randn(T, D), tx.randn(T, D)
+    weights = {}
+    for sim in ("dot", "scaled_dot", "cosine"):
+        _, p = scaled_dot_product_attention(q, k, v, similarity=sim, return_weights=True)
+        weights[sim] = p.numpy()
+    labels = [f"q{i + 1}" for i in range(T)]
+    print("  dot: q·k    scaled_dot: q·k/√D    cosine: (q/‖q‖)·(k/‖k‖), in [-1, 1]")
+    print_matrices(weights, labels, [f"k{j + 1}" for j in range(T)])
+    for sim, p in weights.items():
+        entropy = -(p * np.log(p + 1e-12)).sum(axis=1).mean()
+        print(f"  {sim:>10}: mean max weight {p.max(axis=1).mean():.3f}, mean entropy "
+              f"{entropy:.3f} (uniform: {math.log(T):.3f})")
+    print("  cosine scores lie in [-1, 1], so its weights are never sharper than e² ≈ 7.4 "
+          "to 1;\n  pass scale= (a temperature, e.g. 10) when cosine attention must focus")
+
+
+# -- 4. masks -------------------------------------------------------------------------------
+def masks(cfg):
+    section("4. Masks (eq. 8): boolean 'may attend', False -> weight 0")
+    T = 5
+    causal = causal_mask(T)
+    pad = padding_mask([3, 5])                               # two sequences: 3 and 5 real tokens
+    both = combine_masks(causal, pad)                        # (B, 1, T, T)
+    print(f"  causal_mask({T}) {causal.shape}, padding_mask([3, 5]) {pad.shape}, "
+          f"combine_masks -> {both.shape}; for sequence 1 (3 real tokens, 2 padding):")
+    show = {"causal": causal.numpy().astype(int),
+            "padding": np.broadcast_to(pad.numpy()[0, 0], (T, T)).astype(int),
+            "both": both.numpy()[0, 0].astype(int)}
+    labels = [f"q{i + 1}" for i in range(T)]
+    print_matrices(show, labels, [f"k{j + 1}" for j in range(T)], width=4, fmt="{}")
+    tx.manual_seed(cfg.seed + 2)
+    q = k = v = tx.randn(2, 1, T, 8)                         # (B, H, T, D)
+    _, p = scaled_dot_product_attention(q, k, v, mask=both, return_weights=True)
+    print("  the weights of sequence 1 with both masks (queries see the past and no padding):")
+    print_matrices({"P": p.numpy()[0, 0]}, labels, [f"k{j + 1}" for j in range(T)])
+    empty = padding_mask([0, 5])                             # sequence 1 is all padding
+    out = scaled_dot_product_attention(q, k, v, mask=empty)
+    print(f"  a sequence that is all padding: every query has no key; output max |O| = "
+          f"{np.abs(out.numpy()[0]).max():.1f}, not NaN (masked scores are finite, the row "
+          f"is zeroed)")
+
+
+# -- 5. the sentence ------------------------------------------------------------------------
+# Hand-built word vectors: the features a trained model might learn. Dimensions:
+FEATURES = ("dairy", "place", "person", "action", "relation", "time")
+WORDS = {   # word: its feature values
+    "At": {"relation": 1.0, "place": 0.5}, "my": {"person": 1.0},
+    "dairy": {"dairy": 1.0}, "farm": {"dairy": 0.8, "place": 1.0}, "we": {"person": 1.0},
+    "always": {"time": 1.0}, "get": {"action": 1.0}, "our": {"person": 1.0},
+    "milk": {"dairy": 1.0}, "from": {"relation": 1.0, "place": 0.5}}
+LOOKS_FOR = {   # (query feature, key feature): how much a query with the first seeks the second
+    ("relation", "place"): 3.0, ("relation", "dairy"): 1.5,      # "from" seeks a place
+    ("person", "person"): 3.0,                                   # pronouns find each other
+    ("action", "person"): 1.5, ("action", "dairy"): 1.5,         # a verb: subject, object
+    ("dairy", "dairy"): 3.0, ("place", "dairy"): 1.5, ("time", "action"): 1.5}
+
+
+def sentence_weights(X, W_Q, W_K, W_V, T):
+    Q, K, V = W_Q(X), W_K(X), W_V(X)                          # (T, C) @ (C, D) each
+    _, P = scaled_dot_product_attention(Q, K, V, mask=causal_mask(T), similarity="dot",
+                                        return_weights=True)
+    return P.numpy()
+
+
+def sentence(cfg, path):
+    section(f'5. "{SENTENCE}" as an attention heatmap')
+    words = SENTENCE.split()
+    T, C = len(words), len(FEATURES)
+    tx.manual_seed(cfg.seed)
+    emb = nn.Embedding(T, C)                                  # random vectors, one per word
+    rand = [nn.Linear(C, C, bias=False) for _ in range(3)]
+    P_rand = sentence_weights(emb(tx.arange(T)), *rand, T)
+    X = tx.tensor([[WORDS[w].get(f, 0.0) for f in FEATURES] for w in words])   # (T, C)
+    W_Q, W_K, W_V = (nn.Linear(C, C, bias=False) for _ in range(3))
+    W_Q.weight.data[:] = [[LOOKS_FOR.get((a, b), 0.0) for b in FEATURES] for a in FEATURES]
+    W_K.weight.data[:] = np.eye(C)                            # keys are the features as they are
+    W_V.weight.data[:] = np.eye(C)
+    P_hand = sentence_weights(X, W_Q, W_K, W_V, T)
+    print("causal (each word sees itself and the words before it), dot-product similarity;")
+    print("the three words each query attends to most, with hand-built vectors:")
+    for i, w in enumerate(words):
+        top = np.argsort(-P_hand[i])[: min(3, i + 1)]
+        print(f"  {w:>7} -> " + ", ".join(f"{words[j]} {P_hand[i, j]:.2f}" for j in top))
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 5.4), layout="constrained")
+    for ax, P, title in ((axes[0], P_rand, "random embeddings and W_Q, W_K, W_V"),
+                         (axes[1], P_hand, "hand-built features and W_Q; W_K = W_V = I")):
+        im = ax.imshow(P, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(T), words, rotation=45, ha="right")
+        ax.set_yticks(range(T), words)
+        ax.set_xlabel("key (attended to)")
+        ax.set_ylabel("query")
+        ax.set_title(title)
+        for i in range(T):
+            for j in range(i + 1):
+                ax.text(j, i, f"{P[i, j]:.2f}", ha="center", va="center", fontsize=6.5,
+                        color="white" if P[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    fig.suptitle("Causal self-attention weights (untrained: vectors chosen, not learned)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print("Honest reading: the right heatmap shows what attention *computes* from vectors "
+          "that carry meaning;\nthe meaning was put in by hand (features of each word, and "
+          "W_Q saying which feature seeks which).\nA trained transformer learns such "
+          "vectors and projections from text (lesson 10). Random ones (left) give no "
+          "pattern.")
+
+
+# -- 6. the recall task: RNN, LSTM, attention ------------------------------------------------
+class RecallNet(nn.Module):
+    """Embedding -> RNN or LSTM -> Linear on the last hidden state (as in lesson 02)."""
+
+    def __init__(self, kind, vocab, n_embd, hidden):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, n_embd)
+        self.rnn = nn.RNN(n_embd, hidden) if kind == "RNN" else nn.LSTM(n_embd, hidden)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, idx):                                   # (B, T) int -> (B, vocab)
+        hs, _ = self.rnn(self.wte(idx))                       # (B, T, C) -> (B, T, H)
+        return self.head(hs[:, -1])
+
+
+class AttentionRecallNet(nn.Module):
+    """Token + learned position embeddings -> one attention layer (one head, with a
+    residual connection) -> LayerNorm -> Linear, read out at the last position."""
+
+    def __init__(self, vocab, n_embd, block_size):
+        super().__init__()
+        self.wte = nn.Embedding(vocab, n_embd)
+        self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
+        self.attn = MultiHeadAttention(n_embd, n_head=1)
+        self.ln_f = nn.LayerNorm(n_embd)
+        self.head = nn.Linear(n_embd, vocab)
+
+    def embed(self, idx):                                     # (B, T) -> (B, T, C)
+        return self.wte(idx) + self.wpe(idx.shape[1])
+
+    def forward(self, idx):
+        x = self.embed(idx)
+        x = x + self.attn(x)                                  # every position sees all others
+        return self.head(self.ln_f(x[:, -1]))
+
+    def weights(self, idx):
+        """The attention weights P (B, T, T), recomputed with the composed op."""
+        x = self.embed(idx)
+        q, k, v = self.attn.c_attn(x).split(x.shape[-1], axis=2)   # 3 × (B, T, C)
+        return scaled_dot_product_attention(q, k, v, return_weights=True)[1].numpy()
+
+
+def make_model(kind, N, cfg):
+    tx.manual_seed(cfg.seed)
+    if kind == "attention":
+        return AttentionRecallNet(cfg.vocab, cfg.attn_embd, N + 1)
+    return RecallNet(kind, cfg.vocab, cfg.n_embd, cfg.hidden_size)
+
+
+def accuracy(model, x, y):
+    with tx.no_grad():
+        return float((model(tx.tensor(x)).numpy().argmax(axis=-1) == y).mean())
+
+
+def train_recall(model, N, cfg):
+    """Train on fresh random batches; -> [(step, held-out accuracy), ...] (as lesson 02)."""
+    rng = np.random.default_rng(cfg.seed)
+    x_test, y_test = recall_task(cfg.n_test, N, cfg.vocab, np.random.default_rng(cfg.seed + 1))
+    opt = optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    curve = []
+    for step in range(1, cfg.steps + 1):
+        x, y = recall_task(cfg.batch_size, N, cfg.vocab, rng)
+        loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm(model.parameters(), cfg.clip)
+        opt.step()
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            curve.append((step, accuracy(model, x_test, y_test)))
+    return curve
+
+
+def steps_to(curve, level=0.9):
+    return next((s for s, a in curve if a >= level), None)
+
+
+def recall_experiment(cfg, distances, kinds):
+    section("6. The recall task of lesson 02: RNN, LSTM and attention")
+    sizes = {k: make_model(k, max(distances), cfg).num_parameters() for k in kinds}
+    print(f"vocab {cfg.vocab} (chance {1 / cfg.vocab:.1%}); parameters at N={max(distances)}: "
+          + ", ".join(f"{k} {n:,}" for k, n in sizes.items()))
+    print(f"{cfg.steps} AdamW steps (lr {cfg.lr:g}, batch {cfg.batch_size}) per model and N; "
+          f"accuracy on {cfg.n_test} held-out sequences")
+    results, models = {}, {}
+    for N in distances:
+        for kind in kinds:
+            model = make_model(kind, N, cfg)
+            start = time.perf_counter()
+            results[kind, N] = train_recall(model, N, cfg)
+            models[kind, N] = model
+            print(f"  N={N:<3} {kind:<9} accuracy {results[kind, N][-1][1]:6.1%}  "
+                  f"({time.perf_counter() - start:.1f} s)", flush=True)
+    print(f"\nheld-out accuracy after {cfg.steps} steps (chance {1 / cfg.vocab:.1%}); "
+          f"in brackets the first step at which it reached 90%")
+    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
+    for N in distances:
+        cells = []
+        for k in kinds:
+            s = steps_to(results[k, N])
+            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
+        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
+    return results, models
+
+
+def plot_recall(results, models, distances, kinds, cfg, path):
+    N = max(distances)
+    x, y = recall_task(1, N, cfg.vocab, np.random.default_rng(cfg.seed + 2))
+    with tx.no_grad():
+        p_last = models["attention", N].weights(tx.tensor(x))[0, -1]   # the last query's row
+    print(f"\nthe trained attention model at N={N}, one held-out sequence: the last token puts "
+          f"weight {p_last[0]:.3f} on position 1 (the answer) and {p_last[1:].max():.3f} at "
+          f"most on any other")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
+    for k, marker in zip(kinds, "osD"):
+        a.plot(distances, [results[k, n][-1][1] for n in distances], marker=marker, label=k)
+    a.axhline(1 / cfg.vocab, color="gray", ls="--", label="chance")
+    a.set_xscale("log", base=2)
+    a.set_xticks(distances, [str(n) for n in distances])
+    a.set_xlabel("distance N")
+    a.set_ylabel("held-out accuracy")
+    a.set_ylim(0, 1.05)
+    a.set_title(f"Recall the first token, {cfg.steps} training steps")
+    a.legend()
+    b.bar(np.arange(1, N + 2), p_last)
+    b.set_xlabel(f"position (tokens: {' '.join(map(str, x[0][:12]))}{' …' if N > 11 else ''})")
+    b.set_ylabel("attention weight")
+    b.set_title(f"Where the last token looks (trained attention, N={N})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    if cfg.smoke:
+        cfg = smoke_config(cfg)
+    distances = [int(n) for n in cfg.distances.split(",")]
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    qkv_and_scores(cfg)
+    similarities(cfg)
+    masks(cfg)
+    sentence(cfg, out / "sentence_attention.png")
+    print(f"saved {out / 'sentence_attention.png'}")
+    kinds = ("RNN", "LSTM", "attention")
+    results, models = recall_experiment(cfg, distances, kinds)
+    plot_recall(results, models, distances, kinds, cfg, out / "recall_attention.png")
+    print(f"saved {out / 'recall_attention.png'}")
+    print(f"\ndone in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
