@@ -50,6 +50,11 @@ Runtime (2-core CPU, measured): full about 3 min; --smoke about 5 s.
 """
 from __future__ import annotations
 
+import os
+
+# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import math
 import re
 import sys
