@@ -1,0 +1,33 @@
+"""Every lesson runs in --smoke mode (seconds) and writes its pictures as non-empty PNGs.
+
+Lessons are run as a user runs them, `python lessons/NN_slug.py --smoke --out_dir=DIR`,
+in a fresh process each.
+"""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.py"))
+
+
+def test_there_are_twelve_lessons_in_order():
+    numbers = [int(p.name[:2]) for p in LESSONS]
+    assert numbers == list(range(1, len(numbers) + 1))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_smoke_run_writes_pictures(lesson, tmp_path):
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    run = subprocess.run([sys.executable, str(lesson), "--smoke", f"--out_dir={tmp_path}"],
+                         capture_output=True, text=True, timeout=300, env=env,
+                         cwd=tmp_path)
+    assert run.returncode == 0, f"{lesson.name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+    assert run.stdout.strip(), f"{lesson.name} printed nothing"
+    pictures = sorted(tmp_path.rglob("*.png"))
+    assert pictures, f"{lesson.name} wrote no PNG into {tmp_path}"
+    for png in pictures:
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, f"{png} is not a picture"
