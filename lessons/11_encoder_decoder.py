@@ -167,7 +167,8 @@ def show(tok, ids, pad):
 
 # -- 1. pairs and one batch ------------------------------------------------------------------
 def show_batch(tok, enc, pad):
-    short = [p for p in enc if len(p[0]) <= 16 and len(p[1]) <= 16]   # readable ones
+    middle = enc[len(enc) // 2:]                     # past the title page and contents
+    short = [p for p in middle if len(p[0]) <= 16 and len(p[1]) <= 16]   # readable ones
     two = short[:1] + [p for p in short[1:] if len(p[0]) != len(short[0][0])][:1]
     b = collate_pairs(two if len(two) == 2 else enc[:2], pad)
     print(f"   one batch of 2 pairs, padded with [PAD] (shown ·): src {b.src.shape}, "
@@ -197,7 +198,7 @@ def beam_width_table(model, sources, refs, specials, cfg):
         logps = target_logprobs(model, sources, hyps, bos, pad)
         rows.append(dict(width=w, per_token=np.mean([lp / len(h) for lp, h in zip(logps, hyps)]),
                          total=np.mean(logps), length=np.mean([len(h) for h in hyps]),
-                         seconds=seconds))
+                         ended=np.mean([h[-1] == eos for h in hyps]), seconds=seconds))
     ref_logps = target_logprobs(model, sources, refs, bos, pad)
     reference = np.mean([lp / len(r) for lp, r in zip(ref_logps, refs)])
     return rows, reference
@@ -213,7 +214,7 @@ def plot_widths(rows, reference, path):
     a.legend(loc="lower right")
     b.bar(widths, [r["length"] for r in rows], color="tab:green")
     b.set_xlabel("beam width (1 = greedy)")
-    b.set_ylabel("mean output length (tokens, [EOS] included)")
+    b.set_ylabel("mean output length (tokens)")
     fig.suptitle("Lesson 11: what a wider beam finds (held-out sources)")
     fig.tight_layout()
     fig.savefig(path)
@@ -240,7 +241,7 @@ def main(argv=None):
     print(f"1. {source}: {len(train_pairs) + len(val_pairs):,} next-sentence pairs of at most "
           f"{cfg.max_words} words ({len(train_pairs):,} to train on, {len(val_pairs):,} "
           f"held out: the end of the book); vocabulary {max(tok.vocab) + 1} with {specials}")
-    for a, b in train_pairs[:2]:
+    for a, b in train_pairs[len(train_pairs) // 2:][:2]:
         print(f"   source: {a}\n   target: {b}")
     show_batch(tok, enc["train"], pad)
 
@@ -287,10 +288,12 @@ def main(argv=None):
     refs = [t[1:] for _, t in enc["val"][:n]]            # target + [EOS], without [BOS]
     print(f"4. Beam width on {n} held-out sources (length penalty {cfg.length_penalty}):")
     table, reference = beam_width_table(s2s, sources, refs, specials, cfg)
-    print("   width  nats/token  total nats  tokens  seconds")
+    print("   width  nats/token  total nats  tokens  ended by [EOS]  seconds")
     for r in table:
         print(f"   {r['width']:5d}  {r['per_token']:10.3f}  {r['total']:10.2f}  "
-              f"{r['length']:6.1f}  {r['seconds']:7.2f}")
+              f"{r['length']:6.1f}  {r['ended']:14.0%}  {r['seconds']:7.2f}")
+    print(f"   (outputs that did not end by [EOS] ran into max_new_tokens = "
+          f"{cfg.max_new_tokens}, usually in a loop)")
     print(f"   the true next sentences: {reference:.3f} nats/token under the same model")
     plot_widths(table, reference, out / "beam_search.png")
     print(f"   saved {out / 'beam_search.png'}")

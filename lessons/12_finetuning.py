@@ -88,7 +88,7 @@ class Config:
     text: str = ""                 # finetune on this text file ("" = the book's speeches)
     gpt2: str = ""                 # a Hugging Face gpt2 folder to score as well ("" = no)
     # finetuning and the from-scratch baseline: the same steps and batches
-    iters: int = 300
+    iters: int = 600
     batch_size: int = 16
     finetune_lr: float = 3e-4      # small steps: keep what pretraining learned
     scratch_lr: float = 2e-3       # lesson 10's rate, right for random weights
@@ -103,8 +103,8 @@ class Config:
     pretrain_iters: int = 400
     vocab_size: int = 1024
     # sampling
-    prompt: str = "“Señor,” said Sancho, “"
-    sample_tokens: int = 50
+    prompt: str = "“Sancho, my friend,"       # how a line of the new text starts
+    sample_tokens: int = 60
     temperature: float = 0.8
     top_k: int = 20
 
