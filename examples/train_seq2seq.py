@@ -25,6 +25,12 @@ checkpoints hold that wrapper: `load_seq2seq(path)` below rebuilds the model fro
 """
 from __future__ import annotations
 
+import os
+
+# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine);
+# set OPENBLAS_NUM_THREADS yourself to override.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import dataclasses
 import math
 import sys
