@@ -30,19 +30,21 @@ Run:
     python lessons/09_block.py                         # the whole lesson
     python lessons/09_block.py --smoke                 # a few seconds, for the tests
     python lessons/09_block.py --n_layer=24 --lrs=3e-3 --steps=500
+The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
+with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
 Expected output (abridged; every number is measured by the run):
     1. LayerNorm over the last axis (8 features), row by row: ...
            row  mean before  std before  mean after  var after
              1       41.159       6.870      0.0000     1.0000
        ...
-       12,704 parameters = 12·C² + 13·C = 12,704 (attention 4·C² + 4·C, MLP 8·C² + 5·C, ...)
+       12,704 parameters = 12·C² + 13·C = 12,704 (attention 4·C² + 4·C, ...)
     2. Pre-LN against post-LN: 12 layers, n_embd 32, byte-level LM on 2,096,091 bytes, ...
               lr norm      loss (first 50)  loss (last 50)  held-out loss     s
-           0.001 pre-LN              4.151           2.494          2.483  15.9
-           0.001 post-LN             4.154           2.489          2.470  16.1
-            0.01 pre-LN              3.109           2.303          2.283  14.4
-            0.01 post-LN             3.375           3.130          3.159  15.1
+           0.001 pre-LN              4.151           2.494          2.483  14.7
+           0.001 post-LN             4.154           2.489          2.470  14.4
+            0.01 pre-LN              3.109           2.303          2.283  14.7
+            0.01 post-LN             3.375           3.130          3.159  14.7
        stuck near the byte-frequency loss (3.14), ...: post-LN at lr 0.01
     3. Gradient flow through depth at the first step (12 layers; layer 0 is next to the input)
        |dL/dx| of the residual stream entering each layer
@@ -52,7 +54,8 @@ Expected output (abridged; every number is measured by the run):
        no residual  2.78e-03  2.12e-02  5.46e-02  5.72e-02  6.01e-02    4.62e-02
     saved out/lessons/09/pre_post_ln.png, out/lessons/09/gradient_flow.png
 
-Runtime (2-core CPU, measured): full about 1 min; --smoke about 3 s.
+Runtime (measured on a 2-core CPU shared with other jobs): full 61 s wall (30 s of CPU);
+--smoke 3 s.
 """
 from __future__ import annotations
 
