@@ -11,7 +11,7 @@ from .gradcheck import gradcheck
 from .tensor import (Tensor, arange, full, no_grad, ones, ones_like, rand, randint, randn,
                      tensor, zeros, zeros_like)
 
-from . import nn, optim  # noqa: E402  (after Tensor: they build on it)
+from . import data, nn, optim  # noqa: E402  (after Tensor: they build on it)
 
 device = get_device
 __version__ = "0.1.0"

@@ -1,15 +1,23 @@
 """Neural-network building blocks, imported as `nn` (`from tinytx import nn`).
 
 Module and Parameter are introduced in lesson 01; the layers in the lessons that first
-need them (Linear 01, Embedding 06, LayerNorm/Dropout/GELU 09).
+need them (Linear and RNN 01, LSTM 02, attention 03–04, Embedding 06, positions 07,
+encoder/decoder layers 08, LayerNorm/Dropout/GELU/MLP/Block 09).
 
     >>> from tinytx import nn
     >>> nn.Sequential(nn.Linear(2, 4), nn.GELU(), nn.Linear(4, 1)).num_parameters()
     17
 """
+from .attention import CrossAttention, MultiHeadAttention
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
+                         sinusoidal_table)
 from .recurrent import LSTM, RNN, LSTMCell, RNNCell
+from .transformer import MLP, Block, DecoderLayer, EncoderLayer
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
-           "Embedding", "LayerNorm", "Dropout", "GELU", "RNNCell", "RNN", "LSTMCell", "LSTM"]
+           "Embedding", "LayerNorm", "Dropout", "GELU", "RNNCell", "RNN", "LSTMCell", "LSTM",
+           "MultiHeadAttention", "CrossAttention", "MLP", "Block", "EncoderLayer",
+           "DecoderLayer", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",
+           "sinusoidal_table"]
