@@ -24,7 +24,7 @@ docs/training.md derives each piece; the code is tinytx/models/gpt.py, tinytx/op
 tinytx/data/lm.py and tinytx/generate/.
 
 Run:
-    python lessons/10_gpt_quixote.py                   # the whole book, ~2.5 min
+    python lessons/10_gpt_quixote.py                   # the whole book, ~3 min
     python lessons/10_gpt_quixote.py --smoke           # two paragraphs, for the tests
     python lessons/10_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
 
@@ -49,8 +49,9 @@ Expected output (abridged; measured on the whole book, seed 1337):
        saved out/lessons/10/temperature.png
     6. saved out/lessons/10/gpt.safetensors, gpt.json and tokenizer-1024.model
 
-Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 143 s
-(training 135 s at 11,400 tokens/s); --smoke about 2 s.
+Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 143 s and
+178 s in two runs (training 135-172 s, 8,900-11,400 tokens/s, as busy as the machine was);
+--smoke about 2 s.
 """
 from __future__ import annotations
 
