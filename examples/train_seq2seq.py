@@ -1,6 +1,6 @@
 """Train the encoder-decoder (report §3.4, Figure 3) on sentence pairs and decode with it.
 
-    python examples/train_seq2seq.py                        # ~5 min on a 2-core CPU
+    python examples/train_seq2seq.py                        # ~2-3 min on a 2-core CPU
     python examples/train_seq2seq.py --max_iters=300        # any field: --key=value
     python examples/train_seq2seq.py --resume               # continue out/seq2seq/last
     python examples/train_seq2seq.py --pairs=en-es.tsv      # translation pairs instead
