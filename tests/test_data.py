@@ -71,6 +71,13 @@ def test_real_book_is_stripped(quixote_path):
     assert "\ufeff" not in text and "\r" not in text and "*** START" not in text
     assert "Project Gutenberg" not in text[-20_000:] and "trademark" not in text[-20_000:]
     assert "doomed to fall for ever. Farewell." in text[-1000:]
+    assert ".jpg" not in text and "\nFull Size\n" not in text   # illustration lines
+
+
+def test_illustration_lines_are_dropped_but_prose_kept():
+    from tinytx.data.quixote import drop_illustration_lines
+    text = "p003.jpg (307K)\n\nFull Size\nHe saw the Full Size of it.\n  spine.jpg (152K)\nEnd.\n"
+    assert drop_illustration_lines(text) == "He saw the Full Size of it.\nEnd.\n"
 
 
 # ------------------------------------------------------------------ where it comes from

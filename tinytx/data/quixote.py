@@ -150,7 +150,9 @@ def find_quixote(path=None, *, cache_dir=None) -> Path | None:
 
 def load_quixote(path=None, *, cache_dir=None, download=True, urls=URLS, opener=None,
                  progress=True) -> str:
-    """The text of Don Quixote (Gutenberg #996), header, footer and BOM removed.
+    """The text of Don Quixote (Gutenberg #996), header, footer and BOM removed, and the
+    lines that only name an illustration of the HTML edition ("p003.jpg (307K)",
+    "Full Size") dropped: 600-odd lines that are not the book.
 
     Args:
         path: a local copy (plain text, UTF-8); it wins over everything else.
@@ -171,7 +173,20 @@ def load_quixote(path=None, *, cache_dir=None, download=True, urls=URLS, opener=
                                     f"{str(target)!r}) and download=False; {_HINT}")
         target.parent.mkdir(parents=True, exist_ok=True)
         found = download_file(urls, target, opener=opener, progress=progress)
-    return load_text(found, gutenberg="auto")
+    return drop_illustration_lines(load_text(found, gutenberg="auto"))
+
+
+_ILLUSTRATION = re.compile(r"^[ \t]*(?:[\w-]+\.jpg(?: \(\d+K\))?|Full Size)[ \t]*\n",
+                           re.MULTILINE)
+
+
+def drop_illustration_lines(text: str) -> str:
+    r"""Remove the lines that only hold an image file name or "Full Size".
+
+    >>> drop_illustration_lines("A knight.\np003.jpg (307K)\nFull Size\nHe rode.\n")
+    'A knight.\nHe rode.\n'
+    """
+    return _ILLUSTRATION.sub("", text).lstrip("\n")
 
 
 def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,

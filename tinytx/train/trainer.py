@@ -56,16 +56,17 @@ def accumulate_gradients(model, batches) -> float:
     """Forward and backward over micro-batches, each loss scaled by 1/k, so the summed
     gradients equal those of one batch k times larger. Returns the mean loss."""
     k, total = len(batches), 0.0
-    for x, y in batches:
-        _, loss = model(x, y)
+    for batch in batches:  # (x, y) for a GPT; (src, tgt_in, masks…, targets) for Seq2Seq
+        _, loss = model(*batch)
         (loss * (1.0 / k)).backward()
         total += loss.item()
     return total / k
 
 
 class Trainer:
-    """Trains `model` (whose forward(x, y) returns (logits, loss)) on batches from
-    `get_batch(split, rng) -> (x, y)`, with split "train" or "val".
+    """Trains `model` on batches from `get_batch(split, rng)` (split "train" or "val"):
+    a batch is a tuple of the model's forward arguments, e.g. (x, y) for a GPT, and
+    forward returns (logits, loss).
 
     Args:
         model, config (TrainConfig), get_batch: as above.
