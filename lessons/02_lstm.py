@@ -319,6 +319,10 @@ def gates_picture(results, models, distances, cfg, path):
         print(f"{name:>8} {g[name][:, 0].mean():8.3f} {g[name][:, 1:].mean():9.3f}")
     tx.manual_seed(cfg.seed)                                     # the same net, untrained
     g0 = trace_gates(RecallNet("LSTM", cfg.vocab, cfg.n_embd, cfg.hidden_size), x[0])
+    mean_f = g["forget"][:, 1:].mean(axis=1)
+    print(f"after training {int((mean_f > 0.9).sum())} of {cfg.hidden_size} units keep their "
+          f"memory (mean Γ_f > 0.9) and {int((mean_f < 0.1).sum())} wipe it at every step "
+          f"(mean Γ_f < 0.1);")
     print(f"how much of C_1 is still in C_T: the product of Γ_f over t = 2 … {N + 1} "
           f"(the cell path, docs/lstm.md)")
     print(f"{'':>10} {'median unit':>12} {'best 8 units':>13}")

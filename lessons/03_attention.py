@@ -287,6 +287,11 @@ class AttentionRecallNet(nn.Module):
         super().__init__()
         self.wte = nn.Embedding(vocab, n_embd)
         self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
+        # GPT-2's init, normal(0, 0.02), not nn.Embedding's normal(0, 1): with unit-size
+        # embeddings the scores start large, the softmax saturated, and a key that starts
+        # with weight ~0 gets gradient ~0 (one run here never learned to look at one token).
+        for emb in (self.wte, self.wpe):
+            emb.weight.data *= 0.02
         self.attn = MultiHeadAttention(n_embd, n_head=1)
         self.ln_f = nn.LayerNorm(n_embd)
         self.head = nn.Linear(n_embd, vocab)

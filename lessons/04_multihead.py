@@ -1,0 +1,335 @@
+"""Lesson 04 — multi-head attention, and why attention parallelises where an RNN cannot.
+
+Report chapter 3 (multi-head attention, and the motivation for the transformer: "the
+RNN must read its input one step after another; attention looks at all positions at
+once"). With H heads the width C is cut into H slices of D = C/H; every head attends on
+its own slice, the outputs are concatenated and mixed by the output projection W_O:
+
+    q, k, v = x W_attn                         (B, T, C) -> 3 × (B, T, C)
+    q -> (B, T, H, D) -> (B, H, T, D)           split the heads (the same for k, v)
+    o_h = softmax(q_h k_hᵀ / √D) v_h            every head at once: (B, H, T, D)
+    o -> (B, T, H, D) -> (B, T, C)              concatenate the heads
+    y = o W_O                                   (B, T, C)
+
+This lesson
+  1. does that by hand with F ops, printing every shape, checks it against
+     `nn.MultiHeadAttention` (fused and composed) and against a loop over the heads;
+  2. times forward + backward of an RNN, an LSTM and one attention layer as the sequence
+     length T grows (table + plot), and counts their sequential steps and graph ops;
+  3. compares the three attention implementations — composed (`F`, six ops), fused
+     (`tinytx.kernels.attention`, one op) and blocked (`tinytx.kernels.flash_attention`,
+     online softmax) — for agreement (float64, forward and backward), time and peak
+     memory (tracemalloc).
+docs/attention.md derives the fused and blocked kernels and has the full benchmark.
+
+Run:
+    python lessons/04_multihead.py            # the full lesson (about 1 min, 2 CPU cores)
+    python lessons/04_multihead.py --smoke    # a few seconds (the tests)
+
+Expected output (from a full run; times depend on the machine and its load):
+    1. shapes (2, 5, 8) -> (2, 5, 24) -> 3 × (2, 5, 8) -> (2, 2, 5, 4) -> … -> (2, 5, 8);
+       hand vs nn.MultiHeadAttention max |diff| ~ 1e-7; heads add no parameters
+    2. a table of milliseconds against T = 16 … 512: the RNN and LSTM grow linearly in T
+       (T sequential steps, ~3T and ~2T ops in the graph), attention is one step and a
+       constant number of ops; on this CPU attention is faster up to a few hundred
+       tokens, then its T² work catches up (a GPU, which runs the T² products in parallel,
+       moves that point much further)
+    3. max |diff| fused/blocked vs composed ~ 1e-16 (float64); at T=1024 fused ~2x faster
+       than composed, blocked ~10x less peak memory
+    pictures: out/lessons/04/rnn_vs_attention.png, out/lessons/04/kernels.png
+Runtime: full ~60 s, smoke ~4 s (2-core CPU, measured).
+"""
+from __future__ import annotations
+
+import os
+
+# One BLAS thread: steadier timings on a shared machine (set the variable to override).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import statistics
+import sys
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import matplotlib.ticker
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinytx as tx  # noqa: E402
+import tinytx.functional as F  # noqa: E402
+from tinytx import nn  # noqa: E402
+from tinytx.autograd import topological_order  # noqa: E402
+from tinytx.config import parse_config  # noqa: E402
+from tinytx.functional.attention import causal_mask, scaled_dot_product_attention  # noqa: E402
+from tinytx.kernels.attention import attention as fused_attention  # noqa: E402
+from tinytx.kernels.flash_attention import flash_attention  # noqa: E402
+from tinytx.nn.attention import MultiHeadAttention, merge_heads, split_heads  # noqa: E402
+from tinytx.nn.fused import fused  # noqa: E402
+
+
+@dataclass
+class Config:
+    seq_lens: str = "16,32,64,128,256,512,1024"  # T for the RNN-vs-attention timing
+    batch_size: int = 8                      # B there
+    n_embd: int = 64                         # C there (the RNN/LSTM hidden size too)
+    n_head: int = 4                          # H there
+    repeats: int = 5                         # timed runs per point (the best is kept)
+    kernel_sizes: str = "256,1024,2048"      # T for composed vs fused vs blocked
+    kernel_batch: int = 2                    # B there
+    kernel_heads: int = 4                    # H there
+    kernel_dim: int = 32                     # D there
+    block_size: int = 128                    # the blocked kernel's tile
+    seed: int = 0
+    smoke: bool = False
+    out_dir: str = "out/lessons/04"
+
+
+def smoke_config(cfg: Config) -> Config:
+    cfg.seq_lens, cfg.batch_size, cfg.n_embd, cfg.repeats = "8,16,32", 2, 16, 1
+    cfg.kernel_sizes, cfg.kernel_batch, cfg.block_size = "64,128", 1, 32
+    return cfg
+
+
+def section(title):
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def max_diff(a, b):
+    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
+    return float(np.abs(a - b).max())
+
+
+# -- 1. heads by hand ----------------------------------------------------------------------
+def heads_by_hand(cfg):
+    section("1. Splitting into heads, attending, concatenating, projecting")
+    tx.manual_seed(cfg.seed)
+    B, T, C, H = 2, 5, 8, 2
+    D = C // H
+    mha = MultiHeadAttention(C, H, causal=True)               # c_attn (C, 3C), c_proj (C, C)
+    x = tx.randn(B, T, C)
+    qkv = x @ mha.c_attn.weight + mha.c_attn.bias             # (B, T, C) @ (C, 3C)
+    q, k, v = qkv.split(C, axis=2)                            # (B, T, 3C) -> 3 × (B, T, C)
+    print(f"  x {x.shape} @ W_attn {mha.c_attn.weight.shape} -> qkv {qkv.shape} -> "
+          f"q, k, v {q.shape} each   (B={B}, T={T}, C={C}, H={H}, D=C/H={D})")
+    q4 = q.reshape(B, T, H, D)                                # (B, T, C) -> (B, T, H, D)
+    qh = q4.permute(0, 2, 1, 3)                               # (B, T, H, D) -> (B, H, T, D)
+    kh, vh = (t.reshape(B, T, H, D).permute(0, 2, 1, 3) for t in (k, v))
+    print(f"  q {q.shape} -reshape-> {q4.shape} -permute-> {qh.shape}: head h holds "
+          f"columns h·D … (h+1)·D-1 of q")
+    o = scaled_dot_product_attention(qh, kh, vh, mask=causal_mask(T))   # (B, H, T, D)
+    print(f"  every head attends on its own slice, all at once: o {o.shape}")
+    o_cat = o.permute(0, 2, 1, 3).reshape(B, T, C)            # (B, H, T, D) -> (B, T, C)
+    y = o_cat @ mha.c_proj.weight + mha.c_proj.bias           # mix the heads: W_O (C, C)
+    print(f"  o -permute-> {o.permute(0, 2, 1, 3).shape} -reshape-> {o_cat.shape} "
+          f"(the heads concatenated) @ W_O {mha.c_proj.weight.shape} -> y {y.shape}")
+    heads = [scaled_dot_product_attention(q[..., h * D:(h + 1) * D], k[..., h * D:(h + 1) * D],
+                                          v[..., h * D:(h + 1) * D], mask=causal_mask(T))
+             for h in range(H)]                               # H × (B, T, D), one at a time
+    with fused(True):
+        y_fused = mha(x)
+    with fused(False):
+        y_composed = mha(x)
+    print(f"  max |diff| vs nn.MultiHeadAttention: fused kernel {max_diff(y, y_fused):.1e}, "
+          f"composed {max_diff(y, y_composed):.1e}")
+    print(f"  max |diff| vs a loop over the heads, concatenated: "
+          f"{max_diff(o_cat, F.concat(heads, axis=-1)):.1e};  split_heads/merge_heads: "
+          f"{max_diff(split_heads(q, H), qh):.1e} / {max_diff(merge_heads(o), o_cat):.1e}")
+    counts = [MultiHeadAttention(C, h).num_parameters() for h in (1, 2, 4, 8)]
+    print(f"  parameters with H = 1, 2, 4, 8 heads: {counts} — 4C² + 4C = {4 * C * C + 4 * C} "
+          f"each: heads cut C into slices, they add no weights")
+
+
+# -- 2. sequential RNN against parallel attention ---------------------------------------------
+def fwd_bwd(model, x, g):
+    """One forward + backward; -> (seconds, ops in the graph)."""
+    for p in model.parameters():
+        p.grad = None
+    start = time.perf_counter()
+    out = model(x)
+    y = out[0] if isinstance(out, tuple) else out            # RNN/LSTM return (hs, state)
+    loss = (y * g).sum()
+    n_ops = len(topological_order(loss._ctx))
+    loss.backward()
+    return time.perf_counter() - start, n_ops
+
+
+def best_time(model, x, g, repeats):
+    fwd_bwd(model, x, g)                                      # warm up
+    runs = [fwd_bwd(model, x, g) for _ in range(repeats)]
+    return min(t for t, _ in runs), runs[0][1]
+
+
+def rnn_vs_attention(cfg, path):
+    section("2. Time of forward + backward as T grows: sequential vs parallel")
+    B, C, H = cfg.batch_size, cfg.n_embd, cfg.n_head
+    seq_lens = [int(t) for t in cfg.seq_lens.split(",")]
+    tx.manual_seed(cfg.seed)
+    models = {"RNN": nn.RNN(C, C), "LSTM": nn.LSTM(C, C),
+              "attention": MultiHeadAttention(C, H, causal=True)}
+    print(f"B={B}, C={C} (RNN/LSTM hidden {C}; attention {H} heads, causal, fused kernel), "
+          f"float32, best of {cfg.repeats}, OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}")
+    print(f"{'T':>5} | {'RNN ms':>8} {'LSTM ms':>8} {'attn ms':>8} | {'sequential steps':>16} "
+          f"| {'graph ops: RNN':>14} {'LSTM':>6} {'attn':>5}")
+    rng = np.random.default_rng(cfg.seed)
+    times = {name: [] for name in models}
+    for T in seq_lens:
+        x = tx.tensor(rng.standard_normal((B, T, C), dtype=np.float32))
+        g = tx.tensor(rng.standard_normal((B, T, C), dtype=np.float32))
+        ops = {}
+        for name, model in models.items():
+            t, ops[name] = best_time(model, x, g, cfg.repeats)
+            times[name].append(t)
+        print(f"{T:>5} | {times['RNN'][-1] * 1e3:>8.2f} {times['LSTM'][-1] * 1e3:>8.2f} "
+              f"{times['attention'][-1] * 1e3:>8.2f} | {f'{T} vs 1':>16} | "
+              f"{ops['RNN']:>14} {ops['LSTM']:>6} {ops['attention']:>5}", flush=True)
+    ratio = [r / a for r, a in zip(times["RNN"], times["attention"])]
+    print("RNN time / attention time: " + ", ".join(f"T={T}: {r:.2f}"
+                                                    for T, r in zip(seq_lens, ratio)))
+    grow = {n: (v[-1] / v[0]) for n, v in times.items()}
+    print(f"from T={seq_lens[0]} to T={seq_lens[-1]} ({seq_lens[-1] // seq_lens[0]}x longer) "
+          f"the time grew: " + ", ".join(f"{n} {g:.0f}x" for n, g in grow.items()))
+    per_step = {n: times[n][-1] / seq_lens[-1] * 1e6 for n in ("RNN", "LSTM")}
+    print(f"per sequential step at T={seq_lens[-1]}: RNN {per_step['RNN']:.0f} µs, LSTM "
+          f"{per_step['LSTM']:.0f} µs (forward + backward of a few ops on ({B}, {C}) arrays)")
+    print("The RNN and LSTM must take T steps one after another (each needs h_(t-1)); their "
+          "time is T times a\nsmall step, mostly per-op overhead. Attention is one "
+          "step: a few big matrix products over\nall positions at once, whose work grows "
+          "like T²: cheap for short sequences on any hardware, and\non a GPU the T² "
+          "products run in parallel, while the RNN's T steps stay sequential everywhere.")
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, marker in zip(models, "osD"):
+        ax.loglog(seq_lens, np.array(times[name]) * 1e3, marker=marker, label=name)
+    ax.set_xticks(seq_lens, [str(T) for T in seq_lens], minor=False)
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("forward + backward, ms (best of runs)")
+    ax.set_title(f"Sequential recurrence vs one attention layer (B={B}, C={C}, CPU)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- 3. composed, fused and blocked attention ---------------------------------------------------
+def implementations(T, block_size):
+    mask = causal_mask(T)
+    return {"composed": lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=mask),
+            "fused": lambda q, k, v: fused_attention(q, k, v, is_causal=True),
+            "blocked": lambda q, k, v: flash_attention(q, k, v, is_causal=True,
+                                                       block_size=block_size)}
+
+
+def attend(fn, qkv, g):
+    """Forward + backward of Σ g ⊗ fn(q, k, v); -> (output, (dq, dk, dv))."""
+    for x in qkv:
+        x.grad = None
+    out = fn(*qkv)
+    out.backward(g)
+    return out, tuple(x.grad for x in qkv)
+
+
+def inputs(B, H, T, D, dtype, rng):
+    qkv = [tx.tensor(rng.standard_normal((B, H, T, D)), dtype=dtype, requires_grad=True)
+           for _ in range(3)]
+    return qkv, rng.standard_normal((B, H, T, D)).astype(dtype)
+
+
+def kernels_agree(cfg):
+    rng = np.random.default_rng(cfg.seed)
+    qkv, g = inputs(2, 3, 70, 16, "float64", rng)             # 70: not a multiple of a tile
+    ref = attend(implementations(70, 32)["composed"], qkv, g)
+    for name in ("fused", "blocked"):
+        out, grads = attend(implementations(70, 32)[name], qkv, g)
+        print(f"  {name:>8} vs composed, float64, T=70, causal: output max |diff| "
+              f"{max_diff(out, ref[0]):.1e}, dq/dk/dv "
+              + " / ".join(f"{max_diff(a, b):.1e}" for a, b in zip(grads, ref[1])))
+
+
+def peak_memory(fn, qkv, g):
+    """Peak bytes NumPy allocates during forward + backward (tracemalloc sees them)."""
+    for x in qkv:
+        x.grad = None
+    tracemalloc.start()
+    attend(fn, qkv, g)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def kernels(cfg, path):
+    section("3. Composed vs fused vs blocked attention (causal, forward + backward)")
+    kernels_agree(cfg)
+    B, H, D = cfg.kernel_batch, cfg.kernel_heads, cfg.kernel_dim
+    sizes = [int(t) for t in cfg.kernel_sizes.split(",")]
+    print(f"B={B}, H={H}, D={D}, float32; time: best of {cfg.repeats} (the implementations "
+          f"take turns); memory: tracemalloc peak, inputs excluded")
+    print(f"{'T':>6} {'impl':>9} {'ms':>9} {'peak MiB':>9} | vs composed: {'speed-up':>8} "
+          f"{'memory':>7} | {'max |diff| out':>14}")
+    rng = np.random.default_rng(cfg.seed)
+    results = {}
+    for T in sizes:
+        qkv, g = inputs(B, H, T, D, "float32", rng)
+        fns = implementations(T, cfg.block_size)
+        outs = {name: attend(fn, qkv, g)[0].numpy() for name, fn in fns.items()}   # warm up
+        runs = {name: [] for name in fns}
+        for _ in range(cfg.repeats):
+            for name, fn in fns.items():
+                start = time.perf_counter()
+                attend(fn, qkv, g)
+                runs[name].append(time.perf_counter() - start)
+        for name, fn in fns.items():
+            results[T, name] = (min(runs[name]), peak_memory(fn, qkv, g))
+        for name in fns:
+            t, m = results[T, name]
+            tc, mc = results[T, "composed"]
+            print(f"{T:>6} {name:>9} {t * 1e3:>9.1f} {m / 2**20:>9.1f} | {'':>12} "
+                  f"{f'{tc / t:.2f}x':>8} {m / mc:>7.2f} | "
+                  f"{max_diff(outs[name], outs['composed']):>14.1e}", flush=True)
+        if cfg.repeats > 1:
+            spread = max(statistics.pstdev(v) / statistics.mean(v) for v in runs.values())
+            print(f"{'':>6} (run-to-run spread at T={T}: up to {spread:.0%} of the mean)")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.25
+    for i, name in enumerate(("composed", "fused", "blocked")):
+        xs = np.arange(len(sizes)) + (i - 1) * width
+        a.bar(xs, [results[T, name][0] * 1e3 for T in sizes], width, label=name)
+        b.bar(xs, [results[T, name][1] / 2**20 for T in sizes], width, label=name)
+    for ax, label in ((a, "forward + backward, ms"), (b, "peak memory, MiB")):
+        ax.set_xticks(range(len(sizes)), [f"T={T}" for T in sizes])
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.legend()
+    a.set_title(f"Time (B={B}, H={H}, D={D}, causal)")
+    b.set_title("Peak memory (tracemalloc)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None):
+    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    if cfg.smoke:
+        cfg = smoke_config(cfg)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    heads_by_hand(cfg)
+    rnn_vs_attention(cfg, out / "rnn_vs_attention.png")
+    print(f"saved {out / 'rnn_vs_attention.png'}")
+    kernels(cfg, out / "kernels.png")
+    print(f"saved {out / 'kernels.png'}")
+    print(f"\ndone in {time.perf_counter() - start:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
