@@ -21,25 +21,32 @@ This lesson
 docs/lstm.md derives the fused backward and explains why the cell path keeps gradients.
 
 Run:
-    python lessons/02_lstm.py            # the full lesson (about 1.5 min on 2 CPU cores)
+    python lessons/02_lstm.py            # the full lesson (about 45 s on 2 CPU cores)
     python lessons/02_lstm.py --smoke    # a few seconds (the tests)
     python lessons/02_lstm.py --distances=5,10 --steps=500    # any knob of Config
 
-Expected output (from a full run; one seed per model, so yours may differ somewhat):
-    1. Γ_f, Γ_u, Γ_o, C̃_t, C_t, h_t for steps t = 1, 2, 3; max |diff| to nn.LSTMCell ~ 1e-8
-    2. fused vs composed, 2-layer LSTM in float64: max |diff| ~ 1e-16 for hs, h_T, C_T
-       and every gradient; the graph has 2T+few ops instead of 13T+few
-    3. a table like
-           N      RNN     LSTM    (chance 12.5%)
-           2   100.0%   100.0%
-           ...
-          40    12.2%    12.6%
-       the RNN loses the first token beyond about 10 steps, the LSTM carries it further
-       (about 20 steps with this budget); at 40 both stay at chance in 2000 steps
-    4. heatmaps: the update gate opens on the first token, the forget gate stays near 1
-       in the units that hold it
+Expected output (from a full run; one seed per model, and training is deterministic on
+one machine, so yours should match closely):
+    1. Γ_f, Γ_u, Γ_o, C̃_t, C_t, h_t for t = 1, 2, 3; nn.LSTMCell gives the same (0.0e+00)
+    2. fused vs composed, 2-layer LSTM in float64: forward identical, gradients to 9e-16;
+       177 ops in the composed graph, 45 in the fused one; fused ~2x faster
+    3. held-out accuracy after 3000 steps (chance 12.5%); in brackets the first step at
+       which it reached 90%
+           N               RNN              LSTM
+           2    100.0% (  100)    100.0% (  100)
+           5    100.0% (  100)    100.0% (  100)
+          10     24.2% (    -)    100.0% (  200)
+          20     26.9% (    -)     99.3% ( 3000)
+          40     15.4% (    -)     14.4% (    -)
+       the RNN fails from N=10 on; the LSTM carries it over 20 (just,
+       within this budget); at 40 neither learns it in 3000 steps — lesson 03 does
+    4. the LSTM trained at N=20: 24 of 32 units keep their memory (mean Γ_f > 0.9), 5 forget
+       most of it at every step (< 0.5); the product of Γ_f over the 20 steps (the share
+       of C_1 left in C_T) is 0.41 for the median unit and 0.92 for the best 8, against
+       0.001 and 0.004 before training
     pictures: out/lessons/02/recall_accuracy.png, out/lessons/02/lstm_gates.png
-Runtime: full ~90 s, smoke ~4 s (2-core CPU, measured).
+Runtime: full 46 s (94 s with the 2 cores busy), smoke 0.6 s plus ~1 s of imports
+(2-core CPU, measured).
 """
 from __future__ import annotations
 
@@ -146,13 +153,15 @@ def run_lstm(lstm, x, w, composed):
     for p in lstm.parameters():
         p.grad = None
     x.grad = None
-    start = time.perf_counter()
     with fused(not composed):
+        start = time.perf_counter()
         hs, (h, c) = lstm(x)
         loss = (hs * w).sum() + h.sum() + (c * c).sum()          # C_T gets a gradient too
-        n_ops = len(topological_order(loss._ctx))
+        seconds = time.perf_counter() - start
+        n_ops = len(topological_order(loss._ctx))                # not timed
+        start = time.perf_counter()
         loss.backward()
-    seconds = time.perf_counter() - start
+        seconds += time.perf_counter() - start
     grads = [x.grad] + [p.grad for p in lstm.parameters()]
     return (hs, h, c), grads, n_ops, seconds
 
@@ -321,8 +330,8 @@ def gates_picture(results, models, distances, cfg, path):
     g0 = trace_gates(RecallNet("LSTM", cfg.vocab, cfg.n_embd, cfg.hidden_size), x[0])
     mean_f = g["forget"][:, 1:].mean(axis=1)
     print(f"after training {int((mean_f > 0.9).sum())} of {cfg.hidden_size} units keep their "
-          f"memory (mean Γ_f > 0.9) and {int((mean_f < 0.1).sum())} wipe it at every step "
-          f"(mean Γ_f < 0.1);")
+          f"memory (mean Γ_f > 0.9), {int((mean_f < 0.5).sum())} forget most of it at every "
+          f"step (mean Γ_f < 0.5)")
     print(f"how much of C_1 is still in C_T: the product of Γ_f over t = 2 … {N + 1} "
           f"(the cell path, docs/lstm.md)")
     print(f"{'':>10} {'median unit':>12} {'best 8 units':>13}")
