@@ -7,6 +7,7 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx.kernels.cross_entropy import cross_entropy as fused_cross_entropy
 from tinytx.kernels.layer_norm import layer_norm as fused_layer_norm
+from tinytx.kernels.linear import linear as fused_linear
 
 
 def _pair(fn_a, fn_b, inputs, device):
@@ -80,3 +81,20 @@ def test_cross_entropy_bad_targets(device):
             ce(z, tx.tensor([0, 3], device=device))
         with pytest.raises(ValueError, match="do not match"):
             ce(z, tx.tensor([0, 1, 2], device=device))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_matches_composed(device, bias):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)
+    ins = [x, w, b] if bias else [x, w]
+    fused, composed = _pair(fused_linear, F.linear, ins, device)
+    _assert_same(fused, composed)
+
+
+def test_linear_gradcheck_and_shape_error(device, rng):
+    x, w, b = (tx.tensor(rng.standard_normal(s), device=device, requires_grad=True)
+               for s in [(2, 3, 4), (4, 5), (5,)])
+    assert tx.gradcheck(fused_linear, [x, w, b])
+    with pytest.raises(ValueError, match=r"\(2, 3, 4\).*\(5, 5\)"):
+        fused_linear(x, tx.randn(5, 5, dtype="float64", device=device))

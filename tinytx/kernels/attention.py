@@ -71,7 +71,7 @@ class SoftmaxAttention(Function):
         self.e = []
         for rows, keys in self.blocks:
             s = xp.matmul(self.qs[..., rows, :], xp.swapaxes(k[..., keys, :], -1, -2))
-            e, self.r[..., rows, :] = exp_rows_(xp, s, mask_tile(mask, rows, keys))
+            e, self.r[..., rows, :] = exp_rows_(self.device, s, mask_tile(mask, rows, keys))
             self.e.append(e)                                         # (.., rows, keys)
             ed = e if self.keep is None else e * self._drop(rows, keys)
             self.o[..., rows, :] = xp.matmul(ed, v[..., keys, :]) * self.r[..., rows, :]
@@ -81,7 +81,7 @@ class SoftmaxAttention(Function):
         xp, qs, k, v, o = self.xp, self.qs, self.k, self.v, self.o
         nq, nk, nv = self.needs_input_grad[:3]
         dor = do * self.r                                            # r ⊙ dO
-        rdelta = (do * o).sum(axis=-1, keepdims=True) * self.r      # r ⊙ δ, δ = Σ dO⊙O
+        rdelta = self.device.sum_last(do * o) * self.r               # r ⊙ δ, δ = Σ dO⊙O
         dq = xp.empty(o.shape[:-1] + qs.shape[-1:], dtype=o.dtype)
         dk = xp.zeros(o.shape[:-2] + k.shape[-2:], dtype=o.dtype)
         dv = xp.zeros(o.shape[:-2] + v.shape[-2:], dtype=o.dtype)
@@ -130,7 +130,7 @@ def mask_tile(mask, rows, keys):
                 keys if mask.shape[-1] != 1 else slice(None)]
 
 
-def exp_rows_(xp, s, mask=None):
+def exp_rows_(device, s, mask=None):
     """The softmax of the fresh scores `s` along the last axis, left unnormalised:
     -> (E, r) with E = exp(S − rowmax S) computed in place in `s` and r = 1/rowsum E, so
     that softmax = r ⊙ E. Masked scores get `mask_fill_value` first; rows without an
@@ -138,11 +138,12 @@ def exp_rows_(xp, s, mask=None):
 
     Shapes: s (..., Tq, Tk), mask bool broadcastable to s -> E (..., Tq, Tk), r (..., Tq, 1)
     """
+    xp = device.xp
     if mask is not None:
         xp.copyto(s, mask_fill_value(s.dtype), where=~mask)
-    s -= s.max(axis=-1, keepdims=True)
+    s -= device.max_last(s)
     xp.exp(s, out=s)
-    r = 1 / s.sum(axis=-1, keepdims=True)                    # (..., Tq, 1)
+    r = 1 / device.sum_last(s)                               # (..., Tq, 1)
     if mask is not None:
         r *= mask.any(axis=-1, keepdims=True)                # no allowed key -> r = 0
     return s, r

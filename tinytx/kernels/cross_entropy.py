@@ -29,10 +29,10 @@ class CrossEntropy(Function):
                              f"ignore_index={self.ignore_index}")
         self.t = xp.where(valid, t, 0)
         self.rows = xp.arange(z.shape[0])
-        p = z - z.max(axis=-1, keepdims=True)
+        p = z - self.device.max_last(z)
         picked = p[self.rows, self.t]                               # z[t] - max, (N,)
         xp.exp(p, out=p)
-        s = p.sum(axis=-1, keepdims=True)
+        s = self.device.sum_last(p)
         p /= s                                                      # softmax, in place
         self.p, self.shape = p, logits.shape
         self.weight = valid.astype(z.dtype) / max(int(valid.sum()), 1)

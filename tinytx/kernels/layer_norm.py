@@ -20,10 +20,9 @@ class LayerNorm(Function):
         self.eps = eps
 
     def forward(self, x, weight, bias=None):
-        xp = self.xp
-        mu = x.mean(axis=-1, keepdims=True)
-        xc = x - mu
-        var = xp.mean(xc * xc, axis=-1, keepdims=True)
+        xp, dev, inv_c = self.xp, self.device, x.dtype.type(1 / x.shape[-1])
+        xc = x - dev.sum_last(x) * inv_c                            # x - μ
+        var = dev.sum_last(xc * xc) * inv_c
         self.rstd = 1 / xp.sqrt(var + x.dtype.type(self.eps))      # (..., 1)
         xc *= self.rstd                                             # x̂, in place
         self.xhat, self.weight = xc, weight
@@ -33,13 +32,13 @@ class LayerNorm(Function):
         return y
 
     def backward(self, gy):
-        xhat, C = self.xhat, self.xhat.shape[-1]
-        rows = gy.reshape(-1, C)                                    # (..., C) -> (N, C)
-        gw = (rows * xhat.reshape(-1, C)).sum(axis=0)
-        gb = rows.sum(axis=0) if len(self.needs_input_grad) > 2 else None
+        xhat, dev = self.xhat, self.device
+        inv_c = xhat.dtype.type(1 / xhat.shape[-1])
+        gw = dev.sum_rows(gy * xhat)                                # Σ over rows: (C,)
+        gb = dev.sum_rows(gy) if len(self.needs_input_grad) > 2 else None
         g = gy * self.weight                                        # ĝ
-        gx = g - g.mean(axis=-1, keepdims=True)
-        gx -= xhat * (g * xhat).mean(axis=-1, keepdims=True)
+        gx = g - dev.sum_last(g) * inv_c
+        gx -= xhat * (dev.sum_last(g * xhat) * inv_c)
         gx *= self.rstd
         return (gx, gw, gb)[:len(self.needs_input_grad)]
 

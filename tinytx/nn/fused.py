@@ -1,4 +1,5 @@
-"""Choosing fused kernels or composed references for the nn layers.
+"""Choosing fused kernels or composed references for the nn layers (linear, layer_norm,
+cross_entropy, attention).
 
 Introduced in lesson 04 (composed against fused kernels). By default the layers run the
 fused kernels of `tinytx.kernels`; set the environment variable `TINYTX_FUSED=0` (or use
@@ -19,6 +20,7 @@ import os
 from .. import functional as F
 from ..kernels.cross_entropy import cross_entropy as _fused_cross_entropy
 from ..kernels.layer_norm import layer_norm as _fused_layer_norm
+from ..kernels.linear import linear as _fused_linear
 
 _FUSED = os.environ.get("TINYTX_FUSED", "1").strip().lower() not in ("0", "false", "no")
 
@@ -36,6 +38,10 @@ def fused(enabled: bool = True):
         yield
     finally:
         _FUSED = previous
+
+
+def linear(x, weight, bias=None):
+    return (_fused_linear if _FUSED else F.linear)(x, weight, bias)
 
 
 def layer_norm(x, weight=None, bias=None, eps=1e-5):

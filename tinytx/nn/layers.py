@@ -74,7 +74,7 @@ class Linear(Module):
         self.bias = _draw(uniform, (out_features,), dev, dtype) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight, self.bias)
+        return fused.linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
