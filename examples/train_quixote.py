@@ -52,7 +52,7 @@ class Config:
     # training (see tinytx.train.TrainConfig)
     batch_size: int = 16           # sequences per micro-batch
     grad_accum: int = 1            # micro-batches per optimizer step
-    max_iters: int = 1700
+    max_iters: int = 2800
     lr: float = 2e-3
     min_lr: float = 2e-4
     warmup_iters: int = 100
@@ -61,7 +61,7 @@ class Config:
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0
-    eval_interval: int = 250
+    eval_interval: int = 700
     eval_iters: int = 10
     seed: int = 1337
     device: str = "cpu"
