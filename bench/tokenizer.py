@@ -16,29 +16,16 @@ with the same split. Both are limited to one thread.
 """
 import argparse
 import os
-import re
 import time
 from pathlib import Path
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # HF tokenizers: one thread, like us
 
+from tinytx.data import load_text  # noqa: E402
 from tinytx.tokenizer import GPT4_SPLIT_PATTERN, RegexTokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "quixote.txt"
-
-
-def strip_gutenberg(text):
-    """Drop a BOM and everything outside the Project Gutenberg START/END markers.
-
-    (A stop-gap until tinytx.data provides this.)
-    """
-    text = text.lstrip("\ufeff")
-    start = re.search(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", text, re.M)
-    end = re.search(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", text, re.M)
-    if start:
-        text = text[start.end():end.start() if end else None]
-    return text.strip() + "\n"
 
 
 def best_of(fn, repeat=3):
@@ -149,7 +136,7 @@ def main():
     args = parser.parse_args()
     if not args.data.is_file():
         parser.error(f"--data: no such file {str(args.data)!r}")
-    book = strip_gutenberg(args.data.read_text(encoding="utf-8"))
+    book = load_text(args.data)  # BOM, Gutenberg header and footer removed
     cut = int(len(book) * 0.9)
     train, held = book[:cut], book[cut:]
     tok, ids = tinytx_figures(book, train, held, args.vocab_sizes)
