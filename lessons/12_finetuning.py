@@ -182,7 +182,7 @@ def load_book(cfg):
         return FALLBACK_TEXT * 4
     if cfg.smoke:
         start = max(text.find("At this point they came in sight"), 0)
-        return text[start:start + 12000]
+        return text[start:start + 24000]
     return text
 
 
