@@ -79,6 +79,7 @@ import tinytx as tx  # noqa: E402
 import tinytx.functional as F  # noqa: E402
 from tinytx import nn, optim  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
+from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
 from tinytx.data import get_batch, load_quixote, train_val_split  # noqa: E402
 from tinytx.functional.attention import causal_mask  # noqa: E402
 from tinytx.nn.positional import LearnedPositionalEmbedding  # noqa: E402
@@ -103,26 +104,6 @@ class Config:
 
 # The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
 # when the book is not on disk in --smoke mode (the tests never use the network).
-FALLBACK_TEXT = """In a village of La Mancha, the name of which I have no desire to call
-to mind, there lived not long since one of those gentlemen that keep a
-lance in the lance-rack, an old buckler, a lean hack, and a greyhound
-for coursing. An olla of rather more beef than mutton, a salad on most
-nights, scraps on Saturdays, lentils on Fridays, and a pigeon or so
-extra on Sundays, made away with three-quarters of his income. The rest
-of it went in a doublet of fine cloth and velvet breeches and shoes to
-match for holidays, while on week-days he made a brave figure in his
-best homespun. He had in his house a housekeeper past forty, a niece
-under twenty, and a lad for the field and market-place, who used to
-saddle the hack as well as handle the bill-hook. The age of this
-gentleman of ours was bordering on fifty; he was of a hardy habit,
-spare, gaunt-featured, a very early riser and a great sportsman. They
-will have it his surname was Quixada or Quesada (for here there is some
-difference of opinion among the authors who write on the subject),
-although from reasonable conjectures it seems plain that he was called
-Quexana. This, however, is of but little importance to our tale; it
-will be enough not to stray a hair’s breadth from the truth in the
-telling of it.
-"""
 
 KINDS = {"pre": "pre-LN", "post": "post-LN", "none": "no residual"}
 
@@ -133,7 +114,7 @@ def load_book(cfg):
     except (OSError, ValueError) as e:
         if not cfg.smoke:
             sys.exit(f"lesson 09: could not load Don Quixote: {e}")
-        return FALLBACK_TEXT, "a paragraph of chapter 1 (no local copy of the book)"
+        return OPENING, "two paragraphs of chapter 1 (no local copy of the book)"
     return text, "Don Quixote (Gutenberg #996)"
 
 

@@ -76,6 +76,7 @@ import tinytx as tx  # noqa: E402
 from tinytx import optim  # noqa: E402
 from tinytx.checkpoint import save_checkpoint  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
+from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
 from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
                          train_val_split)
 from tinytx.generate import generate_text  # noqa: E402
@@ -122,36 +123,16 @@ TEMPERATURES = (1.0, 0.8, 0.5, 0.1)
 
 # The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
 # when the book is not on disk in --smoke mode (the tests never use the network).
-FALLBACK_TEXT = """In a village of La Mancha, the name of which I have no desire to call
-to mind, there lived not long since one of those gentlemen that keep a
-lance in the lance-rack, an old buckler, a lean hack, and a greyhound
-for coursing. An olla of rather more beef than mutton, a salad on most
-nights, scraps on Saturdays, lentils on Fridays, and a pigeon or so
-extra on Sundays, made away with three-quarters of his income. The rest
-of it went in a doublet of fine cloth and velvet breeches and shoes to
-match for holidays, while on week-days he made a brave figure in his
-best homespun. He had in his house a housekeeper past forty, a niece
-under twenty, and a lad for the field and market-place, who used to
-saddle the hack as well as handle the bill-hook. The age of this
-gentleman of ours was bordering on fifty; he was of a hardy habit,
-spare, gaunt-featured, a very early riser and a great sportsman. They
-will have it his surname was Quixada or Quesada (for here there is some
-difference of opinion among the authors who write on the subject),
-although from reasonable conjectures it seems plain that he was called
-Quexana. This, however, is of but little importance to our tale; it
-will be enough not to stray a hair’s breadth from the truth in the
-telling of it.
-"""
 
 
 def load_book(cfg):
-    """The book, or in --smoke mode a piece of it (or, without a local copy, FALLBACK_TEXT)."""
+    """The book, or in --smoke mode a piece of it (or, without a local copy, OPENING)."""
     try:
         text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
     except (OSError, ValueError) as e:
         if not cfg.smoke:
             sys.exit(f"lesson 10: could not load Don Quixote: {e}")
-        return FALLBACK_TEXT * 3, "the first paragraph of chapter 1, three times (no local copy)"
+        return OPENING * 3, "the opening of chapter 1, three times (no local copy)"
     if cfg.smoke:
         start = max(text.find("In a village of La Mancha"), 0)
         return text[start:start + 8000], "8,000 characters of chapter 1"

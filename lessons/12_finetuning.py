@@ -83,6 +83,7 @@ import tinytx as tx  # noqa: E402
 from tinytx import optim  # noqa: E402
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
+from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
 from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
                          load_text, train_val_split)
 from tinytx.generate import generate_text  # noqa: E402
@@ -124,62 +125,17 @@ SMOKE = dict(iters=12, batch_size=8, warmup_iters=2, eval_interval=6, eval_iters
              pretrain_iters=15, vocab_size=300, sample_tokens=15)
 
 # In --smoke mode without the book on disk (the tests never use the network): chapter 1's
-# first paragraph to pretrain on, and the windmills (chapter 8) for the speeches.
-FALLBACK_TEXT = """In a village of La Mancha, the name of which I have no desire to call
-to mind, there lived not long since one of those gentlemen that keep a
-lance in the lance-rack, an old buckler, a lean hack, and a greyhound
-for coursing. An olla of rather more beef than mutton, a salad on most
-nights, scraps on Saturdays, lentils on Fridays, and a pigeon or so
-extra on Sundays, made away with three-quarters of his income. The rest
-of it went in a doublet of fine cloth and velvet breeches and shoes to
-match for holidays, while on week-days he made a brave figure in his
-best homespun. He had in his house a housekeeper past forty, a niece
-under twenty, and a lad for the field and market-place, who used to
-saddle the hack as well as handle the bill-hook. The age of this
-gentleman of ours was bordering on fifty; he was of a hardy habit,
-spare, gaunt-featured, a very early riser and a great sportsman.
-
-At this point they came in sight of thirty or forty windmills that
-there are on that plain, and as soon as Don Quixote saw them he said to
-his squire, “Fortune is arranging matters for us better than we could
-have shaped our desires ourselves, for look there, friend Sancho Panza,
-where thirty or more monstrous giants present themselves, all of whom I
-mean to engage in battle and slay, and with whose spoils we shall begin
-to make our fortunes; for this is righteous warfare, and it is God’s
-good service to sweep so evil a breed from off the face of the earth.”
-
-“What giants?” said Sancho Panza.
-
-“Those thou seest there,” answered his master, “with the long arms, and
-some have them nearly two leagues long.”
-
-“Look, your worship,” said Sancho; “what we see there are not giants
-but windmills, and what seem to be their arms are the sails that turned
-by the wind make the millstone go.”
-
-“It is easy to see,” replied Don Quixote, “that thou art not used to
-this business of adventures; those are giants; and if thou art afraid,
-away with thee out of this and betake thyself to prayer while I engage
-them in fierce and unequal combat.”
-
-So saying, he gave the spur to his steed Rocinante, heedless of the
-cries his squire Sancho sent after him, warning him that most certainly
-they were windmills and not giants he was going to attack. He, however,
-was so positive they were giants that he neither heard the cries of
-Sancho, nor perceived, near as he was, what they were, but made at them
-shouting, “Fly not, cowards and vile beings, for a single knight
-attacks you.”
-"""
+# opening (tinytx.data.OPENING), repeated, both to pretrain on and for its quoted speeches.
 
 
 def load_book(cfg):
-    """The book, or in --smoke mode a piece of it (or, without a local copy, FALLBACK_TEXT)."""
+    """The book, or in --smoke mode a piece of it (or, without a local copy, OPENING)."""
     try:
         text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
     except (OSError, ValueError) as e:
         if not cfg.smoke:
             sys.exit(f"lesson 12: could not load Don Quixote: {e}")
-        return FALLBACK_TEXT * 4
+        return OPENING * 4
     if cfg.smoke:
         start = max(text.find("At this point they came in sight"), 0)
         return text[start:start + 24000]

@@ -18,13 +18,13 @@ from .pairs import (SPECIALS, PairBatch, add_special_tokens, collate_pairs, enco
                     pad_batch, pair_batches, read_tsv_pairs, sentence_pairs, special_ids,
                     split_sentences)
 from .tokenizers import cached_tokenizer
-from .quixote import (DATA_ENV, URLS, DownloadError, check_gutenberg, default_cache_dir,
+from .quixote import (DATA_ENV, OPENING, URLS, DownloadError, check_gutenberg, default_cache_dir,
                       download_file, find_quixote, load_quixote, load_text, normalize_text,
                       strip_gutenberg)
 
 __all__ = ["load_quixote", "load_text", "strip_gutenberg", "normalize_text", "find_quixote",
            "default_cache_dir", "download_file", "check_gutenberg", "DownloadError",
-           "DATA_ENV", "URLS",
+           "DATA_ENV", "URLS", "OPENING",
            "train_val_split", "encode_cached", "cached_tokenizer", "tokenizer_fingerprint", "get_batch",
            "iter_windows",
            "split_sentences", "sentence_pairs", "read_tsv_pairs", "SPECIALS",
