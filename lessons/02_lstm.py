@@ -68,11 +68,12 @@ import numpy as np  # noqa: E402
 
 import tinytx as tx  # noqa: E402
 import tinytx.functional as F  # noqa: E402
-from tinytx import nn, optim  # noqa: E402
+from tinytx import nn  # noqa: E402
 from tinytx.autograd import topological_order  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
 from tinytx.data.toy import recall_task  # noqa: E402
 from tinytx.nn.fused import fused  # noqa: E402
+from tinytx.train.recall import RecallNet, steps_to, train_recall  # noqa: E402
 
 GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
 
@@ -196,49 +197,6 @@ def fused_vs_composed(cfg):
 
 
 # -- 3. the recall task --------------------------------------------------------------------
-class RecallNet(nn.Module):
-    """Embedding -> RNN or LSTM -> Linear on the last hidden state: a guess of token 1."""
-
-    def __init__(self, kind, vocab, n_embd, hidden):
-        super().__init__()
-        self.kind = kind
-        self.wte = nn.Embedding(vocab, n_embd)
-        self.rnn = nn.RNN(n_embd, hidden) if kind == "RNN" else nn.LSTM(n_embd, hidden)
-        self.head = nn.Linear(hidden, vocab)
-
-    def forward(self, idx):                                      # (B, T) int -> (B, vocab)
-        hs, _ = self.rnn(self.wte(idx))                          # (B, T, C) -> (B, T, H)
-        return self.head(hs[:, -1])                              # read out after the last token
-
-
-def accuracy(model, x, y):
-    with tx.no_grad():
-        return float((model(tx.tensor(x)).numpy().argmax(axis=-1) == y).mean())
-
-
-def train_recall(model, N, cfg):
-    """Train on fresh random batches; -> [(step, held-out accuracy), ...]."""
-    rng = np.random.default_rng(cfg.seed)
-    x_test, y_test = recall_task(cfg.n_test, N, cfg.vocab, np.random.default_rng(cfg.seed + 1))
-    opt = optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    curve = []
-    for step in range(1, cfg.steps + 1):
-        x, y = recall_task(cfg.batch_size, N, cfg.vocab, rng)
-        loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), cfg.clip)
-        opt.step()
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            curve.append((step, accuracy(model, x_test, y_test)))
-    return curve
-
-
-def steps_to(curve, level=0.9):
-    """The first evaluated step with held-out accuracy >= level, or None."""
-    return next((s for s, a in curve if a >= level), None)
-
-
 def recall_experiment(cfg, distances):
     section("3. Recall the first token after N more tokens: RNN against LSTM")
     print(f"vocab {cfg.vocab} (chance {1 / cfg.vocab:.1%}), embedding {cfg.n_embd}, hidden "

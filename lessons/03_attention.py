@@ -69,13 +69,14 @@ import numpy as np  # noqa: E402
 
 import tinytx as tx  # noqa: E402
 import tinytx.functional as F  # noqa: E402
-from tinytx import nn, optim  # noqa: E402
+from tinytx import nn  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
 from tinytx.data.toy import recall_task  # noqa: E402
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,  # noqa: E402
                                          scaled_dot_product_attention)
 from tinytx.nn.attention import MultiHeadAttention  # noqa: E402
 from tinytx.nn.positional import LearnedPositionalEmbedding  # noqa: E402
+from tinytx.train.recall import RecallNet, steps_to, train_recall  # noqa: E402
 
 SENTENCE = "At my dairy farm we always get our milk from"
 
@@ -272,20 +273,6 @@ def sentence(cfg, path):
 
 
 # -- 6. the recall task: RNN, LSTM, attention ------------------------------------------------
-class RecallNet(nn.Module):
-    """Embedding -> RNN or LSTM -> Linear on the last hidden state (as in lesson 02)."""
-
-    def __init__(self, kind, vocab, n_embd, hidden):
-        super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)
-        self.rnn = nn.RNN(n_embd, hidden) if kind == "RNN" else nn.LSTM(n_embd, hidden)
-        self.head = nn.Linear(hidden, vocab)
-
-    def forward(self, idx):                                   # (B, T) int -> (B, vocab)
-        hs, _ = self.rnn(self.wte(idx))                       # (B, T, C) -> (B, T, H)
-        return self.head(hs[:, -1])
-
-
 class AttentionRecallNet(nn.Module):
     """Token + learned position embeddings -> one attention layer (one head, with a
     residual connection) -> LayerNorm -> Linear, read out at the last position."""
@@ -323,33 +310,6 @@ def make_model(kind, N, cfg):
     if kind == "attention":
         return AttentionRecallNet(cfg.vocab, cfg.attn_embd, N + 1)
     return RecallNet(kind, cfg.vocab, cfg.n_embd, cfg.hidden_size)
-
-
-def accuracy(model, x, y):
-    with tx.no_grad():
-        return float((model(tx.tensor(x)).numpy().argmax(axis=-1) == y).mean())
-
-
-def train_recall(model, N, cfg):
-    """Train on fresh random batches; -> [(step, held-out accuracy), ...] (as lesson 02)."""
-    rng = np.random.default_rng(cfg.seed)
-    x_test, y_test = recall_task(cfg.n_test, N, cfg.vocab, np.random.default_rng(cfg.seed + 1))
-    opt = optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
-    curve = []
-    for step in range(1, cfg.steps + 1):
-        x, y = recall_task(cfg.batch_size, N, cfg.vocab, rng)
-        loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm(model.parameters(), cfg.clip)
-        opt.step()
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            curve.append((step, accuracy(model, x_test, y_test)))
-    return curve
-
-
-def steps_to(curve, level=0.9):
-    return next((s for s, a in curve if a >= level), None)
 
 
 def recall_experiment(cfg, distances, kinds):

@@ -264,7 +264,7 @@ def main(argv=None):
     print(f"   {time.perf_counter() - t_train:.0f} s; held-out loss over every target token: "
           f"{val_loss:.3f} nats/token; saved {out / 'loss.png'}")
 
-    print(f"\n3. Held-out sources, decoded greedily and by beam search (width 4):")
+    print("\n3. Held-out sources, decoded greedily and by beam search (width 4):")
     picks = np.linspace(0, len(val_pairs) - 1, min(cfg.n_show, len(val_pairs))).astype(int)
     rows = compare_decoders(s2s, tok, [enc["val"][i][0] for i in picks], specials,
                             cfg.max_new_tokens, beam_width=4,

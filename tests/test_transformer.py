@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx import nn
 from tinytx.functional.attention import causal_mask, padding_mask
 from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
 from tinytx.nn.attention import CrossAttention, MultiHeadAttention

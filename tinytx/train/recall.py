@@ -1,0 +1,66 @@
+"""The long-range recall task of lessons 02 and 03: a recurrent classifier and its loop.
+
+Lesson 02 trains an RNN and an LSTM to output the token seen N steps earlier
+(`tinytx.data.toy.recall_task`); lesson 03 trains the same two again, and an attention
+model, to put the three side by side.
+
+    >>> import numpy as np
+    >>> model = RecallNet("LSTM", vocab=8, n_embd=8, hidden=16)
+    >>> model(tx.tensor(np.zeros((2, 5), dtype=np.int64))).shape
+    (2, 8)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import tinytx as tx
+
+from .. import functional as F
+from .. import nn, optim
+from ..data.toy import recall_task
+
+
+class RecallNet(nn.Module):
+    """Embedding -> RNN or LSTM -> Linear on the last hidden state: a guess of token 1."""
+
+    def __init__(self, kind, vocab, n_embd, hidden):
+        super().__init__()
+        self.kind = kind
+        self.wte = nn.Embedding(vocab, n_embd)
+        self.rnn = nn.RNN(n_embd, hidden) if kind == "RNN" else nn.LSTM(n_embd, hidden)
+        self.head = nn.Linear(hidden, vocab)
+
+    def forward(self, idx):                                      # (B, T) int -> (B, vocab)
+        hs, _ = self.rnn(self.wte(idx))                          # (B, T, C) -> (B, T, H)
+        return self.head(hs[:, -1])                              # read out after the last token
+
+
+def accuracy(model, x, y):
+    """Share of rows whose most likely token is y."""
+    with tx.no_grad():
+        return float((model(tx.tensor(x)).numpy().argmax(axis=-1) == y).mean())
+
+
+def train_recall(model, N, cfg):
+    """Train on fresh random batches; -> [(step, held-out accuracy), ...].
+
+    `cfg` has seed, n_test, vocab, lr, steps, batch_size, clip and eval_every."""
+    rng = np.random.default_rng(cfg.seed)
+    x_test, y_test = recall_task(cfg.n_test, N, cfg.vocab, np.random.default_rng(cfg.seed + 1))
+    opt = optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    curve = []
+    for step in range(1, cfg.steps + 1):
+        x, y = recall_task(cfg.batch_size, N, cfg.vocab, rng)
+        loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        optim.clip_grad_norm(model.parameters(), cfg.clip)
+        opt.step()
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            curve.append((step, accuracy(model, x_test, y_test)))
+    return curve
+
+
+def steps_to(curve, level=0.9):
+    """The first evaluated step with held-out accuracy >= level, or None."""
+    return next((s for s, a in curve if a >= level), None)
