@@ -160,3 +160,70 @@ def test_bytes_to_unicode_is_a_bijection_with_space_as_G():
 def test_missing_tokenizer_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="vocab.json"):
         load_gpt2_tokenizer(tmp_path)
+
+
+# -- writing back: save_gpt2 -------------------------------------------------------------------
+
+def test_save_gpt2_round_trip_is_bit_identical(tmp_path):
+    from tinytx.checkpoint_gpt2 import save_gpt2
+    arrays = hf_arrays(np.random.default_rng(3))
+    model = load_gpt2(write_hf(tmp_path / "in", arrays))
+    tok = GPT2Tokenizer.from_merges([("Ġ", "t"), ("h", "e"), ("Ġt", "he")])
+    save_gpt2(model, tmp_path / "out", tokenizer=tok)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "config.json", "merges.txt", "model.safetensors", "vocab.json"]   # no temp files
+    again = load_gpt2(tmp_path / "out")
+    assert again.config == model.config
+    first, second = model.state_dict(), again.state_dict()
+    assert list(first) == list(second)
+    for name in first:
+        assert first[name].dtype == second[name].dtype
+        np.testing.assert_array_equal(first[name], second[name])
+    save_gpt2(again, tmp_path / "out2", tokenizer=load_gpt2_tokenizer(tmp_path / "out"))
+    for f in ("model.safetensors", "config.json", "vocab.json", "merges.txt"):
+        assert (tmp_path / "out" / f).read_bytes() == (tmp_path / "out2" / f).read_bytes()
+    tok2 = load_gpt2_tokenizer(tmp_path / "out2")
+    assert tok2.encode("the then") == tok.encode("the then")
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert (config["model_type"], config["n_layer"], config["n_head"], config["n_embd"],
+            config["n_positions"], config["vocab_size"]) == ("gpt2", L, H, C, T, V)
+
+
+def test_save_gpt2_refuses_what_gpt2_cannot_hold(tmp_path):
+    from tinytx.checkpoint_gpt2 import save_gpt2
+    from tinytx.models import GPT, GPTConfig
+    with pytest.raises(ValueError, match="bias=False"):
+        save_gpt2(GPT(GPTConfig(block_size=4, vocab_size=7, n_layer=1, n_head=1, n_embd=4,
+                                bias=False)), tmp_path)
+    with pytest.raises(ValueError, match="tokenizer"):
+        save_gpt2(GPT(GPTConfig(block_size=4, vocab_size=7, n_layer=1, n_head=1,
+                                n_embd=4)), tmp_path, tokenizer=object())
+    assert not any(tmp_path.iterdir())                     # nothing half-written
+
+
+def test_transformers_agrees_both_ways(tmp_path):
+    """Optional: a random tiny GPT2LMHeadModel saved by transformers loads into tinytx with
+    the same logits, and what save_gpt2 writes loads back into transformers."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from tinytx.checkpoint_gpt2 import save_gpt2
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=16,
+                                  vocab_size=V, resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)
+    hf = transformers.GPT2LMHeadModel(cfg).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    ids = [3, 14, 15, 9, 2, 6, 5, 35, 8, 9, 7]
+    with torch.no_grad():
+        want = hf(torch.tensor([ids])).logits[0].numpy()
+    model = load_gpt2(tmp_path / "hf")
+    model.eval()
+    with tx.no_grad():
+        np.testing.assert_allclose(model(tx.tensor([ids]))[0].numpy()[0], want, atol=1e-4)
+    model.transformer.h[0].mlp.c_fc.bias.data += 0.5          # a "finetuned" change
+    with tx.no_grad():
+        ours = model(tx.tensor([ids]))[0].numpy()[0]
+    save_gpt2(model, tmp_path / "back")
+    back = transformers.GPT2LMHeadModel.from_pretrained(tmp_path / "back").eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(back(torch.tensor([ids])).logits[0].numpy(), ours,
+                                   atol=1e-4)

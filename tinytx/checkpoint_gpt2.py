@@ -25,16 +25,24 @@ state dict) is accepted too. GPT-2 uses the tanh GELU and LayerNorm eps 1e-5, as
     model = load_gpt2("path/to/gpt2")               # a folder, or the .safetensors file
     tok = load_gpt2_tokenizer("path/to/gpt2")        # vocab.json + merges.txt
     generate_text(model, tok, "Don Quixote", 30, top_k=40)
+    save_gpt2(model, "out/my-gpt2", tokenizer=tok)   # back to Hugging Face's layout
+
+Writing back (`save_gpt2`, used by examples/finetune.py) is the same map the other way:
+our state dict's names already are GPT2LMHeadModel's (`transformer.h.0.attn.c_attn.weight`,
+(in, out) as Conv1D stores them), `lm_head.weight` is left out because it is tied to
+wte (Hugging Face ties it again on load), and config.json gets GPT-2's field names.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import regex
 
+from .checkpoint import _fsync, _temp_name
 from .models import GPT, GPTConfig
 from .tokenizer import GPT2_SPLIT_PATTERN
 
@@ -114,6 +122,76 @@ def load_gpt2(path, *, n_head: int | None = None, dropout: float = 0.0) -> GPT:
     return model
 
 
+# -- writing back: Hugging Face's layout -------------------------------------------------------
+
+def gpt2_config_json(config: GPTConfig) -> dict:
+    """config.json for a GPT2LMHeadModel of this size (GPT-2's own field names)."""
+    eos = config.vocab_size - 1     # GPT-2: <|endoftext|> = 50256, the last id
+    return {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"],
+            "n_layer": config.n_layer, "n_head": config.n_head, "n_embd": config.n_embd,
+            "n_positions": config.block_size, "n_ctx": config.block_size,
+            "vocab_size": config.vocab_size, "activation_function": "gelu_new",
+            "layer_norm_epsilon": 1e-5, "resid_pdrop": config.dropout,
+            "embd_pdrop": config.dropout, "attn_pdrop": config.dropout,
+            "bos_token_id": eos, "eos_token_id": eos, "tie_word_embeddings": True}
+
+
+def save_gpt2(model: GPT, folder, tokenizer: GPT2Tokenizer | None = None):
+    """Write `model` as a Hugging Face GPT-2 folder: model.safetensors + config.json
+    (+ vocab.json and merges.txt when a GPT2Tokenizer is given).
+
+    Each file is written to a temporary name in `folder` and renamed over the old one,
+    so a crash never leaves half a file. `load_gpt2(folder)` gives back the same arrays
+    bit for bit, and `transformers.GPT2LMHeadModel.from_pretrained(folder)` loads it.
+    Args:
+        model: a tinytx GPT with biases (GPT-2 has them).
+        folder: created if missing.
+        tokenizer: a GPT2Tokenizer (from `load_gpt2_tokenizer`), or None.
+    """
+    from safetensors.numpy import save_file
+    if not isinstance(model, GPT) or not model.config.bias:
+        raise ValueError(f"model: expected a tinytx GPT with bias=True (GPT-2's layout), "
+                         f"got {type(model).__name__}"
+                         + (" with bias=False" if isinstance(model, GPT) else ""))
+    if tokenizer is not None and not isinstance(tokenizer, GPT2Tokenizer):
+        raise ValueError(f"tokenizer: expected a GPT2Tokenizer (vocab.json + merges.txt), "
+                         f"got {type(tokenizer).__name__}")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()
+              if k != "lm_head.weight"}   # tied: wte is the one copy
+    _atomic(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
+                                                    metadata={"format": "pt"}))
+    _atomic_text(folder / "config.json", json.dumps(gpt2_config_json(model.config),
+                                                    indent=2) + "\n")
+    if tokenizer is not None:
+        vocab, merges = tokenizer_files(tokenizer)
+        _atomic_text(folder / "vocab.json", vocab)
+        _atomic_text(folder / "merges.txt", merges)
+
+
+def tokenizer_files(tok: GPT2Tokenizer) -> tuple[str, str]:
+    """(vocab.json text, merges.txt text) as in Hugging Face's gpt2 repository."""
+    order = sorted(tok.ranks, key=tok.ranks.get)
+    merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in order)
+    return json.dumps(tok.encoder, ensure_ascii=False), merges
+
+
+def _atomic(final: Path, write):
+    """write(tmp) to a temporary file beside `final`, then rename it over `final`."""
+    tmp = _temp_name(final)
+    try:
+        write(tmp)
+        _fsync(tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _atomic_text(final: Path, text: str):
+    _atomic(final, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
 # -- the tokenizer --------------------------------------------------------------------------
 
 def bytes_to_unicode() -> dict[int, str]:
@@ -148,6 +226,21 @@ class GPT2Tokenizer:
         self.pattern = regex.compile(GPT2_SPLIT_PATTERN)
         self.special_tokens = {s: i for s, i in self.encoder.items() if s == "<|endoftext|>"}
         self._cache = {}
+
+    @classmethod
+    def from_merges(cls, merges=()) -> "GPT2Tokenizer":
+        """A byte-level BPE in GPT-2's format: the 256 byte characters (ids in character
+        order), then one token per merge, then <|endoftext|> (tiny models and tests).
+
+            >>> GPT2Tokenizer.from_merges([("h", "e")]).encode("he")
+            [256]
+        """
+        chars = bytes_to_unicode()
+        vocab = {c: i for i, c in enumerate(sorted(chars.values()))}
+        for a, b in merges:
+            vocab[a + b] = len(vocab)
+        vocab["<|endoftext|>"] = len(vocab)
+        return cls(vocab, list(merges))
 
     def _bpe(self, chunk: str) -> list[str]:
         """Merge the lowest-ranked adjacent pair (everywhere) until no pair has a rank."""
