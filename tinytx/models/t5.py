@@ -1,0 +1,326 @@
+"""T5: the text-to-text encoder-decoder of Raffel et al. (2020), with Hugging Face's names.
+
+Introduced in lesson 12 (finetuning T5-small as in the report's §7.1; docs/finetuning.md
+§6). T5 is the encoder-decoder of lesson 11 with five changes:
+
+1. **No positional table.** Each attention layer adds a learned bias b[h, bucket(j - i)]
+   to its scores, looked up by the *relative* position of key j to query i. Distances
+   are put in buckets (exact up to 8 or 16, then logarithmic up to max_distance); the
+   encoder's buckets are bidirectional (j before and after i differ), the decoder's
+   causal. Only layer 0 of each stack owns a table; its bias is reused by the others.
+2. **RMS LayerNorm** (T5LayerNorm): x / sqrt(mean(x²) + eps) · weight — no mean
+   subtraction, no bias.
+3. **No biases** anywhere, and **no 1/√D** inside attention (the init absorbs it).
+4. Feed-forward: ReLU (T5 v1.0) or gated GELU, gelu_new(x W_0) ⊙ (x W_1) (v1.1, FLAN-T5).
+5. Output: with tied embeddings (v1.0) the decoder output is scaled by d_model^-0.5
+   before the shared table; untied (v1.1) checkpoints have their own lm_head and no
+   rescale. (transformers 5 always ties, and keeps the rescale choice in its config's
+   `scale_decoder_outputs`; T5Config has both fields.)
+
+The decoder starts from token 0 (= pad); targets equal to pad_id are left out of the loss.
+Pre-LN residual blocks throughout, a final RMS norm per stack.
+
+Module and parameter names are Hugging Face's (`shared`, `encoder.block.0.layer.0.
+SelfAttention.q`, `...relative_attention_bias`, `DenseReluDense.wi_0`, `EncDecAttention`),
+so tinytx/checkpoint_t5.py maps a checkpoint by name (transposing torch's (out, in) Linear
+weights into our (in, out)). T5 has the interface of tinytx.models.Seq2Seq (encode,
+decode with a KV cache, forward with targets, config.n_decoder_layer/max_len/pad_id), so
+generate_seq2seq and beam_search_seq2seq decode it unchanged.
+
+    >>> import tinytx as tx
+    >>> m = T5(T5Config(vocab_size=20, d_model=8, d_kv=4, d_ff=16, num_layers=1,
+    ...                 num_heads=2))
+    >>> m(tx.tensor([[5, 6, 1]]), tx.tensor([[0, 7]]))[0].shape
+    (1, 2, 20)
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .. import functional as F
+from .. import nn
+from ..functional.attention import mask_fill_value
+from ..nn import fused
+from ..nn.attention import merge_heads, split_heads
+from ..tensor import Tensor
+from .gpt import LMHead
+from .seq2seq import _may_attend
+
+
+@dataclass
+class T5Config:
+    vocab_size: int = 32128
+    d_model: int = 512
+    d_kv: int = 64                 # width of one head (num_heads·d_kv need not be d_model)
+    d_ff: int = 2048
+    num_layers: int = 6            # encoder blocks
+    num_decoder_layers: int | None = None   # None: num_layers
+    num_heads: int = 8
+    relative_attention_num_buckets: int = 32
+    relative_attention_max_distance: int = 128
+    dropout: float = 0.1
+    layer_norm_epsilon: float = 1e-6
+    feed_forward_proj: str = "relu"   # "relu" (v1.0) or "gated-gelu" (v1.1, FLAN-T5)
+    tie_word_embeddings: bool = True
+    scale_decoder_outputs: bool | None = None   # None: the same as tie_word_embeddings
+    pad_id: int = 0                # also the decoder start token
+    eos_id: int = 1
+    max_len: int = 512             # the longest decoder context generation keeps
+
+    @property
+    def rescale(self) -> bool:
+        """Whether the decoder output is scaled by d_model^-0.5 before the LM head."""
+        return (self.tie_word_embeddings if self.scale_decoder_outputs is None
+                else self.scale_decoder_outputs)
+
+    @property
+    def n_decoder_layer(self) -> int:
+        return self.num_decoder_layers or self.num_layers
+
+    def to_dict(self):
+        return asdict(self)
+
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu,
+               "gelu_new": lambda x: F.gelu(x, approximate="tanh")}
+
+
+def feed_forward_kind(proj: str) -> tuple[str, bool]:
+    """("relu" | "gelu" | "gelu_new", gated) from config's feed_forward_proj, as HF reads
+    it: "gated-ACT" is gated, and "gated-gelu" means the tanh GELU (gelu_new)."""
+    act, gated = proj.split("-")[-1], proj.startswith("gated-")
+    act = "gelu_new" if proj == "gated-gelu" else act
+    if act not in ACTIVATIONS or proj.count("-") > (1 if gated else 0):
+        raise ValueError(f"feed_forward_proj: expected 'relu', 'gelu', 'gated-gelu' or "
+                         f"'gated-relu', got {proj!r}")
+    return act, gated
+
+
+def relative_position_bucket(relative_position: np.ndarray, bidirectional: bool,
+                             num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:
+    """T5's bucket of each relative position j - i (key minus query), in float32 like HF.
+
+    Half the buckets (bidirectional: per direction) hold exact distances 0..max_exact-1;
+    the rest cover max_exact..max_distance logarithmically; farther is the last bucket.
+    Causal: keys after the query (j > i) count as distance 0 (they are masked anyway).
+
+        >>> relative_position_bucket(np.array([-3, 0, 3, 200]), True, 32, 128).tolist()
+        [3, 0, 19, 31]
+    """
+    rel = np.asarray(relative_position, dtype=np.int64)
+    bucket = np.zeros_like(rel)
+    if bidirectional:
+        num_buckets //= 2
+        bucket += (rel > 0) * num_buckets
+        rel = np.abs(rel)
+    else:
+        rel = -np.minimum(rel, 0)
+    max_exact = num_buckets // 2
+    safe = np.maximum(rel, max_exact).astype(np.float32)       # log(0) never computed
+    large = max_exact + (np.log(safe / np.float32(max_exact))
+                         / np.float32(math.log(max_distance / max_exact))
+                         * np.float32(num_buckets - max_exact)).astype(np.int64)
+    large = np.minimum(large, num_buckets - 1)
+    return bucket + np.where(rel < max_exact, rel, large)
+
+
+class T5LayerNorm(nn.Module):
+    """RMS norm without mean or bias: x · (mean(x²) + eps)^-½ · weight.
+
+    HF computes the mean square in float32 even for half-precision weights; tinytx's
+    models are float32 (float64 in checks), so the input dtype is used as it is.
+    Shapes: (..., C) -> (..., C)
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(np.ones(d_model, dtype=np.float32))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return rms_norm(x, self.weight, self.eps)
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """x / sqrt(mean(x², last axis) + eps) * weight, composed from F ops."""
+    return x * ((x * x).mean(axis=-1, keepdims=True) + eps) ** -0.5 * weight
+
+
+class T5Attention(nn.Module):
+    """Multi-head attention with a relative position bias and no 1/√D scaling.
+
+    scores = q kᵀ + bias (+ a large negative value where the mask says "may not attend"),
+    weights = softmax(scores), out = o(weights v). Only a stack's layer 0 has
+    `relative_attention_bias` (num_buckets, H); it computes the bias (1, H, T, S) and
+    returns it so the later layers add the same one.
+    Shapes: x (B, T, C), kv (B, S, C) or None (self-attention), mask bool broadcastable to
+    (B, H, T, S) -> (B, T, C), bias (1, H, T, S) or None
+    """
+
+    def __init__(self, c: T5Config, has_relative_attention_bias: bool, bidirectional: bool):
+        super().__init__()
+        inner, self.n_head, self.bidirectional = c.num_heads * c.d_kv, c.num_heads, \
+            bidirectional
+        self.num_buckets = c.relative_attention_num_buckets
+        self.max_distance = c.relative_attention_max_distance
+        self.q, self.k, self.v = (nn.Linear(c.d_model, inner, bias=False) for _ in range(3))
+        self.o = nn.Linear(inner, c.d_model, bias=False)
+        self.relative_attention_bias = (nn.Embedding(self.num_buckets, c.num_heads)
+                                        if has_relative_attention_bias else None)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def compute_bias(self, T: int, S: int, start: int = 0) -> Tensor:
+        """The bias of queries at positions start..start+T-1 on keys 0..S-1: (1, H, T, S)."""
+        i = np.arange(start, start + T)[:, None]
+        j = np.arange(S)[None, :]
+        buckets = relative_position_bucket(j - i, self.bidirectional, self.num_buckets,
+                                           self.max_distance)               # (T, S)
+        table = self.relative_attention_bias
+        idx = Tensor(buckets, device=table.weight.device)
+        return table(idx).permute(2, 0, 1).reshape(1, self.n_head, T, S)   # (T,S,H)->(1,H,T,S)
+
+    def forward(self, x, kv=None, mask=None, bias=None, cache=None, start=0):
+        """`cache` (a LayerCache, generation only): self-attention appends the new keys and
+        values; cross-attention projects the memory once into cache.cross."""
+        q = split_heads(self.q(x), self.n_head)                          # (B, H, T, D)
+        if kv is None:                                                   # self-attention
+            k, v = split_heads(self.k(x), self.n_head), split_heads(self.v(x), self.n_head)
+            if cache is not None:
+                k, v = cache.append(k, v)                                # (B, H, S, D)
+        elif cache is not None and cache.cross is not None:
+            k, v = cache.cross
+        else:
+            k, v = split_heads(self.k(kv), self.n_head), split_heads(self.v(kv), self.n_head)
+            if cache is not None:
+                cache.cross = (k, v)
+        scores = q @ k.transpose(-2, -1)                                 # (B, H, T, S)
+        if bias is None and self.relative_attention_bias is not None:
+            bias = self.compute_bias(q.shape[2], k.shape[2], start)
+        if bias is not None:
+            scores = scores + bias
+        if mask is not None:
+            scores = F.masked_fill(scores, ~mask.data, mask_fill_value(scores.dtype))
+        weights = self.dropout(F.softmax(scores, axis=-1))
+        return self.o(merge_heads(weights @ v)), bias
+
+
+class T5DenseActDense(nn.Module):
+    """wo(act(wi x)), or gated: wo(act(wi_0 x) ⊙ wi_1 x). Shapes: (B, T, C) -> (B, T, C)"""
+
+    def __init__(self, c: T5Config):
+        super().__init__()
+        self.act, self.gated = feed_forward_kind(c.feed_forward_proj)
+        if self.gated:
+            self.wi_0 = nn.Linear(c.d_model, c.d_ff, bias=False)
+            self.wi_1 = nn.Linear(c.d_model, c.d_ff, bias=False)
+        else:
+            self.wi = nn.Linear(c.d_model, c.d_ff, bias=False)
+        self.wo = nn.Linear(c.d_ff, c.d_model, bias=False)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, x):
+        act = ACTIVATIONS[self.act]
+        h = act(self.wi_0(x)) * self.wi_1(x) if self.gated else act(self.wi(x))
+        return self.wo(self.dropout(h))
+
+
+class T5Sublayer(nn.Module):
+    """x + dropout(f(layer_norm(x))): HF's T5LayerSelfAttention, T5LayerCrossAttention and
+    T5LayerFF, one class; `kind` names f's attribute (SelfAttention, EncDecAttention or
+    DenseReluDense) so the parameter names are HF's."""
+
+    def __init__(self, c: T5Config, kind: str, module: nn.Module):
+        super().__init__()
+        self.kind = kind
+        setattr(self, kind, module)
+        self.layer_norm = T5LayerNorm(c.d_model, c.layer_norm_epsilon)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, x, **kwargs):
+        out = getattr(self, self.kind)(self.layer_norm(x), **kwargs)
+        y, bias = out if isinstance(out, tuple) else (out, None)
+        return x + self.dropout(y), bias
+
+
+class T5Stack(nn.Module):
+    """The encoder (is_decoder=False) or the decoder: blocks of sublayers, then a norm.
+
+    Each block is `layer` = [self-attention, (cross-attention,) feed-forward].
+    Shapes: x (B, T, C) -> (B, T, C)
+    """
+
+    def __init__(self, c: T5Config, is_decoder: bool):
+        super().__init__()
+        self.is_decoder = is_decoder
+        n = c.n_decoder_layer if is_decoder else c.num_layers
+        self.block = nn.ModuleList()
+        for i in range(n):
+            layer = [T5Sublayer(c, "SelfAttention", T5Attention(c, i == 0, not is_decoder))]
+            if is_decoder:
+                layer.append(T5Sublayer(c, "EncDecAttention", T5Attention(c, False, True)))
+            layer.append(T5Sublayer(c, "DenseReluDense", T5DenseActDense(c)))
+            block = nn.Module()
+            block.layer = nn.ModuleList(layer)
+            self.block.append(block)
+        self.final_layer_norm = T5LayerNorm(c.d_model, c.layer_norm_epsilon)
+        self.dropout = nn.Dropout(c.dropout)
+
+    def forward(self, x, mask=None, memory=None, memory_mask=None, cache=None, start=0):
+        x, bias = self.dropout(x), None
+        for i, block in enumerate(self.block):
+            kv_cache = None if cache is None else cache[i]
+            attn, *rest = block.layer
+            x, bias = attn(x, mask=mask, bias=bias, cache=kv_cache, start=start)
+            if self.is_decoder:
+                x, _ = rest[0](x, kv=memory, mask=memory_mask, cache=kv_cache)
+            x, _ = rest[-1](x)
+        return self.dropout(self.final_layer_norm(x))
+
+
+class T5(nn.Module):
+    """T5ForConditionalGeneration: shared embedding, encoder, decoder, LM head."""
+
+    def __init__(self, config: T5Config):
+        super().__init__()
+        self.config = c = config
+        self.shared = nn.Embedding(c.vocab_size, c.d_model)
+        self.encoder = T5Stack(c, is_decoder=False)
+        self.decoder = T5Stack(c, is_decoder=True)
+        self.lm_head = (LMHead(self.shared.weight) if c.tie_word_embeddings
+                        else LMHead(nn.Parameter(self.shared.weight.numpy().copy())))
+
+    def encode(self, src: Tensor, src_pad_mask: Tensor | None = None) -> Tensor:
+        """src (B, S), src_pad_mask (B, S) True at padding or None -> memory (B, S, C)"""
+        return self.encoder(self.shared(src), mask=_may_attend(src_pad_mask))
+
+    def decode(self, tgt_in: Tensor, memory: Tensor, src_pad_mask=None, tgt_pad_mask=None,
+               cache=None):
+        """tgt_in (B, T), memory (B, S, C) -> logits (B, T, V).
+
+        tgt_pad_mask is not needed (accepted for Seq2Seq's interface): the decoder is
+        causal and padding sits on the right, so no real position looks at it; and it
+        could not be used, since the start token 0 is also the pad id.
+        `cache`: a KVCache of n_decoder_layer layers (generation under no_grad).
+        """
+        start = 0 if cache is None else cache.length
+        if cache is not None:
+            cache.check(len(self.decoder.block), "T5.decode")
+        T = tgt_in.shape[1]
+        mask = F.causal_mask(T, tgt_in.device, start + T)                # (T, start + T)
+        x = self.decoder(self.shared(tgt_in), mask=mask, memory=memory,
+                         memory_mask=_may_attend(src_pad_mask), cache=cache, start=start)
+        if self.config.rescale:
+            x = x * self.config.d_model ** -0.5                          # HF's rescale
+        return self.lm_head(x)
+
+    def forward(self, src, tgt_in, src_pad_mask=None, tgt_pad_mask=None, targets=None):
+        """Shapes: src (B, S), tgt_in (B, T) starting with token 0, src_pad_mask (B, S)
+        True at padding, targets (B, T) -> logits (B, T, V), loss (pad targets ignored)"""
+        logits = self.decode(tgt_in, self.encode(src, src_pad_mask), src_pad_mask)
+        loss = None if targets is None else fused.cross_entropy(
+            logits, targets, ignore_index=self.config.pad_id)
+        return logits, loss
+

@@ -1,0 +1,154 @@
+"""Finetuning a pretrained model: loading it, cutting the new data, measuring before/after.
+
+Introduced in lesson 12 and used by examples/finetune.py (the report's §7.1 recipe). Two
+kinds of pretrained model, told apart by `model_type` in the folder's config.json:
+
+    gpt2   a causal LM on a text: the text is cut into 1024-character chunks, each chunk
+           one training sequence (x = ids[:-1], y = ids[1:], cropped to block_size)
+    t5     an encoder-decoder on text pairs: source = task prefix + source text,
+           target = target text + </s>; the decoder starts from token 0
+
+A tinytx checkpoint (lesson 10's GPT, or a run of examples/finetune.py) works as well as
+a Hugging Face folder. Batches depend only on the generator passed in, so the Trainer's
+exact resume works; chunks of different lengths in one micro-batch are padded on the
+right, their targets set to -100 (left out of the loss).
+
+    >>> chunks = text_chunks("abcdefghij", 4)
+    >>> chunks
+    ['abcd', 'efgh', 'ij']
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..checkpoint import load_checkpoint, read_checkpoint_meta
+from ..generate.sampling import inference
+from ..tensor import tensor
+
+IGNORE = -100          # target id left out of the loss (fused.cross_entropy's default)
+
+
+def text_chunks(text: str, chunk_chars: int = 1024) -> list[str]:
+    """Consecutive pieces of chunk_chars characters (the last may be shorter)."""
+    if isinstance(chunk_chars, bool) or not isinstance(chunk_chars, int) or chunk_chars < 2:
+        raise ValueError(f"chunk_chars: expected an int >= 2, got {chunk_chars!r}")
+    return [text[i:i + chunk_chars] for i in range(0, len(text), chunk_chars)]
+
+
+def encode_chunks(tok, chunks, block_size: int) -> list[np.ndarray]:
+    """Token ids of each chunk, cropped to block_size + 1 (x and y are then at most
+    block_size long); chunks of fewer than two tokens are dropped (nothing to predict)."""
+    out = [np.asarray(tok.encode(c), dtype=np.int64)[:block_size + 1] for c in chunks]
+    return [ids for ids in out if len(ids) >= 2]
+
+
+def pad_lm_batch(rows, device=None):
+    """(x, y) from token-id rows of different lengths: x padded with 0, y with -100.
+    Shapes: rows [(n_i,)] -> x, y (B, max n_i - 1) int64"""
+    T = max(len(r) for r in rows) - 1
+    x = np.zeros((len(rows), T), dtype=np.int64)
+    y = np.full((len(rows), T), IGNORE, dtype=np.int64)
+    for b, r in enumerate(rows):
+        x[b, :len(r) - 1], y[b, :len(r) - 1] = r[:-1], r[1:]
+    return tensor(x, device=device), tensor(y, device=device)
+
+
+def random_chunk_batch(encoded, batch_size: int, rng: np.random.Generator, device=None):
+    """batch_size chunks drawn at random (with replacement), padded: (x, y)."""
+    if not encoded:
+        raise ValueError("encoded: expected at least one encoded chunk, got none")
+    return pad_lm_batch([encoded[i] for i in rng.integers(0, len(encoded), batch_size)],
+                        device)
+
+
+def lm_held_out(model, encoded, tok, device=None, batch_size: int = 4):
+    """(nats per token, bits per byte) of a GPT over every target of every chunk; the
+    bytes are those of the predicted tokens (each chunk's first token is not predicted)."""
+    nats = count = n_bytes = 0
+    with inference(model):
+        for i in range(0, len(encoded), batch_size):
+            rows = encoded[i:i + batch_size]
+            x, y = pad_lm_batch(rows, device)
+            n = sum(len(r) - 1 for r in rows)
+            nats += model(x, y)[1].item() * n
+            count += n
+            n_bytes += sum(len(tok.decode(r[1:].tolist()).encode()) for r in rows)
+    return nats / count, nats / math.log(2) / n_bytes
+
+
+# -- loading the pretrained model ---------------------------------------------------------------
+
+def model_type(path) -> str:
+    """"gpt2", "t5" (a Hugging Face folder's config.json) or "tinytx" (a checkpoint)."""
+    path = Path(path)
+    config = (path if path.is_dir() else path.parent) / "config.json"
+    if path.is_dir() and config.is_file():
+        kind = json.loads(config.read_text()).get("model_type")
+        if kind in ("gpt2", "t5"):
+            return kind
+        raise ValueError(f"--model: {config} has model_type {kind!r}; expected 'gpt2' or "
+                         f"'t5'")
+    if path.with_name(path.name + ".json").is_file() or path.suffix == ".json":
+        return "tinytx"
+    raise FileNotFoundError(f"--model: expected a Hugging Face folder with config.json or a "
+                            f"tinytx checkpoint prefix (NAME.json + NAME.safetensors), got "
+                            f"{str(path)!r}")
+
+
+def load_pretrained(path, dropout: float = 0.1):
+    """(kind, model, tokenizer) for a GPT-2 or T5 folder, or a tinytx GPT checkpoint.
+
+    A checkpoint's JSON names the tokenizer: a tinytx .model file, or a Hugging Face
+    folder (a checkpoint written by examples/finetune.py from a GPT-2 or T5 folder).
+    """
+    kind = model_type(path)
+    if kind == "gpt2":
+        from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+        return kind, load_gpt2(path, dropout=dropout), load_gpt2_tokenizer(path)
+    if kind == "t5":
+        from ..checkpoint_t5 import load_t5, load_t5_tokenizer
+        return kind, load_t5(path, dropout=dropout), load_t5_tokenizer(path)
+    return load_tinytx(path, dropout)
+
+
+def load_tinytx(path, dropout: float = 0.1):
+    """(kind, model, tokenizer) from a tinytx checkpoint whose JSON holds the model config
+    under "model" and the tokenizer's path under "tokenizer"."""
+    from dataclasses import replace
+    meta = read_checkpoint_meta(path)["config"] or {}
+    if "model" not in meta or "tokenizer" not in meta:
+        raise ValueError(f"--model: the checkpoint {path} does not name its model config and "
+                         f"tokenizer (keys 'model' and 'tokenizer'); expected one written by "
+                         f"examples/train_quixote.py, lesson 10 or examples/finetune.py")
+    base = meta.get("base", "gpt")
+    kind, model, tok = (load_pretrained(meta["tokenizer"], dropout) if base in ("gpt2", "t5")
+                        else ("gpt", *_tinytx_gpt(meta, Path(path))))
+    if kind == "t5":
+        from ..models.t5 import T5
+        model = T5(replace(model.config, dropout=dropout))
+    else:
+        from ..models import GPT
+        model = GPT(replace(model.config, dropout=dropout))
+    load_checkpoint(path, _wrap(kind, model), restore_rng=False)
+    return kind, model, tok
+
+
+def _tinytx_gpt(meta, path):
+    from ..models import GPT, GPTConfig
+    from ..tokenizer import load as load_tokenizer
+    tok_file = Path(meta["tokenizer"])
+    if not tok_file.is_file():                       # the folder was moved: look beside
+        tok_file = path.parent / tok_file.name
+    return GPT(GPTConfig(**meta["model"])), load_tokenizer(tok_file)
+
+
+def _wrap(kind, model):
+    """What the Trainer trains (and checkpoints): T5 inside PairLoss, a GPT as itself."""
+    if kind == "t5":
+        from .seq2seq import PairLoss
+        return PairLoss(model)
+    return model
