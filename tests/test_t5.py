@@ -3,17 +3,16 @@ buckets, float64 gradient checks, KV cache == no cache, Hugging Face files writt
 tests (and, when transformers + torch are installed, logits and greedy decodes against
 transformers' own T5 for v1.0 and v1.1), and a SentencePiece unigram model file."""
 import json
-import struct
 
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
+from safetensors.numpy import load_file, save_file
 
 import tinytx as tx
-from tinytx.checkpoint_t5 import load_t5, load_t5_tokenizer
+from tinytx.checkpoint_t5 import load_t5, load_t5_tokenizer, save_t5
 from tinytx.generate import beam_search_seq2seq, generate_seq2seq
 from tinytx.models.t5 import T5, T5Attention, T5Config, relative_position_bucket, rms_norm
-from tinytx.tokenizer.unigram import UnigramTokenizer, parse_model
+from tinytx.tokenizer.unigram import UnigramTokenizer, parse_model, write_model
 
 SRC = np.array([[5, 9, 33, 12, 7, 40, 22, 8, 1, 0, 0], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1]])
 TGT = np.array([[0, 3, 17, 25, 9, 2, 44, 5, 6], [0, 7, 8, 9, 30, 31, 1, 0, 0]])
@@ -112,23 +111,21 @@ def test_kv_cache_equals_no_cache(ff, tie):
 # -- Hugging Face files -------------------------------------------------------------------------
 
 def write_t5_folder(folder, model: T5, tie_in_config=True, lm_head=False):
-    """model as Hugging Face writes a T5 folder: (out, in) Linear weights, HF's names."""
-    from tinytx.checkpoint_t5 import LINEARS
-    arrays = {k: (v.T if k.endswith(LINEARS) else v).copy()
-              for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    """model as Hugging Face (transformers 4) writes a T5 folder: save_t5's files plus
+    the tied copy encoder.embed_tokens.weight, lm_head only if asked, and no
+    scale_decoder_outputs in config.json (tie_word_embeddings then decides the rescale)."""
+    save_t5(model, folder)
+    arrays = load_file(str(folder / "model.safetensors"))
     arrays["encoder.embed_tokens.weight"] = arrays["shared.weight"].copy()
     if lm_head:
         arrays["lm_head.weight"] = model.lm_head.weight.numpy().copy()
-    folder.mkdir(parents=True, exist_ok=True)
+    else:
+        arrays.pop("lm_head.weight", None)
     save_file(arrays, str(folder / "model.safetensors"))
-    c = model.config
-    (folder / "config.json").write_text(json.dumps(dict(
-        model_type="t5", vocab_size=c.vocab_size, d_model=c.d_model, d_kv=c.d_kv,
-        d_ff=c.d_ff, num_layers=c.num_layers, num_decoder_layers=c.num_decoder_layers,
-        num_heads=c.num_heads, relative_attention_num_buckets=c.relative_attention_num_buckets,
-        relative_attention_max_distance=c.relative_attention_max_distance,
-        feed_forward_proj=c.feed_forward_proj, tie_word_embeddings=tie_in_config,
-        dropout_rate=0.1, decoder_start_token_id=0, eos_token_id=1)))
+    config = json.loads((folder / "config.json").read_text())
+    del config["scale_decoder_outputs"]
+    (folder / "config.json").write_text(json.dumps({**config,
+                                                    "tie_word_embeddings": tie_in_config}))
     return folder
 
 
@@ -193,41 +190,13 @@ def test_matches_transformers(tmp_path, ff):
 
 # -- the SentencePiece unigram tokenizer ---------------------------------------------------------
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
-def _field(number, wire, payload):
-    key = _varint(number << 3 | wire)
-    if wire == 0:
-        return key + _varint(payload)
-    if wire == 5:
-        return key + payload
-    return key + _varint(len(payload)) + payload
-
-
 PIECES = [("<pad>", 0.0, 3), ("</s>", 0.0, 3), ("<unk>", 0.0, 2), ("▁the", -1.0, 1),
           ("▁", -2.0, 1), ("t", -3.0, 1), ("h", -3.0, 1), ("e", -3.0, 1), ("▁th", -2.5, 1),
           ("en", -2.0, 1), ("▁then", -1.5, 1), ("n", -3.5, 1), ("é", -3.0, 1)]
 
 
-def write_spiece(path, pieces=PIECES, model_type=1):
-    """A spiece.model in SentencePiece's protobuf layout, written field by field."""
-    body = b"".join(_field(1, 2, _field(1, 2, p.encode()) + _field(2, 5, struct.pack(
-        "<f", s)) + _field(3, 0, t)) for p, s, t in pieces)
-    body += _field(2, 2, _field(3, 0, model_type))                 # trainer_spec
-    body += _field(3, 2, _field(1, 2, b"nmt_nfkc") + _field(3, 0, 1))   # normalizer_spec
-    path.write_bytes(body)
-    return path
-
-
 def test_unigram_reads_the_model_file_and_finds_the_best_segmentation(tmp_path):
-    tok = load_t5_tokenizer(write_spiece(tmp_path / "spiece.model").parent)
+    tok = load_t5_tokenizer(write_model(tmp_path / "spiece.model", PIECES).parent)
     assert len(tok) == len(PIECES) and tok.unk_id == 2
     ids = tok.encode("then  the\tthen")
     assert [tok.pieces[i][0] for i in ids] == ["▁then", "▁the", "▁then"]
@@ -235,9 +204,10 @@ def test_unigram_reads_the_model_file_and_finds_the_best_segmentation(tmp_path):
     assert tok.encode("xx the") == [4, 2, 3]                      # ▁, <unk> (merged), ▁the
     assert tok.decode(tok.encode("then the é") + [1]) == "then the é"
     assert tok.decode([3, 2, 1, 0]) == "the \u2047 "
+    assert tok.decode([3, len(PIECES) + 99, len(PIECES) + 100]) == "the<extra_id_0>"
     assert tok.encode("ｔｈｅ") == tok.encode("the")                 # NFKC
     with pytest.raises(ValueError, match="unigram"):
-        load_t5_tokenizer(write_spiece(tmp_path / "bpe.model", model_type=2))
+        load_t5_tokenizer(write_model(tmp_path / "bpe.model", PIECES, model_type=2))
     pieces, spec = parse_model((tmp_path / "spiece.model").read_bytes())
     assert pieces[3] == ("▁the", -1.0, 1) and spec["add_dummy_prefix"]
 
@@ -256,3 +226,8 @@ def test_unigram_matches_sentencepiece(tmp_path):
     for line in ("In a village of La Mancha", "the name of which  I have", "gentlemen, zq!"):
         assert ours.encode(line) == ref.encode(line)
         assert ours.decode(ours.encode(line)) == ref.decode(ref.encode(line))
+    write_model(tmp_path / "ours.model", PIECES)         # and it reads what we write
+    ref = spm.SentencePieceProcessor(model_file=str(tmp_path / "ours.model"))
+    ours = UnigramTokenizer.load(tmp_path / "ours.model")
+    for line in ("then the then", "the é xx"):
+        assert ours.encode(line) == ref.encode(line)

@@ -15,15 +15,17 @@ so the map is the identity except for:
 
     model = load_t5("path/to/t5-small")         # a folder, or its model.safetensors
     tok = load_t5_tokenizer("path/to/t5-small")  # spiece.model
+    save_t5(model, "out/my-t5", spiece="path/to/t5-small/spiece.model")   # and back
 """
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint_gpt2 import WEIGHTS
+from .checkpoint_gpt2 import WEIGHTS, _atomic, _atomic_text
 from .models.t5 import T5, T5Config
 
 LINEARS = (".q.weight", ".k.weight", ".v.weight", ".o.weight", ".wi.weight",
@@ -107,3 +109,30 @@ def load_t5_tokenizer(path):
         raise FileNotFoundError(f"path: expected T5's spiece.model in {str(path)!r}, but "
                                 f"{str(model_file)!r} does not exist")
     return UnigramTokenizer.load(model_file)
+
+
+def save_t5(model: T5, folder, spiece=None):
+    """Write `model` as a Hugging Face T5 folder: model.safetensors (HF's names, Linear
+    weights back to (out, in)) + config.json (+ a copy of the spiece.model file given),
+    each file written to a temporary name and renamed. load_t5 reads it back exactly."""
+    from safetensors.numpy import save_file
+    if not isinstance(model, T5):
+        raise ValueError(f"model: expected a tinytx T5, got {type(model).__name__}")
+    if spiece is not None and not Path(spiece).is_file():
+        raise FileNotFoundError(f"spiece: {str(spiece)!r} does not exist")
+    c, folder = model.config, Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {k: np.ascontiguousarray(v.T if k.endswith(LINEARS) else v)
+              for k, v in model.state_dict().items()}
+    _atomic(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
+                                                    metadata={"format": "pt"}))
+    config = {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
+              **{k: v for k, v in c.to_dict().items()
+                 if k not in ("dropout", "pad_id", "eos_id", "max_len")},
+              "num_decoder_layers": c.n_decoder_layer, "scale_decoder_outputs": c.rescale,
+              "dropout_rate": c.dropout, "pad_token_id": c.pad_id,
+              "decoder_start_token_id": c.pad_id, "eos_token_id": c.eos_id,
+              "is_encoder_decoder": True}
+    _atomic_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    if spiece is not None:
+        _atomic(folder / "spiece.model", lambda tmp: shutil.copyfile(spiece, tmp))

@@ -99,6 +99,34 @@ def parse_model(data: bytes) -> tuple[list[tuple[str, float, int]], dict]:
     return pieces, spec
 
 
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, wire: int, payload) -> bytes:
+    """One field: a varint (wire 0), 4 raw bytes (wire 5) or length-delimited (wire 2)."""
+    key = _varint(number << 3 | wire)
+    if wire == 0:
+        return key + _varint(payload)
+    return key + (payload if wire == 5 else _varint(len(payload)) + payload)
+
+
+def write_model(path, pieces, model_type: int = 1):
+    """Write [(piece, score, type)] as a spiece.model (unigram unless model_type says
+    otherwise; NFKC normaliser with the dummy prefix) — the fields parse_model reads."""
+    body = b"".join(_field(1, 2, _field(1, 2, p.encode("utf-8")) + _field(
+        2, 5, struct.pack("<f", s)) + _field(3, 0, t)) for p, s, t in pieces)
+    body += _field(2, 2, _field(3, 0, model_type))                        # trainer_spec
+    body += _field(3, 2, _field(1, 2, b"nmt_nfkc") + _field(3, 0, 1) + _field(4, 0, 1))
+    Path(path).write_bytes(body)
+    return Path(path)
+
+
 # -- the tokenizer -----------------------------------------------------------------------------
 
 class UnigramTokenizer:
@@ -167,10 +195,18 @@ class UnigramTokenizer:
         return ids[::-1]
 
     def decode(self, ids) -> str:
-        """Ids -> text: control pieces (<pad>, </s>) dropped, unknown as ' ⁇ ', '▁' -> ' '."""
-        out = []
-        for i in ids:
-            piece, _, kind = self.pieces[int(i)]
+        """Ids -> text: control pieces (<pad>, </s>) dropped, unknown as ' ⁇ ', '▁' -> ' '.
+
+        Ids past the pieces are T5's sentinels as Hugging Face numbers them (the last of
+        100 extra ids is <extra_id_0>); ids past those (T5's embedding has unused rows)
+        are dropped, like control pieces.
+        """
+        out, n = [], len(self.pieces)
+        for i in map(int, ids):
+            if i >= n:
+                out.append(f"<extra_id_{n + 99 - i}>" if i < n + 100 else "")
+                continue
+            piece, _, kind = self.pieces[i]
             if kind == CONTROL:
                 continue
             out.append(" \u2047 " if kind == UNKNOWN else piece)

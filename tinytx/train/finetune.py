@@ -40,9 +40,18 @@ def text_chunks(text: str, chunk_chars: int = 1024) -> list[str]:
 
 
 def encode_chunks(tok, chunks, block_size: int) -> list[np.ndarray]:
-    """Token ids of each chunk, cropped to block_size + 1 (x and y are then at most
-    block_size long); chunks of fewer than two tokens are dropped (nothing to predict)."""
-    out = [np.asarray(tok.encode(c), dtype=np.int64)[:block_size + 1] for c in chunks]
+    """Token ids of each chunk; a chunk longer than block_size + 1 tokens (a model with a
+    short context) is cut into windows of block_size + 1 that overlap by one token, so
+    every token is a target once. Pieces of fewer than two tokens are dropped.
+
+        >>> from tinytx.tokenizer import BasicTokenizer
+        >>> [w.tolist() for w in encode_chunks(BasicTokenizer(), ["abcde"], 2)]
+        [[97, 98, 99], [99, 100, 101]]
+    """
+    out = []
+    for chunk in chunks:
+        ids = np.asarray(tok.encode(chunk), dtype=np.int64)
+        out += [ids[i:i + block_size + 1] for i in range(0, max(len(ids) - 1, 1), block_size)]
     return [ids for ids in out if len(ids) >= 2]
 
 
@@ -77,6 +86,34 @@ def lm_held_out(model, encoded, tok, device=None, batch_size: int = 4):
             nats += model(x, y)[1].item() * n
             count += n
             n_bytes += sum(len(tok.decode(r[1:].tolist()).encode()) for r in rows)
+    return nats / count, nats / math.log(2) / n_bytes
+
+
+def encode_prefixed_pairs(tok, pairs, prefix: str, max_len: int, start_id: int = 0,
+                          eos_id: int = 1):
+    """T5 pairs: (ids of prefix + source, [start] + ids of target + [eos]), each side
+    cropped to max_len tokens, in the (src, [BOS] tgt [EOS]) form collate_pairs expects."""
+    out = []
+    for src, tgt in pairs:
+        s = tok.encode(prefix + src)[:max_len - 1] + [eos_id]
+        t = tok.encode(tgt)[:max_len - 1]
+        out.append((s, [start_id] + t + [eos_id]))
+    return out
+
+
+def pairs_held_out(model, encoded, tok, pad_id: int = 0, batch_size: int = 8, device=None):
+    """(nats per target token, bits per byte of the target texts) of a T5 over every pair
+    (</s> included in the tokens; the bytes are those of the decoded targets)."""
+    from ..data.pairs import collate_pairs
+    nats = count = n_bytes = 0
+    with inference(model):
+        for i in range(0, len(encoded), batch_size):
+            rows = encoded[i:i + batch_size]
+            b = collate_pairs(rows, pad_id, device)
+            n = int((b.tgt_out.numpy() != pad_id).sum())
+            nats += model(b.src, b.tgt_in, b.src_pad_mask, targets=b.tgt_out)[1].item() * n
+            count += n
+            n_bytes += sum(len(tok.decode(t[1:]).encode()) + 1 for _, t in rows)  # +1: </s>
     return nats / count, nats / math.log(2) / n_bytes
 
 
