@@ -16,11 +16,20 @@ as held-out cross-entropy (nats per token, and bits per byte, which do not depen
 tokenizer) and as samples, and draws both learning curves (finetune.png). The held-out
 speeches come from the last 10% of the book, which lesson 10 never trained on.
 
-With --gpt2=PATH (a folder holding Hugging Face's gpt2 model.safetensors, config.json,
-vocab.json and merges.txt) it also loads OpenAI's GPT-2 into tinytx's GPT with
-`tinytx.checkpoint_gpt2.load_gpt2` and reports its held-out bits per byte and a sample
-(GPT-2 small is 124M parameters: loading and scoring work on a CPU, finetuning it is a
-GPU job). Nothing is downloaded.
+With --gpt2=PATH (a Hugging Face GPT-2 folder: model.safetensors, config.json,
+vocab.json, merges.txt; any size) the model finetuned is OpenAI's GPT-2 instead, loaded
+with `tinytx.checkpoint_gpt2.load_gpt2`, with its own tokenizer (the from-scratch
+baseline is then a GPT-2 of the same size with random weights). GPT-2 small has 124M
+parameters: on a CPU give it a short context and few steps (--context=128 --iters=40
+--batch_size=4), or --device=cuda. Nothing is downloaded. examples/finetune.py is the
+full recipe of the report (1024-character chunks, 5 epochs, batch 8, writing the result
+back as a Hugging Face folder).
+
+Part 5 compares beam search (5 beams, no_repeat_ngram_size 2, the report's decoding)
+with top-k sampling, and shows in code why the report's beam search "with temperature
+0.7" was not affected by the temperature: dividing the logits by T never changes which
+token is largest (so greedy and beam search pick the same tokens), and Hugging Face's
+generate applies the temperature only when it samples (do_sample=True).
 
 If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
 the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds.
@@ -31,7 +40,7 @@ Run:
     python lessons/10_gpt_quixote.py && python lessons/12_finetuning.py   # ~3 + ~2 min
     python lessons/12_finetuning.py --smoke                 # for the tests, seconds
     python lessons/12_finetuning.py --text=pg2000.txt       # finetune on another book
-    python lessons/12_finetuning.py --gpt2=/path/to/gpt2    # also score GPT-2
+    python lessons/12_finetuning.py --gpt2=/path/to/gpt2 --context=128 --iters=40
 
 Expected output (abridged; measured after lesson 10's full run, seed 1337):
     1. out/lessons/10/gpt: 734,336 parameters, 3 layers, block 64, vocabulary 1024
@@ -55,6 +64,9 @@ Expected output (abridged; measured after lesson 10's full run, seed 1337):
                             clecher, my declared lawful clember of our own, and to see ...'
        from scratch:       '“Sancho, my friend, whole’s good for the ment of her, and I will
                             be to be, or, for I daughter of the langer; ...'
+    5. (added later; its form, from a --smoke run) beam 5 and top-k samples, then
+       T = 0.3: top-3 tokens [108, 32, 101] with p = [0.045, 0.042, 0.031]; greedy picks 108
+       T = 2.0: top-3 tokens [108, 32, 101] with p = [0.006, 0.006, 0.005]; greedy picks 108
 
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 117 s;
 --smoke about 2 s.
@@ -86,7 +98,8 @@ from tinytx.config import parse_config  # noqa: E402
 from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
 from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
                          load_text, train_val_split)
-from tinytx.generate import generate_text  # noqa: E402
+from tinytx.generate import beam_search, generate_text  # noqa: E402
+from tinytx.generate.sampling import softmax  # noqa: E402
 from tinytx.models import GPT, GPTConfig  # noqa: E402
 from tinytx.tokenizer import load as load_tokenizer  # noqa: E402
 
@@ -98,7 +111,8 @@ class Config:
     smoke: bool = False            # a tiny model and two passages, for the tests
     pretrained: str = "out/lessons/10/gpt"   # lesson 10's checkpoint
     text: str = ""                 # finetune on this text file ("" = the book's speeches)
-    gpt2: str = ""                 # a Hugging Face gpt2 folder to score as well ("" = no)
+    gpt2: str = ""                 # a Hugging Face GPT-2 folder to finetune ("" = lesson 10's)
+    context: int = 0               # tokens per training window (0 = the model's block_size)
     # finetuning and the from-scratch baseline: the same steps and batches
     iters: int = 600
     batch_size: int = 16
@@ -119,6 +133,8 @@ class Config:
     sample_tokens: int = 60
     temperature: float = 0.8
     top_k: int = 20
+    beam_width: int = 5            # the report's beam search ...
+    no_repeat_ngram_size: int = 2  # ... with no repeated bigram
 
 
 SMOKE = dict(iters=12, batch_size=8, warmup_iters=2, eval_interval=6, eval_iters=2,
@@ -151,7 +167,12 @@ def speeches(text: str, min_words: int = 3) -> str:
 
 # -- the model to start from -----------------------------------------------------------------
 def load_pretrained(cfg):
-    """(model, tokenizer, description): lesson 10's GPT, or a quick one trained here."""
+    """(model, tokenizer, description): GPT-2 (--gpt2), lesson 10's GPT, or a quick one
+    trained here."""
+    if cfg.gpt2:
+        from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+        return (load_gpt2(cfg.gpt2, dropout=0.0).to(cfg.device),
+                load_gpt2_tokenizer(cfg.gpt2), f"GPT-2 from {cfg.gpt2}")
     path = Path(cfg.pretrained)
     if path.with_name(path.name + ".json").is_file():
         meta = read_checkpoint_meta(path)["config"]
@@ -182,7 +203,7 @@ def train(model, train_ids, val_ids, steps, lr, cfg, label):
     """AdamW with warmup + cosine for `steps` steps; -> [(step, held-out loss)]."""
     opt = optim.AdamW(optim.decay_groups(model, cfg.weight_decay), lr=lr, betas=(0.9, 0.99))
     params, rng, curve = list(model.parameters()), np.random.default_rng(cfg.seed), []
-    T = model.config.block_size
+    T = context(model, cfg)
     for step in range(steps + 1):
         if val_ids is not None and (step % cfg.eval_interval == 0 or step == steps):
             curve.append((step, estimate_loss(model, val_ids, cfg, step)))
@@ -200,12 +221,17 @@ def train(model, train_ids, val_ids, steps, lr, cfg, label):
     return curve
 
 
+def context(model, cfg):
+    """Tokens per window: --context, at most the model's block_size."""
+    return min(cfg.context or model.config.block_size, model.config.block_size)
+
+
 def estimate_loss(model, ids, cfg, step):
     """Held-out loss on eval_iters random batches (the same batches for every model)."""
     rng = np.random.default_rng([cfg.seed, step])
     model.eval()
     with tx.no_grad():
-        losses = [model(*get_batch(ids, cfg.batch_size, model.config.block_size, rng,
+        losses = [model(*get_batch(ids, cfg.batch_size, context(model, cfg), rng,
                                    cfg.device))[1].item() for _ in range(cfg.eval_iters)]
     model.train()
     return float(np.mean(losses))
@@ -216,7 +242,7 @@ def held_out(model, ids, n_bytes, cfg):
     total, count = 0.0, 0
     model.eval()
     with tx.no_grad():
-        for x, y in iter_windows(ids, cfg.batch_size, model.config.block_size,
+        for x, y in iter_windows(ids, cfg.batch_size, context(model, cfg),
                                  device=cfg.device):
             total += model(x, y)[1].item() * y.size
             count += y.size
@@ -246,15 +272,32 @@ def plot_curves(curves, before, path):
     plt.close(fig)
 
 
-def score_gpt2(cfg, val_text):
-    """GPT-2 (Hugging Face files) on the held-out text: bits per byte and a sample."""
-    from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
-    model, tok = load_gpt2(cfg.gpt2).to(cfg.device), load_gpt2_tokenizer(cfg.gpt2)
-    ids = np.asarray(tok.encode(val_text), dtype=np.int64)
-    nats, bpb = held_out(model, ids, len(val_text.encode()), replace(cfg, batch_size=4))
-    print(f"   GPT-2 ({model.num_params():,} parameters, block {model.config.block_size}): "
-          f"held-out {nats:.3f} nats/token = {bpb:.3f} bits/byte (its own tokenizer)")
-    print(f"   GPT-2 sample: {sample(model, tok, cfg)}")
+def beam_vs_sampling(model, tok, cfg):
+    """The report's beam search against top-k sampling, and the temperature under each."""
+    prompt = tok.encode(cfg.prompt)
+    beam = beam_search(model, [prompt], cfg.sample_tokens, cfg.beam_width,
+                       no_repeat_ngram_size=cfg.no_repeat_ngram_size).tolist()[0]
+    print(f"   beam {cfg.beam_width}, no_repeat_ngram_size {cfg.no_repeat_ngram_size}: "
+          f"{cfg.prompt + tok.decode(beam[len(prompt):])!r}")
+    print(f"   top-k {cfg.top_k}, temperature {cfg.temperature}:    {sample(model, tok, cfg)}")
+    # The temperature divides the logits: z / T. It changes the probabilities (sharper
+    # below 1, flatter above), never their order, so the most likely token stays the
+    # most likely: greedy decoding and beam search, which only look for the most likely
+    # tokens, pick the same ones at every T.
+    model.eval()
+    with tx.no_grad():
+        z = model(tx.tensor([prompt[-context(model, cfg):]], device=cfg.device))[0]
+    z = z.numpy()[0, -1].astype(np.float64)                       # next-token logits (V,)
+    for T in (0.3, 0.7, 1.0, 2.0):
+        p = softmax(z / T)
+        top = np.argsort(-p)[:3]
+        print(f"   T = {T}: top-3 tokens {top.tolist()} with p = "
+              f"{np.round(p[top], 3).tolist()}; greedy picks {int(np.argmax(z / T))}")
+    model.train()
+    print("   Same order at every T, only the probabilities change. Hugging Face's\n"
+          "   generate(num_beams=5, temperature=0.7) without do_sample=True runs beam\n"
+          "   search on the model's own log-probabilities and applies the temperature only\n"
+          "   when it samples, so the report's temperature had no effect on its beams.")
 
 
 def main(argv=None):
@@ -287,7 +330,8 @@ def main(argv=None):
     for line in val_text.splitlines()[:2]:
         print(f"   {line[:110]}")
 
-    print(f"\n3. {cfg.iters} steps of {cfg.batch_size} x {c.block_size} tokens each way")
+    print(f"\n3. {cfg.iters} steps of {cfg.batch_size} x {context(pretrained, cfg)} tokens each "
+          f"way")
     before = held_out(pretrained, val_ids, n_bytes, cfg)
     before_sample = sample(pretrained, tok, cfg)
     tx.manual_seed(cfg.seed)
@@ -309,9 +353,8 @@ def main(argv=None):
     print(f"   pretrained, before: {before_sample}")
     print(f"   finetuned:          {sample(pretrained, tok, cfg)}")
     print(f"   from scratch:       {sample(scratch, tok, cfg)}")
-    if cfg.gpt2:
-        print("\n5. GPT-2 from Hugging Face's files")
-        score_gpt2(cfg, val_text)
+    print("\n5. Beam search against sampling (the finetuned model)")
+    beam_vs_sampling(pretrained, tok, cfg)
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
     return {name: nats for name, (nats, _) in results.items()}
 

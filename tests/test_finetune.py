@@ -148,3 +148,17 @@ def test_pieces():
     assert enc == [([80, 58, 97, 98, 1], [0, 99, 100, 1])]
     with pytest.raises(FileNotFoundError, match="--model"):
         model_type("/nonexistent/folder")
+
+
+def test_lesson_12_finetunes_a_gpt2_folder(gpt2_folder, tmp_path, capsys):
+    path = Path(__file__).resolve().parents[1] / "lessons" / "12_finetuning.py"
+    spec = importlib.util.spec_from_file_location("lesson_12", path)
+    lesson = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = lesson
+    spec.loader.exec_module(lesson)
+    results = lesson.main(["--smoke", f"--gpt2={gpt2_folder}", f"--out_dir={tmp_path}",
+                           "--context=32", "--finetune_lr=3e-3"])
+    printed = capsys.readouterr().out
+    assert f"GPT-2 from {gpt2_folder}" in printed and "5. Beam search" in printed
+    assert results["finetuned"] < results["pretrained, before"]
+    assert (tmp_path / "finetune.png").read_bytes()[:4] == b"\x89PNG"
