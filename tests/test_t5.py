@@ -186,6 +186,12 @@ def test_matches_transformers(tmp_path, ff):
     ours = generate_seq2seq(model, SRC, pad, 0, 1, 10, greedy=True).numpy()
     n = min(ours.shape[1], greedy.shape[1])
     np.testing.assert_array_equal(ours[:, :n], greedy[:, :n])
+    save_t5(model, tmp_path / "back")                  # and transformers reads ours
+    back = transformers.T5ForConditionalGeneration.from_pretrained(tmp_path / "back").eval()
+    with torch.no_grad():
+        np.testing.assert_allclose(back(input_ids=torch.tensor(SRC), attention_mask=attention,
+                                        decoder_input_ids=torch.tensor(TGT)).logits.numpy(),
+                                   want, atol=1e-4)
 
 
 # -- the SentencePiece unigram tokenizer ---------------------------------------------------------
