@@ -162,3 +162,22 @@ def test_lesson_12_finetunes_a_gpt2_folder(gpt2_folder, tmp_path, capsys):
     assert f"GPT-2 from {gpt2_folder}" in printed and "5. Beam search" in printed
     assert results["finetuned"] < results["pretrained, before"]
     assert (tmp_path / "finetune.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_tinytx_gpt_checkpoint_finetunes_too(tmp_path):
+    """--model=a checkpoint as lesson 10 / train_quixote write it (config + tokenizer file)."""
+    from tinytx.checkpoint import save_checkpoint
+    from tinytx.tokenizer import RegexTokenizer
+    tok = RegexTokenizer()
+    tok.train(TEXT, 280)
+    tok.save(str(tmp_path / "tok"))
+    tx.manual_seed(0)
+    model = GPT(GPTConfig(block_size=32, vocab_size=280, n_layer=1, n_head=2, n_embd=16))
+    save_checkpoint(tmp_path / "gpt", model, config={"model": model.config.to_dict(),
+                                                     "tokenizer": str(tmp_path / "tok.model")})
+    text = tmp_path / "text.txt"
+    text.write_text(TEXT)
+    r = _finetune().main([f"--model={tmp_path / 'gpt'}", f"--data={text}", "--epochs=2",
+                          f"--out_dir={tmp_path / 'run'}", "--grad_accum=2"] + TINY)
+    assert r["after"][0] < r["before"][0]
+    assert not (tmp_path / "run" / "hf").exists()          # not a Hugging Face model
