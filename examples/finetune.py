@@ -40,7 +40,7 @@ from tinytx.config import parse_config
 from tinytx.data import load_text, read_tsv_pairs
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.finetune import (_wrap, encode_chunks, encode_prefixed_pairs,
+from tinytx.train.finetune import (for_trainer, encode_chunks, encode_prefixed_pairs,
                                    lm_held_out, load_pretrained, model_type,
                                    pairs_held_out, random_chunk_batch, text_chunks)
 from tinytx.train.seq2seq import random_pair_batch
@@ -211,7 +211,7 @@ def main(argv=None):
     pad = getattr(model.config, "pad_id", 0)
     mean_tokens = float(np.mean([len(s) + len(t) - 1 for s, t in data["train"]]
                                 if kind == "t5" else [len(x) - 1 for x in data["train"]]))
-    trainer = Trainer(_wrap(kind, model), train_cfg, batches(kind, data, cfg, pad), out,
+    trainer = Trainer(for_trainer(kind, model), train_cfg, batches(kind, data, cfg, pad), out,
                       meta=checkpoint_meta(kind, model, cfg),
                       tokens_per_batch=int(cfg.batch_size * mean_tokens))
     if resume:

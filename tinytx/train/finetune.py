@@ -170,7 +170,7 @@ def load_tinytx(path, dropout: float = 0.1):
     else:
         from ..models import GPT
         model = GPT(replace(model.config, dropout=dropout))
-    load_checkpoint(path, _wrap(kind, model), restore_rng=False)
+    load_checkpoint(path, for_trainer(kind, model), restore_rng=False)
     return kind, model, tok
 
 
@@ -183,7 +183,7 @@ def _tinytx_gpt(meta, path):
     return GPT(GPTConfig(**meta["model"])), load_tokenizer(tok_file)
 
 
-def _wrap(kind, model):
+def for_trainer(kind, model):
     """What the Trainer trains (and checkpoints): T5 inside PairLoss, a GPT as itself."""
     if kind == "t5":
         from .seq2seq import PairLoss
