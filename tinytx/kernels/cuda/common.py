@@ -1,7 +1,7 @@
 """What every CUDA kernel file shares: the guarded numba import, dtypes, launch sizes.
 
 Introduced in docs/cuda.md. numba is imported here, on first use of a CUDA kernel, never
-by `import tinytx`. In numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) each CUDA thread is
+by `import tinytx` (the kernel files import this module; nothing else does). In numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) each CUDA thread is
 a Python thread, so the default tile and block sizes are tiny there and GPU-sized on a GPU.
 """
 from __future__ import annotations
@@ -63,37 +63,41 @@ def cached(factory):
     return functools.lru_cache(maxsize=None)(factory)
 
 
-@functools.lru_cache(maxsize=None)
+cuda = numba_cuda()
+
+
+# Tree reductions of buf[0:n] (shared memory, one value per thread, n a power of two) by
+# halving strides. Every thread of the block must call them (they synchronise); all get the
+# result. Module-level device functions: the simulator swaps `cuda` in module globals only.
+
+@cuda.jit(device=True)
+def block_sum(buf, t, n):
+    cuda.syncthreads()
+    stride = n // 2
+    while stride > 0:
+        if t < stride:
+            buf[t] += buf[t + stride]
+        cuda.syncthreads()
+        stride //= 2
+    total = buf[0]
+    cuda.syncthreads()               # everyone has read buf[0] before it is reused
+    return total
+
+
+@cuda.jit(device=True)
+def block_max(buf, t, n):
+    cuda.syncthreads()
+    stride = n // 2
+    while stride > 0:
+        if t < stride and buf[t + stride] > buf[t]:
+            buf[t] = buf[t + stride]
+        cuda.syncthreads()
+        stride //= 2
+    top = buf[0]
+    cuda.syncthreads()
+    return top
+
+
 def reducers():
-    """Device functions (block_sum, block_max): reduce buf[0:n] (shared memory, one value
-    per thread, n a power of two) by halving strides, the classic tree. Every thread of
-    the block must call them (they synchronise); all get the result."""
-    cuda = numba_cuda()
-
-    @cuda.jit(device=True)
-    def block_sum(buf, t, n):
-        cuda.syncthreads()
-        stride = n // 2
-        while stride > 0:
-            if t < stride:
-                buf[t] += buf[t + stride]
-            cuda.syncthreads()
-            stride //= 2
-        total = buf[0]
-        cuda.syncthreads()           # everyone has read buf[0] before it is reused
-        return total
-
-    @cuda.jit(device=True)
-    def block_max(buf, t, n):
-        cuda.syncthreads()
-        stride = n // 2
-        while stride > 0:
-            if t < stride and buf[t + stride] > buf[t]:
-                buf[t] = buf[t + stride]
-            cuda.syncthreads()
-            stride //= 2
-        top = buf[0]
-        cuda.syncthreads()
-        return top
-
+    """The device functions (block_sum, block_max)."""
     return block_sum, block_max
