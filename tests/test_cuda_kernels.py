@@ -9,6 +9,7 @@ skips when numba was already imported without it, or is not installed).
 """
 import os
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -25,6 +26,7 @@ import tinytx as tx  # noqa: E402
 from tinytx.gradcheck import gradcheck  # noqa: E402
 from tinytx.kernels.cuda.registry import KERNELS, load  # noqa: E402
 
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOL = {"float32": 1e-5, "float64": 1e-10}
 
 
@@ -193,3 +195,20 @@ def test_dispatch_picks_the_cuda_kernel_on_cuda_only():
     assert pick("attention", "cuda", q, q, q) is load(KERNELS["attention"].cuda)
     assert pick("attention", "cuda", q, q, q, dropout_p=0.1) is load(KERNELS["attention"].cpu)
     assert pick("linear", "cuda") is load(KERNELS["linear"].cpu)
+
+
+@pytest.mark.parametrize("cc", ["8.0", "9.0"])
+def test_every_kernel_compiles_to_ptx(cc):
+    """Every kernel, float32 and float64, compiles to PTX for sm_80 and sm_90 where libNVVM
+    and NVRTC are found (no GPU needed); skips with the reason otherwise."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
+    if "CUDA_HOME" not in env and pathlib.Path("/usr/local/cuda").exists():
+        env["CUDA_HOME"] = "/usr/local/cuda"
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [env["PYTHONPATH"]] * ("PYTHONPATH" in env))
+    script = ROOT / "tests" / "cuda_compile_ptx.py"
+    done = subprocess.run([sys.executable, str(script), cc], env=env, capture_output=True,
+                          text=True, timeout=300)
+    if done.returncode == 77:
+        pytest.skip(done.stdout.strip())
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    assert f"compiled 46 kernels for sm_{cc.replace('.', '')}" in done.stdout

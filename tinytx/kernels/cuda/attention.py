@@ -43,7 +43,7 @@ def key_end(i_last, Tq, Tk, causal):
 
 @cached
 def forward_kernel(BQ, BK, D, DV, ft, causal, masked):
-    key_end_dev = cuda.jit(device=True)(key_end)
+    key_end_dev = cuda.jit(device=True, inline="always")(key_end)
 
     @cuda.jit
     def forward(q, k, v, kmask, scale, o, lse):
@@ -105,7 +105,7 @@ def forward_kernel(BQ, BK, D, DV, ft, causal, masked):
 
 @cached
 def dq_kernel(BQ, BK, D, DV, ft, causal, masked):
-    key_end_dev = cuda.jit(device=True)(key_end)
+    key_end_dev = cuda.jit(device=True, inline="always")(key_end)
 
     @cuda.jit
     def dq(q, k, v, kmask, scale, do, lse, delta, dq_out):

@@ -70,7 +70,7 @@ cuda = numba_cuda()
 # halving strides. Every thread of the block must call them (they synchronise); all get the
 # result. Module-level device functions: the simulator swaps `cuda` in module globals only.
 
-@cuda.jit(device=True)
+@cuda.jit(device=True, inline="always")
 def block_sum(buf, t, n):
     cuda.syncthreads()
     stride = n // 2
@@ -84,7 +84,7 @@ def block_sum(buf, t, n):
     return total
 
 
-@cuda.jit(device=True)
+@cuda.jit(device=True, inline="always")
 def block_max(buf, t, n):
     cuda.syncthreads()
     stride = n // 2
