@@ -5,7 +5,9 @@ rows. The registry drives the cases, and a CPU fused kernel without a checked CU
 counterpart fails here.
 
 numba reads NUMBA_ENABLE_CUDASIM when it is imported, so this module sets it first (and
-skips when numba was already imported without it, or is not installed).
+skips when numba was already imported without it, or is not installed). With
+TINYTX_CUDA_TESTS=gpu (bench/device_check.sh) the same tests run on a real GPU instead,
+on CuPy arrays, against the CPU fused kernels' xp code running on CuPy.
 """
 import os
 import pathlib
@@ -15,14 +17,25 @@ import sys
 import numpy as np
 import pytest
 
-if "numba" not in sys.modules:
+GPU = os.environ.get("TINYTX_CUDA_TESTS") == "gpu"
+if not GPU and "numba" not in sys.modules:
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 numba = pytest.importorskip("numba", reason="numba-cuda is not installed (pip install numba numba-cuda)")
 pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
-if not numba.config.ENABLE_CUDASIM:
-    pytest.skip("numba was imported without NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
-
 import tinytx as tx  # noqa: E402
+
+if GPU and not tx.cuda_available():
+    pytest.skip("TINYTX_CUDA_TESTS=gpu but no GPU is present", allow_module_level=True)
+if not GPU and not numba.config.ENABLE_CUDASIM:
+    pytest.skip("numba was imported without NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
+DEVICE = "cuda" if GPU else "cpu"
+
+
+def _t(a):
+    """An integer or bool Tensor on the device under test."""
+    return tx.tensor(a, device=DEVICE)
+
+
 from tinytx.gradcheck import gradcheck  # noqa: E402
 from tinytx.kernels.cuda.registry import KERNELS, load  # noqa: E402
 
@@ -33,14 +46,16 @@ TOL = {"float32": 1e-5, "float64": 1e-10}
 def run(fn, inputs, seed=0):
     """fn on Tensors made from `inputs` (float arrays want a gradient) -> the output and
     the input gradients under one random upstream gradient."""
-    xs = [tx.tensor(a, requires_grad=a.dtype.kind == "f") if isinstance(a, np.ndarray) else a
-          for a in inputs]
+    xs = [tx.tensor(a, device=DEVICE, requires_grad=a.dtype.kind == "f")
+          if isinstance(a, np.ndarray) else a for a in inputs]
     ys = fn(*xs)
     ys = ys if isinstance(ys, tuple) else (ys,)          # the LSTM cell gives (h, c)
     rng = np.random.default_rng(seed)
-    loss = sum((y * tx.tensor(rng.standard_normal(y.shape).astype(y.dtype))).sum() for y in ys)
+    loss = sum((y * tx.tensor(rng.standard_normal(y.shape).astype(y.dtype), device=DEVICE)).sum()
+               for y in ys)
     loss.backward()
-    return [y.numpy() for y in ys] + [x.grad for x in xs if isinstance(x, tx.Tensor) and x.requires_grad]
+    return [y.numpy() for y in ys] + [x.device.to_host(x.grad) for x in xs
+                                      if isinstance(x, tx.Tensor) and x.requires_grad]
 
 
 def assert_close(a, b, dtype):
@@ -62,7 +77,7 @@ def _padding(B, Tk, empty_batch=True):
     m[0, ..., Tk - 2:] = False                         # padded keys
     if empty_batch:
         m[-1] = False                                  # every key padded: fully masked rows
-    return tx.tensor(m)
+    return _t(m)
 
 
 def attention_cases():
@@ -83,7 +98,7 @@ def _layer_norm(dtype, rng):
 def _cross_entropy(dtype, rng):
     t = rng.integers(0, 13, (2, 5))
     t[0, 1] = t[1, 4] = -100                           # ignored rows
-    return [rng.standard_normal((2, 5, 13)).astype(dtype) * 2, tx.tensor(t)], {}
+    return [rng.standard_normal((2, 5, 13)).astype(dtype) * 2, _t(t)], {}
 
 
 def _lstm(dtype, rng):
@@ -97,7 +112,7 @@ def _bias_gelu(dtype, rng):
 
 
 def _embedding(dtype, rng):
-    idx = tx.tensor(np.array([[1, 3, 1], [0, 3, 3]]))  # repeated tokens: the atomic adds
+    idx = _t(np.array([[1, 3, 1], [0, 3, 3]]))  # repeated tokens: the atomic adds
     return [idx, rng.standard_normal((5, 6)).astype(dtype)], {}
 
 
@@ -151,7 +166,8 @@ def test_cuda_kernels_pass_gradcheck():
     from tinytx.kernels.cuda.gelu import bias_gelu
     from tinytx.kernels.cuda.layer_norm import layer_norm
     rng = np.random.default_rng(2)
-    x, w, b = (tx.tensor(rng.standard_normal(s), requires_grad=True) for s in [(2, 5), 5, 5])
+    x, w, b = (tx.tensor(rng.standard_normal(s), device=DEVICE, requires_grad=True)
+               for s in [(2, 5), 5, 5])
     gradcheck(lambda x, w, b: layer_norm(x, w, b), [x, w, b])
     gradcheck(bias_gelu, [x, b])
 

@@ -63,6 +63,13 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5):
     return F.layer_norm(x, weight, bias, eps)
 
 
+def embedding(idx, weight):
+    """weight[idx]; on cuda in fused mode the backward is the atomic scatter-add kernel."""
+    if _FUSED and _on_cuda(weight):
+        return _cuda("embedding")(idx, weight)
+    return F.embedding(idx, weight)
+
+
 def cross_entropy(logits, targets, ignore_index=-100):
     impl = _fused_cross_entropy if _FUSED else F.cross_entropy
     if _FUSED and _on_cuda(logits):

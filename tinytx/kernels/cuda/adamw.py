@@ -36,10 +36,10 @@ def adamw_step(p, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
     if not (p.shape == g.shape == m.shape == v.shape):
         raise ValueError(f"adamw_step: p, g, m, v must have one shape, got {p.shape}, "
                          f"{g.shape}, {m.shape}, {v.shape}")
-    if not all(a.flags.c_contiguous for a in (p, g, m, v)):
-        raise ValueError("adamw_step: p, g, m, v must be C-contiguous (updated in place)")
+    if not all(a.flags.c_contiguous for a in (p, m, v)):
+        raise ValueError("adamw_step: p, m, v must be C-contiguous (they are updated in place)")
     b1, b2 = betas
     nt = threads(n_threads)
-    flat = [a.reshape(-1) for a in (p, g, m, v)]   # views: the kernel writes p, m, v in place
+    flat = [a.reshape(-1) for a in (p, g, m, v)]   # p, m, v: views, written in place
     step_kernel()[grid(p.size, nt), nt](*flat, lr, b1, b2, eps, weight_decay,
                                         1 - b1 ** t, 1 - b2 ** t)
