@@ -41,6 +41,21 @@ def key_end(i_last, Tq, Tk, causal):
     return min(Tk, max(i_last + Tk - Tq + 1, 0))
 
 
+def load_kv(k, v, n, j0, t, n_threads, k_tile, v_tile):
+    """Thread t of the block copies rows t, t + n_threads, … of the key/value tile that
+    starts at key j0 into shared memory (rows past Tk repeat the last key, never used)."""
+    Tk = k.shape[1]
+    for jj in range(t, k_tile.shape[0], n_threads):
+        j = min(j0 + jj, Tk - 1)
+        for d in range(k_tile.shape[1]):
+            k_tile[jj, d] = k[n, j, d]
+        for d in range(v_tile.shape[1]):
+            v_tile[jj, d] = v[n, j, d]
+
+
+load_kv_dev = cuda.jit(device=True, inline="always")(load_kv)
+
+
 @cached
 def forward_kernel(BQ, BK, D, DV, ft, causal, masked):
     key_end_dev = cuda.jit(device=True, inline="always")(key_end)
@@ -64,12 +79,7 @@ def forward_kernel(BQ, BK, D, DV, ft, causal, masked):
         m, l = -INF, 0.0
         last = min(cuda.blockIdx.x * BQ + BQ, Tq) - 1
         for j0 in range(0, key_end_dev(last, Tq, Tk, causal), BK):
-            for jj in range(t, BK, BQ):                  # the block loads the tile together
-                j = min(j0 + jj, Tk - 1)                 # (rows past Tk are never used)
-                for d in range(D):
-                    k_tile[jj, d] = k[n, j, d]
-                for d in range(DV):
-                    v_tile[jj, d] = v[n, j, d]
+            load_kv_dev(k, v, n, j0, t, BQ, k_tile, v_tile)   # the block loads the tile
             cuda.syncthreads()
             if live:
                 m_tile = -INF
@@ -128,12 +138,7 @@ def dq_kernel(BQ, BK, D, DV, ft, causal, masked):
         dl = delta[n, i] if live else 0.0
         last = min(cuda.blockIdx.x * BQ + BQ, Tq) - 1
         for j0 in range(0, key_end_dev(last, Tq, Tk, causal), BK):
-            for jj in range(t, BK, BQ):
-                j = min(j0 + jj, Tk - 1)
-                for d in range(D):
-                    k_tile[jj, d] = k[n, j, d]
-                for d in range(DV):
-                    v_tile[jj, d] = v[n, j, d]
+            load_kv_dev(k, v, n, j0, t, BQ, k_tile, v_tile)   # the block loads the tile
             cuda.syncthreads()
             if live and L < INF:
                 for jj in range(BK):

@@ -10,7 +10,7 @@ Shapes: idx (...) int, weight (V, C) -> (..., C)
 """
 from __future__ import annotations
 
-from ...function import Function
+from ...functional.layers import Embedding
 from .common import cached, grid, numba_cuda, threads
 
 cuda = numba_cuda()
@@ -29,15 +29,11 @@ def backward_kernel():
     return backward
 
 
-class CudaEmbedding(Function):
+class CudaEmbedding(Embedding):
+    """F.embedding's op (forward: the gather) with the atomic scatter-add backward."""
+
     def __init__(self, n_threads=None):
         self.nt = threads(n_threads)
-
-    def forward(self, idx, weight):
-        if idx.dtype.kind not in "iu":
-            raise TypeError(f"embedding: idx must be an integer tensor, got {idx.dtype}")
-        self.idx, self.weight_shape = idx, weight.shape
-        return weight[idx]
 
     def backward(self, gy):
         xp, C = self.xp, self.weight_shape[-1]
