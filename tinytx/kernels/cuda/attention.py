@@ -54,12 +54,11 @@ def load_kv(k, v, n, j0, t, n_threads, k_tile, v_tile):
 
 
 load_kv_dev = cuda.jit(device=True, inline="always")(load_kv)
+key_end_dev = cuda.jit(device=True, inline="always")(key_end)
 
 
 @cached
 def forward_kernel(BQ, BK, D, DV, ft, causal, masked):
-    key_end_dev = cuda.jit(device=True, inline="always")(key_end)
-
     @cuda.jit
     def forward(q, k, v, kmask, scale, o, lse):
         # q (N, Tq, D), k (N, Tk, D), v (N, Tk, DV), kmask (N, Tk) uint8 -> o (N, Tq, DV), lse (N, Tq)
@@ -115,8 +114,6 @@ def forward_kernel(BQ, BK, D, DV, ft, causal, masked):
 
 @cached
 def dq_kernel(BQ, BK, D, DV, ft, causal, masked):
-    key_end_dev = cuda.jit(device=True, inline="always")(key_end)
-
     @cuda.jit
     def dq(q, k, v, kmask, scale, do, lse, delta, dq_out):
         # a block per query tile, a thread per query row: dQ_i = c Σ_j dS_ij k_j
