@@ -6,7 +6,8 @@ fused kernels of `tinytx.kernels`; set the environment variable `TINYTX_FUSED=0`
 `with fused(False):`) to run the composed references of `tinytx.functional` instead — the
 readable versions, for teaching and debugging. Both give the same results (the tests pin
 them together). On the cuda device the fused path runs the hand-written CUDA kernels of
-`tinytx.kernels.cuda` where the registry has one that covers the call (numba-cuda is
+`tinytx.kernels.cuda` (attention, layer norm, cross-entropy, embedding backward, bias +
+GELU in the MLP) where the registry has one that covers the call (numba-cuda is
 loaded then, not before); with TINYTX_FUSED=0 it runs the composed ops on CuPy.
 
     >>> from tinytx.nn.fused import fused, is_fused
@@ -61,6 +62,14 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5):
         impl = _cuda("layer_norm") if _on_cuda(x) else _fused_layer_norm
         return impl(x, weight, bias, eps)
     return F.layer_norm(x, weight, bias, eps)
+
+
+def linear_gelu(x, weight, bias=None):
+    """gelu(x @ W + b, "tanh"), the MLP's first half; on cuda in fused mode the bias add
+    and the GELU are one CUDA kernel after the cuBLAS matmul."""
+    if _FUSED and bias is not None and _on_cuda(x):
+        return _cuda("bias_gelu")(_fused_linear(x, weight), bias)
+    return F.gelu(linear(x, weight, bias), approximate="tanh")
 
 
 def embedding(idx, weight):
