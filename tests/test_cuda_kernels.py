@@ -228,3 +228,14 @@ def test_every_kernel_compiles_to_ptx(cc):
         pytest.skip(done.stdout.strip())
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
     assert f"compiled 46 kernels for sm_{cc.replace('.', '')}" in done.stdout
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_step_equals_cpu(dtype):
+    """The sequence step (x_t's part precomputed) with the CUDA gates, as the LSTM runs it."""
+    from tinytx.kernels.cuda.lstm import lstm_step
+    from tinytx.kernels.lstm import lstm_step as cpu_lstm_step
+    rng = np.random.default_rng(4)
+    B, H = 3, 5
+    inputs = [rng.standard_normal(s).astype(dtype) for s in [(B, 4 * H), (B, H), (B, H), (H, 4 * H)]]
+    assert_close(run(lstm_step, inputs), run(cpu_lstm_step, inputs), dtype)
