@@ -55,15 +55,15 @@ def make_batch(rng, B, T, V):
     return x, np.roll(x, -1, axis=1)
 
 
-def tinytx_step_fn(cfg):
+def tinytx_step_fn(cfg, device="cpu"):
     n_layer, n_head, n_embd, T, B, V = cfg
     tx.manual_seed(0)
     model = GPT(GPTConfig(block_size=T, vocab_size=V, n_layer=n_layer, n_head=n_head,
-                          n_embd=n_embd, dropout=0.0))
+                          n_embd=n_embd, dropout=0.0)).to(device)
     opt = AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 
     def step(x, y):
-        _, loss = model(tx.tensor(x), tx.tensor(y))
+        _, loss = model(tx.tensor(x, device=device), tx.tensor(y, device=device))
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -71,7 +71,8 @@ def tinytx_step_fn(cfg):
     return step, model
 
 
-def torch_step_fn(cfg, threads):
+def torch_step_fn(cfg, threads, device="cpu"):
+    """The same GPT in PyTorch eager (SDPA attention); device "cpu" or "cuda"."""
     import torch
     from torch import nn as tnn
     torch.set_num_threads(threads)
@@ -103,17 +104,17 @@ def torch_step_fn(cfg, threads):
             self.lm_head.weight = self.wte.weight
 
         def forward(self, idx, targets):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
             for b in self.h:
                 x = b(x)
             logits = self.lm_head(self.ln_f(x))
             return torch.nn.functional.cross_entropy(logits.view(-1, V), targets.view(-1))
 
-    model = TorchGPT()
+    model = TorchGPT().to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 
     def step(x, y):
-        loss = model(torch.from_numpy(x), torch.from_numpy(y))
+        loss = model(torch.from_numpy(x).to(device), torch.from_numpy(y).to(device))
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -19,8 +19,12 @@ This lesson
   3. compares the three attention implementations — composed (`F`, six ops), fused
      (`tinytx.kernels.attention`, one op) and blocked (`tinytx.kernels.flash_attention`,
      online softmax) — for agreement (float64, forward and backward), time and peak
-     memory (tracemalloc).
-docs/attention.md derives the fused and blocked kernels and has the full benchmark.
+     memory (tracemalloc);
+  4. runs the CUDA attention kernel (tinytx/kernels/cuda/attention.py, FlashAttention-2
+     style) in numba's CUDA simulator on a tiny input and checks it against the fused
+     CPU kernel, forward and backward (skipped when numba-cuda is not installed).
+docs/attention.md derives the fused and blocked kernels and has the full benchmark;
+docs/cuda.md explains threads, blocks, shared memory and the kernel's tiling.
 
 Run:
     python lessons/04_multihead.py            # the full lesson (about 10 s, 2 CPU cores)
@@ -43,6 +47,8 @@ Expected output (from a full run; times depend on the machine and its load):
        B=2, H=4, D=32, causal:  T=1024: composed 75 ms / 195 MiB, fused 24 ms / 27 MiB,
        blocked 30 ms / 6.7 MiB;  T=2048: composed 280 ms / 776 MiB, fused 92 ms / 86 MiB,
        blocked 113 ms / 12 MiB
+    4. CUDA kernel in the simulator, B=1, H=2, Tq=7, Tk=9, D=4, causal, tiles of 4:
+       grid (2, 2) blocks of 4 threads; vs the fused CPU kernel: output 4e-16, dq/dk/dv ~4e-16
     pictures: out/lessons/04/rnn_vs_attention.png, out/lessons/04/kernels.png
 Runtime: full 9 s, smoke 0.7 s plus ~1 s of imports (2-core CPU, measured).
 """
@@ -326,6 +332,33 @@ def kernels(cfg, path):
     plt.close(fig)
 
 
+# -- 4. the CUDA kernel, run on the CPU in numba's simulator ---------------------------------
+def cuda_kernel_in_simulator(cfg):
+    """The GPU kernel's own source, each CUDA thread a Python thread (docs/cuda.md)."""
+    section("4. The CUDA attention kernel in numba's CUDA simulator")
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")      # read when numba is imported
+    try:
+        from tinytx.kernels.cuda.attention import attention as cuda_attention
+    except ImportError as e:
+        print(f"  skipped: {e}")
+        return
+    B, H, Tq, Tk, D, tile = 1, 2, 7, 9, 4, 4
+    rng = np.random.default_rng(cfg.seed)
+    shapes = [(B, H, Tq, D), (B, H, Tk, D), (B, H, Tk, D)]
+    arrays = [rng.standard_normal(s) for s in shapes]
+    g = rng.standard_normal((B, H, Tq, D))
+    results = []
+    for fn in (lambda q, k, v: cuda_attention(q, k, v, is_causal=True, block_size=tile),
+               lambda q, k, v: fused_attention(q, k, v, is_causal=True)):
+        qkv = [tx.tensor(a, requires_grad=True) for a in arrays]
+        results.append(attend(fn, qkv, g))
+    (out, grads), (ref, ref_grads) = results
+    print(f"  B={B}, H={H}, Tq={Tq}, Tk={Tk}, D={D}, causal, tiles of {tile}: grid "
+          f"({-(-Tq // tile)}, {B * H}) blocks of {tile} threads (a thread per query row)")
+    print(f"  vs the fused CPU kernel, float64: output max |diff| {max_diff(out, ref):.1e}, "
+          "dq/dk/dv " + " / ".join(f"{max_diff(a, b):.1e}" for a, b in zip(grads, ref_grads)))
+
+
 def main(argv=None):
     cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
     if cfg.smoke:
@@ -338,6 +371,7 @@ def main(argv=None):
     print(f"saved {out / 'rnn_vs_attention.png'}")
     kernels(cfg, out / "kernels.png")
     print(f"saved {out / 'kernels.png'}")
+    cuda_kernel_in_simulator(cfg)
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
 
 

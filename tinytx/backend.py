@@ -25,17 +25,32 @@ import numpy as np
 
 from .erf import erf as _np_erf
 
-try:  # CuPy is optional: the CPU path must work without it.
-    import cupy as _cupy
-    import cupyx as _cupyx
-except Exception:  # ImportError, or a CuPy build that cannot load its CUDA libraries
-    _cupy = None
-    _cupyx = None
+_cupy = _cupyx = None     # CuPy is optional and imported on first use, never by `import tinytx`
+_cupy_error = None        # why it could not be imported, for the error message
+
+
+def load_cupy():
+    """CuPy, imported the first time the cuda device is asked for; None when it cannot load."""
+    global _cupy, _cupyx, _cupy_error
+    if _cupy is None and _cupy_error is None:
+        try:
+            import cupy
+            import cupyx
+            import cupyx.scipy.special  # noqa: F401  (erf)
+            _cupy, _cupyx = cupy, cupyx
+        except Exception as e:  # ImportError, or a build that cannot load its CUDA libraries
+            _cupy_error = e
+    return _cupy
+
+
+def _loaded_cupy():
+    """CuPy if something has imported it already (else no array can be a CuPy array)."""
+    return sys.modules.get("cupy") if _cupy is None else _cupy
 
 
 def cuda_available() -> bool:
     """True when CuPy imports and sees at least one GPU."""
-    if _cupy is None:
+    if load_cupy() is None:
         return False
     try:
         return _cupy.cuda.runtime.getDeviceCount() > 0
@@ -156,12 +171,8 @@ class Device:
     def __init__(self, name: str):
         self.name = name
         self._ones_cache = {}
-        if name == "cuda":
-            self.xp = _cupy
-            self._rng = _cupy.random.default_rng(0)
-        else:
-            self.xp = np if name == "cpu" else _StrictModule()
-            self._rng = np.random.default_rng(0)
+        self.xp = _cupy if name == "cuda" else np if name == "cpu" else _StrictModule()
+        self.seed(0)
 
     def __repr__(self):
         return f"Device({self.name!r})"
@@ -174,8 +185,9 @@ class Device:
         """Any array-like (NumPy, CuPy, list, scalar) -> an array on this device."""
         if self.name == "cuda":
             return _cupy.asarray(x, dtype=dtype)
-        if _cupy is not None and isinstance(x, _cupy.ndarray):
-            x = _cupy.asnumpy(x)
+        cupy = _loaded_cupy()
+        if cupy is not None and isinstance(x, cupy.ndarray):
+            x = cupy.asnumpy(x)
         x = np.asarray(_unwrap(x), dtype=dtype)
         return x.view(StrictArray) if self.name == "strict" else x
 
@@ -241,8 +253,7 @@ class Device:
 
     # -- random numbers: one generator per device, seeded by tinytx.manual_seed ---------
     def seed(self, seed: int):
-        self._rng = (_cupy.random.default_rng(seed) if self.name == "cuda"
-                     else np.random.default_rng(seed))
+        self._rng = CudaGenerator(seed) if self.name == "cuda" else np.random.default_rng(seed)
 
     def randn(self, shape, dtype):
         return self._own(self._rng.standard_normal(shape, dtype=dtype))
@@ -259,13 +270,36 @@ class Device:
 
     def get_rng_state(self):
         """JSON-serialisable state of this device's generator (for exact resume)."""
-        if self.name == "cuda":
-            return None  # CuPy's generators do not expose their state; see docs/training.md
         return self._rng.bit_generator.state
 
     def set_rng_state(self, state):
-        if state is not None and self.name != "cuda":
+        if state is not None:
             self._rng.bit_generator.state = state
+
+
+class CudaGenerator:
+    """The cuda device's random numbers, with a state that can be saved (exact resume).
+
+    CuPy's generators do not expose their state, so a NumPy generator (whose state is
+    plain JSON) draws a fresh 63-bit seed for every CuPy draw: restoring the NumPy state
+    restores every later draw. The price is one small CuPy generator set-up per draw.
+    """
+
+    def __init__(self, seed):
+        self.bit_generator = np.random.default_rng(seed).bit_generator
+
+    def _draw(self):
+        seed = int(np.random.Generator(self.bit_generator).integers(2 ** 63))
+        return _cupy.random.default_rng(seed)
+
+    def standard_normal(self, shape, dtype):
+        return self._draw().standard_normal(shape, dtype=dtype)
+
+    def random(self, shape, dtype):
+        return self._draw().random(shape, dtype=dtype)
+
+    def integers(self, low, high, shape):
+        return self._draw().integers(low, high, shape)
 
 
 def _scatter_rows(target, rows, values):
@@ -293,8 +327,9 @@ def get_device(device: str | Device | None = None) -> Device:
         raise ValueError(f"device: expected one of {DEVICE_NAMES}, got {device!r}")
     if name not in _DEVICES:
         if name == "cuda" and not cuda_available():
-            why = ("CuPy is not installed (pip install 'tinytx[cuda]')" if _cupy is None
-                   else "CuPy found no CUDA GPU")
+            why = (f"CuPy could not be imported ({_cupy_error}); install it with "
+                   "pip install 'tinytx[cuda12]' (or cuda13, matching your CUDA driver)"
+                   if _cupy is None else "CuPy found no CUDA GPU or no working NVIDIA driver")
             raise RuntimeError(f"device 'cuda' was asked for, but {why}; use device='cpu'")
         _DEVICES[name] = Device(name)
     return _DEVICES[name]
@@ -304,7 +339,8 @@ def device_of(array) -> Device:
     """The Device an array belongs to (a StrictArray is 'strict', a CuPy array 'cuda')."""
     if isinstance(array, StrictArray):
         return get_device("strict")
-    if _cupy is not None and isinstance(array, _cupy.ndarray):
+    cupy = _loaded_cupy()
+    if cupy is not None and isinstance(array, cupy.ndarray):
         return get_device("cuda")
     return get_device("cpu")
 

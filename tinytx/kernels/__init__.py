@@ -10,6 +10,7 @@ kernel works through `xp`, so the same code runs on NumPy and CuPy.
     lstm.py             the LSTM cell (lesson 02)                 reference nn.recurrent.lstm_cell
     layer_norm.py       layer normalisation (lesson 09)           reference F.layer_norm
     cross_entropy.py    log-softmax + NLL (lesson 10)             reference F.cross_entropy
+    cuda/               the same kernels for the GPU (numba-cuda), docs/cuda.md
 
 Import each op from its module (the package imports nothing itself, so importing one
 kernel never pulls in the others, and `tinytx.kernels.attention` stays the module):

@@ -65,18 +65,21 @@ def gates_backward(xp, dh, dc, g, tc, c_prev):
 class LSTMCellFunction(Function):
     """(x, h_prev, c_prev, W[, b]) -> (h, c): one LSTM step (formulas in the module doc)."""
 
+    gates_forward = staticmethod(gates_forward)      # kernels/cuda/lstm.py swaps these two
+    gates_backward = staticmethod(gates_backward)
+
     def forward(self, x, h_prev, c_prev, W, b=None):
         self.hx = self.xp.concatenate([h_prev, x], axis=1)   # [h_{t-1}, x_t]: (B, H+I)
         z = self.hx @ W                                      # (B, H+I) @ (H+I, 4H)
         if b is not None:
             z += b
-        h, c, self.g, self.tc = gates_forward(self.xp, z, c_prev)
+        h, c, self.g, self.tc = self.gates_forward(self.xp, z, c_prev)
         self.W, self.c_prev = W, c_prev
         return h, c
 
     def backward(self, dh, dc):
         need = self.needs_input_grad
-        dz, dc_prev = gates_backward(self.xp, dh, dc, self.g, self.tc, self.c_prev)
+        dz, dc_prev = self.gates_backward(self.xp, dh, dc, self.g, self.tc, self.c_prev)
         H = self.c_prev.shape[-1]
         dhx = dz @ self.W.T if need[0] or need[1] else None  # (B, 4H) @ (4H, H+I)
         dx = dhx[:, H:] if need[0] else None
@@ -90,15 +93,18 @@ class LSTMStep(Function):
     """(xw, h_prev, c_prev, W_h) -> (h, c) with z = xw + h_prev W_h: one step of a
     sequence whose input part xw = x_t W_x + b was computed before the loop."""
 
+    gates_forward = staticmethod(gates_forward)
+    gates_backward = staticmethod(gates_backward)
+
     def forward(self, xw, h_prev, c_prev, W_h):
         z = xw + h_prev @ W_h                                # (B, 4H) + (B, H) @ (H, 4H)
-        h, c, self.g, self.tc = gates_forward(self.xp, z, c_prev)
+        h, c, self.g, self.tc = self.gates_forward(self.xp, z, c_prev)
         self.h_prev, self.W_h, self.c_prev = h_prev, W_h, c_prev
         return h, c
 
     def backward(self, dh, dc):
         need = self.needs_input_grad
-        dz, dc_prev = gates_backward(self.xp, dh, dc, self.g, self.tc, self.c_prev)
+        dz, dc_prev = self.gates_backward(self.xp, dh, dc, self.g, self.tc, self.c_prev)
         dh_prev = dz @ self.W_h.T if need[1] else None       # (B, 4H) @ (4H, H)
         dW_h = self.h_prev.T @ dz if need[3] else None       # (H, B) @ (B, 4H)
         return dz, dh_prev, dc_prev if need[2] else None, dW_h

@@ -5,7 +5,10 @@ Introduced in lesson 04 (composed against fused kernels). By default the layers 
 fused kernels of `tinytx.kernels`; set the environment variable `TINYTX_FUSED=0` (or use
 `with fused(False):`) to run the composed references of `tinytx.functional` instead — the
 readable versions, for teaching and debugging. Both give the same results (the tests pin
-them together).
+them together). On the cuda device the fused path runs the hand-written CUDA kernels of
+`tinytx.kernels.cuda` (attention, layer norm, cross-entropy, embedding backward, bias +
+GELU in the MLP) where the registry has one that covers the call (numba-cuda is
+loaded then, not before); with TINYTX_FUSED=0 it runs the composed ops on CuPy.
 
     >>> from tinytx.nn.fused import fused, is_fused
     >>> with fused(False):
@@ -44,14 +47,42 @@ def linear(x, weight, bias=None):
     return (_fused_linear if _FUSED else F.linear)(x, weight, bias)
 
 
+def _on_cuda(x) -> bool:
+    return x.device.name == "cuda"
+
+
+def _cuda(name, *args, **kwargs):
+    """The registry's pick for `name` on the cuda device (CUDA kernel or CPU fused op)."""
+    from ..kernels.cuda.registry import pick
+    return pick(name, "cuda", *args, **kwargs)
+
+
 def layer_norm(x, weight=None, bias=None, eps=1e-5):
     if _FUSED and weight is not None:
-        return _fused_layer_norm(x, weight, bias, eps)
+        impl = _cuda("layer_norm") if _on_cuda(x) else _fused_layer_norm
+        return impl(x, weight, bias, eps)
     return F.layer_norm(x, weight, bias, eps)
+
+
+def linear_gelu(x, weight, bias=None):
+    """gelu(x @ W + b, "tanh"), the MLP's first half; on cuda in fused mode the bias add
+    and the GELU are one CUDA kernel after the cuBLAS matmul."""
+    if _FUSED and bias is not None and _on_cuda(x):
+        return _cuda("bias_gelu")(_fused_linear(x, weight), bias)
+    return F.gelu(linear(x, weight, bias), approximate="tanh")
+
+
+def embedding(idx, weight):
+    """weight[idx]; on cuda in fused mode the backward is the atomic scatter-add kernel."""
+    if _FUSED and _on_cuda(weight):
+        return _cuda("embedding")(idx, weight)
+    return F.embedding(idx, weight)
 
 
 def cross_entropy(logits, targets, ignore_index=-100):
     impl = _fused_cross_entropy if _FUSED else F.cross_entropy
+    if _FUSED and _on_cuda(logits):
+        impl = _cuda("cross_entropy")
     return impl(logits, targets, ignore_index=ignore_index)
 
 
@@ -62,7 +93,8 @@ def attention(q, k, v, mask=None, is_causal=False, similarity="scaled_dot", drop
     from ..kernels.attention import attention as fused_attention
     kwargs = dict(mask=mask, similarity=similarity, dropout_p=dropout_p, training=training)
     if _FUSED:
-        return fused_attention(q, k, v, is_causal=is_causal, **kwargs)
+        impl = _cuda("attention", q, k, v, **kwargs) if _on_cuda(q) else fused_attention
+        return impl(q, k, v, is_causal=is_causal, **kwargs)
     if is_causal:
         from ..functional.attention import causal_mask, combine_masks
         kwargs["mask"] = combine_masks(causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)

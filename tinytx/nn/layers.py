@@ -100,7 +100,7 @@ class Embedding(Module):
         self.weight = _draw(dev.randn, (num_embeddings, embedding_dim), dev, dtype)
 
     def forward(self, idx: Tensor) -> Tensor:
-        return F.embedding(idx, self.weight)
+        return fused.embedding(idx, self.weight)
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"

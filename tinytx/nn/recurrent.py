@@ -40,6 +40,15 @@ from .module import Module, ModuleList
 _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
 
 
+def _fused_kernel(name, x):
+    """The fused LSTM `name` ("lstm_cell" or "lstm_step"): on the cuda device the CUDA
+    gates kernel (tinytx/kernels/cuda/lstm.py), else the CPU fused kernel."""
+    if x.device.name == "cuda":
+        from ..kernels.cuda import lstm as cuda_lstm
+        return getattr(cuda_lstm, name)
+    return fused_lstm_cell if name == "lstm_cell" else fused_lstm_step
+
+
 # -- the composed LSTM cell: the reference the fused kernel is pinned to -----------------
 def lstm_gates(z, c_prev):
     """The gates from the pre-activations z = [z_f, z_u, z_o, z_c] (B, 4H); (h, c)."""
@@ -236,7 +245,7 @@ class LSTMCell(Module):
         B = _check_step("LSTMCell", x, self.input_size)
         h, c = (_zeros(B, self.hidden_size, self.weight),) * 2 if state is None else state
         check_cell_shapes("LSTMCell", x, h, c, self.weight, self.bias)
-        cell = fused_lstm_cell if fused.is_fused() else lstm_cell
+        cell = _fused_kernel("lstm_cell", x) if fused.is_fused() else lstm_cell
         return cell(x, h, c, self.weight, self.bias)
 
     def extra_repr(self):
@@ -294,7 +303,7 @@ class LSTM(Module):
         H = self.hidden_size
         W_h, W_x = cell.weight[:H], cell.weight[H:]           # (H, 4H), (I, 4H)
         xw = F.linear(x, W_x, cell.bias)                      # (B, T, I) @ (I, 4H), all t
-        step = fused_lstm_step if fused.is_fused() else lstm_step
+        step = _fused_kernel("lstm_step", x) if fused.is_fused() else lstm_step
         hs = []
         for xw_t in _time_steps(xw):
             h, c = step(xw_t, h, c, W_h)

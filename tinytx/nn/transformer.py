@@ -15,8 +15,8 @@ pre-LN stacks train without warmup tricks (lesson 09 measures the gradient flow)
 """
 from __future__ import annotations
 
-from .. import functional as F
 from ..tensor import Tensor
+from . import fused
 from .attention import CrossAttention, MultiHeadAttention
 from .layers import Dropout, LayerNorm, Linear
 from .module import Module
@@ -32,7 +32,7 @@ class MLP(Module):
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate="tanh")))
+        return self.dropout(self.c_proj(fused.linear_gelu(x, self.c_fc.weight, self.c_fc.bias)))
 
 
 class Block(Module):

@@ -221,6 +221,8 @@ class Adam(Optimizer):
                          exp_avg_sq=xp.zeros_like(p.data))
         state["step"] += 1
         t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        if self.decoupled and _cuda_kernel(p):     # the whole update in one CUDA launch
+            return _cuda_kernel(p)(p.data, grad, m, v, t, lr, (b1, b2), group["eps"], wd)
         if wd and self.decoupled:
             p.data *= 1 - lr * wd        # AdamW: shrink the weights, apart from the gradient
         elif wd:
@@ -260,6 +262,18 @@ def decay_groups(model, weight_decay: float):
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
+
+
+def _cuda_kernel(p):
+    """The AdamW CUDA kernel for a contiguous parameter on the cuda device in fused mode
+    (kernels/cuda/adamw.py), else None (the xp code below runs)."""
+    if p.device.name != "cuda" or not p.data.flags.c_contiguous:
+        return None
+    from ..nn.fused import is_fused
+    if not is_fused():
+        return None
+    from ..kernels.cuda.registry import KERNELS, load
+    return load(KERNELS["adamw"].cuda)
 
 
 def _check(**values):

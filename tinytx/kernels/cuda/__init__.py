@@ -1,0 +1,19 @@
+"""Hand-written CUDA kernels (numba-cuda), one file beside each CPU fused kernel it mirrors.
+
+Introduced in docs/cuda.md and lesson 04. Each file holds `@cuda.jit` kernels, the launch
+wrappers that pick the grid and block, and a `Function` that runs them forward and
+backward on raw arrays: CuPy arrays on a GPU (numba reads their CUDA array interface), or
+NumPy arrays in numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`, set before numba is
+imported), which runs every CUDA thread as a Python thread on the CPU.
+
+    attention.py      FlashAttention-2 forward and backward    CPU: kernels/attention.py, flash_attention.py
+    layer_norm.py     LayerNorm forward and backward          CPU: kernels/layer_norm.py
+    cross_entropy.py  softmax cross-entropy, ignore_index     CPU: kernels/cross_entropy.py
+    lstm.py           the LSTM cell's gates                   CPU: kernels/lstm.py
+    gelu.py           bias + tanh-GELU                         reference F.gelu(x + b, "tanh")
+    embedding.py      embedding backward (atomic scatter-add)  reference F.embedding
+    adamw.py          the AdamW update, one launch per tensor  reference optim.AdamW
+    registry.py       (composed, CPU fused, CUDA fused) triples: dispatch and tests
+
+This package imports nothing itself: `import tinytx` never loads numba or CuPy.
+"""

@@ -1,0 +1,103 @@
+"""What every CUDA kernel file shares: the guarded numba import, dtypes, launch sizes.
+
+Introduced in docs/cuda.md. numba is imported here, on first use of a CUDA kernel, never
+by `import tinytx` (the kernel files import this module; nothing else does). In numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) each CUDA thread is
+a Python thread, so the default tile and block sizes are tiny there and GPU-sized on a GPU.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+
+def numba_cuda():
+    """The `numba.cuda` module, or one clear error naming what is missing."""
+    try:
+        from numba import cuda
+    except ImportError as e:
+        raise ImportError("tinytx CUDA kernels need numba-cuda: pip install 'tinytx[cuda12]' "
+                          "(or cuda13), or 'numba numba-cuda' for the CPU simulator "
+                          f"(import failed: {e})") from e
+    return cuda
+
+
+def simulated() -> bool:
+    """True when numba runs kernels in its CUDA simulator on the CPU."""
+    from numba import config
+    return bool(config.ENABLE_CUDASIM)
+
+
+def tile(size=None) -> int:
+    """Rows per attention tile: `size`, else 64 on a GPU and 4 in the simulator."""
+    return size or (4 if simulated() else 64)
+
+
+def threads(size=None) -> int:
+    """Threads per block for the row kernels (a power of two for the tree reductions)."""
+    n = size or (8 if simulated() else 128)
+    if n & (n - 1):
+        raise ValueError(f"threads per block must be a power of two, got {n}")
+    return n
+
+
+def float_type(dtype):
+    """The numba scalar type of a float32/float64 array dtype."""
+    import numba
+    dtype = np.dtype(dtype)
+    if dtype == np.float32:
+        return numba.float32
+    if dtype == np.float64:
+        return numba.float64
+    raise TypeError(f"CUDA kernels take float32 or float64 arrays, got {dtype}")
+
+
+def grid(n, block) -> int:
+    """Blocks of `block` threads needed to cover n items."""
+    return max(1, math.ceil(n / block))
+
+
+def cached(factory):
+    """Memoise a kernel factory: one compiled kernel per (sizes, dtype, flags)."""
+    return functools.lru_cache(maxsize=None)(factory)
+
+
+cuda = numba_cuda()
+
+
+# Tree reductions of buf[0:n] (shared memory, one value per thread, n a power of two) by
+# halving strides. Every thread of the block must call them (they synchronise); all get the
+# result. Module-level device functions: the simulator swaps `cuda` in module globals only.
+
+@cuda.jit(device=True, inline="always")
+def block_sum(buf, t, n):
+    cuda.syncthreads()
+    stride = n // 2
+    while stride > 0:
+        if t < stride:
+            buf[t] += buf[t + stride]
+        cuda.syncthreads()
+        stride //= 2
+    total = buf[0]
+    cuda.syncthreads()               # everyone has read buf[0] before it is reused
+    return total
+
+
+@cuda.jit(device=True, inline="always")
+def block_max(buf, t, n):
+    cuda.syncthreads()
+    stride = n // 2
+    while stride > 0:
+        if t < stride and buf[t + stride] > buf[t]:
+            buf[t] = buf[t + stride]
+        cuda.syncthreads()
+        stride //= 2
+    top = buf[0]
+    cuda.syncthreads()
+    return top
+
+
+def reducers():
+    """The device functions (block_sum, block_max)."""
+    return block_sum, block_max

@@ -1,0 +1,71 @@
+"""Bias + tanh-GELU on the GPU, one elementwise kernel each way (the MLP's c_fc bias and
+GPT-2's GELU; lesson 09). Reference: the composed F.gelu(x + b, approximate="tanh").
+
+Forward (a thread per element, x (N, C), b (C,)):
+    a = x + b,  u = √(2/π)(a + 0.044715a³),  y = ½a(1 + tanh u)
+Backward, with τ = tanh u:
+    dy/da = ½(1 + τ) + ½a(1 − τ²)·√(2/π)(1 + 3·0.044715a²)
+    gx = gy·dy/da,   gb = Σ_rows gx  (a reduction over rows, done by CuPy)
+Nothing is saved but x and b: the kernel recomputes a and τ in backward.
+Shapes: x (..., C), b (C,) -> y (..., C)
+"""
+from __future__ import annotations
+
+import math
+
+from ...function import Function
+from .common import cached, grid, numba_cuda, threads
+
+cuda = numba_cuda()
+C0 = math.sqrt(2 / math.pi)
+
+
+@cached
+def forward_kernel():
+    @cuda.jit
+    def forward(x, b, y):
+        e = cuda.grid(1)                      # x, y flattened to (N·C,), b (C,)
+        if e < x.size:
+            a = x[e] + b[e % b.size]
+            y[e] = 0.5 * a * (1.0 + math.tanh(C0 * (a + 0.044715 * a * a * a)))
+    return forward
+
+
+@cached
+def backward_kernel():
+    @cuda.jit
+    def backward(x, b, gy, gx):
+        e = cuda.grid(1)
+        if e < x.size:
+            a = x[e] + b[e % b.size]
+            tau = math.tanh(C0 * (a + 0.044715 * a * a * a))
+            da = 0.5 * (1.0 + tau) + 0.5 * a * (1.0 - tau * tau) * C0 * (1.0 + 3 * 0.044715 * a * a)
+            gx[e] = gy[e] * da
+    return backward
+
+
+class CudaBiasGELU(Function):
+    def __init__(self, n_threads=None):
+        self.nt = threads(n_threads)
+
+    def forward(self, x, b):
+        self.x, self.b = self.xp.ascontiguousarray(x), b
+        y = self.xp.empty_like(self.x)
+        forward_kernel()[grid(x.size, self.nt), self.nt](self.x.reshape(-1), b, y.reshape(-1))
+        return y
+
+    def backward(self, gy):
+        x, xp = self.x, self.xp
+        gx = xp.empty_like(x)
+        backward_kernel()[grid(x.size, self.nt), self.nt](
+            x.reshape(-1), self.b, xp.ascontiguousarray(gy).reshape(-1), gx.reshape(-1))
+        gb = self.device.sum_rows(gx.reshape(-1, self.b.shape[0]))  # (..., C) -> (N, C)
+        return gx, gb
+
+
+def bias_gelu(x, b, n_threads=None):
+    """gelu(x + b, approximate="tanh") by one kernel; b (C,) matches x's last axis."""
+    if b.ndim != 1 or x.shape[-1] != b.shape[0]:
+        raise ValueError(f"bias_gelu: bias of shape {b.shape} does not match input of "
+                         f"shape {x.shape} (expected ({x.shape[-1]},))")
+    return CudaBiasGELU(n_threads)(x, b)
