@@ -41,6 +41,38 @@ def test_leaves_never_share_a_gradient_array():
     assert b.grad[0] == 1.0
 
 
+def test_leaves_never_share_a_gradient_array_through_views():
+    # add hands one array to both inputs; reshape's backward makes a view of it for `a`
+    a = tx.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = tx.tensor([[4.0, 5.0, 6.0]], requires_grad=True)
+    (a.reshape(1, 3) + b).backward(tx.ones(1, 3))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad *= 3
+    np.testing.assert_array_equal(b.grad, [[1.0, 1.0, 1.0]])
+
+
+@pytest.mark.parametrize("convert", ["double", "float", "to_dtype", "to_device"])
+def test_conversions_of_a_non_leaf_stay_in_the_graph(convert, device):
+    x = tx.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+    y = x * 2
+    other = "strict" if device.name == "cpu" else "cpu"
+    y = {"double": lambda: y.double(), "float": lambda: y.double().float(),
+         "to_dtype": lambda: y.to(dtype="float64"),
+         "to_device": lambda: y.to(other)}[convert]()
+    assert y.requires_grad and not y.is_leaf
+    w = np.array([0.5, -1.0, 2.0])
+    (y * tx.tensor(w, dtype=y.dtype, device=y.device)).sum().backward()
+    assert x.grad is not None and x.grad.dtype == x.dtype and x.device.is_own(x.grad)
+    np.testing.assert_allclose(x.device.to_host(x.grad), 2 * w)
+
+
+def test_conversions_without_grad_are_plain_copies():
+    x = tx.tensor([1.0, 2.0])
+    y = x.double()
+    assert y.dtype == np.float64 and y.is_leaf and not y.requires_grad
+    assert x.to("cpu") is x and x.float() is x
+
+
 def test_backward_without_gradient_on_non_scalar_is_an_error():
     x = tx.randn(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"gradient must be passed.*shape \(3,\)"):
