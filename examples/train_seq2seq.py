@@ -49,7 +49,7 @@ from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import load as load_tokenizer
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders, pair_loss,
-                                  random_pair_batch)
+                                  random_pair_batch, target_tokens)
 
 
 @dataclass
@@ -183,7 +183,8 @@ def main(argv=None):
     trainer = Trainer(model, train_cfg, batch, out, on_eval=on_eval,
                       meta={"model": s2s.config.to_dict(), "example": vars(cfg),
                             "tokenizer": str(out / "tokenizer.model")},
-                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair))
+                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair),
+                      batch_tokens=target_tokens)  # padded pairs: weight by tokens
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")

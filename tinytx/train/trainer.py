@@ -3,7 +3,7 @@
 Introduced in lesson 10 (report chapter 6). One optimizer step:
 
     lr = warmup + cosine schedule(step)
-    repeat grad_accum times:  x, y = a training batch;  (loss / grad_accum).backward()
+    repeat grad_accum times:  x, y = a training batch;  (loss · n_i / Σn).backward()
     stop if the loss or the gradient norm is NaN/inf (nothing is saved)
     clip the global gradient norm;  AdamW step;  zero the gradients
 
@@ -52,15 +52,26 @@ class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or inf."""
 
 
-def accumulate_gradients(model, batches) -> float:
-    """Forward and backward over micro-batches, each loss scaled by 1/k, so the summed
-    gradients equal those of one batch k times larger. Returns the mean loss."""
-    k, total = len(batches), 0.0
-    for batch in batches:  # (x, y) for a GPT; (src, tgt_in, masks…, targets) for Seq2Seq
+def accumulate_gradients(model, batches, counts=None) -> float:
+    """Forward and backward over micro-batches so that the summed gradients equal those
+    of one big batch holding them all. Returns the loss of that big batch.
+
+    Each loss is a mean over its batch's target tokens. With `counts` (the number of
+    target tokens of each micro-batch) loss i is weighted by counts[i] / Σ counts: every
+    token counts the same, however the batches were padded. Without, each gets 1/k
+    (right when all micro-batches have the same number of tokens, as LM windows do).
+    """
+    counts = [1] * len(batches) if counts is None else counts
+    if len(counts) != len(batches) or min(counts, default=1) < 0 or sum(counts) <= 0:
+        raise ValueError(f"counts: expected one non-negative token count per micro-batch "
+                         f"with a positive sum, got {counts} for {len(batches)} batches")
+    total = 0.0
+    for batch, n in zip(batches, counts):  # (x, y) for a GPT; (PairBatch, targets) …
         _, loss = model(*batch)
-        (loss * (1.0 / k)).backward()
-        total += loss.item()
-    return total / k
+        weight = n / sum(counts)
+        (loss * weight).backward()
+        total += loss.item() * weight
+    return total
 
 
 class Trainer:
@@ -74,13 +85,16 @@ class Trainer:
         meta: JSON-able dict saved in every checkpoint (model config, tokenizer file …).
         on_eval: called as on_eval(trainer, row) after each evaluation (e.g. to sample).
         tokens_per_batch: tokens in one micro-batch, for tokens/s.
+        batch_tokens: batch_tokens(batch) -> the number of target tokens its loss is a
+            mean over; micro-batches are then weighted by it (see accumulate_gradients).
+            Needed for padded batches (Seq2Seq pairs) when grad_accum > 1.
     """
 
     def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, meta=None,
-                 on_eval=None, tokens_per_batch=None):
+                 on_eval=None, tokens_per_batch=None, batch_tokens=None):
         self.model, self.config, self.get_batch = model, config, get_batch
         self.out_dir, self.meta, self.on_eval = Path(out_dir), meta or {}, on_eval
-        self.tokens_per_batch = tokens_per_batch or 0
+        self.tokens_per_batch, self.batch_tokens = tokens_per_batch or 0, batch_tokens
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
                                      lr=config.lr, betas=(config.beta1, config.beta2))
         self.rng = np.random.default_rng(config.seed)
@@ -145,7 +159,8 @@ class Trainer:
         c = self.config
         optim.set_lr(self.optimizer, self.lr_at(self.step))
         batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
-        loss = accumulate_gradients(self.model, batches)
+        counts = [self.batch_tokens(b) for b in batches] if self.batch_tokens else None
+        loss = accumulate_gradients(self.model, batches, counts)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
         if not (math.isfinite(loss) and math.isfinite(norm)):
