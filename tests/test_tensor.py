@@ -161,10 +161,36 @@ def test_strict_arrays_refuse_host_arrays():
     assert isinstance(s + 1, StrictArray) and isinstance(s.sum(), StrictArray)
 
 
+@pytest.mark.parametrize("misuse", [
+    lambda s: np.asarray(s), lambda s: np.array(s), lambda s: s.__array__(),
+    lambda s: np.asarray([s[0], s[1]]), lambda s: np.ascontiguousarray(s),
+    lambda s: s * np.array(2.0), lambda s: np.float64(2.0) + s + np.array(1.0),
+    lambda s: s[np.array([0, 2])], lambda s: s[np.array([True, False, True])],
+    lambda s: s.__setitem__(np.array([0]), 1.0), lambda s: s.__setitem__(0, np.array(1.0)),
+    lambda s: np.concatenate([s, np.ones(3)]),
+], ids=["asarray", "array", "__array__", "list", "contiguous", "0-d", "0-d-right",
+        "index", "mask", "set-index", "set-0-d", "function"])
+def test_strict_arrays_refuse_implicit_host_conversion(misuse):
+    """What CuPy refuses: the strict device must refuse it too, or a CPU-only CI misses
+    CuPy's most common failure (np.asarray on a device array)."""
+    s = tx.get_device("strict").asarray(np.arange(3.0))
+    with pytest.raises(TypeError, match="strict device"):
+        misuse(s)
+
+
+def test_strict_arrays_allow_what_cupy_allows():
+    dev = tx.get_device("strict")
+    s = dev.asarray(np.arange(3.0))
+    assert float((s * np.float32(2) + 1).sum()) == 9.0 and float(s[1]) == 1.0
+    assert isinstance(s[dev.asarray(np.array([0, 2]))], StrictArray)
+    np.testing.assert_array_equal(dev.to_host(s[s > 0]), [1.0, 2.0])
+    assert isinstance(dev.xp.asarray(np.ones(2)), StrictArray)  # explicit transfer
+
+
 def test_op_returning_a_host_array_on_strict_is_caught():
     class Leaky(F.arithmetic.Exp):
         def forward(self, x):
-            return np.exp(np.asarray(x))  # forgot self.xp: a silent host round trip
+            return np.exp(self.device.to_host(x))  # computes on the host, returns it
 
     with pytest.raises(TypeError, match="ops must compute with the device's xp"):
         Leaky()(tx.randn(3, device="strict"))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import gc
 
+from .backend import memory_owner
+
 
 def topological_order(root_fn):
     """Functions reachable from `root_fn`, each after every Function that feeds it."""
@@ -86,14 +88,6 @@ def _sweep(root, gradient, retain_graph):
             fn.released = True
 
 
-def _memory_owner(a):
-    """The array that owns a's memory: views (reshape, slices, transposes) point to it
-    through `.base`, so two gradients share memory exactly when they have one owner."""
-    while getattr(a, "base", None) is not None:
-        a = a.base
-    return a
-
-
 def _accumulate(leaf, g, handed_out):
     """leaf.grad += g. A leaf's grad is always its own contiguous, writable array: ops
     pass gradients through unchanged or as views (add hands one array to both inputs,
@@ -102,8 +96,8 @@ def _accumulate(leaf, g, handed_out):
     if leaf.grad is not None:
         leaf.grad = leaf.grad + g
         return
-    shared = id(_memory_owner(g)) in handed_out or not getattr(g.flags, "writeable", True)
+    shared = id(memory_owner(g)) in handed_out or not getattr(g.flags, "writeable", True)
     if shared or g.dtype != leaf.dtype or not g.flags.c_contiguous:  # e.g. broadcast views
         g = g.astype(leaf.dtype, order="C", copy=True)
-    handed_out.add(id(_memory_owner(g)))
+    handed_out.add(id(memory_owner(g)))
     leaf.grad = g
