@@ -9,6 +9,11 @@ files:
     out/ckpt.json          format version, config, step, the optimizer's scalars (step
                            counts) and param_groups, each device's RNG state, extra
 
+The JSON also holds `arrays_sha256`, a SHA-256 of every array (name, dtype, shape and
+bytes); load recomputes it and refuses a file whose bytes changed (a bad disk, a copy cut
+short in a way that still parses) with an error naming the file. Version-1 checkpoints,
+written before the checksum existed, still load (without that check).
+
 Writes are atomic: both files are written to temporary files in the same directory and
 then renamed over the old ones with `os.replace` (safetensors first, JSON last). Both
 carry the same random `checkpoint_id`, so a crash between the two renames, which leaves
@@ -27,6 +32,7 @@ the model, the optimizer and the RNG as they were.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import uuid
@@ -39,7 +45,7 @@ from safetensors.numpy import load_file, save_file
 from .backend import cuda_available, get_device
 
 FORMAT = "tinytx-checkpoint"
-VERSION = 1
+VERSION = 2            # 2: arrays_sha256 in the JSON; 1 (no checksum) still loads
 
 
 class CheckpointError(ValueError):
@@ -87,6 +93,7 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
                     scalars[str(i)][name] = v
         meta["optimizer"] = {"type": type(optimizer).__name__, "state": scalars,
                              "param_groups": sd["param_groups"]}
+    meta["arrays_sha256"] = arrays_checksum(arrays)
     try:
         text = json.dumps(meta, indent=1, default=_json_default)
     except (TypeError, ValueError) as e:
@@ -156,6 +163,10 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
         arrays = load_file(str(st_path))
     except SafetensorError as e:
         raise CheckpointError(f"{st_path}: cannot read the safetensors file ({e})") from None
+    if meta["version"] >= 2 and arrays_checksum(arrays) != meta.get("arrays_sha256"):
+        raise CheckpointError(f"{st_path}: the arrays' SHA-256 does not match key "
+                              f"'arrays_sha256' of {st_path.with_suffix('.json')}: the file "
+                              f"is corrupt (changed on disk after it was saved)")
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
         plan, _, _ = model._plan_load(model_sd, strict=True)
@@ -170,6 +181,16 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     for name, state in rng.items():
         get_device(name).set_rng_state(state)
     return meta
+
+
+def arrays_checksum(arrays: dict) -> str:
+    """SHA-256 over the arrays in name order: each name, dtype, shape and raw bytes."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _plan_optimizer(optimizer, meta, arrays, st_path):
