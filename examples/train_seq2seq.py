@@ -42,7 +42,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.config import parse_config
+from tinytx.config import parse_config, run_main
 from tinytx.data import (add_special_tokens, cached_tokenizer, encode_pairs, load_quixote,
                          read_tsv_pairs, special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -200,4 +200,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

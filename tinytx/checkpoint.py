@@ -16,8 +16,10 @@ written before the checksum existed, still load (without that check).
 
 Writes are atomic: both files are written to temporary files in the same directory and
 then renamed over the old ones with `os.replace` (safetensors first, JSON last). Both
-carry the same random `checkpoint_id`, so a crash between the two renames, which leaves
-a new safetensors beside an old JSON, is detected on load instead of resuming from a mix.
+carry the same random `checkpoint_id`. Until the new JSON is in place the old arrays stay
+on disk as `.NAME.safetensors.prev`, so a process killed between the two renames leaves
+the old checkpoint loadable (load finds the arrays whose id the JSON names); a new
+safetensors beside a JSON of another save is detected instead of resuming from a mix.
 Loading checks every name, shape and dtype before it changes anything: an error leaves
 the model, the optimizer and the RNG as they were.
 
@@ -108,9 +110,13 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        prev = _previous(st_path)
+        if st_path.exists():             # kept until the new JSON is in place, so a crash
+            os.replace(st_path, prev)    # between the renames leaves the old pair loadable
         os.replace(st_tmp, st_path)      # the arrays first ...
         os.replace(json_tmp, json_path)  # ... the JSON last: it names the arrays' id
         _fsync(st_path.parent)
+        prev.unlink(missing_ok=True)
     finally:
         for tmp in (st_tmp, json_tmp):
             tmp.unlink(missing_ok=True)
@@ -149,11 +155,15 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
         FileNotFoundError for a missing file; CheckpointError (a ValueError) naming the
         file and key for a truncated/corrupt file or a mismatch with the model.
     """
-    st_path, _ = checkpoint_paths(path)
+    st_path, json_path = checkpoint_paths(path)
     meta = read_checkpoint_meta(path)
-    if not st_path.is_file():
+    prev = _previous(st_path)
+    if not st_path.is_file() and not prev.is_file():
         raise FileNotFoundError(f"checkpoint: {st_path} not found")
-    file_meta = _read_safetensors_header(st_path)
+    file_meta = _read_safetensors_header(st_path) if st_path.is_file() else {}
+    if file_meta.get("checkpoint_id") != meta.get("checkpoint_id") and prev.is_file() and (
+            _read_safetensors_header(prev).get("checkpoint_id") == meta["checkpoint_id"]):
+        st_path, file_meta = prev, {"checkpoint_id": meta["checkpoint_id"]}  # see save
     if file_meta.get("checkpoint_id") != meta.get("checkpoint_id"):
         raise CheckpointError(f"{st_path}: key 'checkpoint_id' is "
                               f"{file_meta.get('checkpoint_id')!r} but the JSON beside it "
@@ -165,7 +175,7 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
         raise CheckpointError(f"{st_path}: cannot read the safetensors file ({e})") from None
     if meta["version"] >= 2 and arrays_checksum(arrays) != meta.get("arrays_sha256"):
         raise CheckpointError(f"{st_path}: the arrays' SHA-256 does not match key "
-                              f"'arrays_sha256' of {st_path.with_suffix('.json')}: the file "
+                              f"'arrays_sha256' of {json_path}: the file "
                               f"is corrupt (changed on disk after it was saved)")
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
@@ -173,8 +183,8 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     except ValueError as e:
         raise CheckpointError(f"{st_path}: {e} (the checkpoint was saved with config "
                               f"{meta.get('config')})") from None
-    apply_optimizer = _plan_optimizer(optimizer, meta, arrays, st_path)
-    rng = _check_rng(meta, st_path.with_suffix(".json")) if restore_rng else {}
+    apply_optimizer = _plan_optimizer(optimizer, meta, arrays, st_path, json_path)
+    rng = _check_rng(meta, json_path) if restore_rng else {}
     for t, arr in plan:   # everything checked: now assign
         t.data = arr
     apply_optimizer()
@@ -193,11 +203,10 @@ def arrays_checksum(arrays: dict) -> str:
     return h.hexdigest()
 
 
-def _plan_optimizer(optimizer, meta, arrays, st_path):
+def _plan_optimizer(optimizer, meta, arrays, st_path, json_path):
     if optimizer is None:
         return lambda: None
     saved = meta.get("optimizer")
-    json_path = st_path.with_suffix(".json")
     if saved is None:
         raise CheckpointError(f"{json_path}: key 'optimizer' is null: this checkpoint was "
                               f"saved without optimizer state (pass optimizer=None)")
@@ -275,6 +284,12 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON-able")
+
+
+def _previous(st_path: Path) -> Path:
+    """Where a save keeps the arrays it replaces until its JSON is renamed into place: a
+    crash in between leaves the old JSON, whose arrays are found here."""
+    return st_path.with_name(f".{st_path.name}.prev")
 
 
 def _temp_name(final: Path) -> Path:
