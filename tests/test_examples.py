@@ -77,10 +77,11 @@ def test_unknown_key_lists_the_valid_ones():
 
 
 @pytest.mark.parametrize("example, args, message", [
-    ("train_quixote", ["--resume", "--data={book}"], "no checkpoint at"),
+    ("train_quixote", ["--resume", "--data={book}", "--vocab_size=300"], "no checkpoint at"),
     ("train_quixote", ["--data={missing}"], "missing' does not exist"),
     ("train_quixote", ["--data={latin1}"], "expected UTF-8"),
-    ("train_seq2seq", ["--resume", "--data={book}", "--max_words=60"], "no checkpoint at"),
+    ("train_seq2seq", ["--resume", "--data={book}", "--max_words=60", "--vocab_size=300"],
+     "no checkpoint at"),
     ("sample", ["--checkpoint={missing}"], "missing.json not found"),
     ("sample", ["--checkpoint={corrupt}"], "corrupt.json: not valid JSON"),
 ])
