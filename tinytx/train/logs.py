@@ -80,7 +80,8 @@ def plot_losses(rows, path, title="loss"):
                                     gridspec_kw={"width_ratios": [3, 1]})
     steps, losses = [r["step"] for r in train], [r["train_loss"] for r in train]
     ax.plot(steps, losses, color="C0", alpha=0.25, lw=1)
-    ax.plot(steps, smooth(losses), color="C0", label="train (smoothed)")
+    alpha = min(1.0, 10 / max(len(losses), 1))  # an average over ~1/10 of the run
+    ax.plot(steps, smooth(losses, alpha), color="C0", label="train (smoothed)")
     ax.plot([r["step"] for r in val], [r["val_loss"] for r in val], "o-", color="C1",
             label="validation")
     ax.set_xlabel("step")
