@@ -109,3 +109,10 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         Trainer(_model(), _cfg(), get_batch, tmp_path / "nothing").resume()
+
+
+def test_smoothing_is_bias_corrected_and_follows_the_mean():
+    from tinytx.train.logs import smooth
+    assert smooth([2.0, 2.0, 2.0], 0.1) == pytest.approx([2.0, 2.0, 2.0])  # no pull to 0
+    assert smooth([1.0, 3.0], 1.0) == [1.0, 3.0]                          # alpha 1: raw
+    assert smooth([0.0, 1.0], 0.5) == pytest.approx([0.0, 0.5 / 0.75])
