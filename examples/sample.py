@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.config import parse_config
+from tinytx.config import parse_config, run_main
 from tinytx.generate import beam_search, generate_text
 from tinytx.models import GPT, GPTConfig
 from tinytx.tokenizer import load as load_tokenizer
@@ -78,4 +78,4 @@ def main(argv=None):
 
 if __name__ == "__main__":
     tx.manual_seed(0)
-    main()
+    sys.exit(run_main(main))

@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 import tinytx as tx
-from tinytx.config import parse_config
+from tinytx.config import parse_config, run_main
 from tinytx.data import (cached_tokenizer, encode_cached, get_batch, iter_windows,
                          load_quixote)
 from tinytx.generate import generate_text
@@ -61,6 +61,7 @@ class Config:
     beta2: float = 0.99
     grad_clip: float = 1.0
     eval_interval: int = 700
+    log_interval: int = 10         # a train row in loss.csv every this many steps
     eval_iters: int = 10
     seed: int = 1337
     device: str = "cpu"
@@ -107,6 +108,11 @@ def sample(model, tok, prompt, cfg, seed):
     return prompt + text
 
 
+def print_sample(header, text):
+    """A sample as a block of text under a header line (not a Python repr)."""
+    print(f"--- {header} ---\n{text.strip()}\n")
+
+
 def held_out_loss(model, ids, cfg):
     """Mean cross-entropy (nats per token) over every token of the held-out split."""
     total, count = 0.0, 0
@@ -148,25 +154,26 @@ def main(argv=None):
         return get_batch(splits[split], cfg.batch_size, cfg.block_size, rng, cfg.device)
 
     def on_eval(trainer, row):
-        bpb = row["val_loss"] / math.log(2) / bytes_per_token
-        print(f"[step {trainer.step}] val loss {row['val_loss']:.3f} ({bpb:.3f} bits/byte): "
-              f"{sample(model, tok, PROMPTS[0], cfg, seed=trainer.step)!r}")
+        print_sample(f"step {trainer.step}: val loss {row['val_loss']:.3f} "
+                     f"({row['val_bpb']:.3f} bits/byte)",
+                     sample(model, tok, PROMPTS[0], cfg, seed=trainer.step))
 
     trainer = Trainer(model, train_cfg, batch, out, on_eval=on_eval,
                       meta={"model": model.config.to_dict(), "example": vars(cfg),
                             "tokenizer": str(out / f"tokenizer-{cfg.vocab_size}.model")},
-                      tokens_per_batch=cfg.batch_size * cfg.block_size)
+                      tokens_per_batch=cfg.batch_size * cfg.block_size,
+                      bytes_per_token=bytes_per_token)
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
     else:
         for prompt in PROMPTS:
-            print(f"before training: {sample(model, tok, prompt, cfg, seed=0)!r}")
+            print_sample("before training", sample(model, tok, prompt, cfg, seed=0))
     t_train, start_step = time.perf_counter(), trainer.step
     trainer.train()
     train_s = time.perf_counter() - t_train
     for prompt in PROMPTS:
-        print(f"after training: {sample(model, tok, prompt, cfg, seed=1)!r}")
+        print_sample("after training", sample(model, tok, prompt, cfg, seed=1))
     val_loss = held_out_loss(model, val_ids, cfg)
     bpb = val_loss / math.log(2) / bytes_per_token
     tok_s = (trainer.step - start_step) * cfg.batch_size * cfg.grad_accum * cfg.block_size / max(train_s, 1e-9)
@@ -176,4 +183,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

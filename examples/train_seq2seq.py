@@ -42,14 +42,14 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.config import parse_config
+from tinytx.config import parse_config, run_main
 from tinytx.data import (add_special_tokens, cached_tokenizer, encode_pairs, load_quixote,
                          read_tsv_pairs, special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import load as load_tokenizer
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders, pair_loss,
-                                  random_pair_batch)
+                                  random_pair_batch, target_tokens)
 
 
 @dataclass
@@ -183,7 +183,8 @@ def main(argv=None):
     trainer = Trainer(model, train_cfg, batch, out, on_eval=on_eval,
                       meta={"model": s2s.config.to_dict(), "example": vars(cfg),
                             "tokenizer": str(out / "tokenizer.model")},
-                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair))
+                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair),
+                      batch_tokens=target_tokens)  # padded pairs: weight by tokens
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
@@ -199,4 +200,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -93,7 +93,7 @@ from tinytx.tokenizer import render_token  # noqa: E402
 from tinytx.train import Trainer, TrainConfig  # noqa: E402
 from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,  # noqa: E402
                                   pair_loss, random_pair_batch, strip_target,
-                                  target_logprobs)
+                                  target_logprobs, target_tokens)
 
 
 @dataclass
@@ -258,7 +258,8 @@ def main(argv=None):
           f"{cfg.max_iters} steps of {cfg.batch_size} pairs with the Trainer")
     t_train = time.perf_counter()
     trainer = Trainer(PairLoss(s2s), train_cfg, batch, out,
-                      meta={"model": s2s.config.to_dict(), "lesson": 11})
+                      meta={"model": s2s.config.to_dict(), "lesson": 11},
+                      batch_tokens=target_tokens)  # padded pairs: weight by tokens
     trainer.train()
     val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
     print(f"   {time.perf_counter() - t_train:.0f} s; held-out loss over every target token: "

@@ -179,6 +179,34 @@ def test_optimizer_mismatches(tmp_path):
     check_unchanged(target, before)
 
 
+def test_changed_bytes_fail_the_checksum_naming_the_file(tmp_path):
+    model, opt = trained("cpu")
+    save_checkpoint(tmp_path / "ckpt", model, opt)
+    path = tmp_path / "ckpt.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0x40             # one bit of the last array: the file still parses
+    path.write_bytes(bytes(data))
+    model2, opt2 = trained("cpu", seed=1)
+    before = params(model2)
+    with pytest.raises(CheckpointError, match=r"ckpt.safetensors: the arrays' SHA-256 does "
+                                              r"not match .*ckpt.json.*corrupt"):
+        load_checkpoint(tmp_path / "ckpt", model2, opt2)
+    check_unchanged(model2, before)
+
+
+def test_version_1_checkpoints_without_checksum_still_load(tmp_path):
+    """Checkpoints written before the checksum (format version 1) load as before."""
+    model, opt = trained("cpu")
+    save_checkpoint(tmp_path / "old", model, opt, step=5)
+    meta = json.loads((tmp_path / "old.json").read_text())
+    meta["version"] = 1
+    del meta["arrays_sha256"]
+    (tmp_path / "old.json").write_text(json.dumps(meta))
+    model2, opt2 = trained("cpu", seed=1)
+    assert load_checkpoint(tmp_path / "old", model2, opt2)["step"] == 5
+    assert_same(params(model2), params(model))
+
+
 def test_mixed_saves_are_detected(tmp_path):
     """A crash between the two renames leaves a new safetensors beside an old JSON."""
     model, _ = trained("cpu")

@@ -80,6 +80,24 @@ def test_illustration_lines_are_dropped_but_prose_kept():
     assert drop_illustration_lines(text) == "He saw the Full Size of it.\nEnd.\n"
 
 
+def test_unwrap_paragraphs_keeps_headings_verse_and_paragraph_breaks():
+    from tinytx.data.quixote import unwrap_paragraphs
+    text = ("CHAPTER I.\nOF THE CURATE  \n\n\n\nIn a village of\nLa Mancha, there\n"
+            "lived a knight.\n  \nHe rode.\n\n    O Book! thou make\n    To question\n")
+    assert unwrap_paragraphs(text) == (
+        "CHAPTER I.\nOF THE CURATE\n\nIn a village of La Mancha, there lived a knight.\n\n"
+        "He rode.\n\n    O Book! thou make\n    To question\n")
+    assert unwrap_paragraphs(unwrap_paragraphs(text)) == unwrap_paragraphs(text)
+
+
+def test_real_book_has_one_line_per_paragraph(quixote_path):
+    text = load_quixote(quixote_path)
+    start = text.index("In a village of La Mancha")
+    assert text[start:text.index("\n", start)].endswith("the telling of it.")
+    assert "\n\n\n" not in text
+    assert "CHAPTER I.\nWHICH TREATS OF THE CHARACTER" in text   # headings stay lines
+
+
 # ------------------------------------------------------------------ where it comes from
 
 class FakeResponse(io.BytesIO):
@@ -137,9 +155,10 @@ def test_resolution_order(places, monkeypatch):
     assert load() == "cache copy\n"
     places["cache"].unlink()
     opener = FakeOpener({u: BOOK for u in ("u1",)})
+    unwrapped = " ".join([BODY.strip()] * 13_000) + "\n"     # one paragraph, one line
     assert load_quixote(cache_dir=cache, urls=("u1",), opener=opener, progress=False) \
-        == BODY * 13_000
-    assert load() == BODY * 13_000 and len(opener.calls) == 1   # second time: the cache
+        == unwrapped
+    assert load() == unwrapped and len(opener.calls) == 1   # second time: the cache
 
 
 def test_explicit_path_never_falls_back(places):

@@ -18,9 +18,16 @@ def make_param(device, rng, shape=(3, 4)):
 
 
 def run(opt, p, g, steps):
-    for _ in range(steps):
-        p.grad = p.device.asarray(g)
+    """`steps` optimizer steps; g is one gradient for every step or a list, one per step."""
+    for t in range(steps):
+        p.grad = p.device.asarray(g[t] if isinstance(g, list) else g)
         opt.step()
+
+
+def changing_grads(rng, g, steps):
+    """A different gradient at each step: with a constant one, Adam's bias-corrected
+    m̂ equals g and v̂ equals g², so an Adam stepping with g instead of m̂ would pass."""
+    return [g * rng.uniform(0.2, 3.0) + rng.standard_normal(g.shape) for _ in range(steps)]
 
 
 @pytest.mark.parametrize("momentum, wd", [(0.0, 0.0), (0.9, 0.0), (0.9, 0.1)])
@@ -28,19 +35,23 @@ def test_sgd_matches_formula(device, rng, momentum, wd):
     p, w, g = make_param(device, rng)
     opt = optim.SGD([p], lr=0.1, momentum=momentum, weight_decay=wd)
     grad_before = p.grad.copy()
-    run(opt, p, g, 3)
+    opt.step()
+    np.testing.assert_array_equal(device.to_host(grad_before), g)  # grads only read
+    p.data, gs = device.asarray(w.copy()), changing_grads(rng, g, 3)
+    opt = optim.SGD([p], lr=0.1, momentum=momentum, weight_decay=wd)
+    run(opt, p, gs, 3)
     buf = None
-    for _ in range(3):
+    for g in gs:
         d = g + wd * w
         buf = d if buf is None else momentum * buf + d
         w = w - 0.1 * (buf if momentum else d)
     np.testing.assert_allclose(p.numpy(), w, rtol=1e-12)
-    np.testing.assert_array_equal(device.to_host(grad_before), g)  # grads only read
 
 
-def adam_reference(w, g, steps, lr, b1, b2, eps, wd, decoupled):
+def adam_reference(w, gs, lr, b1, b2, eps, wd, decoupled):
+    """Adam (L2 decay in the gradient) or AdamW (decoupled decay), one step per gradient."""
     m, v = np.zeros_like(w), np.zeros_like(w)
-    for t in range(1, steps + 1):
+    for t, g in enumerate(gs, start=1):
         if decoupled:
             w = w - lr * wd * w
             d = g
@@ -57,9 +68,10 @@ def adam_reference(w, g, steps, lr, b1, b2, eps, wd, decoupled):
                                      (optim.AdamW, 0.1)])
 def test_adam_and_adamw_match_formula(device, rng, cls, wd):
     p, w, g = make_param(device, rng)
+    gs = changing_grads(rng, g, 4)
     opt = cls([p], lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=wd)
-    run(opt, p, g, 4)
-    w_ref, m_ref, v_ref = adam_reference(w, g, 4, 0.01, 0.8, 0.95, 1e-6, wd,
+    run(opt, p, gs, 4)
+    w_ref, m_ref, v_ref = adam_reference(w, gs, 0.01, 0.8, 0.95, 1e-6, wd,
                                          decoupled=cls is optim.AdamW)
     np.testing.assert_allclose(p.numpy(), w_ref, rtol=1e-12)
     state = opt.state_dict()["state"][0]

@@ -41,6 +41,38 @@ def test_leaves_never_share_a_gradient_array():
     assert b.grad[0] == 1.0
 
 
+def test_leaves_never_share_a_gradient_array_through_views():
+    # add hands one array to both inputs; reshape's backward makes a view of it for `a`
+    a = tx.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = tx.tensor([[4.0, 5.0, 6.0]], requires_grad=True)
+    (a.reshape(1, 3) + b).backward(tx.ones(1, 3))
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad *= 3
+    np.testing.assert_array_equal(b.grad, [[1.0, 1.0, 1.0]])
+
+
+@pytest.mark.parametrize("convert", ["double", "float", "to_dtype", "to_device"])
+def test_conversions_of_a_non_leaf_stay_in_the_graph(convert, device):
+    x = tx.tensor([1.0, -2.0, 3.0], device=device, requires_grad=True)
+    y = x * 2
+    other = "strict" if device.name == "cpu" else "cpu"
+    y = {"double": lambda: y.double(), "float": lambda: y.double().float(),
+         "to_dtype": lambda: y.to(dtype="float64"),
+         "to_device": lambda: y.to(other)}[convert]()
+    assert y.requires_grad and not y.is_leaf
+    w = np.array([0.5, -1.0, 2.0])
+    (y * tx.tensor(w, dtype=y.dtype, device=y.device)).sum().backward()
+    assert x.grad is not None and x.grad.dtype == x.dtype and x.device.is_own(x.grad)
+    np.testing.assert_allclose(x.device.to_host(x.grad), 2 * w)
+
+
+def test_conversions_without_grad_are_plain_copies():
+    x = tx.tensor([1.0, 2.0])
+    y = x.double()
+    assert y.dtype == np.float64 and y.is_leaf and not y.requires_grad
+    assert x.to("cpu") is x and x.float() is x
+
+
 def test_backward_without_gradient_on_non_scalar_is_an_error():
     x = tx.randn(3, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"gradient must be passed.*shape \(3,\)"):
@@ -129,10 +161,36 @@ def test_strict_arrays_refuse_host_arrays():
     assert isinstance(s + 1, StrictArray) and isinstance(s.sum(), StrictArray)
 
 
+@pytest.mark.parametrize("misuse", [
+    lambda s: np.asarray(s), lambda s: np.array(s), lambda s: s.__array__(),
+    lambda s: np.asarray([s[0], s[1]]), lambda s: np.ascontiguousarray(s),
+    lambda s: s * np.array(2.0), lambda s: np.float64(2.0) + s + np.array(1.0),
+    lambda s: s[np.array([0, 2])], lambda s: s[np.array([True, False, True])],
+    lambda s: s.__setitem__(np.array([0]), 1.0), lambda s: s.__setitem__(0, np.array(1.0)),
+    lambda s: np.concatenate([s, np.ones(3)]),
+], ids=["asarray", "array", "__array__", "list", "contiguous", "0-d", "0-d-right",
+        "index", "mask", "set-index", "set-0-d", "function"])
+def test_strict_arrays_refuse_implicit_host_conversion(misuse):
+    """What CuPy refuses: the strict device must refuse it too, or a CPU-only CI misses
+    CuPy's most common failure (np.asarray on a device array)."""
+    s = tx.get_device("strict").asarray(np.arange(3.0))
+    with pytest.raises(TypeError, match="strict device"):
+        misuse(s)
+
+
+def test_strict_arrays_allow_what_cupy_allows():
+    dev = tx.get_device("strict")
+    s = dev.asarray(np.arange(3.0))
+    assert float((s * np.float32(2) + 1).sum()) == 9.0 and float(s[1]) == 1.0
+    assert isinstance(s[dev.asarray(np.array([0, 2]))], StrictArray)
+    np.testing.assert_array_equal(dev.to_host(s[s > 0]), [1.0, 2.0])
+    assert isinstance(dev.xp.asarray(np.ones(2)), StrictArray)  # explicit transfer
+
+
 def test_op_returning_a_host_array_on_strict_is_caught():
     class Leaky(F.arithmetic.Exp):
         def forward(self, x):
-            return np.exp(np.asarray(x))  # forgot self.xp: a silent host round trip
+            return np.exp(self.device.to_host(x))  # computes on the host, returns it
 
     with pytest.raises(TypeError, match="ops must compute with the device's xp"):
         Leaky()(tx.randn(3, device="strict"))

@@ -7,7 +7,8 @@ import pytest
 import tinytx as tx
 from tinytx.checkpoint import checkpoint_paths
 from tinytx.models import GPT, GPTConfig
-from tinytx.train import Trainer, TrainConfig, TrainingDiverged, accumulate_gradients
+from tinytx.train import (Trainer, TrainConfig, TrainingDiverged, accumulate_gradients,
+                          read_rows)
 
 V, T = 17, 8
 
@@ -63,18 +64,31 @@ def test_resume_continues_exactly(tmp_path):
     second.train()
     for (n, a), (_, b) in zip(full.model.named_parameters(), second.model.named_parameters()):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=n)
-    assert [r["val_loss"] for r in full.rows] == [r["val_loss"] for r in second.rows]
-    assert [r["train_loss"] for r in full.rows][1:] == [r["train_loss"] for r in
-                                                        second.rows][1:]
+    def logged(run):  # loss.csv without the timing columns, which differ between runs
+        rows = read_rows(tmp_path / run / "loss.csv")
+        return [repr([r[k] for k in ("kind", "step", "train_loss", "val_loss", "lr",
+                                     "grad_norm")]) for r in rows]
+    assert logged("split") == logged("full")     # appended after resume, nothing repeated
+    assert len(logged("full")) == 3 + 2
 
 
 def test_logs_and_checkpoints_are_written(tmp_path):
-    trainer = Trainer(_model(), _cfg(), get_batch, tmp_path, tokens_per_batch=4 * T)
+    trainer = Trainer(_model(), _cfg(log_interval=2), get_batch, tmp_path,
+                      tokens_per_batch=4 * T)
     row = trainer.train()
     assert row["step"] == 6 and math.isfinite(row["val_loss"])
     lines = (tmp_path / "loss.csv").read_text().splitlines()
-    assert lines[0] == "step,train_loss,val_loss,lr,grad_norm,tokens_per_s,elapsed_s"
-    assert len(lines) == 1 + 3  # steps 0, 3, 6
+    assert lines[0] == ("step,kind,train_loss,lr,grad_norm,tokens_per_s,val_loss,val_bpb,"
+                        "elapsed_s")
+    rows = read_rows(tmp_path / "loss.csv")
+    assert [(r["kind"], r["step"]) for r in rows] == [
+        ("val", 0), ("train", 2), ("train", 3), ("val", 3), ("train", 4), ("train", 6),
+        ("val", 6)]                                  # every log_interval=2 and at each eval
+    for r in rows:
+        filled = ("train_loss", "lr", "grad_norm", "tokens_per_s") if r["kind"] == "train" \
+            else ("val_loss",)
+        assert all(math.isfinite(r[k]) for k in filled), r
+        assert math.isnan(r["val_bpb"])              # no bytes_per_token given
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for name in ("last", "best"):
         assert all(p.exists() for p in checkpoint_paths(tmp_path / name))
@@ -95,3 +109,10 @@ def test_nan_loss_stops_and_keeps_the_last_checkpoint(tmp_path):
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         Trainer(_model(), _cfg(), get_batch, tmp_path / "nothing").resume()
+
+
+def test_smoothing_is_bias_corrected_and_follows_the_mean():
+    from tinytx.train.logs import smooth
+    assert smooth([2.0, 2.0, 2.0], 0.1) == pytest.approx([2.0, 2.0, 2.0])  # no pull to 0
+    assert smooth([1.0, 3.0], 1.0) == [1.0, 3.0]                          # alpha 1: raw
+    assert smooth([0.0, 1.0], 0.5) == pytest.approx([0.0, 0.5 / 0.75])

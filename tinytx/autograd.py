@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import gc
 
+from .backend import memory_owner
+
 
 def topological_order(root_fn):
     """Functions reachable from `root_fn`, each after every Function that feeds it."""
@@ -50,7 +52,7 @@ def run_backward(root, gradient, retain_graph: bool = False):
 
 
 def _sweep(root, gradient, retain_graph):
-    handed_out = set()  # ids of arrays stored as a leaf's grad: no two leaves share one
+    handed_out = set()  # ids of the memory behind each leaf's grad: no two leaves share it
     if root._ctx is None:  # a leaf: its gradient is the upstream gradient itself
         _accumulate(root, gradient, handed_out)
         return
@@ -88,13 +90,14 @@ def _sweep(root, gradient, retain_graph):
 
 def _accumulate(leaf, g, handed_out):
     """leaf.grad += g. A leaf's grad is always its own contiguous, writable array: ops
-    pass gradients through unchanged or as broadcast views, and optimizers may update
-    grads in place."""
+    pass gradients through unchanged or as views (add hands one array to both inputs,
+    reshape a view of it), and optimizers may update grads in place, so a gradient whose
+    memory is already another leaf's grad is copied."""
     if leaf.grad is not None:
         leaf.grad = leaf.grad + g
         return
-    shared = id(g) in handed_out or not getattr(g.flags, "writeable", True)
+    shared = id(memory_owner(g)) in handed_out or not getattr(g.flags, "writeable", True)
     if shared or g.dtype != leaf.dtype or not g.flags.c_contiguous:  # e.g. broadcast views
         g = g.astype(leaf.dtype, order="C", copy=True)
-    handed_out.add(id(g))
+    handed_out.add(id(memory_owner(g)))
     leaf.grad = g

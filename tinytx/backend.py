@@ -85,36 +85,88 @@ MALLOC_TUNED = keep_freed_memory()
 # The strict CPU device: NumPy arrays that behave like CuPy's at the host boundary.
 # ---------------------------------------------------------------------------------------
 
-class StrictArray(np.ndarray):
-    """A NumPy array that refuses to be mixed with plain host arrays, as CuPy arrays do.
+class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """An array of the strict device: a NumPy array inside, refusing the host the way a
+    CuPy array does.
 
-    Operators and NumPy functions work as usual between StrictArrays and Python scalars;
-    an operation that mixes in a plain `np.ndarray` raises TypeError, and reductions give
-    0-d arrays (not NumPy scalars), as CuPy does.
+    Operators, methods and NumPy functions work as usual between StrictArrays and Python
+    or NumPy scalars, and reductions give 0-d arrays (not NumPy scalars), as CuPy's do.
+    Refused with a TypeError, as CuPy refuses them:
+      * implicit conversion to NumPy: `np.asarray(a)`, `np.array(a)`, `np.asarray([a, b])`;
+      * mixing in host arrays, 0-d ones included: `a + np.ones(3)`, `a * np.array(2.0)`;
+      * indexing with a host array: `a[np.array([0, 2])]`.
+    `Device.to_host` and `Device.asarray` are the explicit transfers.
     """
+
+    __slots__ = ("a",)
+
+    def __init__(self, array: np.ndarray):
+        self.a = array  # the NumPy array inside
+
+    def __array__(self, dtype=None, copy=None):
+        raise TypeError("strict device: implicit conversion of a device array to a NumPy "
+                        "array is not allowed (as with CuPy); use Device.to_host() or "
+                        "Tensor.numpy()")
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         _refuse_host(inputs + (out or ()))
-        inputs = _unwrap(inputs)
         if out is not None:
             kwargs["out"] = _unwrap(out)
-        return _wrap(getattr(ufunc, method)(*inputs, **kwargs))
+        return _wrap(getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs)))
 
     def __array_function__(self, func, types, args, kwargs):
         _refuse_host(args)
         _refuse_host(tuple(kwargs.values()))
         return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
 
+    def __getitem__(self, key):
+        _refuse_host(key if isinstance(key, tuple) else (key,))
+        return _wrap(self.a[_unwrap(key)])
+
     def __setitem__(self, key, value):
-        _refuse_host((value,))
-        np.ndarray.__setitem__(self.view(np.ndarray), _unwrap(key), _unwrap(value))
+        _refuse_host((key if isinstance(key, tuple) else (key,)) + (value,))
+        self.a[_unwrap(key)] = _unwrap(value)
+
+    def __getattr__(self, name):  # shape, dtype, T, reshape, astype, sum, … of the array
+        if name == "a" or name.startswith("__"):  # `a` unset (copy, pickle); no
+            raise AttributeError(name)              # __array_interface__ & co for NumPy
+        attr = getattr(self.a, name)
+        if not callable(attr):
+            return _wrap(attr) if isinstance(attr, np.ndarray) else attr
+
+        def method(*args, **kwargs):
+            _refuse_host(args)
+            _refuse_host(tuple(kwargs.values()))
+            return _wrap(attr(*_unwrap(args), **_unwrap(kwargs)))
+        return method
+
+    def __len__(self):
+        return len(self.a)
+
+    def __iter__(self):
+        return (_wrap(row) for row in self.a)
+
+    def __float__(self):
+        return float(self.a)
+
+    def __int__(self):
+        return int(self.a)
+
+    def __index__(self):
+        return self.a.__index__()
+
+    def __bool__(self):
+        return bool(self.a)
+
+    def __repr__(self):
+        return f"strict_{self.a!r}"
 
 
 def _refuse_host(values):
     for v in values:
         if isinstance(v, (list, tuple)):
             _refuse_host(v)
-        elif isinstance(v, np.ndarray) and not isinstance(v, StrictArray) and v.ndim > 0:
+        elif isinstance(v, np.ndarray):
             raise TypeError("strict device: implicit conversion between a host (NumPy) "
                             f"array of shape {v.shape} and a device array is not allowed; "
                             "move it with Device.asarray() first")
@@ -122,7 +174,7 @@ def _refuse_host(values):
 
 def _unwrap(v):
     if isinstance(v, StrictArray):
-        return v.view(np.ndarray)
+        return v.a
     if isinstance(v, (list, tuple)):
         return type(v)(_unwrap(x) for x in v)
     if isinstance(v, dict):
@@ -132,12 +184,21 @@ def _unwrap(v):
 
 def _wrap(v):
     if isinstance(v, np.ndarray):
-        return v.view(StrictArray)
+        return StrictArray(v)
     if isinstance(v, np.generic):  # CuPy reductions return 0-d arrays, never scalars
-        return np.asarray(v).view(StrictArray)
+        return StrictArray(np.asarray(v))
     if isinstance(v, (list, tuple)):
         return type(v)(_wrap(x) for x in v)
     return v
+
+
+def memory_owner(a):
+    """The array that owns a's memory (views point to it through `.base`): two arrays of
+    one device share memory when they have the same owner."""
+    a = _unwrap(a)
+    while getattr(a, "base", None) is not None:
+        a = a.base
+    return a
 
 
 class _StrictModule:
@@ -189,7 +250,7 @@ class Device:
         if cupy is not None and isinstance(x, cupy.ndarray):
             x = cupy.asnumpy(x)
         x = np.asarray(_unwrap(x), dtype=dtype)
-        return x.view(StrictArray) if self.name == "strict" else x
+        return StrictArray(x) if self.name == "strict" else x
 
     def to_host(self, x) -> np.ndarray:
         """An array of this device -> a NumPy array (a copy when it crosses devices)."""
@@ -266,7 +327,7 @@ class Device:
         return self._own(self._rng.integers(low, high, shape))
 
     def _own(self, x):
-        return x.view(StrictArray) if self.name == "strict" else x
+        return StrictArray(x) if self.name == "strict" else x
 
     def get_rng_state(self):
         """JSON-serialisable state of this device's generator (for exact resume)."""

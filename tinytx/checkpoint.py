@@ -9,10 +9,17 @@ files:
     out/ckpt.json          format version, config, step, the optimizer's scalars (step
                            counts) and param_groups, each device's RNG state, extra
 
+The JSON also holds `arrays_sha256`, a SHA-256 of every array (name, dtype, shape and
+bytes); load recomputes it and refuses a file whose bytes changed (a bad disk, a copy cut
+short in a way that still parses) with an error naming the file. Version-1 checkpoints,
+written before the checksum existed, still load (without that check).
+
 Writes are atomic: both files are written to temporary files in the same directory and
 then renamed over the old ones with `os.replace` (safetensors first, JSON last). Both
-carry the same random `checkpoint_id`, so a crash between the two renames, which leaves
-a new safetensors beside an old JSON, is detected on load instead of resuming from a mix.
+carry the same random `checkpoint_id`. Until the new JSON is in place the old arrays stay
+on disk as `.NAME.safetensors.prev`, so a process killed between the two renames leaves
+the old checkpoint loadable (load finds the arrays whose id the JSON names); a new
+safetensors beside a JSON of another save is detected instead of resuming from a mix.
 Loading checks every name, shape and dtype before it changes anything: an error leaves
 the model, the optimizer and the RNG as they were.
 
@@ -27,6 +34,7 @@ the model, the optimizer and the RNG as they were.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import uuid
@@ -39,7 +47,7 @@ from safetensors.numpy import load_file, save_file
 from .backend import cuda_available, get_device
 
 FORMAT = "tinytx-checkpoint"
-VERSION = 1
+VERSION = 2            # 2: arrays_sha256 in the JSON; 1 (no checksum) still loads
 
 
 class CheckpointError(ValueError):
@@ -87,6 +95,7 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
                     scalars[str(i)][name] = v
         meta["optimizer"] = {"type": type(optimizer).__name__, "state": scalars,
                              "param_groups": sd["param_groups"]}
+    meta["arrays_sha256"] = arrays_checksum(arrays)
     try:
         text = json.dumps(meta, indent=1, default=_json_default)
     except (TypeError, ValueError) as e:
@@ -101,9 +110,13 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        prev = _previous(st_path)
+        if st_path.exists():             # kept until the new JSON is in place, so a crash
+            os.replace(st_path, prev)    # between the renames leaves the old pair loadable
         os.replace(st_tmp, st_path)      # the arrays first ...
         os.replace(json_tmp, json_path)  # ... the JSON last: it names the arrays' id
         _fsync(st_path.parent)
+        prev.unlink(missing_ok=True)
     finally:
         for tmp in (st_tmp, json_tmp):
             tmp.unlink(missing_ok=True)
@@ -142,11 +155,15 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
         FileNotFoundError for a missing file; CheckpointError (a ValueError) naming the
         file and key for a truncated/corrupt file or a mismatch with the model.
     """
-    st_path, _ = checkpoint_paths(path)
+    st_path, json_path = checkpoint_paths(path)
     meta = read_checkpoint_meta(path)
-    if not st_path.is_file():
+    prev = _previous(st_path)
+    if not st_path.is_file() and not prev.is_file():
         raise FileNotFoundError(f"checkpoint: {st_path} not found")
-    file_meta = _read_safetensors_header(st_path)
+    file_meta = _read_safetensors_header(st_path) if st_path.is_file() else {}
+    if file_meta.get("checkpoint_id") != meta.get("checkpoint_id") and prev.is_file() and (
+            _read_safetensors_header(prev).get("checkpoint_id") == meta["checkpoint_id"]):
+        st_path, file_meta = prev, {"checkpoint_id": meta["checkpoint_id"]}  # see save
     if file_meta.get("checkpoint_id") != meta.get("checkpoint_id"):
         raise CheckpointError(f"{st_path}: key 'checkpoint_id' is "
                               f"{file_meta.get('checkpoint_id')!r} but the JSON beside it "
@@ -156,14 +173,18 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
         arrays = load_file(str(st_path))
     except SafetensorError as e:
         raise CheckpointError(f"{st_path}: cannot read the safetensors file ({e})") from None
+    if meta["version"] >= 2 and arrays_checksum(arrays) != meta.get("arrays_sha256"):
+        raise CheckpointError(f"{st_path}: the arrays' SHA-256 does not match key "
+                              f"'arrays_sha256' of {json_path}: the file "
+                              f"is corrupt (changed on disk after it was saved)")
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
         plan, _, _ = model._plan_load(model_sd, strict=True)
     except ValueError as e:
         raise CheckpointError(f"{st_path}: {e} (the checkpoint was saved with config "
                               f"{meta.get('config')})") from None
-    apply_optimizer = _plan_optimizer(optimizer, meta, arrays, st_path)
-    rng = _check_rng(meta, st_path.with_suffix(".json")) if restore_rng else {}
+    apply_optimizer = _plan_optimizer(optimizer, meta, arrays, st_path, json_path)
+    rng = _check_rng(meta, json_path) if restore_rng else {}
     for t, arr in plan:   # everything checked: now assign
         t.data = arr
     apply_optimizer()
@@ -172,11 +193,20 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     return meta
 
 
-def _plan_optimizer(optimizer, meta, arrays, st_path):
+def arrays_checksum(arrays: dict) -> str:
+    """SHA-256 over the arrays in name order: each name, dtype, shape and raw bytes."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _plan_optimizer(optimizer, meta, arrays, st_path, json_path):
     if optimizer is None:
         return lambda: None
     saved = meta.get("optimizer")
-    json_path = st_path.with_suffix(".json")
     if saved is None:
         raise CheckpointError(f"{json_path}: key 'optimizer' is null: this checkpoint was "
                               f"saved without optimizer state (pass optimizer=None)")
@@ -254,6 +284,12 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON-able")
+
+
+def _previous(st_path: Path) -> Path:
+    """Where a save keeps the arrays it replaces until its JSON is renamed into place: a
+    crash in between leaves the old JSON, whose arrays are found here."""
+    return st_path.with_name(f".{st_path.name}.prev")
 
 
 def _temp_name(final: Path) -> Path:

@@ -15,6 +15,7 @@ converted to the field's type; an unknown key is an error that lists the valid o
 from __future__ import annotations
 
 import dataclasses
+import sys
 import typing
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -68,3 +69,20 @@ def parse_config(config, argv, extra_flags=()):
                 raise ValueError(f"--{key} needs a value (--{key}=VALUE)")
         updates[key] = _convert(value, fields[key], key)
     return dataclasses.replace(config, **updates)
+
+
+def run_main(main, argv=None) -> int:
+    """Run an example's `main(argv)`; an expected user error (a bad flag, a missing or
+    corrupt file, no network for the download) prints one `error: ...` line to stderr
+    and returns 1 instead of a traceback. Use: `sys.exit(run_main(main))`.
+
+    Expected errors are OSError (missing file, download failed, checkpoint not found) and
+    ValueError (bad value, bad data file, CheckpointError); anything else is a bug and
+    keeps its traceback.
+    """
+    try:
+        main(argv)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -31,6 +31,7 @@ class Function:
 
     xp = None
     device: Device = None
+    output_device: Device = None  # where the outputs live, if not on the inputs' device
 
     def __call__(self, *inputs):
         tensors, device = to_tensors(inputs, type(self).__name__)
@@ -40,7 +41,8 @@ class Function:
         multi = isinstance(ys, tuple)
         ys = ys if multi else (ys,)
         requires_grad = is_grad_enabled() and any(self.needs_input_grad)
-        outputs = tuple(Tensor._make(y, device, requires_grad) for y in ys)
+        out_device = self.output_device or device
+        outputs = tuple(Tensor._make(y, out_device, requires_grad) for y in ys)
         if requires_grad:
             self.inputs = tensors
             self.n_outputs = len(outputs)
@@ -57,7 +59,8 @@ class Function:
 
     def release(self):
         """Drop everything saved for backward (called after backward has used it)."""
-        keep = {"n_outputs", "output_meta", "needs_input_grad", "device", "xp"}
+        keep = {"n_outputs", "output_meta", "needs_input_grad", "device", "xp",
+                "output_device"}
         for k in [k for k in vars(self) if k not in keep]:
             delattr(self, k)
         self.inputs = ()

@@ -122,15 +122,12 @@ class Tensor:
         return self
 
     def to(self, device=None, dtype=None) -> Tensor:
-        """A copy on another device and/or with another dtype (a leaf; not differentiable)."""
+        """A copy on another device and/or with another dtype; differentiable, like any
+        op (the gradient flows back to self, cast back and on self's device)."""
         dev = get_device(device) if device is not None else self.device
         dtype = _as_dtype(dtype)
-        if dev is self.device and (dtype is None or dtype == self.dtype):
-            return self
-        data = self.data if dev is self.device else dev.asarray(self.device.to_host(self.data))
-        if dtype is not None:
-            data = data.astype(dtype)
-        return Tensor._make(data, dev, self.requires_grad)
+        out = self if dev is self.device else F.to_device(self, dev)
+        return out if dtype is None or dtype == out.dtype else F.astype(out, dtype)
 
     def float(self):
         return self.to(dtype=np.float32)

@@ -150,9 +150,10 @@ def find_quixote(path=None, *, cache_dir=None) -> Path | None:
 
 def load_quixote(path=None, *, cache_dir=None, download=True, urls=URLS, opener=None,
                  progress=True) -> str:
-    """The text of Don Quixote (Gutenberg #996), header, footer and BOM removed, and the
+    """The text of Don Quixote (Gutenberg #996), header, footer and BOM removed, the
     lines that only name an illustration of the HTML edition ("p003.jpg (307K)",
-    "Full Size") dropped: 600-odd lines that are not the book.
+    "Full Size") dropped (600-odd lines that are not the book), and the printed edition's
+    hard line wraps undone: one line per paragraph (`unwrap_paragraphs`).
 
     Args:
         path: a local copy (plain text, UTF-8); it wins over everything else.
@@ -173,7 +174,7 @@ def load_quixote(path=None, *, cache_dir=None, download=True, urls=URLS, opener=
                                     f"{str(target)!r}) and download=False; {_HINT}")
         target.parent.mkdir(parents=True, exist_ok=True)
         found = download_file(urls, target, opener=opener, progress=progress)
-    return drop_illustration_lines(load_text(found, gutenberg="auto"))
+    return unwrap_paragraphs(drop_illustration_lines(load_text(found, gutenberg="auto")))
 
 
 _ILLUSTRATION = re.compile(r"^[ \t]*(?:[\w-]+\.jpg(?: \(\d+K\))?|Full Size)[ \t]*\n",
@@ -187,6 +188,31 @@ def drop_illustration_lines(text: str) -> str:
     'A knight.\nHe rode.\n'
     """
     return _ILLUSTRATION.sub("", text).lstrip("\n")
+
+
+def unwrap_paragraphs(text: str) -> str:
+    r"""One line per paragraph: undo the hard line wraps of a printed (Gutenberg) text.
+
+    Gutenberg texts break every line near 70 characters, so a model trained on them learns
+    to break lines mid-sentence. The rule, per paragraph (lines between blank lines):
+      * prose: its lines are joined with one space;
+      * headings (no lower-case letter, e.g. "CHAPTER I.\nOF THE INTERVIEW ...") and
+        verse (indented lines) keep their line breaks;
+    paragraphs are separated by exactly one blank line; trailing spaces go.
+
+    >>> unwrap_paragraphs("CHAPTER I.\nOF THE CURATE\n\n\n\nIn a village\nof La Mancha.\n\n"
+    ...                   "    O Book! thou make\n    To question\n")
+    'CHAPTER I.\nOF THE CURATE\n\nIn a village of La Mancha.\n\n    O Book! thou make\n    To question\n'
+    """
+    paragraphs = []
+    for block in _BLANK_LINES.split(text.strip("\n")):
+        lines = [line.rstrip() for line in block.split("\n")]
+        keep = not any(c.islower() for c in block) or any(l[:1] in (" ", "\t") for l in lines)
+        paragraphs.append("\n".join(lines) if keep else " ".join(l.strip() for l in lines))
+    return "\n\n".join(p for p in paragraphs if p) + "\n"
+
+
+_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
 
 def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,

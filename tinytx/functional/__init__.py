@@ -9,6 +9,7 @@ from .attention import (causal_mask, combine_masks, padding_mask,
                         scaled_dot_product_attention)
 from .arithmetic import (add, div, exp, log, masked_fill, matmul, mul, neg, pow, sqrt, sub,
                          where)
+from .convert import astype, to_device
 from .layers import cross_entropy, dropout, embedding, layer_norm, linear, one_hot
 from .reductions import max, mean, sum, var
 from .shape import (broadcast_to, concat, getitem, permute, reshape, split, squeeze, stack,
@@ -20,5 +21,5 @@ OPS = ("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "
        "broadcast_to", "squeeze", "unsqueeze", "getitem", "concat", "stack", "split",
        "matmul", "where", "masked_fill", "softmax", "log_softmax", "logsumexp",
        "cross_entropy", "layer_norm", "dropout", "embedding", "linear", "one_hot",
-       "scaled_dot_product_attention")
+       "scaled_dot_product_attention", "astype", "to_device")
 NOT_DIFFERENTIABLE = ("one_hot",)

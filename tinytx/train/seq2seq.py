@@ -80,6 +80,13 @@ class PairLoss(Module):
                           targets=targets)
 
 
+def target_tokens(batch) -> int:
+    """The number of target tokens (not padding) of a Trainer batch `(PairBatch, targets)`
+    or a PairBatch: what its loss is a mean over (the Trainer's `batch_tokens`)."""
+    b = batch if hasattr(batch, "tgt_pad_mask") else batch[0]
+    return int((~b.tgt_pad_mask.numpy()).sum())
+
+
 def pair_loss(model, encoded, pad_id: int, batch_size: int = 32, device=None) -> float:
     """Mean cross-entropy (nats per target token, [EOS] included) over every pair, in
     order: the held-out loss of a Seq2Seq, each token counted once."""
@@ -87,7 +94,7 @@ def pair_loss(model, encoded, pad_id: int, batch_size: int = 32, device=None) ->
     with inference(model):
         for first in range(0, len(encoded), batch_size):
             b = collate_pairs(encoded[first:first + batch_size], pad_id, device)
-            n = int((~b.tgt_pad_mask.numpy()).sum())
+            n = target_tokens(b)
             total += model(b.src, b.tgt_in, b.src_pad_mask, b.tgt_pad_mask,
                            targets=b.tgt_out)[1].item() * n
             count += n

@@ -3,12 +3,13 @@
 Introduced in lesson 10 (report chapter 6). One optimizer step:
 
     lr = warmup + cosine schedule(step)
-    repeat grad_accum times:  x, y = a training batch;  (loss / grad_accum).backward()
+    repeat grad_accum times:  x, y = a training batch;  (loss · n_i / Σn).backward()
     stop if the loss or the gradient norm is NaN/inf (nothing is saved)
     clip the global gradient norm;  AdamW step;  zero the gradients
 
-Every `eval_interval` steps the model is evaluated on `eval_iters` held-out batches
-(never training batches), a row is added to loss.csv, loss.png is redrawn, and the
+Every `log_interval` steps a train row (loss, lr, gradient norm, tokens/s) goes to
+loss.csv. Every `eval_interval` steps the model is evaluated on `eval_iters` held-out
+batches (never training batches), a val row is added, loss.png is redrawn, and the
 checkpoints `last` and (if the validation loss improved) `best` are saved. A checkpoint
 holds everything the next step depends on — weights, AdamW moments, step, the batch
 generator's state and the device generators (dropout) — so `resume()` continues exactly
@@ -43,6 +44,7 @@ class TrainConfig:
     beta2: float = 0.99
     grad_clip: float = 1.0         # 0 disables clipping
     eval_interval: int = 100
+    log_interval: int = 10         # a train row in loss.csv every this many steps
     eval_iters: int = 20
     seed: int = 1337               # the batch generator's seed
     progress: bool = True          # a tqdm progress bar
@@ -52,15 +54,26 @@ class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or inf."""
 
 
-def accumulate_gradients(model, batches) -> float:
-    """Forward and backward over micro-batches, each loss scaled by 1/k, so the summed
-    gradients equal those of one batch k times larger. Returns the mean loss."""
-    k, total = len(batches), 0.0
-    for batch in batches:  # (x, y) for a GPT; (src, tgt_in, masks…, targets) for Seq2Seq
+def accumulate_gradients(model, batches, counts=None) -> float:
+    """Forward and backward over micro-batches so that the summed gradients equal those
+    of one big batch holding them all. Returns the loss of that big batch.
+
+    Each loss is a mean over its batch's target tokens. With `counts` (the number of
+    target tokens of each micro-batch) loss i is weighted by counts[i] / Σ counts: every
+    token counts the same, however the batches were padded. Without, each gets 1/k
+    (right when all micro-batches have the same number of tokens, as LM windows do).
+    """
+    counts = [1] * len(batches) if counts is None else counts
+    if len(counts) != len(batches) or min(counts, default=1) < 0 or sum(counts) <= 0:
+        raise ValueError(f"counts: expected one non-negative token count per micro-batch "
+                         f"with a positive sum, got {counts} for {len(batches)} batches")
+    total = 0.0
+    for batch, n in zip(batches, counts):  # (x, y) for a GPT; (PairBatch, targets) …
         _, loss = model(*batch)
-        (loss * (1.0 / k)).backward()
-        total += loss.item()
-    return total / k
+        weight = n / sum(counts)
+        (loss * weight).backward()
+        total += loss.item() * weight
+    return total
 
 
 class Trainer:
@@ -74,13 +87,23 @@ class Trainer:
         meta: JSON-able dict saved in every checkpoint (model config, tokenizer file …).
         on_eval: called as on_eval(trainer, row) after each evaluation (e.g. to sample).
         tokens_per_batch: tokens in one micro-batch, for tokens/s.
+        batch_tokens: batch_tokens(batch) -> the number of target tokens its loss is a
+            mean over; micro-batches are then weighted by it (see accumulate_gradients).
+            Needed for padded batches (Seq2Seq pairs) when grad_accum > 1.
+        bytes_per_token: UTF-8 bytes per held-out token, to log bits per byte.
     """
 
     def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, meta=None,
-                 on_eval=None, tokens_per_batch=None):
+                 on_eval=None, tokens_per_batch=None, batch_tokens=None,
+                 bytes_per_token=None):
+        for name in ("max_iters", "grad_accum", "eval_interval", "log_interval"):
+            if getattr(config, name) < 1:
+                raise ValueError(f"{name}: expected a positive int, got "
+                                 f"{getattr(config, name)!r}")
         self.model, self.config, self.get_batch = model, config, get_batch
         self.out_dir, self.meta, self.on_eval = Path(out_dir), meta or {}, on_eval
-        self.tokens_per_batch = tokens_per_batch or 0
+        self.tokens_per_batch, self.batch_tokens = tokens_per_batch or 0, batch_tokens
+        self.bytes_per_token = bytes_per_token
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
                                      lr=config.lr, betas=(config.beta1, config.beta2))
         self.rng = np.random.default_rng(config.seed)
@@ -118,10 +141,19 @@ class Trainer:
         self.model.train(was_training)
         return float(np.mean(losses))
 
-    def _log(self, train_loss, lr, grad_norm, tokens_per_s):
+    def _log_train(self, losses, lr, grad_norm, tokens_per_s):
+        """A train row: mean loss over the last log_interval steps, lr, grad norm."""
+        self.rows.append(dict(step=self.step, kind="train", train_loss=float(np.mean(losses)),
+                              lr=lr, grad_norm=grad_norm, tokens_per_s=tokens_per_s,
+                              elapsed_s=self.elapsed))
+        write_rows(self.out_dir / "loss.csv", self.rows)
+
+    def _log_eval(self):
+        """Evaluate, add a val row, redraw loss.png, save best (if better) and last."""
         val = self.evaluate()
-        row = dict(step=self.step, train_loss=train_loss, val_loss=val, lr=lr,
-                   grad_norm=grad_norm, tokens_per_s=tokens_per_s, elapsed_s=self.elapsed)
+        bpb = val / math.log(2) / self.bytes_per_token if self.bytes_per_token else math.nan
+        row = dict(step=self.step, kind="val", val_loss=val, val_bpb=bpb,
+                   elapsed_s=self.elapsed)
         self.rows.append(row)
         write_rows(self.out_dir / "loss.csv", self.rows)
         plot_losses(self.rows, self.out_dir / "loss.png")
@@ -145,7 +177,8 @@ class Trainer:
         c = self.config
         optim.set_lr(self.optimizer, self.lr_at(self.step))
         batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
-        loss = accumulate_gradients(self.model, batches)
+        counts = [self.batch_tokens(b) for b in batches] if self.batch_tokens else None
+        loss = accumulate_gradients(self.model, batches, counts)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
         if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -166,12 +199,13 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.model.train()
         if self.step == 0 and not self.rows:
-            row = self._log(math.nan, self.lr_at(0), math.nan, 0.0)
+            row = self._log_eval()
         bar = tqdm(total=c.max_iters, initial=self.step, disable=not c.progress,
                    unit="step", dynamic_ncols=True)
         losses, tokens, t0 = [], 0, time.perf_counter()
         start, elapsed_before = t0, self.elapsed
         while self.step < c.max_iters:
+            lr = self.lr_at(self.step)
             loss, norm = self.train_step()
             self.elapsed = elapsed_before + time.perf_counter() - start  # wall, with evals
             losses.append(loss)
@@ -179,11 +213,14 @@ class Trainer:
             tok_s = tokens / max(time.perf_counter() - t0, 1e-9)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
-            if self.step % c.eval_interval == 0 or self.step == c.max_iters:
-                row = self._log(float(np.mean(losses)), self.lr_at(self.step - 1), norm,
-                                tok_s)
-                bar.write(f"step {self.step}: train {row['train_loss']:.4f}, "
-                          f"val {row['val_loss']:.4f}")
+            evaluate = self.step % c.eval_interval == 0 or self.step == c.max_iters
+            if evaluate or self.step % c.log_interval == 0:
+                self._log_train(losses, lr, norm, tok_s)
                 losses, tokens, t0 = [], 0, time.perf_counter()
+            if evaluate:
+                row = self._log_eval()
+                bar.write(f"step {self.step}: train {self.rows[-2]['train_loss']:.4f}, "
+                          f"val {row['val_loss']:.4f}")
+                t0 = time.perf_counter()  # tokens/s counts training, not evaluation
         bar.close()
-        return row or self.rows[-1]
+        return row or [r for r in self.rows if r["kind"] == "val"][-1]
