@@ -220,7 +220,7 @@ def test_every_kernel_compiles_to_ptx(cc):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     if "CUDA_HOME" not in env and pathlib.Path("/usr/local/cuda").exists():
         env["CUDA_HOME"] = "/usr/local/cuda"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [env["PYTHONPATH"]] * ("PYTHONPATH" in env))
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
     script = ROOT / "tests" / "cuda_compile_ptx.py"
     done = subprocess.run([sys.executable, str(script), cc], env=env, capture_output=True,
                           text=True, timeout=300)

@@ -20,7 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def _env(**extra):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(ROOT)] + [os.environ["PYTHONPATH"]] * ("PYTHONPATH" in os.environ)))
+        [str(ROOT)] + ([os.environ["PYTHONPATH"]] if "PYTHONPATH" in os.environ else [])))
     env.update(extra)
     return env
 
