@@ -51,7 +51,8 @@ from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import RegexTokenizer
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import PairLoss, pair_loss, random_pair_batch
-from tinytx.train.translation import baselines, score, translate_corpus
+from tinytx.train.translation import (SmoothedPairLoss, baselines, score,
+                                      translate_corpus)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Config:
     beta2: float = 0.98
     eps: float = 1e-8
     grad_clip: float = 1.0
+    label_smoothing: float = 0.1   # ε of the smoothed target (0 = plain cross-entropy)
     eval_interval: int = 300
     eval_iters: int = 4
     seed: int = 1337
@@ -187,7 +189,7 @@ def build_model(cfg, tok):
         n_inner=cfg.n_inner or None, dropout=cfg.dropout, bias=cfg.bias,
         norm_first=cfg.norm_first, max_len=max(cfg.max_len, cfg.max_new_tokens) + 2,
         pad_id=special_ids(tok)["[PAD]"]))
-    return PairLoss(s2s).to(cfg.device)
+    return SmoothedPairLoss(s2s, cfg.label_smoothing).to(cfg.device)
 
 
 def load_translator(path, device="cpu"):

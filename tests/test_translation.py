@@ -16,7 +16,7 @@ from tinytx.generate import beam_search_seq2seq, generate_seq2seq
 from tinytx.data.pairs import pad_batch, special_ids
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.train.translation import (WordDictionary, copy_source, cross_attention,
-                                      translate_corpus)
+                                      smoothed_cross_entropy, translate_corpus)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GOOD = ("eng\tnob\tI eat.\tJeg spiser.\n"
@@ -155,6 +155,22 @@ def test_cross_attention_rows_are_distributions(small):
     assert att.shape == (1 + len(tok.encode_ordinary("Jeg spiser")), S)
     assert np.allclose(att.sum(axis=1), 1.0) and (att >= 0).all()
     assert "forward" not in vars(model.decoder[-1].cross_attn)    # the spy is removed
+
+
+def test_label_smoothing_against_its_formula_and_gradcheck():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(2, 3, 5))
+    targets = np.array([[1, 4, 0], [2, 0, 0]])                  # pad_id 0 at the end
+    eps, keep = 0.1, targets != 0
+    logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    picked = np.take_along_axis(logp, targets[..., None], -1)[..., 0]
+    expected = ((1 - eps) * -picked[keep].mean()) + eps * -logp.mean(-1)[keep].mean()
+    x = tx.tensor(logits, requires_grad=True)
+    loss = smoothed_cross_entropy(x, tx.tensor(targets), 0, eps)
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+    assert smoothed_cross_entropy(x, tx.tensor(targets), 0, 0.0).item() == \
+        pytest.approx(-picked[keep].mean(), rel=1e-12)
+    assert tx.gradcheck(lambda z: smoothed_cross_entropy(z, tx.tensor(targets), 0, eps), [x])
 
 
 def test_baselines():

@@ -3,6 +3,7 @@
 Introduced in lesson 11 (translation; docs/translation.md) and used by
 examples/translate.py and bench/translation_baselines.py.
 
+    SmoothedPairLoss   the Trainer's adapter (PairLoss) with label smoothing
     translate_corpus   sentences -> translations, greedy (beam_width=1) or beam search,
                        in batches of similar length
     score              corpus BLEU and chrF (tinytx.metrics, equal to sacreBLEU's)
@@ -26,13 +27,54 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
+from .. import functional as F
 from ..data.pairs import pad_batch, special_ids
 from ..generate import beam_search_seq2seq, generate_seq2seq
 from ..generate.sampling import inference
 from ..metrics import corpus_bleu, corpus_chrf
+from ..nn import fused
 from ..nn.attention import split_heads
 from ..tensor import tensor
-from .seq2seq import strip_target
+from .seq2seq import PairLoss, strip_target
+
+
+def smoothed_cross_entropy(logits, targets, pad_id: int, smoothing: float):
+    """Cross-entropy against a smoothed target: 1 - ε on the right token, ε spread evenly
+    over the whole vocabulary (Szegedy et al. 2016; "Attention is all you need" uses ε =
+    0.1). It keeps a model trained on little data from becoming over-confident.
+
+        loss = (1 - ε) · CE(logits, targets) + ε · mean_t [ -mean_v log softmax(logits)_v ]
+
+    where -mean_v log p_v = logsumexp(logits) - mean_v(logits); positions whose target
+    is pad_id are left out of both terms.
+    Shapes: logits (B, T, V), targets (B, T) int -> a scalar
+    """
+    ce = fused.cross_entropy(logits, targets, ignore_index=pad_id)
+    if smoothing == 0:
+        return ce
+    keep = (targets.numpy() != pad_id).astype(logits.dtype)                    # (B, T)
+    uniform = F.logsumexp(logits, axis=-1) - F.mean(logits, axis=-1)          # (B, T)
+    weights = tensor(keep / max(keep.sum(), 1), device=logits.device)
+    return ce * (1 - smoothing) + F.sum(uniform * weights) * smoothing
+
+
+class SmoothedPairLoss(PairLoss):
+    """PairLoss (forward(batch, targets) -> (logits, loss)) with label smoothing ε; the
+    checkpoint names are PairLoss's (`model.…`)."""
+
+    def __init__(self, model, smoothing: float = 0.0):
+        super().__init__(model)
+        if not 0 <= smoothing < 1:
+            raise ValueError(f"smoothing: expected 0 <= ε < 1, got {smoothing!r}")
+        self.smoothing = smoothing
+
+    def forward(self, batch, targets=None):
+        logits, loss = self.model(batch.src, batch.tgt_in, batch.src_pad_mask,
+                                  batch.tgt_pad_mask)
+        if targets is not None:
+            loss = smoothed_cross_entropy(logits, targets, self.model.config.pad_id,
+                                          self.smoothing)
+        return logits, loss
 
 
 def translate_corpus(model, tokenizer, sources, *, beam_width: int = 1, max_len: int = 48,
