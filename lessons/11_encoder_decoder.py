@@ -265,7 +265,7 @@ def plot_cross_attention(att, src_tokens, tgt_tokens, path):
     ax.set_yticks(range(len(tgt_tokens)), tgt_tokens)
     ax.set_xlabel("source token (English)")
     ax.set_ylabel("decoder reads ... predicts the next token")
-    ax.set_title("cross-attention, last decoder layer, mean of heads")
+    ax.set_title("cross-attention\n(last layer, mean of heads)", fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
