@@ -44,7 +44,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.config import parse_config
+from tinytx.config import parse_config, pick_preset
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
                          special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -129,7 +129,7 @@ CONFIGS = {
 def parse_args(argv):
     """-> (cfg, mode, sentence): --config=NAME picks a preset; --resume, --evaluate and
     --translate "SENTENCE" choose what to do; every other --key=value sets a field."""
-    argv, mode, sentence, name = list(argv), "train", None, "default"
+    argv, mode, sentence = list(argv), "train", None
     for flag in ("--resume", "--evaluate"):
         if flag in argv:
             argv.remove(flag)
@@ -142,13 +142,9 @@ def parse_args(argv):
             if not sentence.strip():
                 raise SystemExit('error: --translate needs a sentence: --translate "Hi."')
             break
-    for arg in [a for a in argv if a.startswith("--config")]:
-        argv.remove(arg)
-        name = arg.partition("=")[2]
-        if name not in CONFIGS:
-            raise SystemExit(f"--config: expected one of {list(CONFIGS)}, got {name!r}")
+    preset, argv = pick_preset(CONFIGS, argv)
     try:
-        cfg = parse_config(CONFIGS[name], argv, extra_flags=("config", "resume", "evaluate",
+        cfg = parse_config(preset, argv, extra_flags=("config", "resume", "evaluate",
                                                             "translate"))
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None

@@ -68,3 +68,19 @@ def parse_config(config, argv, extra_flags=()):
                 raise ValueError(f"--{key} needs a value (--{key}=VALUE)")
         updates[key] = _convert(value, fields[key], key)
     return dataclasses.replace(config, **updates)
+
+
+def pick_preset(configs: dict, argv):
+    """`--config=NAME` chooses the preset `configs[NAME]` (default "default"); returns
+    (the preset, argv without that option). An unknown NAME is a SystemExit listing them.
+
+    >>> pick_preset({"default": 1, "big": 2}, ["--config=big", "--lr=1"])
+    (2, ['--lr=1'])
+    """
+    argv, name = list(argv), "default"
+    for arg in [a for a in argv if a.startswith("--config")]:
+        argv.remove(arg)
+        name = arg.partition("=")[2]
+        if name not in configs:
+            raise SystemExit(f"--config: expected one of {list(configs)}, got {name!r}")
+    return configs[name], argv
