@@ -21,7 +21,8 @@ and by beam search. At the end the whole test set is translated both ways and sc
 with corpus BLEU and chrF (tinytx.metrics, equal to sacreBLEU's), next to two
 baselines on the same lines: copying the source, and a word-for-word dictionary
 learned from the training pairs (IBM Model 1). Everything lands in --out_dir: loss.csv,
-loss.png, checkpoints last.* / best.* (the tokenizer inside), results.json. The last
+loss.png, checkpoints last.* / best.* (the tokenizer inside), results.json and
+translations.tsv (every test sentence with its reference and both outputs). The last
 line is the summary.
 
 Every Config field is an option: --key=value.
@@ -228,6 +229,11 @@ def evaluate(s2s, tok, cfg, train, test, out):
     for name, r in results.items():
         print(f"  {name:<12} {r['bleu']:6.2f} {r['chrf']:6.2f}")
     (out / "results.json").write_text(json.dumps({"n_test": len(test), **results}, indent=1))
+    rows = zip(sources, refs, *outputs.values())
+    (out / "translations.tsv").write_text(
+        "\t".join(["source", "reference", *outputs]) + "\n" +
+        "".join("\t".join(" ".join(t.split()) for t in row) + "\n" for row in rows),
+        encoding="utf-8")
     return results
 
 

@@ -227,10 +227,12 @@ def test_example_end_to_end_with_exact_resume(corpus, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "summary: test BLEU/chrF greedy" in out and "dictionary" in out
     assert "Tatoeba eng-nor eng->nob: 120 dev pairs, 12 test pairs" in out
-    for f in ("loss.csv", "loss.png", "results.json", "tokenizer.model"):
+    for f in ("loss.csv", "loss.png", "results.json", "tokenizer.model", "translations.tsv"):
         assert (tmp_path / "a" / f).exists(), f
     assert {"greedy", "beam 2", "copy", "dictionary"} <= set(res)
     assert res["copy"]["chrf"] < 100 and 0 <= res["greedy"]["chrf"] <= 100
+    rows = (tmp_path / "a" / "translations.tsv").read_text().splitlines()
+    assert len(rows) == 1 + 12 and rows[0] == "source\treference\tgreedy\tbeam 2"
     # 3 steps, then --resume to 6, ends with the same weights as 6 straight steps
     ex.main(_tiny(corpus, tmp_path / "b") + ["--max_iters=3"])
     ex.main(_tiny(corpus, tmp_path / "b") + ["--max_iters=6", "--resume"])
