@@ -241,6 +241,9 @@ def main(argv=None):
     cfg, mode, sentence = parse_args(sys.argv[1:] if argv is None else argv)
     t_start, out = time.perf_counter(), Path(cfg.out_dir)
     if mode == "translate":
+        if not (out / "best.json").exists():
+            raise SystemExit(f"error: --translate: no checkpoint {out / 'best.json'}; train "
+                             f"first (python examples/translate.py) or pass --out_dir")
         s2s, tok, saved = load_translator(out / "best", cfg.device)
         saved_cfg = replace(cfg, **{k: v for k, v in saved.items()
                                     if k in ("max_len", "max_new_tokens")})

@@ -255,6 +255,8 @@ def test_example_errors_are_clear(corpus, tmp_path):
         ex.parse_args(["--config=huge"])
     with pytest.raises(SystemExit, match="--translate needs a sentence"):
         ex.parse_args(["--translate"])
+    with pytest.raises(SystemExit, match="no checkpoint"):
+        ex.main([f"--out_dir={tmp_path / 'empty'}", "--translate", "Hi."])
     with pytest.raises(SystemExit, match="unknown option --foo"):
         ex.parse_args(["--foo=1"])
     cfg, mode, _ = ex.parse_args(["--config=seed-en-no"])
