@@ -95,7 +95,7 @@ class Config:
     beta2: float = 0.98
     eps: float = 1e-8
     grad_clip: float = 1.0
-    label_smoothing: float = 0.1   # ε of the smoothed target (0 = plain cross-entropy)
+    label_smoothing: float = 0.0   # ε of the smoothed target (0 = plain cross-entropy)
     eval_interval: int = 300
     eval_iters: int = 4
     seed: int = 1337

@@ -19,7 +19,7 @@ target = sentence i + 1. This lesson:
      per token and length for beam widths 1 (= greedy), 2, 4, 8, against the log-
      probability the model gives the true next sentence (beam_search.png);
   5. translates: trains examples/translate.py's CPU default (English -> Bokmål on the
-     Tatoeba dev pairs, one shared BPE vocabulary, label smoothing 0.1), prints test
+     Tatoeba dev pairs, one shared BPE vocabulary), prints test
      sentences with reference, greedy and beam-5 outputs and each one's sentence chrF,
      draws the cross-attention of one translation (cross_attention.png), and measures
      corpus BLEU and chrF against beam width (bleu_beam_width.png). docs/translation.md.
@@ -150,7 +150,7 @@ class Config:
     mt_batch_size: int = 64
     mt_max_iters: int = 2400
     mt_lr: float = 1.5e-3
-    mt_label_smoothing: float = 0.1
+    mt_label_smoothing: float = 0.0
     mt_n_score: int = 500          # test sentences in the BLEU-against-beam-width table
     mt_beam_widths: str = "1,2,5,10"
 
