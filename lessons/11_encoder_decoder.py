@@ -107,7 +107,7 @@ from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,  # noq
                                   pair_loss, random_pair_batch, strip_target,
                                   target_logprobs)
 from tinytx.train.translation import (SmoothedPairLoss, cross_attention,  # noqa: E402
-                                      score, translate_corpus)
+                                      scores_by_beam_width, translate_corpus)
 
 
 @dataclass
@@ -322,15 +322,11 @@ def translation(cfg, out):
     n = min(cfg.mt_n_score, len(test))
     print(f"   BLEU and chrF against beam width on the first {n} test pairs:\n"
           f"   width   BLEU   chrF  seconds")
-    rows = []
-    for w in [int(x) for x in cfg.mt_beam_widths.split(",")]:
-        t0 = time.perf_counter()
-        hyps = translate_corpus(s2s, tok, [s for s, _ in test[:n]], beam_width=w,
+    rows = scores_by_beam_width(s2s, tok, test[:n], [int(x) for x in
+                                                     cfg.mt_beam_widths.split(",")],
                                 max_len=cfg.max_len)
-        rows.append(dict(width=w, **score(hyps, [t for _, t in test[:n]]),
-                         seconds=time.perf_counter() - t0))
-        print(f"   {w:5d} {rows[-1]['bleu']:6.2f} {rows[-1]['chrf']:6.2f} "
-              f"{rows[-1]['seconds']:8.1f}")
+    for r in rows:
+        print(f"   {r['width']:5d} {r['bleu']:6.2f} {r['chrf']:6.2f} {r['seconds']:8.1f}")
     fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
     ax.plot([r["width"] for r in rows], [r["bleu"] for r in rows], "o-", label="BLEU")
     ax.plot([r["width"] for r in rows], [r["chrf"] for r in rows], "s-", label="chrF")

@@ -7,6 +7,7 @@ examples/translate.py and bench/translation_baselines.py.
     translate_corpus   sentences -> translations, greedy (beam_width=1) or beam search,
                        in batches of similar length
     score              corpus BLEU and chrF (tinytx.metrics, equal to sacreBLEU's)
+    scores_by_beam_width   the same for several beam widths (lesson 11)
     copy_source        the "do nothing" baseline: the source itself as its translation
     WordDictionary     word-for-word translation with a dictionary learned from the
                        training pairs by IBM Model 1 (a few rounds of EM)
@@ -23,6 +24,7 @@ the dictionary knows the words but not the grammar (word order, agreement, idiom
 from __future__ import annotations
 
 import re
+import time
 from collections import Counter, defaultdict
 
 import numpy as np
@@ -111,6 +113,18 @@ def score(hypotheses, references) -> dict:
     """{"bleu": corpus BLEU, "chrf": corpus chrF}, both 0..100."""
     return {"bleu": corpus_bleu(hypotheses, references),
             "chrf": corpus_chrf(hypotheses, references)}
+
+
+def scores_by_beam_width(model, tokenizer, pairs, widths, **options) -> list[dict]:
+    """Corpus BLEU and chrF of the (source, reference) pairs for each beam width:
+    [{"width", "bleu", "chrf", "seconds"}]; options go to translate_corpus."""
+    sources, refs = [s for s, _ in pairs], [t for _, t in pairs]
+    rows = []
+    for width in widths:
+        t0 = time.perf_counter()
+        hyps = translate_corpus(model, tokenizer, sources, beam_width=width, **options)
+        rows.append(dict(width=width, **score(hyps, refs), seconds=time.perf_counter() - t0))
+    return rows
 
 
 # ---------------------------------------------------------------------------------------
