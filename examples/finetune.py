@@ -36,7 +36,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import read_checkpoint_meta
-from tinytx.config import parse_config
+from tinytx.config import parse_config, run_main
 from tinytx.data import load_text, read_tsv_pairs
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.train import Trainer, TrainConfig
@@ -236,4 +236,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

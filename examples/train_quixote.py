@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 import tinytx as tx
-from tinytx.config import parse_config, run_main
+from tinytx.config import parse_config, pick_preset, run_main
 from tinytx.data import (cached_tokenizer, encode_cached, get_batch, iter_windows,
                          load_quixote)
 from tinytx.generate import generate_text
@@ -87,17 +87,13 @@ CONFIGS = {
 def parse_args(argv):
     """--config=NAME picks a preset; --resume continues; every other --key=value sets a
     field of Config (an unknown key is an error listing the valid ones)."""
-    argv, resume, name = list(argv), False, "default"
+    argv, resume = list(argv), False
     if "--resume" in argv:
         argv.remove("--resume")
         resume = True
-    for arg in [a for a in argv if a.startswith("--config")]:
-        argv.remove(arg)
-        name = arg.partition("=")[2]
-        if name not in CONFIGS:
-            raise SystemExit(f"--config: expected one of {list(CONFIGS)}, got {name!r}")
+    preset, argv = pick_preset(CONFIGS, argv)
     try:
-        return parse_config(CONFIGS[name], argv, extra_flags=("config", "resume")), resume
+        return parse_config(preset, argv, extra_flags=("config", "resume")), resume
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
 

@@ -17,7 +17,12 @@ target = sentence i + 1. This lesson:
      its average log-probability per token and its length;
   4. measures, over many held-out sources, what a wider beam buys: mean log-probability
      per token and length for beam widths 1 (= greedy), 2, 4, 8, against the log-
-     probability the model gives the true next sentence (beam_search.png).
+     probability the model gives the true next sentence (beam_search.png);
+  5. translates: trains examples/translate.py's CPU default (English -> Bokmål on the
+     Tatoeba dev pairs, one shared BPE vocabulary), prints test
+     sentences with reference, greedy and beam-5 outputs and each one's sentence chrF,
+     draws the cross-attention of one translation (cross_attention.png), and measures
+     corpus BLEU and chrF against beam width (bleu_beam_width.png). docs/translation.md.
 
 The answer to 4 is the lesson: search finds sentences the model likes much more than
 the real next sentence, and they are short and generic. A next sentence is hard to
@@ -29,9 +34,10 @@ tinytx/generate/beam.py. examples/train_seq2seq.py is the same model as a job (a
 trains on translation pairs with --pairs=FILE.tsv).
 
 Run:
-    python lessons/11_encoder_decoder.py               # the whole book, ~2.5 min
+    python lessons/11_encoder_decoder.py               # the book ~2.5 min, then part 5
     python lessons/11_encoder_decoder.py --smoke       # two paragraphs, for the tests
     python lessons/11_encoder_decoder.py --max_iters=1500 --beam_widths=1,4,16
+    python lessons/11_encoder_decoder.py --translate=false    # parts 1-4 only
 
 Expected output (abridged; measured on the whole book, seed 1337):
     1. Don Quixote: 2,276 next-sentence pairs of at most 32 words (2,048 to train on, 228
@@ -61,7 +67,11 @@ Expected output (abridged; measured on the whole book, seed 1337):
        saved out/lessons/11/beam_search.png
 
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 147 s
-(training 139 s); --smoke about 2 s.
+(training 139 s) for parts 1-4; --smoke about 5-10 s in all. Part 5 trains the same
+model, data and seed as examples/translate.py's CPU default (2,400 steps): 23 min under
+load here, and its test scores are the ones in docs/translation.md §6 (measured with the
+example, not re-run through the lesson); --smoke trains it for 10 steps on 300 pairs (or
+six built-in pairs without the files).
 """
 from __future__ import annotations
 
@@ -86,14 +96,18 @@ import tinytx as tx  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
 from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
 from tinytx.data import (add_special_tokens, cached_tokenizer, collate_pairs,  # noqa: E402
-                         encode_pairs, load_quixote, pad_batch, train_val_split)
+                         encode_pairs, load_quixote, load_tatoeba, pad_batch,
+                         shared_tokenizer, special_ids, train_val_split)
 from tinytx.generate import beam_search_seq2seq  # noqa: E402
+from tinytx.metrics import sentence_chrf  # noqa: E402
 from tinytx.models import Seq2Seq, Seq2SeqConfig  # noqa: E402
 from tinytx.tokenizer import render_token  # noqa: E402
 from tinytx.train import Trainer, TrainConfig  # noqa: E402
 from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,  # noqa: E402
                                   pair_loss, random_pair_batch, strip_target,
                                   target_logprobs, target_tokens)
+from tinytx.train.translation import (SmoothedPairLoss, cross_attention,  # noqa: E402
+                                      scores_by_beam_width, translate_corpus)
 
 
 @dataclass
@@ -129,12 +143,28 @@ class Config:
     beam_widths: str = "1,2,4,8"
     length_penalty: float = 1.0
     max_new_tokens: int = 40
+    # 5. translation English -> Bokmål on Tatoeba: examples/translate.py's CPU default
+    translate: bool = True
+    mt_vocab_size: int = 1000
+    mt_n_layer: int = 3            # encoder and decoder layers each (128 wide, 4 heads)
+    mt_batch_size: int = 64
+    mt_max_iters: int = 2400
+    mt_lr: float = 1.5e-3
+    mt_label_smoothing: float = 0.0
+    mt_n_score: int = 500          # test sentences in the BLEU-against-beam-width table
+    mt_beam_widths: str = "1,2,5,10"
 
 
 SMOKE = dict(vocab_size=300, max_words=80, n_embd=32, n_head=2, n_encoder_layer=1,
              n_decoder_layer=1, batch_size=8, max_iters=20, warmup_iters=4,
              eval_interval=10, eval_iters=2, n_show=2, n_score=4, beam_widths="1,2",
-             max_new_tokens=8)
+             max_new_tokens=8, mt_vocab_size=300, mt_n_layer=1, mt_batch_size=8,
+             mt_max_iters=10, mt_n_score=8, mt_beam_widths="1,2")
+# --smoke without the Tatoeba files on disk: a few pairs, enough to run every step
+FALLBACK_PAIRS = [("I am hungry.", "Jeg er sulten."), ("Tom is here.", "Tom er her."),
+                  ("Where is the station?", "Hvor er stasjonen?"),
+                  ("I like tea.", "Jeg liker te."), ("We are tired.", "Vi er trøtte."),
+                  ("Mary reads a book.", "Mary leser en bok.")] * 4
 
 # The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
 # when the book is not on disk in --smoke mode (the tests never use the network).
@@ -215,6 +245,107 @@ def plot_widths(rows, reference, path):
     plt.close(fig)
 
 
+# -- 5. translation ---------------------------------------------------------------------------
+def load_translation_pairs(cfg):
+    """(train, test, description): Tatoeba eng->nob dev to train on, test to score on."""
+    try:
+        kw = dict(pair="eng-nor", source_langs="eng", target_langs="nob",
+                  download=not cfg.smoke, progress=False)
+        train, test = load_tatoeba("dev", **kw), load_tatoeba("test", **kw)
+    except (OSError, ValueError) as e:
+        if not cfg.smoke:
+            sys.exit(f"lesson 11: could not load the Tatoeba files: {e}")
+        return FALLBACK_PAIRS, FALLBACK_PAIRS[:6], "six built-in pairs (no Tatoeba files)"
+    if cfg.smoke:
+        return train[:300], test[:20], "300 Tatoeba eng->nob dev pairs (smoke)"
+    return train, test, "Tatoeba eng->nob"
+
+
+def plot_cross_attention(att, src_tokens, tgt_tokens, path):
+    fig, ax = plt.subplots(figsize=(1 + 0.5 * len(src_tokens), 1 + 0.4 * len(tgt_tokens)),
+                           dpi=100)
+    ax.imshow(att, cmap="Blues", vmin=0, vmax=att.max())
+    ax.set_xticks(range(len(src_tokens)), src_tokens, rotation=60, ha="right")
+    ax.set_yticks(range(len(tgt_tokens)), tgt_tokens)
+    ax.set_xlabel("source token (English)")
+    ax.set_ylabel("decoder reads ... predicts the next token")
+    ax.set_title("cross-attention\n(last layer, mean of heads)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def translation(cfg, out):
+    """Train examples/translate.py's CPU default and look at what it translates."""
+    train, test, source = load_translation_pairs(cfg)
+    n_val = min(200, len(train) // 10)
+    train, val = train[:-n_val], train[-n_val:]
+    tok = shared_tokenizer(train, cfg.mt_vocab_size, out / f"mt-tokenizer-{cfg.mt_vocab_size}")
+    pad = special_ids(tok)["[PAD]"]
+    enc = {"train": encode_pairs(tok, train, cfg.max_len),
+           "val": encode_pairs(tok, val, cfg.max_len)}
+    tx.manual_seed(cfg.seed)
+    s2s = Seq2Seq(Seq2SeqConfig(vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd,
+                                n_head=cfg.n_head, n_encoder_layer=cfg.mt_n_layer,
+                                n_decoder_layer=cfg.mt_n_layer, dropout=cfg.dropout,
+                                max_len=cfg.max_len + 2, pad_id=pad)).to(cfg.device)
+    train_cfg = TrainConfig(max_iters=cfg.mt_max_iters, batch_size=cfg.mt_batch_size,
+                            lr=cfg.mt_lr, min_lr=1e-4, beta2=0.98,
+                            warmup_iters=min(200, cfg.mt_max_iters // 10),
+                            eval_interval=300, eval_iters=4, seed=cfg.seed, progress=False)
+    print(f"\n5. Translation, {source}: {len(train):,} pairs to train on, {len(test):,} test "
+          f"pairs; one BPE vocabulary of {max(tok.vocab) + 1} for both languages")
+    print(f"   Seq2Seq: {s2s.num_parameters():,} parameters, {cfg.mt_n_layer}+"
+          f"{cfg.mt_n_layer} layers; {cfg.mt_max_iters} steps of {cfg.mt_batch_size} pairs, "
+          f"label smoothing {cfg.mt_label_smoothing}")
+    t0 = time.perf_counter()
+    Trainer(SmoothedPairLoss(s2s, cfg.mt_label_smoothing), train_cfg,
+            lambda split, rng: _pair_batch(enc[split], cfg.mt_batch_size, rng, pad, cfg),
+            out / "translation").train()
+    print(f"   trained in {time.perf_counter() - t0:.0f} s; test sentences, each output "
+          f"with its sentence chrF:")
+    picks = np.linspace(0, len(test) - 1, min(cfg.n_show, len(test))).astype(int)
+    srcs, refs = [test[i][0] for i in picks], [test[i][1] for i in picks]
+    outs = {"greedy": translate_corpus(s2s, tok, srcs, max_len=cfg.max_len),
+            "beam 5": translate_corpus(s2s, tok, srcs, beam_width=5, max_len=cfg.max_len)}
+    for k, (src, ref) in enumerate(zip(srcs, refs)):
+        print(f"   source:    {src}\n   reference: {ref}")
+        for name, texts in outs.items():
+            print(f"   {name + ':':10s} {texts[k]}   [chrF {sentence_chrf(texts[k], ref):.1f}]")
+    target_ids = tok.encode_ordinary(outs["greedy"][0])[:cfg.max_len]
+    att = cross_attention(s2s, tok, srcs[0], target_ids, cfg.max_len)      # (T, S)
+    names = lambda ids: [render_token(tok.vocab[i]) for i in ids]          # noqa: E731
+    plot_cross_attention(att, names(tok.encode_ordinary(srcs[0])[:cfg.max_len]),
+                         ["[BOS]"] + names(target_ids), out / "cross_attention.png")
+    print(f"   saved {out / 'cross_attention.png'} (the first sentence's greedy output)")
+
+    n = min(cfg.mt_n_score, len(test))
+    print(f"   BLEU and chrF against beam width on the first {n} test pairs:\n"
+          f"   width   BLEU   chrF  seconds")
+    rows = scores_by_beam_width(s2s, tok, test[:n], [int(x) for x in
+                                                     cfg.mt_beam_widths.split(",")],
+                                max_len=cfg.max_len)
+    for r in rows:
+        print(f"   {r['width']:5d} {r['bleu']:6.2f} {r['chrf']:6.2f} {r['seconds']:8.1f}")
+    fig, ax = plt.subplots(figsize=(5, 3.4), dpi=100)
+    ax.plot([r["width"] for r in rows], [r["bleu"] for r in rows], "o-", label="BLEU")
+    ax.plot([r["width"] for r in rows], [r["chrf"] for r in rows], "s-", label="chrF")
+    ax.set_xlabel("beam width (1 = greedy)")
+    ax.set_ylabel("score (0-100)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "bleu_beam_width.png")
+    plt.close(fig)
+    print(f"   saved {out / 'bleu_beam_width.png'}")
+    return rows
+
+
+def _pair_batch(encoded, batch_size, rng, pad, cfg):
+    """A random padded batch as the Trainer wants it: (PairBatch, its targets)."""
+    b = random_pair_batch(encoded, batch_size, rng, pad, cfg.device)
+    return b, b.tgt_out
+
+
 def main(argv=None):
     cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
     if cfg.smoke:
@@ -250,8 +381,7 @@ def main(argv=None):
                             progress=False)
 
     def batch(split, rng):                 # the Trainer calls model(*batch): (PairBatch, y)
-        b = random_pair_batch(enc[split], cfg.batch_size, rng, pad, cfg.device)
-        return b, b.tgt_out
+        return _pair_batch(enc[split], cfg.batch_size, rng, pad, cfg)
 
     print(f"\n2. Seq2Seq: {s2s.num_parameters():,} parameters ({cfg.n_encoder_layer} encoder "
           f"+ {cfg.n_decoder_layer} decoder layers, {cfg.n_embd} wide, shared embeddings); "
@@ -292,8 +422,9 @@ def main(argv=None):
     print(f"   the true next sentences: {reference:.3f} nats/token under the same model")
     plot_widths(table, reference, out / "beam_search.png")
     print(f"   saved {out / 'beam_search.png'}")
+    mt = translation(cfg, out) if cfg.translate else None
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
-    return {"val_loss": val_loss, "beam": table, "reference": reference}
+    return {"val_loss": val_loss, "beam": table, "reference": reference, "translation": mt}
 
 
 if __name__ == "__main__":

@@ -86,3 +86,19 @@ def run_main(main, argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+def pick_preset(configs: dict, argv):
+    """`--config=NAME` chooses the preset `configs[NAME]` (default "default"); returns
+    (the preset, argv without that option). An unknown NAME is a SystemExit listing them.
+
+    >>> pick_preset({"default": 1, "big": 2}, ["--config=big", "--lr=1"])
+    (2, ['--lr=1'])
+    """
+    argv, name = list(argv), "default"
+    for arg in [a for a in argv if a.startswith("--config")]:
+        argv.remove(arg)
+        name = arg.partition("=")[2]
+        if name not in configs:
+            raise SystemExit(f"--config: expected one of {list(configs)}, got {name!r}")
+    return configs[name], argv

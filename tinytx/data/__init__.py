@@ -1,7 +1,8 @@
 """Data: corpora, language-model windows, and sentence-pair batches.
 
 Lesson 10 (training a GPT on Don Quixote, report eq. 1–3) uses the corpus and LM parts;
-lesson 11 (the encoder-decoder, report §3.4) the sentence pairs.
+lesson 11 (the encoder-decoder, report §3.4) the sentence pairs and the Tatoeba
+translation pairs.
 
     from tinytx.data import load_quixote, train_val_split, encode_cached, get_batch
     text = load_quixote()                        # fetched once, then cached
@@ -17,7 +18,8 @@ from .lm import encode_cached, get_batch, iter_windows, tokenizer_fingerprint, t
 from .pairs import (SPECIALS, PairBatch, add_special_tokens, collate_pairs, encode_pairs,
                     pad_batch, pair_batches, read_tsv_pairs, sentence_pairs, special_ids,
                     split_sentences)
-from .tokenizers import cached_tokenizer
+from .tokenizers import cached_tokenizer, shared_tokenizer
+from .tatoeba import find_tatoeba, load_tatoeba, read_tatoeba
 from .quixote import (DATA_ENV, OPENING, URLS, DownloadError, check_gutenberg, default_cache_dir,
                       download_file, find_quixote, load_quixote, load_text, normalize_text,
                       strip_gutenberg)
@@ -29,4 +31,5 @@ __all__ = ["load_quixote", "load_text", "strip_gutenberg", "normalize_text", "fi
            "iter_windows",
            "split_sentences", "sentence_pairs", "read_tsv_pairs", "SPECIALS",
            "add_special_tokens", "special_ids", "encode_pairs", "pad_batch", "PairBatch",
-           "collate_pairs", "pair_batches"]
+           "collate_pairs", "pair_batches", "shared_tokenizer", "read_tatoeba", "load_tatoeba",
+           "find_tatoeba"]

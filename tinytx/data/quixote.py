@@ -216,7 +216,7 @@ _BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
 
 
 def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,
-                  progress=True) -> Path:
+                  progress=True, hint=_HINT) -> Path:
     """Fetch the first URL that works into `dest`, atomically; returns `dest`.
 
     Each URL streams into a temporary file in `dest`'s folder under a tqdm bar; `check`
@@ -231,6 +231,7 @@ def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,
         timeout: seconds per connection attempt / read.
         check: `check(data: bytes)`, raising ValueError when the content is wrong.
         progress: show the progress bar (on stderr).
+        hint: the last line of the error when every URL fails (how to pass a local file).
     """
     dest = Path(dest)
     check = check or check_gutenberg
@@ -242,7 +243,7 @@ def download_file(urls, dest, *, opener=None, timeout=TIMEOUT, check=None,
         except (OSError, http.client.HTTPException, ValueError) as e:  # URLError: OSError
             failures.append(f"{url}: {type(e).__name__}: {e}")
     raise DownloadError(f"download of {dest.name} failed (offline?):\n  " + "\n  ".join(failures)
-                        + f"\n{_HINT}")
+                        + f"\n{hint}")
 
 
 def check_gutenberg(data: bytes, min_bytes: int = MIN_BYTES):

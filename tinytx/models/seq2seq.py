@@ -38,6 +38,7 @@ class Seq2SeqConfig:
     n_head: int = 4
     n_encoder_layer: int = 2
     n_decoder_layer: int = 2
+    n_inner: int | None = None     # the MLP's hidden width (None: 4 * n_embd)
     dropout: float = 0.1
     bias: bool = True
     norm_first: bool = True        # pre-LN (True) or post-LN (False, the original paper)
@@ -62,7 +63,7 @@ class Seq2Seq(nn.Module):
                                                                             c.n_embd)
         self.pos = SinusoidalPositionalEncoding(c.n_embd, c.max_len)
         self.drop = nn.Dropout(c.dropout)
-        args = (c.n_embd, c.n_head, c.dropout, c.bias, c.norm_first)
+        args = (c.n_embd, c.n_head, c.dropout, c.bias, c.norm_first, c.n_inner)
         self.encoder = nn.ModuleList([EncoderLayer(*args) for _ in range(c.n_encoder_layer)])
         self.decoder = nn.ModuleList([DecoderLayer(*args) for _ in range(c.n_decoder_layer)])
         # pre-LN stacks end with a LayerNorm (their residual stream is never normalised)

@@ -23,12 +23,16 @@ from .module import Module
 
 
 class MLP(Module):
-    """c_fc (C -> 4C) -> GELU (GPT-2's tanh form) -> c_proj (4C -> C) -> dropout."""
+    """c_fc (C -> 4C) -> GELU (GPT-2's tanh form) -> c_proj (4C -> C) -> dropout.
 
-    def __init__(self, n_embd, dropout=0.0, bias=True):
+    n_inner (GPT-2's name) sets the hidden width instead of 4C (the report's translation
+    model has C = 512 and a feed-forward width of 512)."""
+
+    def __init__(self, n_embd, dropout=0.0, bias=True, n_inner=None):
         super().__init__()
-        self.c_fc = Linear(n_embd, 4 * n_embd, bias=bias)
-        self.c_proj = Linear(4 * n_embd, n_embd, bias=bias)
+        hidden = n_inner or 4 * n_embd
+        self.c_fc = Linear(n_embd, hidden, bias=bias)
+        self.c_proj = Linear(hidden, n_embd, bias=bias)
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -62,16 +66,18 @@ def _residual(x, sublayer, ln, norm_first):
 class EncoderLayer(Module):
     """Self-attention over the whole source, then the MLP.
 
-    Args: n_embd, n_head, dropout, bias; norm_first=True for pre-LN, False for post-LN.
+    Args: n_embd, n_head, dropout, bias; norm_first=True for pre-LN, False for post-LN;
+    n_inner: the MLP's hidden width (default 4 * n_embd).
     Shapes: x (B, S, C), mask "may attend" broadcastable to (B, H, S, S) -> (B, S, C)
     """
 
-    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, norm_first=True):
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, norm_first=True,
+                 n_inner=None):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(n_embd, n_head, dropout, bias)
         self.ln_1 = LayerNorm(n_embd, bias=bias)
-        self.mlp = MLP(n_embd, dropout, bias)
+        self.mlp = MLP(n_embd, dropout, bias, n_inner)
         self.ln_2 = LayerNorm(n_embd, bias=bias)
 
     def forward(self, x: Tensor, mask=None) -> Tensor:
@@ -86,14 +92,15 @@ class DecoderLayer(Module):
     causal mask is added inside), memory_mask to (B, H, T, S) -> (B, T, C)
     """
 
-    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, norm_first=True):
+    def __init__(self, n_embd, n_head, dropout=0.0, bias=True, norm_first=True,
+                 n_inner=None):
         super().__init__()
         self.norm_first = norm_first
         self.self_attn = MultiHeadAttention(n_embd, n_head, dropout, bias, causal=True)
         self.ln_1 = LayerNorm(n_embd, bias=bias)
         self.cross_attn = CrossAttention(n_embd, n_head, dropout, bias)
         self.ln_2 = LayerNorm(n_embd, bias=bias)
-        self.mlp = MLP(n_embd, dropout, bias)
+        self.mlp = MLP(n_embd, dropout, bias, n_inner)
         self.ln_3 = LayerNorm(n_embd, bias=bias)
 
     def forward(self, x: Tensor, memory: Tensor, self_mask=None, memory_mask=None,

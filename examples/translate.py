@@ -1,0 +1,320 @@
+"""Translate English to Norwegian (or Bokmål to Nynorsk) with the encoder-decoder.
+
+    python examples/translate.py                          # CPU default, ~10 min on 2 cores
+    python examples/translate.py --config=seed-en-no      # the report's en->no model (cuda)
+    python examples/translate.py --config=seed-nb-nn      # the report's nb->nn model (cuda)
+    python examples/translate.py --resume                 # continue out/translate/last
+    python examples/translate.py --evaluate               # score the checkpoint again
+    python examples/translate.py --translate "Where is the station?"
+    python examples/translate.py --pairs=en-no.tsv        # any source<TAB>target file
+
+Data (docs/translation.md): the Tatoeba Challenge release, read from --train_file /
+--test_file, else $TINYTX_DATA_DIR/tatoeba/<split>/<pair>/<split>.txt, else the cache,
+else downloaded once. Only its dev and test files are plain downloads, so the model
+trains on `dev` (English -> Bokmål lines by default; the last --val_pairs of them held
+out for the loss curve) and is scored on `test`, which it never sees. With --pairs=FILE
+it trains on a TSV file's pairs instead (shuffled; 10% held out as the test set).
+
+One BPE vocabulary is trained on both languages (tinytx.data.shared_tokenizer). During
+training, every --eval_interval steps, a few held-out sentences are translated greedily
+and by beam search. At the end the whole test set is translated both ways and scored
+with corpus BLEU and chrF (tinytx.metrics, equal to sacreBLEU's), next to two
+baselines on the same lines: copying the source, and a word-for-word dictionary
+learned from the training pairs (IBM Model 1). Everything lands in --out_dir: loss.csv,
+loss.png, checkpoints last.* / best.* (the tokenizer inside), results.json and
+translations.tsv (every test sentence with its reference and both outputs). The last
+line is the summary.
+
+Every Config field is an option: --key=value.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")    # small matrices: one thread is faster
+
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+import tinytx as tx
+from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
+from tinytx.config import parse_config, pick_preset, run_main
+from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
+                         special_ids, train_val_split)
+from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.tokenizer import RegexTokenizer
+from tinytx.train import Trainer, TrainConfig
+from tinytx.train.seq2seq import PairLoss, pair_loss, random_pair_batch
+from tinytx.train.translation import (SmoothedPairLoss, baselines, score,
+                                      translate_corpus)
+
+
+@dataclass
+class Config:
+    # data
+    pair: str = "eng-nor"          # the Tatoeba release's language pair
+    source_langs: str = "eng"      # comma-separated codes to keep ("" = all)
+    target_langs: str = "nob"      # Bokmål; "nno" for Nynorsk, "nob,nno" for both
+    train_split: str = "dev"       # the release's split to train on
+    test_split: str = "test"       # ... and the one to score on (never trained on)
+    train_file: str = ""           # explicit files instead of the lookup
+    test_file: str = ""
+    pairs: str = ""                # a source<TAB>target file instead of Tatoeba
+    skip_bad: bool = False         # skip malformed lines (counted) instead of failing
+    val_pairs: int = 200           # training pairs held out for the validation loss
+    n_test: int = 0                # score on the first n test pairs (0 = all)
+    out_dir: str = "out/translate"
+    vocab_size: int = 1000         # one BPE vocabulary for both languages
+    max_len: int = 48              # tokens per source / target (longer ones are cut)
+    # model (tinytx.models.Seq2SeqConfig)
+    n_embd: int = 128
+    n_head: int = 4
+    n_encoder_layer: int = 3
+    n_decoder_layer: int = 3
+    n_inner: int = 0               # the MLP's hidden width (0 = 4 * n_embd)
+    dropout: float = 0.1
+    bias: bool = True
+    norm_first: bool = True        # pre-LN; the report's models are post-LN (False)
+    # training (tinytx.train.TrainConfig; AdamW, warmup + cosine)
+    batch_size: int = 64           # pairs per micro-batch
+    grad_accum: int = 1
+    max_iters: int = 2400
+    lr: float = 1.5e-3
+    min_lr: float = 1e-4
+    warmup_iters: int = 200
+    lr_decay_iters: int = 0        # 0: max_iters
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.98
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.0   # ε of the smoothed target (0 = plain cross-entropy)
+    eval_interval: int = 300
+    eval_iters: int = 4
+    seed: int = 1337
+    device: str = "cpu"
+    # decoding
+    n_examples: int = 3            # held-out sentences printed at each evaluation
+    beam_width: int = 5
+    no_repeat_ngram_size: int = 0  # the report uses 2
+    length_penalty: float = 1.0
+    max_new_tokens: int = 48
+    progress: bool = True
+
+
+_REPORT = dict(n_embd=512, n_head=8, dropout=0.1, norm_first=False, lr=1e-4, min_lr=1e-4,
+               warmup_iters=0, weight_decay=0.0, beta1=0.9, beta2=0.98, eps=1e-9,
+               device="cuda", vocab_size=8000, batch_size=64, max_iters=20000,
+               eval_interval=1000, no_repeat_ngram_size=2)
+CONFIGS = {
+    "default": Config(),
+    # the report's en->no model: 3+3 layers, 8 heads, 512 wide, feed-forward 512, post-LN,
+    # Adam lr 1e-4 (constant), betas (0.9, 0.98), eps 1e-9
+    "seed-en-no": replace(Config(), **_REPORT, n_encoder_layer=3, n_decoder_layer=3,
+                          n_inner=512, out_dir="out/translate-en-no"),
+    # the report's nb->nn model as printed: 6 encoder / 8 decoder layers (its config
+    # listing says 8 / 12, docs/translation.md)
+    "seed-nb-nn": replace(Config(), **_REPORT, n_encoder_layer=6, n_decoder_layer=8,
+                          pair="nor-nor", source_langs="nob", target_langs="nno",
+                          out_dir="out/translate-nb-nn"),
+}
+
+
+def parse_args(argv):
+    """-> (cfg, mode, sentence): --config=NAME picks a preset; --resume, --evaluate and
+    --translate "SENTENCE" choose what to do; every other --key=value sets a field."""
+    argv, mode, sentence = list(argv), "train", None
+    for flag in ("--resume", "--evaluate"):
+        if flag in argv:
+            argv.remove(flag)
+            mode = flag[2:]
+    for k, arg in enumerate(list(argv)):
+        if arg == "--translate" or arg.startswith("--translate="):
+            sentence = arg.partition("=")[2] if "=" in arg else (argv[k + 1:k + 2] or [""])[0]
+            argv = argv[:k] + argv[k + (1 if "=" in arg else 2):]
+            mode = "translate"
+            if not sentence.strip():
+                raise SystemExit('error: --translate needs a sentence: --translate "Hi."')
+            break
+    preset, argv = pick_preset(CONFIGS, argv)
+    try:
+        cfg = parse_config(preset, argv, extra_flags=("config", "resume", "evaluate",
+                                                            "translate"))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    return cfg, mode, sentence
+
+
+def _codes(text):
+    return [c for c in text.split(",") if c] or None
+
+
+def load_data(cfg):
+    """(train pairs, validation pairs, test pairs, a one-line description)."""
+    if cfg.pairs:
+        pairs = read_tsv_pairs(cfg.pairs)
+        order = np.random.default_rng(cfg.seed).permutation(len(pairs))   # files are sorted
+        train, test = train_val_split([pairs[i] for i in order], 0.1)
+        what = f"{cfg.pairs}: {len(pairs):,} pairs"
+    else:
+        langs = dict(pair=cfg.pair, target_langs=_codes(cfg.target_langs),
+                     source_langs=_codes(cfg.source_langs), skip_bad=cfg.skip_bad,
+                     progress=cfg.progress)
+        train = load_tatoeba(cfg.train_split, path=cfg.train_file or None, **langs)
+        test = load_tatoeba(cfg.test_split, path=cfg.test_file or None, **langs)
+        what = (f"Tatoeba {cfg.pair} {cfg.source_langs or '*'}->{cfg.target_langs or '*'}: "
+                f"{len(train):,} {cfg.train_split} pairs, {len(test):,} {cfg.test_split} pairs")
+    n_val = min(cfg.val_pairs, len(train) // 10)
+    train, val = train[:len(train) - n_val], train[len(train) - n_val:]
+    test = test[:cfg.n_test] if cfg.n_test > 0 else test
+    if len(train) < 1 or len(val) < 1 or len(test) < 1:
+        raise SystemExit(f"error: {what}; need pairs to train on, to validate and to test")
+    return train, val, test, what
+
+
+def build_model(cfg, tok):
+    s2s = Seq2Seq(Seq2SeqConfig(
+        vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd, n_head=cfg.n_head,
+        n_encoder_layer=cfg.n_encoder_layer, n_decoder_layer=cfg.n_decoder_layer,
+        n_inner=cfg.n_inner or None, dropout=cfg.dropout, bias=cfg.bias,
+        norm_first=cfg.norm_first, max_len=max(cfg.max_len, cfg.max_new_tokens) + 2,
+        pad_id=special_ids(tok)["[PAD]"]))
+    return SmoothedPairLoss(s2s, cfg.label_smoothing).to(cfg.device)
+
+
+def load_translator(path, device="cpu"):
+    """(Seq2Seq, tokenizer, example config dict) from a checkpoint of this script; the
+    tokenizer travels inside the checkpoint, so the folder can be moved."""
+    meta = read_checkpoint_meta(path)
+    model = PairLoss(Seq2Seq(Seq2SeqConfig(**meta["config"]["model"])))
+    load_checkpoint(path, model, restore_rng=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "tok.model").write_text(meta["config"]["tokenizer_model"],
+                                             encoding="utf-8")
+        tok = RegexTokenizer().load(str(Path(tmp) / "tok.model"))
+    return model.model.to(device), tok, meta["config"]["example"]
+
+
+def decode_options(cfg):
+    return dict(max_len=cfg.max_len, max_new_tokens=cfg.max_new_tokens,
+                no_repeat_ngram_size=cfg.no_repeat_ngram_size,
+                length_penalty=cfg.length_penalty)
+
+
+def evaluate(s2s, tok, cfg, train, test, out):
+    """Translate the test sources greedily and by beam search; score them and the
+    baselines; print examples and a table; write results.json. -> the results dict."""
+    from tinytx.metrics import sentence_chrf
+    sources, refs = [s for s, _ in test], [t for _, t in test]
+    results, outputs = {}, {}
+    for name, width in (("greedy", 1), (f"beam {cfg.beam_width}", cfg.beam_width)):
+        t0 = time.perf_counter()
+        outputs[name] = translate_corpus(s2s, tok, sources, beam_width=width,
+                                         **decode_options(cfg))
+        results[name] = {**score(outputs[name], refs), "seconds": time.perf_counter() - t0}
+    results.update(baselines(train, test))
+    for i in np.linspace(0, len(test) - 1, min(cfg.n_examples, len(test))).astype(int):
+        print(f"  source:    {sources[i]}\n  reference: {refs[i]}")
+        for name, texts in outputs.items():
+            print(f"  {name + ':':<10} {texts[i]}   [chrF {sentence_chrf(texts[i], refs[i]):.1f}]")
+    print(f"held-out {cfg.test_split} set, {len(test):,} pairs:\n"
+          f"  {'system':<12} {'BLEU':>6} {'chrF':>6}")
+    for name, r in results.items():
+        print(f"  {name:<12} {r['bleu']:6.2f} {r['chrf']:6.2f}")
+    (out / "results.json").write_text(json.dumps({"n_test": len(test), **results}, indent=1))
+    rows = zip(sources, refs, *outputs.values())
+    (out / "translations.tsv").write_text(
+        "\t".join(["source", "reference", *outputs]) + "\n" +
+        "".join("\t".join(" ".join(t.split()) for t in row) + "\n" for row in rows),
+        encoding="utf-8")
+    return results
+
+
+def main(argv=None):
+    cfg, mode, sentence = parse_args(sys.argv[1:] if argv is None else argv)
+    t_start, out = time.perf_counter(), Path(cfg.out_dir)
+    if mode == "translate":
+        if not (out / "best.json").exists():
+            raise SystemExit(f"error: --translate: no checkpoint {out / 'best.json'}; train "
+                             f"first (python examples/translate.py) or pass --out_dir")
+        s2s, tok, saved = load_translator(out / "best", cfg.device)
+        saved_cfg = replace(cfg, **{k: v for k, v in saved.items()
+                                    if k in ("max_len", "max_new_tokens")})
+        for name, width in (("greedy", 1), (f"beam {cfg.beam_width}", cfg.beam_width)):
+            text = translate_corpus(s2s, tok, [sentence], beam_width=width,
+                                    **decode_options(saved_cfg))[0]
+            print(f"{name + ':':<8} {text}")
+        return {"translation": text}
+    train, val, test, what = load_data(cfg)
+    tok = shared_tokenizer(train, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
+                           progress=cfg.progress)
+    pad = special_ids(tok)["[PAD]"]
+    enc = {"train": encode_pairs(tok, train, cfg.max_len),
+           "val": encode_pairs(tok, val, cfg.max_len)}
+    tokens_per_pair = np.mean([len(s) + len(t) - 1 for s, t in enc["train"]])
+    print(f"{what}; training on {len(train):,}, {len(val):,} held out for the loss; "
+          f"shared vocabulary {max(tok.vocab) + 1}")
+    tx.manual_seed(cfg.seed)
+    model = build_model(cfg, tok)
+    s2s = model.model
+    print(f"Seq2Seq: {model.num_parameters():,} parameters, {cfg.n_encoder_layer}+"
+          f"{cfg.n_decoder_layer} layers, {cfg.n_head} heads, {cfg.n_embd} wide, "
+          f"{'pre' if cfg.norm_first else 'post'}-LN")
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields})
+    examples = [val[i] for i in np.linspace(0, len(val) - 1, min(cfg.n_examples,
+                                                                 len(val))).astype(int)]
+
+    def batch(split, rng):
+        b = random_pair_batch(enc[split], cfg.batch_size, rng, pad, cfg.device)
+        return b, b.tgt_out
+
+    def on_eval(trainer, row):
+        print(f"[step {trainer.step}] val loss {row['val_loss']:.3f}")
+        srcs = [s for s, _ in examples]
+        greedy = translate_corpus(s2s, tok, srcs, **decode_options(cfg))
+        beam = translate_corpus(s2s, tok, srcs, beam_width=cfg.beam_width,
+                                **decode_options(cfg))
+        for (src, ref), g, b in zip(examples, greedy, beam):
+            print(f"  {src}  ->  greedy: {g}  |  beam: {b}  |  reference: {ref}")
+
+    tok_file = out / "tokenizer.model"
+    out.mkdir(parents=True, exist_ok=True)
+    tok.save(str(out / "tokenizer"))                  # with [PAD] [BOS] [EOS], readable
+    trainer = Trainer(model, train_cfg, batch, out, on_eval=on_eval,
+                      meta={"model": s2s.config.to_dict(), "example": vars(cfg),
+                            "tokenizer_model": tok_file.read_text(encoding="utf-8")},
+                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair))
+    for group in trainer.optimizer.param_groups:
+        group["eps"] = cfg.eps
+    if mode in ("resume", "evaluate"):
+        trainer.resume()
+        print(f"resumed from {out / 'last'} at step {trainer.step}")
+    t_train, start_step = time.perf_counter(), trainer.step
+    if mode != "evaluate":
+        trainer.train()
+    train_s = time.perf_counter() - t_train
+    load_checkpoint(out / "best", model, restore_rng=False)         # the best val loss
+    val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
+    results = evaluate(s2s, tok, cfg, train, test, out)
+    steps = trainer.step - start_step
+    tok_s = steps * cfg.batch_size * cfg.grad_accum * tokens_per_pair / max(train_s, 1e-9)
+    g, b = results["greedy"], results[f"beam {cfg.beam_width}"]
+    print(f"summary: {cfg.test_split} BLEU/chrF greedy {g['bleu']:.2f}/{g['chrf']:.2f}, "
+          f"beam {cfg.beam_width} {b['bleu']:.2f}/{b['chrf']:.2f} | copy "
+          f"{results['copy']['bleu']:.2f}/{results['copy']['chrf']:.2f}, dictionary "
+          f"{results['dictionary']['bleu']:.2f}/{results['dictionary']['chrf']:.2f} | val "
+          f"loss {val_loss:.3f} | {trainer.step} steps, {tok_s:,.0f} tokens/s | wall "
+          f"{time.perf_counter() - t_start:.0f} s | {out}")
+    return {"val_loss": val_loss, "steps": trainer.step, **results}
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
