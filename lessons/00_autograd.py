@@ -125,9 +125,6 @@ class Value:
         out._backward = _backward
         return out
 
-    __radd__ = __add__
-    __rmul__ = __mul__
-
     def __neg__(self):
         return self * -1
 
@@ -277,7 +274,8 @@ def mlp_section(cfg, out):
     params = model.parameters()
     losses = []
     for _ in range(cfg.mlp_steps):
-        loss = sum(((model(x) - y) * (model(x) - y) for x, y in zip(xs, ys)), Value(0.0))
+        preds = [model(x) for x in xs]
+        loss = sum(((p - y) * (p - y) for p, y in zip(preds, ys)), Value(0.0))
         for p in params:
             p.grad = 0.0                 # gradients add up: zero them before each backward
         loss.backward()
@@ -314,14 +312,18 @@ def sum_to(g, shape):
     return g.sum(axis=axes, keepdims=True)          # stretched size-1 axes: back to 1
 
 
-class Array:
-    """Value for NumPy arrays: the same graph and backward, with array-shaped gradients."""
+class Array(Value):
+    """Value for NumPy arrays: the same graph and the same backward (inherited), with
+    array-shaped gradients. The root is a 0-d sum, so backward's dL/dL = 1.0 still fits."""
 
     def __init__(self, data, children=(), op=""):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
         self._prev, self._op = tuple(children), op
         self._backward = lambda: None
+
+    def __repr__(self):
+        return f"Array(shape={self.data.shape})"
 
     def __add__(self, other):
         out = Array(self.data + other.data, (self, other), "+")
@@ -366,12 +368,6 @@ class Array:
             self.grad += np.broadcast_to(out.grad, self.data.shape)
         out._backward = _backward
         return out
-
-    def backward(self):
-        order = topological_order(self)             # the very same function as for Value
-        self.grad = np.ones_like(self.data)
-        for v in reversed(order):
-            v._backward()
 
 
 def layer(x, w, b, up):
