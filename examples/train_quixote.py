@@ -1,4 +1,4 @@
-"""Train a GPT on Don Quixote and sample from it — tinytx's main job (report chapter 6).
+"""Train a GPT on Don Quixote and sample from it — tinytx's main job (report chapter 7).
 
     python examples/train_quixote.py                       # ~10 min on a 2-core CPU
     python examples/train_quixote.py --max_iters=200       # any field: --key=value

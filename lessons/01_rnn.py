@@ -6,7 +6,7 @@ state from step to step, with the same weights at every step:
     h_t = tanh([h_{t-1}, x_t] W + b),    W (H+I, H),  b (H,),  h_0 = 0
 
 This lesson
-  1. introduces tinytx's Tensor and autograd: `backward()` fills `.grad`;
+  1. recalls tinytx's Tensor and autograd (lesson 00): `backward()` fills `.grad`;
   2. runs the recurrence by hand, step by step, printing the shapes, and checks that
      `nn.RNNCell` and `nn.RNN` compute exactly that;
   3. does backpropagation through time (BPTT) by hand — the gradient walks back one step

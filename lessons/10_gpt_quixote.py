@@ -1,4 +1,4 @@
-r"""Lesson 10 — Training a GPT on Don Quixote (report chapter 6 and its results).
+r"""Lesson 10 — Training a GPT on Don Quixote (report chapter 7 and its results).
 
 Everything so far comes together: the book becomes token ids (lesson 05), the ids become
 training pairs X and Y (report eq. 1–3: Y is X shifted by one token, so every position

@@ -1,4 +1,4 @@
-r"""Lesson 12 — Finetuning a pretrained GPT (report: finetuning GPT-2, after chapter 6).
+r"""Lesson 12 — Finetuning a pretrained GPT (report §7.1: finetuning GPT-2).
 
 Training from scratch spends most of its steps learning what every text shares: words,
 spelling, grammar. A pretrained model already knows that, so a new task needs far fewer

@@ -3,6 +3,7 @@
 Lessons are run as a user runs them, `python lessons/NN_slug.py --smoke --out_dir=DIR`,
 in a fresh process each.
 """
+import ast
 import os
 import subprocess
 import sys
@@ -13,9 +14,25 @@ import pytest
 LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.py"))
 
 
-def test_there_are_twelve_lessons_in_order():
+def test_lessons_are_00_to_12_in_order():
     numbers = [int(p.name[:2]) for p in LESSONS]
-    assert numbers == list(range(1, 13))
+    assert numbers == list(range(0, 13))
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_imports_only_the_installed_package(lesson):
+    """A lesson runs from anywhere: it may not import the repository's tests/, examples/,
+    bench/ or another lesson, only tinytx and third-party or standard modules."""
+    tree = ast.parse(lesson.read_text(), filename=str(lesson))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            pytest.fail(f"{lesson.name}:{node.lineno}: relative import")
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) else [])
+        for name in names:
+            top = name.split(".")[0]
+            assert top not in {"tests", "examples", "bench", "lessons", "conftest"}, (
+                f"{lesson.name}:{node.lineno} imports {name}")
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])

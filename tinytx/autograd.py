@@ -1,6 +1,6 @@
 """The backward sweep: reverse-mode differentiation over the graph of Functions.
 
-Introduced in lesson 01; explained step by step in docs/autograd.md. Gradients flow from
+Introduced in lesson 00; explained step by step in docs/autograd.md. Gradients flow from
 the output back to the leaves in reverse topological order. The order comes from an
 iterative depth-first search (no recursion: graphs of 100,000 ops are fine), and each
 Function is visited once, so the sweep is linear in the size of the graph.

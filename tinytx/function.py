@@ -1,6 +1,6 @@
 """The Function base class: one differentiable operation, forward and backward on raw arrays.
 
-Introduced in lesson 01. Every op in `tinytx.functional` is a small subclass:
+Introduced in lesson 00. Every op in `tinytx.functional` is a small subclass:
 
     class Exp(Function):
         def forward(self, x):

@@ -1,6 +1,6 @@
 """Gradient checking: compare backward with central differences, in float64.
 
-Introduced in lesson 01; every op and module in tinytx is tested with it. The output is
+Introduced in lesson 00; every op and module in tinytx is tested with it. The output is
 weighted by a *random* upstream gradient w, and we check the gradient of
 L = Σ w·fn(inputs): an all-ones w (the gradient of .sum()) would hide bugs such as a
 softmax or LayerNorm backward that forgets a term, because for those the sum is constant.

@@ -1,6 +1,6 @@
 """Tensor: an array, its gradient, and the Function that made it.
 
-Introduced in lesson 01. A Tensor wraps an array of its device (`data`), remembers the
+Introduced in lesson 00. A Tensor wraps an array of its device (`data`), remembers the
 Function that produced it (`_ctx`) and, after `backward()`, holds `grad` (an array of
 the same shape, on the same device). Backward is one iterative sweep over the graph in
 reverse topological order, so a chain of 100,000 ops neither recurses nor slows down
