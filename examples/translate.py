@@ -82,6 +82,7 @@ class Config:
     dropout: float = 0.1
     bias: bool = True
     norm_first: bool = True        # pre-LN; the report's models are post-LN (False)
+    tie_generator: bool = False    # output layer = the shared embedding table, transposed
     # training (tinytx.train.TrainConfig; AdamW, warmup + cosine)
     batch_size: int = 64           # pairs per micro-batch
     grad_accum: int = 1
@@ -184,7 +185,8 @@ def build_model(cfg, tok):
         vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd, n_head=cfg.n_head,
         n_encoder_layer=cfg.n_encoder_layer, n_decoder_layer=cfg.n_decoder_layer,
         n_inner=cfg.n_inner or None, dropout=cfg.dropout, bias=cfg.bias,
-        norm_first=cfg.norm_first, max_len=max(cfg.max_len, cfg.max_new_tokens) + 2,
+        norm_first=cfg.norm_first, tie_generator=cfg.tie_generator,
+        max_len=max(cfg.max_len, cfg.max_new_tokens) + 2,
         pad_id=special_ids(tok)["[PAD]"]))
     return SmoothedPairLoss(s2s, cfg.label_smoothing).to(cfg.device)
 

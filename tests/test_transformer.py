@@ -131,3 +131,21 @@ def test_causal_mask_blocks_the_future(device):
     b, _ = model(tx.tensor([[1, 2, 3, 9]], device=device))
     np.testing.assert_allclose(a.numpy()[:, :3], b.numpy()[:, :3], atol=1e-6)
     assert causal_mask(3, device).shape == (3, 3)
+
+
+def test_seq2seq_tied_generator(device):
+    """tie_generator: the output layer is the shared embedding table (one Parameter, saved
+    once), logits = x @ Eᵀ, and the whole model still passes a gradient check."""
+    tx.manual_seed(0)
+    cfg = Seq2SeqConfig(vocab_size=7, n_embd=4, n_head=2, n_encoder_layer=1,
+                        n_decoder_layer=1, dropout=0.0, tie_generator=True)
+    model = _f64(Seq2Seq(cfg), device)
+    assert model.generator.weight is model.tgt_emb.weight is model.src_emb.weight
+    assert not any(k.startswith("generator") for k in model.state_dict())
+    src = tx.tensor([[4, 5, 6, 0]], device=device)
+    tgt_in = tx.tensor([[1, 4, 5]], device=device)
+    memory = model.encode(src, src == 0)
+    logits = model.decode(tgt_in, memory, src == 0)
+    assert logits.shape == (1, 3, 7)
+    _check_module(lambda: model.decode(tgt_in, model.encode(src, src == 0), src == 0),
+                  model, [])

@@ -28,6 +28,7 @@ from ..nn import fused
 from ..nn.positional import SinusoidalPositionalEncoding
 from ..nn.transformer import DecoderLayer, EncoderLayer
 from ..tensor import Tensor
+from .gpt import LMHead
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Seq2SeqConfig:
     bias: bool = True
     norm_first: bool = True        # pre-LN (True) or post-LN (False, the original paper)
     share_embeddings: bool = True  # one embedding table for source and target
+    tie_generator: bool = False    # logits = x @ tgt_embᵀ (Press & Wolf 2017), no separate head
     max_len: int = 512
     pad_id: int = 0                # targets equal to pad_id are left out of the loss
 
@@ -69,7 +71,10 @@ class Seq2Seq(nn.Module):
         # pre-LN stacks end with a LayerNorm (their residual stream is never normalised)
         self.ln_enc = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm_first else None
         self.ln_dec = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm_first else None
-        self.generator = nn.Linear(c.n_embd, tgt_vocab, bias=c.bias)
+        # tied: the output layer reuses the target embedding table, as in "Attention Is All
+        # You Need"; with little data this lets rare words share what the embedding learned
+        self.generator = (LMHead(self.tgt_emb.weight) if c.tie_generator
+                          else nn.Linear(c.n_embd, tgt_vocab, bias=c.bias))
         for p in (self.src_emb.weight, self.tgt_emb.weight):
             p.data = p.device.randn(p.shape, p.dtype) * p.dtype.type(c.n_embd ** -0.5)
 
