@@ -17,6 +17,7 @@ walk the graph. Ops save arrays (not Tensors) for backward; `release()` drops th
 from __future__ import annotations
 
 from .backend import Device
+from .tensor import Tensor, is_grad_enabled, to_tensors
 
 
 class Function:
@@ -87,7 +88,3 @@ def sum_to(x, shape):
 def unbroadcast(gx, x_shape):
     """`sum_to` that passes None through (for inputs that need no gradient)."""
     return None if gx is None else sum_to(gx, x_shape)
-
-
-# Imported last: tensor.py imports the ops, which subclass Function defined above.
-from .tensor import Tensor, is_grad_enabled, to_tensors  # noqa: E402

@@ -6,6 +6,10 @@ the same shape, on the same device). Backward is one iterative sweep over the gr
 reverse topological order, so a chain of 100,000 ops neither recurses nor slows down
 quadratically.
 
+Tensor knows nothing of the ops: they are built on it. Its operators and op methods
+(`x + y`, `x @ w`, `x[i]`, `x.sum()`, `x.T`, `x.to("cuda")`) are given to it by
+`tinytx/functional/tensor_methods.py`, which `import tinytx` runs.
+
     >>> import tinytx as tx
     >>> x = tx.tensor([1.0, 2.0, 3.0], requires_grad=True)
     >>> (x * x).sum().backward()
@@ -19,7 +23,6 @@ import weakref
 
 import numpy as np
 
-from . import functional as F
 from .autograd import run_backward
 from .backend import Device, device_of, get_device
 
@@ -121,20 +124,6 @@ class Tensor:
         self.requires_grad = flag
         return self
 
-    def to(self, device=None, dtype=None) -> Tensor:
-        """A copy on another device and/or with another dtype; differentiable, like any
-        op (the gradient flows back to self, cast back and on self's device)."""
-        dev = get_device(device) if device is not None else self.device
-        dtype = _as_dtype(dtype)
-        out = self if dev is self.device else F.to_device(self, dev)
-        return out if dtype is None or dtype == out.dtype else F.astype(out, dtype)
-
-    def float(self):
-        return self.to(dtype=np.float32)
-
-    def double(self):
-        return self.to(dtype=np.float64)
-
     # -- autograd ------------------------------------------------------------------------
     def retain_grad(self):
         """Keep `grad` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -168,21 +157,7 @@ class Tensor:
                                  f"expected the tensor's shape {self.shape}")
         run_backward(self, gradient, retain_graph)
 
-    # -- operators (all differentiable ones go through F) -------------------------------------
-    __add__ = lambda self, o: F.add(self, o)
-    __radd__ = lambda self, o: F.add(o, self)
-    __sub__ = lambda self, o: F.sub(self, o)
-    __rsub__ = lambda self, o: F.sub(o, self)
-    __mul__ = lambda self, o: F.mul(self, o)
-    __rmul__ = lambda self, o: F.mul(o, self)
-    __truediv__ = lambda self, o: F.div(self, o)
-    __rtruediv__ = lambda self, o: F.div(o, self)
-    __pow__ = lambda self, p: F.pow(self, p)
-    __matmul__ = lambda self, o: F.matmul(self, o)
-    __rmatmul__ = lambda self, o: F.matmul(o, self)
-    __neg__ = lambda self: F.neg(self)
-    __getitem__ = lambda self, key: F.getitem(self, key)
-
+    # -- comparisons (not differentiable: they make boolean constants) ---------------------
     def _compare(self, other, op):
         a, b = self.data, other.data if isinstance(other, Tensor) else other
         if isinstance(other, Tensor) and other.device is not self.device:
@@ -197,31 +172,6 @@ class Tensor:
     __eq__ = lambda self, o: self._compare(o, lambda a, b: a == b)
     __ne__ = lambda self, o: self._compare(o, lambda a, b: a != b)
     __hash__ = object.__hash__
-
-    # -- methods (shortcuts for F.*) --------------------------------------------------------
-    def sum(self, axis=None, keepdims=False): return F.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return F.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return F.max(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False): return F.var(self, axis, keepdims)
-    def reshape(self, *shape): return F.reshape(self, *shape)
-    def transpose(self, *axes): return F.transpose(self, *axes)
-    def permute(self, *axes): return F.permute(self, *axes)
-    def split(self, split_size_or_sections, axis=-1):
-        return F.split(self, split_size_or_sections, axis)
-    def squeeze(self, axis=None): return F.squeeze(self, axis)
-    def unsqueeze(self, axis): return F.unsqueeze(self, axis)
-    def broadcast_to(self, shape): return F.broadcast_to(self, shape)
-    def exp(self): return F.exp(self)
-    def log(self): return F.log(self)
-    def sqrt(self): return F.sqrt(self)
-    def tanh(self): return F.tanh(self)
-    def sigmoid(self): return F.sigmoid(self)
-    def relu(self): return F.relu(self)
-    def softmax(self, axis=-1): return F.softmax(self, axis)
-
-    @property
-    def T(self):
-        return F.transpose(self)
 
     def argmax(self, axis=None):
         return Tensor._make(self.device.xp.argmax(self.data, axis=axis), self.device, False)

@@ -2,7 +2,8 @@
 
 Every op is a small Function class (forward/backward on raw arrays) with a lowercase
 wrapper. The composed ones (layer_norm, cross_entropy, attention in later lessons) are
-the readable references that the fused kernels are pinned to by tests.
+the readable references that the fused kernels are pinned to by tests. Importing this
+package also gives Tensor its operators (`x + y` calls `add`; see tensor_methods.py).
 """
 from .activations import gelu, log_softmax, logsumexp, relu, sigmoid, softmax, tanh
 from .attention import (causal_mask, combine_masks, padding_mask,
@@ -14,6 +15,7 @@ from .layers import cross_entropy, dropout, embedding, layer_norm, linear, one_h
 from .reductions import max, mean, sum, var
 from .shape import (broadcast_to, concat, getitem, permute, reshape, split, squeeze, stack,
                     transpose, unsqueeze)
+from . import tensor_methods  # noqa: F401  (x + y, x.sum(), x.T, x.to() call the ops above)
 
 # The public ops; tests check that each differentiable one has a gradient check.
 OPS = ("add", "sub", "mul", "div", "neg", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",

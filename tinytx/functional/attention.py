@@ -30,6 +30,7 @@ import math
 import numpy as np
 
 from ..backend import get_device
+from ..tensor import Tensor
 from .activations import softmax
 from .arithmetic import masked_fill, matmul, sqrt
 from .layers import dropout
@@ -79,7 +80,6 @@ def causal_mask(T: int, device=None, Tk: int | None = None):
         >>> causal_mask(3).numpy().astype(int).tolist()
         [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
     """
-    from ..tensor import Tensor
     dev = get_device(device)
     Tk = T if Tk is None else Tk
     i = dev.xp.arange(T)[:, None]                       # (T, 1)
@@ -103,7 +103,6 @@ def padding_mask(lengths_or_pad, S: int | None = None, pad_id: int | None = None
         >>> padding_mask([2, 3]).numpy()[:, 0, 0].astype(int).tolist()
         [[1, 1, 0], [1, 1, 1]]
     """
-    from ..tensor import Tensor
     x = lengths_or_pad if isinstance(lengths_or_pad, Tensor) else Tensor(
         lengths_or_pad, device=device)
     xp, data = x.device.xp, x.data
@@ -129,7 +128,6 @@ def combine_masks(*masks):
         >>> combine_masks(causal_mask(3), padding_mask([2], S=3)).numpy()[0, 0].astype(int).tolist()
         [[1, 0, 0], [1, 1, 0], [1, 1, 0]]
     """
-    from ..tensor import Tensor
     masks = [m if isinstance(m, Tensor) else Tensor(m) for m in masks if m is not None]
     if not masks:
         return None
@@ -145,7 +143,7 @@ def combine_masks(*masks):
 def check_mask(mask, device, shape):
     """`mask` (Tensor on `device`, or an array; bool, broadcastable to `shape`) -> its array
     on `device`."""
-    if hasattr(mask, "_ctx") and mask.device is not device:
+    if isinstance(mask, Tensor) and mask.device is not device:
         raise RuntimeError(f"mask: the mask is on {mask.device} but q, k, v are on {device}; "
                            f"move it with .to({str(device)!r})")
     data = _data(mask)
@@ -178,7 +176,7 @@ def check_qkv(q, k, v):
 
 
 def _data(m):
-    return m.data if hasattr(m, "_ctx") else m
+    return m.data if isinstance(m, Tensor) else m
 
 
 # -- attention --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ reference that the fused kernels in `tinytx.kernels` are tested against.
 from __future__ import annotations
 
 from ..function import Function
+from ..tensor import Tensor, arange
 from .activations import log_softmax
 from .arithmetic import matmul, sqrt
 
@@ -97,7 +98,6 @@ def cross_entropy(logits, targets, ignore_index=-100):
     target is ignored the loss is 0. Composed from log_softmax and indexing.
     Shapes: logits (..., V), targets (...) int -> a scalar
     """
-    from ..tensor import Tensor, arange
     V = logits.shape[-1]
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "

@@ -7,6 +7,7 @@ computes anything: backward moves the gradient back to where each element came f
 from __future__ import annotations
 
 from ..function import Function, sum_to
+from ..tensor import Tensor
 
 
 class Reshape(Function):
@@ -120,7 +121,7 @@ def _unwrap_key(key):
     """Index tensors inside a key -> their arrays."""
     if isinstance(key, tuple):
         return tuple(_unwrap_key(k) for k in key)
-    return key.data if hasattr(key, "_ctx") else key
+    return key.data if isinstance(key, Tensor) else key
 
 
 def reshape(x, *shape):

@@ -48,6 +48,7 @@ import numpy as np
 from ..function import Function, unbroadcast
 from ..functional.attention import (causal_mask, check_mask, check_qkv, l2_normalize,
                                     mask_fill_value, similarity_scale)
+from ..tensor import Tensor
 
 
 class SoftmaxAttention(Function):
@@ -167,7 +168,7 @@ def prepare(q, k, v, mask, similarity, scale, is_causal):
         m = check_mask(mask, q.device, shape)
         if m.ndim < 2:
             m = m.reshape((1,) * (2 - m.ndim) + m.shape)             # (Tk,) -> (1, Tk)
-        mask = mask if m is getattr(mask, "data", None) else _as_tensor(m, q.device)
+        mask = mask if isinstance(mask, Tensor) and m is mask.data else _as_tensor(m, q.device)
     if is_causal:
         causal = cached_causal_mask(shape[-2], shape[-1], q.device)
         mask = causal if mask is None else _as_tensor(causal.data & mask.data, q.device)
@@ -175,7 +176,6 @@ def prepare(q, k, v, mask, similarity, scale, is_causal):
 
 
 def _as_tensor(array, device):
-    from ..tensor import Tensor
     return Tensor._make(array, device, False)
 
 

@@ -21,7 +21,10 @@ import contextlib
 import os
 
 from .. import functional as F
+from ..functional.attention import causal_mask, combine_masks, scaled_dot_product_attention
+from ..kernels.attention import attention as _fused_attention
 from ..kernels.cross_entropy import cross_entropy as _fused_cross_entropy
+from ..kernels.cuda.registry import pick
 from ..kernels.layer_norm import layer_norm as _fused_layer_norm
 from ..kernels.linear import linear as _fused_linear
 
@@ -53,7 +56,6 @@ def _on_cuda(x) -> bool:
 
 def _cuda(name, *args, **kwargs):
     """The registry's pick for `name` on the cuda device (CUDA kernel or CPU fused op)."""
-    from ..kernels.cuda.registry import pick
     return pick(name, "cuda", *args, **kwargs)
 
 
@@ -89,13 +91,10 @@ def cross_entropy(logits, targets, ignore_index=-100):
 def attention(q, k, v, mask=None, is_causal=False, similarity="scaled_dot", dropout_p=0.0,
               training=True):
     """Softmax attention over (B, H, T, D) tensors; `mask` is boolean "may attend"."""
-    from ..functional.attention import scaled_dot_product_attention
-    from ..kernels.attention import attention as fused_attention
     kwargs = dict(mask=mask, similarity=similarity, dropout_p=dropout_p, training=training)
     if _FUSED:
-        impl = _cuda("attention", q, k, v, **kwargs) if _on_cuda(q) else fused_attention
+        impl = _cuda("attention", q, k, v, **kwargs) if _on_cuda(q) else _fused_attention
         return impl(q, k, v, is_causal=is_causal, **kwargs)
     if is_causal:
-        from ..functional.attention import causal_mask, combine_masks
         kwargs["mask"] = combine_masks(causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)
     return scaled_dot_product_attention(q, k, v, **kwargs)

@@ -29,6 +29,7 @@ import math
 
 from .. import functional as F
 from ..backend import get_device
+from ..kernels.cuda.registry import load
 from ..kernels.lstm import check_cell_shapes
 from ..kernels.lstm import lstm_cell as fused_lstm_cell
 from ..kernels.lstm import lstm_step as fused_lstm_step
@@ -42,10 +43,10 @@ _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
 
 def _fused_kernel(name, x):
     """The fused LSTM `name` ("lstm_cell" or "lstm_step"): on the cuda device the CUDA
-    gates kernel (tinytx/kernels/cuda/lstm.py), else the CPU fused kernel."""
+    gates kernel (tinytx/kernels/cuda/lstm.py, loaded by name on first use: it imports
+    numba), else the CPU fused kernel."""
     if x.device.name == "cuda":
-        from ..kernels.cuda import lstm as cuda_lstm
-        return getattr(cuda_lstm, name)
+        return load(f"tinytx.kernels.cuda.lstm:{name}")
     return fused_lstm_cell if name == "lstm_cell" else fused_lstm_step
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernels.cuda.registry import KERNELS, load
+from ..nn.fused import is_fused
 from ..tensor import Tensor
 
 
@@ -269,10 +271,8 @@ def _cuda_kernel(p):
     (kernels/cuda/adamw.py), else None (the xp code below runs)."""
     if p.device.name != "cuda" or not p.data.flags.c_contiguous:
         return None
-    from ..nn.fused import is_fused
     if not is_fused():
         return None
-    from ..kernels.cuda.registry import KERNELS, load
     return load(KERNELS["adamw"].cuda)
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 
 from ...function import Function
+from ..attention import _as_tensor, prepare
 from .common import cached, float_type, grid, numba_cuda, tile
 
 cuda = numba_cuda()
@@ -286,7 +287,6 @@ def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, traini
               is_causal=False, scale=None, block_size=None):
     """The CUDA kernel with the arguments of `tinytx.kernels.attention.attention`
     (dropout must be off; masks may vary over keys only; see `supports`)."""
-    from ..attention import _as_tensor, prepare
     if dropout_p and training:
         raise NotImplementedError("cuda attention: attention dropout is not supported; "
                                   "use tinytx.kernels.attention.attention")

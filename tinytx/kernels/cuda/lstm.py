@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from ..lstm import LSTMCellFunction, LSTMStep
+from ..lstm import LSTMCellFunction, LSTMStep, check_cell_shapes
 from .common import cached, grid, numba_cuda, threads
 
 cuda = numba_cuda()
@@ -92,7 +92,6 @@ class CudaLSTMStep(LSTMStep):
 
 def lstm_cell(x, h_prev, c_prev, W, b=None):
     """One LSTM step with the CUDA gates; the arguments of `kernels.lstm.lstm_cell`."""
-    from ..lstm import check_cell_shapes
     check_cell_shapes("lstm_cell", x, h_prev, c_prev, W, b)
     return CudaLSTMCell()(*((x, h_prev, c_prev, W) if b is None else (x, h_prev, c_prev, W, b)))
 

@@ -20,6 +20,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from ... import functional as F
+
 
 @dataclass(frozen=True)
 class Triple:
@@ -64,7 +66,6 @@ def load(path):
 
 def composed_bias_gelu(x, b):
     """The reference of the bias + GELU kernel: F.gelu(x + b, approximate="tanh")."""
-    from ... import functional as F
     return F.gelu(x + b, approximate="tanh")
 
 
