@@ -140,7 +140,7 @@ def main(argv=None):
     model = GPT(GPTConfig(block_size=cfg.block_size, vocab_size=len(tok.vocab),
                           n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd,
                           dropout=cfg.dropout, bias=cfg.bias)).to(cfg.device)
-    print(f"GPT: {model.num_params():,} parameters, {cfg.n_layer} layers, {cfg.n_head} "
+    print(f"GPT: {model.num_parameters():,} parameters, {cfg.n_layer} layers, {cfg.n_head} "
           f"heads, {cfg.n_embd} wide, block {cfg.block_size}")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields})

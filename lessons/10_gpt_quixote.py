@@ -289,7 +289,7 @@ def main(argv=None):
     model = GPT(GPTConfig(block_size=cfg.block_size, vocab_size=len(tok.vocab),
                           n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd,
                           dropout=cfg.dropout)).to(cfg.device)
-    print(f"\n3. GPT: {model.num_params():,} parameters ({cfg.n_layer} layers, {cfg.n_head} "
+    print(f"\n3. GPT: {model.num_parameters():,} parameters ({cfg.n_layer} layers, {cfg.n_head} "
           f"heads, {cfg.n_embd} wide, block {cfg.block_size}); {cfg.max_iters} AdamW steps of "
           f"{cfg.batch_size} x {cfg.block_size} tokens; a loss of ln V = "
           f"{math.log(len(tok.vocab)):.2f} is a uniform guess")

@@ -311,7 +311,7 @@ def main(argv=None):
     print("1. The pretrained model")
     pretrained, tok, where = load_pretrained(cfg)
     c = pretrained.config
-    print(f"   {where}: {pretrained.num_params():,} parameters, {c.n_layer} layers, block "
+    print(f"   {where}: {pretrained.num_parameters():,} parameters, {c.n_layer} layers, block "
           f"{c.block_size}, vocabulary {c.vocab_size}")
 
     if cfg.text:

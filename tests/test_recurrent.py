@@ -183,7 +183,7 @@ def test_lstm_lm_shapes_and_state(device):
     logits, loss = model(idx, idx)
     assert logits.shape == (2, 5, 11) and loss.shape == () and loss.item() > 0
     assert model(idx)[1] is None
-    assert model.num_params() == 11 * 6 + (14 * 32 + 32) + (16 * 32 + 32) + 8 * 11 + 11
+    assert model.num_parameters() == 11 * 6 + (14 * 32 + 32) + (16 * 32 + 32) + 8 * 11 + 11
     full, _ = model.run(idx)                   # reading in two halves, carrying the state,
     first, state = model.run(idx[:, :3])       # gives the same logits as reading at once
     second, _ = model.run(idx[:, 3:], state)

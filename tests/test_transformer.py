@@ -80,7 +80,7 @@ def test_fused_and_composed_give_the_same_gpt(device):
 def test_gpt2_small_parameter_count():
     model = GPT(GPTConfig(block_size=1024, vocab_size=50257, n_layer=12, n_head=12,
                           n_embd=768))
-    assert model.num_params() == 124_439_808
+    assert model.num_parameters() == 124_439_808
 
 
 def test_gpt_names_and_tied_weights():

@@ -38,7 +38,7 @@ class ReLU(Function):
         return gy * self.positive
 
 
-class GELU(Function):
+class GELUFunction(Function):
     """GELU(x) = x·Φ(x), Φ the standard normal CDF.
 
     approximate="none":  Φ(x) = ½(1 + erf(x/√2)),  GELU'(x) = Φ(x) + x·φ(x)
@@ -146,7 +146,7 @@ def relu(x): return ReLU()(x)
 
 def gelu(x, approximate="none"):
     """Gaussian Error Linear Unit; approximate="tanh" is GPT-2's version."""
-    return GELU(approximate)(x)
+    return GELUFunction(approximate)(x)
 
 
 def softmax(x, axis=-1):

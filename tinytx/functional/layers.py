@@ -12,7 +12,7 @@ from .activations import log_softmax
 from .arithmetic import matmul, sqrt
 
 
-class Embedding(Function):
+class EmbeddingFunction(Function):
     """weight[idx]: a lookup of rows. Backward scatter-adds each row's gradient back
     (a token that appears twice gets both gradients).
     Shapes: idx (...) int, weight (V, C) -> (..., C)"""
@@ -30,7 +30,7 @@ class Embedding(Function):
         return None, gw
 
 
-class Dropout(Function):
+class DropoutFunction(Function):
     """Zero each element with probability p and scale the rest by 1/(1-p)."""
 
     def __init__(self, p):
@@ -55,14 +55,14 @@ class OneHot(Function):
 
 def embedding(idx, weight):
     """Rows of `weight` picked by the integer tensor `idx`: (...) -> (..., C)."""
-    return Embedding()(idx, weight)
+    return EmbeddingFunction()(idx, weight)
 
 
 def dropout(x, p=0.1, training=True):
     """Inverted dropout; the identity when not training or p == 0."""
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
-    return Dropout(p)(x) if training and p > 0 else x
+    return DropoutFunction(p)(x) if training and p > 0 else x
 
 
 def one_hot(idx, num_classes, dtype="float32"):

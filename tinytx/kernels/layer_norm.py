@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..function import Function
 
 
-class LayerNorm(Function):
+class LayerNormFunction(Function):
     def __init__(self, eps=1e-5):
         self.eps = eps
 
@@ -45,4 +45,5 @@ class LayerNorm(Function):
 
 def layer_norm(x, weight, bias=None, eps=1e-5):
     """Fused LayerNorm over the last axis (bias may be None, as in nanoGPT's bias=False)."""
-    return LayerNorm(eps)(x, weight) if bias is None else LayerNorm(eps)(x, weight, bias)
+    op = LayerNormFunction(eps)
+    return op(x, weight) if bias is None else op(x, weight, bias)

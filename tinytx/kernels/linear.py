@@ -14,7 +14,7 @@ from __future__ import annotations
 from ..function import Function
 
 
-class Linear(Function):
+class LinearFunction(Function):
     def forward(self, x, weight, bias=None):
         K = weight.shape[0]
         if x.shape[-1] != K:
@@ -37,4 +37,4 @@ class Linear(Function):
 
 def linear(x, weight, bias=None):
     """Fused y = x @ W + b (bias may be None)."""
-    return Linear()(x, weight) if bias is None else Linear()(x, weight, bias)
+    return LinearFunction()(x, weight) if bias is None else LinearFunction()(x, weight, bias)

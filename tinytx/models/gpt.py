@@ -99,7 +99,7 @@ class GPT(nn.Module):
         loss = None if targets is None else fused.cross_entropy(logits, targets)
         return logits, loss
 
-    def num_params(self, non_embedding: bool = False) -> int:
+    def num_parameters(self, non_embedding: bool = False) -> int:
         """Parameters, tied weights counted once (without wpe if non_embedding)."""
-        n = self.num_parameters()
+        n = super().num_parameters()
         return n - self.transformer.wpe.weight.size if non_embedding else n

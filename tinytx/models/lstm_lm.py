@@ -97,7 +97,3 @@ class LSTMLM(nn.Module):
         u = dev.rand((last.shape[0], 1), cdf.dtype)
         ids = xp.minimum((cdf < u).sum(axis=-1), last.shape[-1] - 1)  # inverse CDF
         return Tensor._make(ids[:, None].astype(xp.int64), dev, False)
-
-    def num_params(self) -> int:
-        """How many numbers the model learns."""
-        return self.num_parameters()

@@ -10,7 +10,7 @@ Shapes: idx (...) int, weight (V, C) -> (..., C)
 """
 from __future__ import annotations
 
-from ...functional.layers import Embedding
+from ...functional.layers import EmbeddingFunction
 from .common import cached, grid, numba_cuda, threads
 
 cuda = numba_cuda()
@@ -29,7 +29,7 @@ def backward_kernel():
     return backward
 
 
-class CudaEmbedding(Embedding):
+class CudaEmbedding(EmbeddingFunction):
     """F.embedding's op (forward: the gather) with the atomic scatter-add backward."""
 
     def __init__(self, n_threads=None):
