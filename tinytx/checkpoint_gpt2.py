@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import regex
+from safetensors.numpy import load_file, save_file
 
 from .checkpoint import _fsync, _temp_name
 from .models import GPT, GPTConfig
@@ -100,7 +101,6 @@ def load_gpt2(path, *, n_head: int | None = None, dropout: float = 0.0) -> GPT:
         FileNotFoundError for a missing file; ValueError naming every missing,
         unexpected or wrongly shaped array.
     """
-    from safetensors.numpy import load_file
     weights, config_path = _files(path)
     raw = load_file(str(weights))
     arrays = {k.removeprefix("transformer."): v for k, v in raw.items()}
@@ -148,7 +148,6 @@ def save_gpt2(model: GPT, folder, tokenizer: GPT2Tokenizer | None = None):
         folder: created if missing.
         tokenizer: a GPT2Tokenizer (from `load_gpt2_tokenizer`), or None.
     """
-    from safetensors.numpy import save_file
     if not isinstance(model, GPT) or not model.config.bias:
         raise ValueError(f"model: expected a tinytx GPT with bias=True (GPT-2's layout), "
                          f"got {type(model).__name__}"

@@ -24,9 +24,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
 from .checkpoint_gpt2 import WEIGHTS, _atomic, _atomic_text
 from .models.t5 import T5, T5Config
+from .tokenizer.unigram import UnigramTokenizer
 
 LINEARS = (".q.weight", ".k.weight", ".v.weight", ".o.weight", ".wi.weight",
            ".wi_0.weight", ".wi_1.weight", ".wo.weight")
@@ -79,7 +81,6 @@ def load_t5(path, *, dropout: float | None = 0.0) -> T5:
         FileNotFoundError for a missing file; ValueError naming every missing,
         unexpected or wrongly shaped array.
     """
-    from safetensors.numpy import load_file
     path = Path(path)
     weights = path / WEIGHTS if path.is_dir() else path
     config_path = weights.parent / "config.json"
@@ -102,7 +103,6 @@ def load_t5(path, *, dropout: float | None = 0.0) -> T5:
 
 def load_t5_tokenizer(path):
     """T5's SentencePiece unigram tokenizer from spiece.model in a folder (or the file)."""
-    from .tokenizer.unigram import UnigramTokenizer
     path = Path(path)
     model_file = path / "spiece.model" if path.is_dir() else path
     if not model_file.is_file():
@@ -115,7 +115,6 @@ def save_t5(model: T5, folder, spiece=None):
     """Write `model` as a Hugging Face T5 folder: model.safetensors (HF's names, Linear
     weights back to (out, in)) + config.json (+ a copy of the spiece.model file given),
     each file written to a temporary name and renamed. load_t5 reads it back exactly."""
-    from safetensors.numpy import save_file
     if not isinstance(model, T5):
         raise ValueError(f"model: expected a tinytx T5, got {type(model).__name__}")
     if spiece is not None and not Path(spiece).is_file():

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from ..tokenizer import RegexTokenizer
+from .pairs import add_special_tokens
 
 
 def cached_tokenizer(text: str, vocab_size: int, prefix, progress: bool = False):
@@ -48,7 +49,6 @@ def shared_tokenizer(pairs, vocab_size: int, prefix, progress: bool = False):
     and the model can tie its source and target embeddings. Cached like
     `cached_tokenizer`; the specials come right after the learned vocabulary.
     """
-    from .pairs import add_special_tokens
     sentences = dict.fromkeys(s for pair in pairs for s in pair)       # each once, in order
     tok = cached_tokenizer("\n".join(sentences), vocab_size, prefix, progress=progress)
     add_special_tokens(tok)

@@ -21,13 +21,21 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..checkpoint import load_checkpoint, read_checkpoint_meta
+from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+from ..checkpoint_t5 import load_t5, load_t5_tokenizer
+from ..data.pairs import collate_pairs
 from ..generate.sampling import inference
+from ..models import GPT, GPTConfig
+from ..models.t5 import T5
 from ..tensor import tensor
+from ..tokenizer import load as load_tokenizer
+from .seq2seq import PairLoss
 
 IGNORE = -100          # target id left out of the loss (fused.cross_entropy's default)
 
@@ -104,7 +112,6 @@ def encode_prefixed_pairs(tok, pairs, prefix: str, max_len: int, start_id: int =
 def pairs_held_out(model, encoded, tok, pad_id: int = 0, batch_size: int = 8, device=None):
     """(nats per target token, bits per byte of the target texts) of a T5 over every pair
     (</s> included in the tokens; the bytes are those of the decoded targets)."""
-    from ..data.pairs import collate_pairs
     nats = count = n_bytes = 0
     with inference(model):
         for i in range(0, len(encoded), batch_size):
@@ -144,10 +151,8 @@ def load_pretrained(path, dropout: float = 0.1):
     """
     kind = model_type(path)
     if kind == "gpt2":
-        from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
         return kind, load_gpt2(path, dropout=dropout), load_gpt2_tokenizer(path)
     if kind == "t5":
-        from ..checkpoint_t5 import load_t5, load_t5_tokenizer
         return kind, load_t5(path, dropout=dropout), load_t5_tokenizer(path)
     return load_tinytx(path, dropout)
 
@@ -155,7 +160,6 @@ def load_pretrained(path, dropout: float = 0.1):
 def load_tinytx(path, dropout: float = 0.1):
     """(kind, model, tokenizer) from a tinytx checkpoint whose JSON holds the model config
     under "model" and the tokenizer's path under "tokenizer"."""
-    from dataclasses import replace
     meta = read_checkpoint_meta(path)["config"] or {}
     if "model" not in meta or "tokenizer" not in meta:
         raise ValueError(f"--model: the checkpoint {path} does not name its model config and "
@@ -165,18 +169,14 @@ def load_tinytx(path, dropout: float = 0.1):
     kind, model, tok = (load_pretrained(meta["tokenizer"], dropout) if base in ("gpt2", "t5")
                         else ("gpt", *_tinytx_gpt(meta, Path(path))))
     if kind == "t5":
-        from ..models.t5 import T5
         model = T5(replace(model.config, dropout=dropout))
     else:
-        from ..models import GPT
         model = GPT(replace(model.config, dropout=dropout))
     load_checkpoint(path, for_trainer(kind, model), restore_rng=False)
     return kind, model, tok
 
 
 def _tinytx_gpt(meta, path):
-    from ..models import GPT, GPTConfig
-    from ..tokenizer import load as load_tokenizer
     tok_file = Path(meta["tokenizer"])
     if not tok_file.is_file():                       # the folder was moved: look beside
         tok_file = path.parent / tok_file.name
@@ -186,6 +186,5 @@ def _tinytx_gpt(meta, path):
 def for_trainer(kind, model):
     """What the Trainer trains (and checkpoints): T5 inside PairLoss, a GPT as itself."""
     if kind == "t5":
-        from .seq2seq import PairLoss
         return PairLoss(model)
     return model

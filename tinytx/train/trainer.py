@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .. import optim
 from ..checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
@@ -194,7 +195,6 @@ class Trainer:
 
     def train(self):
         """Run until max_iters; returns the last evaluation row."""
-        from tqdm.auto import tqdm
         c, row = self.config, None
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.model.train()
