@@ -4,7 +4,7 @@ Lesson 02 trains an RNN and an LSTM to output the token seen N steps earlier
 (`tinytx.data.toy.recall_task`); lesson 03 trains the same two again, and an attention
 model, to put the three side by side.
 
-    >>> import numpy as np
+    >>> import numpy as np, tinytx as tx
     >>> model = RecallNet("LSTM", vocab=8, n_embd=8, hidden=16)
     >>> model(tx.tensor(np.zeros((2, 5), dtype=np.int64))).shape
     (2, 8)
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-import tinytx as tx
-
 from .. import functional as F
 from .. import nn, optim
 from ..data.toy import recall_task
+from ..tensor import no_grad, tensor
 
 
 class RecallNet(nn.Module):
@@ -37,8 +36,8 @@ class RecallNet(nn.Module):
 
 def accuracy(model, x, y):
     """Share of rows whose most likely token is y."""
-    with tx.no_grad():
-        return float((model(tx.tensor(x)).numpy().argmax(axis=-1) == y).mean())
+    with no_grad():
+        return float((model(tensor(x)).numpy().argmax(axis=-1) == y).mean())
 
 
 def train_recall(model, N, cfg):
@@ -51,7 +50,7 @@ def train_recall(model, N, cfg):
     curve = []
     for step in range(1, cfg.steps + 1):
         x, y = recall_task(cfg.batch_size, N, cfg.vocab, rng)
-        loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
+        loss = F.cross_entropy(model(tensor(x)), tensor(y))
         opt.zero_grad()
         loss.backward()
         optim.clip_grad_norm(model.parameters(), cfg.clip)

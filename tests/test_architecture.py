@@ -1,0 +1,293 @@
+"""The package keeps the layering of docs/architecture.md: no import upward, no import
+cycle, no import inside a function except of an optional dependency; `import tinytx` runs
+without tqdm and regex; no op class is named like an nn module.
+
+The checker reads the `layers` and `optional` blocks of docs/architecture.md and every
+file of tinytx/ with `ast` (nothing is imported), so the rule lives in one place.
+"""
+from __future__ import annotations
+
+import ast
+import fnmatch
+import importlib
+import json
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+import tinytx
+import tinytx.functional
+import tinytx.kernels
+from tinytx import nn
+from tinytx.function import Function
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "architecture.md"
+
+
+# -- the checker ---------------------------------------------------------------------------------
+def read_rules(doc: str):
+    """([(layer, [module patterns])] lowest first, {optional top-level names}) from the doc."""
+    def block(tag):
+        found = re.search(rf"^```{tag}\n(.*?)^```", doc, re.S | re.M)
+        if found is None:
+            raise ValueError(f"docs/architecture.md: no ```{tag} block")
+        return [line.split() for line in found.group(1).splitlines() if line.strip()]
+    layers = [(words[0], words[1:]) for words in block("layers")]
+    optional = {name for words in block("optional") for name in words}
+    return layers, optional
+
+
+def modules(pkg: Path) -> dict[str, Path]:
+    """Dotted names under the package ("nn.layers", "nn" for nn/__init__.py, "__init__" for
+    the package's own __init__.py) -> their files."""
+    out = {}
+    for path in sorted(pkg.rglob("*.py")):
+        parts = path.relative_to(pkg).with_suffix("").parts
+        if parts[-1] == "__init__" and len(parts) > 1:
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imports(name: str, path: Path, known, pkg_name: str):
+    """(line, target, in_function) for each import in one file. target is the imported
+    module's dotted name inside the package, or ("external", top-level name)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    in_function = {id(n) for f in ast.walk(tree)
+                   if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                   for n in ast.walk(f) if n is not f}
+    here = [] if name == "__init__" else name.split(".")
+    package = here if path.name == "__init__.py" else here[:-1]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            bases = [(a.name, None) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                up = package[:len(package) - (node.level - 1)]
+                base = ".".join([pkg_name] + up + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            bases = [(base, a.name) for a in node.names]
+        else:
+            continue
+        for base, member in bases:
+            if base != pkg_name and not base.startswith(pkg_name + "."):
+                yield node.lineno, ("external", base.split(".")[0]), id(node) in in_function
+                continue
+            inner = base[len(pkg_name) + 1:]
+            sub = f"{inner}.{member}" if inner else member
+            target = sub if member and sub in known else inner or "__init__"
+            yield node.lineno, target, id(node) in in_function
+
+
+def layer_of(name: str, layers) -> int | None:
+    """The layer of a module: the one whose pattern matches it (the module or a package
+    above it) most specifically (the longest pattern), or None."""
+    matches = [(len(p), i) for i, (_, patterns) in enumerate(layers) for p in patterns
+               if fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(name, p + ".*")]
+    return max(matches)[1] if matches else None
+
+
+def check(pkg: Path, doc: str) -> list[str]:
+    """Every way the package at `pkg` breaks the rules of `doc`, as readable lines."""
+    layers, optional = read_rules(doc)
+    known = modules(pkg)
+    problems, graph = [], {}
+    for name, path in known.items():
+        where = f"{path.relative_to(pkg.parent)}"
+        mine = layer_of(name, layers)
+        if mine is None:
+            problems.append(f"{where}: module {name!r} is in no layer of the ```layers block")
+            continue
+        for line, target, in_function in imports(name, path, known, pkg.name):
+            if isinstance(target, tuple):
+                if in_function and target[1] not in optional:
+                    problems.append(f"{where}:{line}: imports {target[1]} inside a function "
+                                    f"(only optional dependencies may be: {sorted(optional)})")
+                continue
+            if in_function:
+                problems.append(f"{where}:{line}: imports {pkg.name}.{target} inside a "
+                                f"function; import it at the top of the file")
+            theirs = layer_of(target, layers)
+            if theirs is not None and theirs > mine:
+                problems.append(f"{where}:{line}: {name} (layer {layers[mine][0]}) imports "
+                                f"{target} from a layer above ({layers[theirs][0]})")
+            if not in_function and target != name:
+                graph.setdefault(name, set()).add(target)
+    problems += [f"import cycle: {' -> '.join(c)}" for c in cycles(graph)]
+    return problems
+
+
+def cycles(graph) -> list[list[str]]:
+    """One cycle through each back edge of a depth-first search (iterative)."""
+    found, state = [], {}
+    for start in sorted(graph):
+        if start in state:
+            continue
+        stack = [(start, iter(sorted(graph.get(start, ()))))]
+        state[start] = "open"
+        while stack:
+            node, todo = stack[-1]
+            nxt = next(todo, None)
+            if nxt is None:
+                state[node] = "done"
+                stack.pop()
+            elif state.get(nxt) == "open":
+                path = [n for n, _ in stack]
+                found.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                state[nxt] = "open"
+                stack.append((nxt, iter(sorted(graph.get(nxt, ())))))
+    return found
+
+
+# -- the package keeps the rules ---------------------------------------------------------------
+def test_package_keeps_the_layers_of_the_architecture_doc():
+    problems = check(ROOT / "tinytx", DOC.read_text())
+    assert not problems, "\n".join(problems)
+
+
+def test_every_layer_of_the_doc_names_something_that_exists():
+    layers, _ = read_rules(DOC.read_text())
+    names = modules(ROOT / "tinytx")
+    for layer, patterns in layers:
+        for p in patterns:
+            assert any(layer_of(n, [(layer, [p])]) is not None for n in names), \
+                f"docs/architecture.md: layer {layer!r} lists {p!r}, which matches no module"
+
+
+# -- the checker itself, on a synthetic package -------------------------------------------------
+DOC_TOY = """
+```layers
+low      low  util*
+high     high
+package  __init__
+```
+
+```optional
+cupy
+```
+"""
+
+
+def _toy(tmp_path, **files):
+    pkg = tmp_path / "toy"
+    pkg.mkdir()
+    base = {"__init__": "from . import high\n", "low": "X = 1\n",
+            "high": "from .low import X\n", "util_io": "import json\n"}
+    for name, text in {**base, **files}.items():
+        (pkg / f"{name}.py").write_text(textwrap.dedent(text))
+    return pkg
+
+
+def test_checker_accepts_a_clean_package(tmp_path):
+    assert check(_toy(tmp_path), DOC_TOY) == []
+
+
+def test_checker_reports_an_upward_import(tmp_path):
+    problems = check(_toy(tmp_path, low="from . import high\nX = 1\n"), DOC_TOY)
+    assert any("low (layer low) imports high from a layer above (high)" in p
+               for p in problems), problems
+
+
+def test_checker_reports_a_function_body_import_unless_optional(tmp_path):
+    pkg = _toy(tmp_path, high="""
+        from .low import X
+
+        def f():
+            import json
+            from .low import X as Y
+            import cupy
+            return json, Y, cupy
+        """)
+    problems = check(pkg, DOC_TOY)
+    assert any("imports json inside a function" in p for p in problems), problems
+    assert any("imports toy.low inside a function" in p for p in problems), problems
+    assert not any("imports cupy" in p for p in problems), problems
+    assert len(problems) == 2, problems
+
+
+def test_checker_reports_a_cycle_and_an_unlisted_module(tmp_path):
+    pkg = _toy(tmp_path, low="from .util_io import Y\nX = 1\n",
+               util_io="from .low import X\nY = 2\n", stray="Z = 3\n")
+    problems = check(pkg, DOC_TOY)
+    assert any(p.startswith("import cycle:") and "low" in p and "util_io" in p
+               for p in problems), problems
+    assert any("'stray' is in no layer" in p for p in problems), problems
+
+
+# -- the core runs without the task layers' dependencies ---------------------------------------
+BLOCKED = """
+import json
+import sys
+
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tqdm", "regex"):
+            raise ImportError(f"blocked for the test: {name}")
+
+sys.meta_path.insert(0, Block())
+import tinytx as tx
+x = tx.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
+w = tx.tensor([[0.5], [2.0]], requires_grad=True)
+((x @ w).tanh() * 3).sum().backward()
+print(json.dumps([x.grad.tolist(), w.grad.tolist()]))
+print(sorted(m for m in ("tqdm", "regex", "numba", "cupy") if m in sys.modules))
+"""
+
+
+def test_import_tinytx_needs_neither_tqdm_nor_regex():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    done = subprocess.run([sys.executable, "-c", BLOCKED], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    grads, loaded = done.stdout.strip().splitlines()
+    x_grad, w_grad = json.loads(grads)
+    # d/dx sum(3 tanh(x w)) = 3 (1 - tanh(x w)^2) wᵀ, row by row
+    xs, ws = np.array([[1.0, 2.0], [3.0, -1.0]]), np.array([[0.5], [2.0]])
+    g = 3 * (1 - np.tanh(xs @ ws) ** 2)                          # (2, 1)
+    np.testing.assert_allclose(x_grad, g @ ws.T, rtol=1e-4, atol=1e-6)   # float32
+    np.testing.assert_allclose(w_grad, xs.T @ g, rtol=1e-4, atol=1e-6)
+    assert loaded == "[]"
+
+
+def test_the_task_layers_load_on_first_use():
+    assert isinstance(tinytx.data.load_quixote, type(test_the_task_layers_load_on_first_use))
+    assert "data" in dir(tinytx)
+    try:
+        tinytx.no_such_thing
+    except AttributeError as e:
+        assert "no_such_thing" in str(e)
+    else:
+        raise AssertionError("tinytx.no_such_thing should raise AttributeError")
+
+
+# -- names ---------------------------------------------------------------------------------------
+def _subclasses(cls):
+    todo, out = [cls], set()
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in out:
+                out.add(sub)
+                todo.append(sub)
+    return out
+
+
+def test_no_op_class_is_named_like_an_nn_module():
+    for pkg in (tinytx.functional, tinytx.kernels):
+        for info in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
+            if not info.name.startswith("tinytx.kernels.cuda"):   # those need numba
+                importlib.import_module(info.name)
+    ops = {c.__name__ for c in _subclasses(Function) if c.__module__.startswith("tinytx.")}
+    layers = {c.__name__ for c in _subclasses(nn.Module) if c.__module__.startswith("tinytx.")}
+    assert {"LinearFunction", "LayerNormFunction", "GELUFunction"} <= ops
+    assert {"Linear", "LayerNorm", "GELU"} <= layers
+    assert not ops & layers, f"op classes named like nn modules: {sorted(ops & layers)}"
