@@ -122,7 +122,7 @@ def check(pkg: Path, doc: str) -> list[str]:
             if not in_function and target != name:
                 graph.setdefault(name, set()).add(target)
     problems += [f"import cycle: {' -> '.join(c)}" for c in cycles(graph)]
-    return problems
+    return list(dict.fromkeys(problems))      # `from x import a, b`: one line, not two
 
 
 def cycles(graph) -> list[list[str]]:
