@@ -52,7 +52,7 @@ def test_cuda_generator_state_round_trips(monkeypatch):
     """The cuda device draws each CuPy generator's seed from a NumPy generator, so saving
     and restoring that state replays the draws (CuPy stood in for by NumPy here)."""
     fake = types.SimpleNamespace(random=types.SimpleNamespace(default_rng=np.random.default_rng))
-    monkeypatch.setattr(backend, "_cupy", fake)
+    monkeypatch.setattr(backend.gpu, "_cupy", fake)
     gen = backend.CudaGenerator(7)
     gen.random((3,), np.float32)
     state = json.loads(json.dumps(gen.bit_generator.state))          # through JSON, as saved
