@@ -10,7 +10,8 @@ encoder/decoder layers 08, LayerNorm/Dropout/GELU/MLP/Block 09).
 """
 from .attention import CrossAttention, MultiHeadAttention
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
-from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
+from .containers import ModuleDict, ModuleList, Sequential
+from .module import Module, Parameter
 from .positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
                          sinusoidal_table)
 from .recurrent import LSTM, RNN, LSTMCell, RNNCell

@@ -36,7 +36,8 @@ from ..kernels.lstm import lstm_step as fused_lstm_step
 from ..tensor import Tensor, zeros
 from . import fused
 from .layers import _draw, _float_dtype, _positive_int
-from .module import Module, ModuleList
+from .containers import ModuleList
+from .module import Module
 
 _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
 
