@@ -26,6 +26,7 @@ import numpy as np
 
 from ..kernels.cuda.registry import KERNELS, load
 from ..nn.fused import is_fused
+from ..nn.module import Module
 from ..tensor import Tensor
 
 
@@ -259,7 +260,7 @@ def decay_groups(model, weight_decay: float):
     Returns: [{"params": decayed, "weight_decay": weight_decay},
               {"params": the rest, "weight_decay": 0.0}], leaving out an empty group.
     """
-    named = model.named_parameters() if hasattr(model, "named_parameters") else model
+    named = model.named_parameters() if isinstance(model, Module) else model
     params = [p for _, p in named if p.requires_grad]
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
