@@ -21,7 +21,6 @@ import contextlib
 import os
 
 from .. import functional as F
-from ..functional.attention import causal_mask, combine_masks, scaled_dot_product_attention
 from ..kernels.attention import attention as _fused_attention
 from ..kernels.cross_entropy import cross_entropy as _fused_cross_entropy
 from ..kernels.cuda.registry import pick
@@ -96,5 +95,5 @@ def attention(q, k, v, mask=None, is_causal=False, similarity="scaled_dot", drop
         impl = _cuda("attention", q, k, v, **kwargs) if _on_cuda(q) else _fused_attention
         return impl(q, k, v, is_causal=is_causal, **kwargs)
     if is_causal:
-        kwargs["mask"] = combine_masks(causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)
-    return scaled_dot_product_attention(q, k, v, **kwargs)
+        kwargs["mask"] = F.combine_masks(F.causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)
+    return F.scaled_dot_product_attention(q, k, v, **kwargs)
