@@ -73,7 +73,8 @@ from tinytx import nn  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
 from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
 from tinytx.data import load_quixote  # noqa: E402
-from tinytx.models.word2vec import most_similar, train_word2vec  # noqa: E402
+from tinytx.models.word2vec import most_similar  # noqa: E402
+from tinytx.train.word2vec import train_word2vec  # noqa: E402
 
 
 @dataclass
