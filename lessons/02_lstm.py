@@ -55,25 +55,20 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn  # noqa: E402
-from tinytx.autograd import topological_order  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data.toy import recall_task  # noqa: E402
-from tinytx.nn.fused import fused  # noqa: E402
-from tinytx.train.recall import RecallNet, steps_to, train_recall  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn
+from tinytx.autograd import topological_order
+from tinytx.course import max_diff, section, setup
+from tinytx.data.toy import recall_task
+from tinytx.nn.fused import fused
+from tinytx.train.recall import RecallNet, steps_to, train_recall
 
 GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
 
@@ -95,18 +90,7 @@ class Config:
     out_dir: str = "out/lessons/02"
 
 
-def smoke_config(cfg: Config) -> Config:
-    cfg.distances, cfg.steps, cfg.eval_every, cfg.n_test = "2,5", 40, 20, 200
-    return cfg
-
-
-def section(title):
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
-
-
-def max_diff(a, b):
-    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
-    return float(np.abs(a - b).max())
+SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests
 
 
 def fmt(v):
@@ -313,12 +297,8 @@ def gates_picture(results, models, distances, cfg, path):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = smoke_config(cfg)
+    cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     gates_by_hand(cfg)
     fused_vs_composed(cfg)

@@ -56,27 +56,22 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import math
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data.toy import recall_task  # noqa: E402
-from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn
+from tinytx.course import max_diff, section, setup
+from tinytx.data.toy import recall_task
+from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
-from tinytx.nn.attention import MultiHeadAttention  # noqa: E402
-from tinytx.nn.positional import LearnedPositionalEmbedding  # noqa: E402
-from tinytx.train.recall import RecallNet, steps_to, train_recall  # noqa: E402
+from tinytx.nn.attention import MultiHeadAttention
+from tinytx.nn.positional import LearnedPositionalEmbedding
+from tinytx.train.recall import RecallNet, steps_to, train_recall
 
 SENTENCE = "At my dairy farm we always get our milk from"
 
@@ -99,18 +94,7 @@ class Config:
     out_dir: str = "out/lessons/03"
 
 
-def smoke_config(cfg: Config) -> Config:
-    cfg.distances, cfg.steps, cfg.eval_every, cfg.n_test = "2,5", 40, 20, 200
-    return cfg
-
-
-def section(title):
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
-
-
-def max_diff(a, b):
-    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
-    return float(np.abs(a - b).max())
+SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests
 
 
 def print_matrices(named, row_labels, col_labels, width=7, fmt="{:.3f}"):
@@ -369,12 +353,8 @@ def plot_recall(results, models, distances, kinds, cfg, path):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = smoke_config(cfg)
+    cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     qkv_and_scores(cfg)
     similarities(cfg)
