@@ -90,6 +90,7 @@ import numpy as np
 import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
+from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
 from tinytx.course import load_book, setup
 from tinytx.data import cached_tokenizer, get_batch, iter_windows, load_text, train_val_split
 from tinytx.generate import beam_search, generate_text, softmax
@@ -150,7 +151,6 @@ def load_pretrained(cfg):
     """(model, tokenizer, description): GPT-2 (--gpt2), lesson 10's GPT, or a quick one
     trained here."""
     if cfg.gpt2:
-        from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
         return (load_gpt2(cfg.gpt2, dropout=0.0).to(cfg.device),
                 load_gpt2_tokenizer(cfg.gpt2), f"GPT-2 from {cfg.gpt2}")
     path = Path(cfg.pretrained)
