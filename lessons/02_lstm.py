@@ -65,10 +65,10 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
 from tinytx.autograd import topological_order
-from tinytx.course import max_diff, section, setup
+from tinytx.course import max_diff, recall_table, section, setup
 from tinytx.data.toy import recall_task
 from tinytx.nn.fused import fused
-from tinytx.train.recall import RecallNet, steps_to, train_recall
+from tinytx.train.recall import RecallNet, train_recall
 
 GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
 
@@ -196,20 +196,8 @@ def recall_experiment(cfg, distances):
             models[kind, N] = model
             print(f"  N={N:<3} {kind:<4} accuracy {results[kind, N][-1][1]:6.1%}  "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
-    print_table(results, distances, ("RNN", "LSTM"), cfg)
+    recall_table(results, distances, ("RNN", "LSTM"), cfg.steps, cfg.vocab)
     return results, models
-
-
-def print_table(results, distances, kinds, cfg):
-    print(f"\nheld-out accuracy after {cfg.steps} steps (chance {1 / cfg.vocab:.1%}); "
-          f"in brackets the first step at which it reached 90%")
-    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
-    for N in distances:
-        cells = []
-        for k in kinds:
-            s = steps_to(results[k, N])
-            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
-        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
 
 
 def plot_accuracy(results, distances, kinds, cfg, path):

@@ -65,13 +65,13 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
-from tinytx.course import max_diff, section, setup
+from tinytx.course import max_diff, recall_table, section, setup
 from tinytx.data.toy import recall_task
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
 from tinytx.nn.attention import MultiHeadAttention
 from tinytx.nn.positional import LearnedPositionalEmbedding
-from tinytx.train.recall import RecallNet, steps_to, train_recall
+from tinytx.train.recall import RecallNet, train_recall
 
 SENTENCE = "At my dairy farm we always get our milk from"
 
@@ -312,15 +312,7 @@ def recall_experiment(cfg, distances, kinds):
             models[kind, N] = model
             print(f"  N={N:<3} {kind:<9} accuracy {results[kind, N][-1][1]:6.1%}  "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
-    print(f"\nheld-out accuracy after {cfg.steps} steps (chance {1 / cfg.vocab:.1%}); "
-          f"in brackets the first step at which it reached 90%")
-    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
-    for N in distances:
-        cells = []
-        for k in kinds:
-            s = steps_to(results[k, N])
-            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
-        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
+    recall_table(results, distances, kinds, cfg.steps, cfg.vocab)
     return results, models
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx.course import load_book, max_diff, section, setup, show_tokens
+from tinytx.course import load_book, max_diff, recall_table, section, setup, show_tokens
 from tinytx.data import OPENING
 
 
@@ -104,3 +104,14 @@ def test_importing_course_selects_a_headless_backend():
                          timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip().lower() == "agg"
+
+
+def test_recall_table(capsys):
+    results = {("RNN", 2): [(0, 0.1), (50, 0.95), (100, 0.97)],
+               ("RNN", 5): [(0, 0.1), (100, 0.4)]}
+    recall_table(results, [2, 5], ["RNN"], steps=100, vocab=10)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == ("held-out accuracy after 100 steps (chance 10.0%); in brackets the "
+                        "first step at which it reached 90%")
+    assert lines[3].split() == ["2", "97.0%", "(", "50)"]
+    assert lines[4].split() == ["5", "40.0%", "(", "-)"]

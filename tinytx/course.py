@@ -35,6 +35,7 @@ from .config import parse_config
 from .data import OPENING, load_quixote
 from .tensor import Tensor
 from .tokenizer import render_token
+from .train.recall import steps_to
 
 matplotlib.use("Agg")                 # PNG files only: no window, no display needed
 
@@ -71,6 +72,25 @@ def max_diff(a, b) -> float:
     """The largest |a - b| over all entries; a and b are Tensors, arrays or lists."""
     a, b = (t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in (a, b))
     return float(np.abs(a - b).max())
+
+
+def recall_table(results: dict, distances, kinds, steps: int, vocab: int):
+    """Print the recall task's results (lessons 02 and 03): for each distance N and model
+    kind, the final held-out accuracy and, in brackets, the first step that reached 90%.
+
+    Args:
+        results: {(kind, N): [(step, held-out accuracy), ...]} (from `train_recall`).
+        steps, vocab: the training steps and the vocabulary size (chance is 1 / vocab).
+    """
+    print(f"\nheld-out accuracy after {steps} steps (chance {1 / vocab:.1%}); "
+          f"in brackets the first step at which it reached 90%")
+    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
+    for N in distances:
+        cells = []
+        for k in kinds:
+            s = steps_to(results[k, N])
+            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
+        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
 
 
 def show_tokens(vocab, ids, pad=None) -> str:
