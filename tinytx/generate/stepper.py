@@ -72,10 +72,12 @@ class Stepper:
 
 
 def model_device(model):
+    """The device of the model's parameters."""
     return next(iter(model.parameters())).device
 
 
 def gpt_stepper(model, use_cache: bool = True) -> Stepper:
+    """A Stepper for a GPT: context limit block_size, a cache of n_layer layers."""
     c = model.config
     cache = KVCache(c.n_layer, capacity=c.block_size) if use_cache else None
     return Stepper(lambda ids, kv: model(ids, cache=kv)[0], c.block_size,
@@ -83,6 +85,8 @@ def gpt_stepper(model, use_cache: bool = True) -> Stepper:
 
 
 def seq2seq_stepper(model, memory, src_pad_mask, use_cache: bool = True) -> Stepper:
+    """A Stepper for a Seq2Seq decoder over an encoded source (`encode_source`): context
+    limit max_len, a cache of n_decoder_layer layers."""
     c = model.config
     cache = KVCache(c.n_decoder_layer, capacity=c.max_len) if use_cache else None
     return Stepper(lambda ids, kv: model.decode(ids, memory, src_pad_mask, cache=kv),
