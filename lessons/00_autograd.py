@@ -41,21 +41,16 @@ from __future__ import annotations
 
 import math
 import random
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.function import Function  # noqa: E402
-from tinytx.function import sum_to as tinytx_sum_to  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx.course import section, setup
+from tinytx.function import Function
+from tinytx.function import sum_to as tinytx_sum_to
 
 
 @dataclass
@@ -68,13 +63,7 @@ class Config:
     out_dir: str = "out/lessons/00"
 
 
-def smoke_config(cfg: Config) -> Config:
-    cfg.mlp_steps, cfg.loss_target = 60, 0.1
-    return cfg
-
-
-def section(title):
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+SMOKE = dict(mlp_steps=60, loss_target=0.1)      # --smoke: seconds, for the tests
 
 
 # -- 1. a scalar Value -----------------------------------------------------------------------
@@ -459,11 +448,7 @@ def tinytx_section(arrays, rng):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = smoke_config(cfg)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
     tx.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     value_section(out)

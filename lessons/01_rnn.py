@@ -51,22 +51,17 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn, optim  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.function import Function  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn, optim
+from tinytx.course import max_diff, section, setup
+from tinytx.function import Function
 
 
 @dataclass
@@ -90,19 +85,8 @@ class Config:
     out_dir: str = "out/lessons/01"
 
 
-def smoke_config(cfg: Config) -> Config:
-    cfg.grad_len, cfg.grad_seeds, cfg.grad_hidden = 12, 3, 16
-    cfg.sine_steps, cfg.sine_len, cfg.sine_hidden = 30, 20, 16
-    return cfg
-
-
-def section(title):
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
-
-
-def max_diff(a, b):
-    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
-    return float(np.abs(a - b).max())
+SMOKE = dict(grad_len=12, grad_seeds=3, grad_hidden=16,      # --smoke: for the tests
+             sine_steps=30, sine_len=20, sine_hidden=16)
 
 
 # -- 1. tensors and autograd ---------------------------------------------------------------
@@ -342,11 +326,7 @@ def plot_sine(losses, y, pred, warm, path):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = smoke_config(cfg)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
     autograd_basics()
     rnn_by_hand(cfg)

@@ -55,25 +55,20 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn  # noqa: E402
-from tinytx.autograd import topological_order  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data.toy import recall_task  # noqa: E402
-from tinytx.nn.fused import fused  # noqa: E402
-from tinytx.train.recall import RecallNet, steps_to, train_recall  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn
+from tinytx.autograd import topological_order
+from tinytx.course import max_diff, recall_table, section, setup
+from tinytx.data.toy import recall_task
+from tinytx.nn.fused import fused
+from tinytx.train.recall import RecallNet, train_recall
 
 GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
 
@@ -95,18 +90,7 @@ class Config:
     out_dir: str = "out/lessons/02"
 
 
-def smoke_config(cfg: Config) -> Config:
-    cfg.distances, cfg.steps, cfg.eval_every, cfg.n_test = "2,5", 40, 20, 200
-    return cfg
-
-
-def section(title):
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
-
-
-def max_diff(a, b):
-    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
-    return float(np.abs(a - b).max())
+SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests
 
 
 def fmt(v):
@@ -212,20 +196,8 @@ def recall_experiment(cfg, distances):
             models[kind, N] = model
             print(f"  N={N:<3} {kind:<4} accuracy {results[kind, N][-1][1]:6.1%}  "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
-    print_table(results, distances, ("RNN", "LSTM"), cfg)
+    recall_table(results, distances, ("RNN", "LSTM"), cfg.steps, cfg.vocab)
     return results, models
-
-
-def print_table(results, distances, kinds, cfg):
-    print(f"\nheld-out accuracy after {cfg.steps} steps (chance {1 / cfg.vocab:.1%}); "
-          f"in brackets the first step at which it reached 90%")
-    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
-    for N in distances:
-        cells = []
-        for k in kinds:
-            s = steps_to(results[k, N])
-            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
-        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
 
 
 def plot_accuracy(results, distances, kinds, cfg, path):
@@ -313,12 +285,8 @@ def gates_picture(results, models, distances, cfg, path):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = smoke_config(cfg)
+    cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     gates_by_hand(cfg)
     fused_vs_composed(cfg)

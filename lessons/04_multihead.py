@@ -60,29 +60,24 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import statistics
-import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
 import matplotlib.ticker
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn  # noqa: E402
-from tinytx.autograd import topological_order  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.functional.attention import causal_mask, scaled_dot_product_attention  # noqa: E402
-from tinytx.kernels.attention import attention as fused_attention  # noqa: E402
-from tinytx.kernels.flash_attention import flash_attention  # noqa: E402
-from tinytx.nn.attention import MultiHeadAttention, merge_heads, split_heads  # noqa: E402
-from tinytx.nn.fused import fused  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn
+from tinytx.autograd import topological_order
+from tinytx.course import max_diff, section, setup
+from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
+from tinytx.kernels.attention import attention as fused_attention
+from tinytx.kernels.flash_attention import flash_attention
+from tinytx.nn.attention import MultiHeadAttention, merge_heads, split_heads
+from tinytx.nn.fused import fused
 
 
 @dataclass
@@ -102,19 +97,8 @@ class Config:
     out_dir: str = "out/lessons/04"
 
 
-def smoke_config(cfg: Config) -> Config:
-    cfg.seq_lens, cfg.batch_size, cfg.n_embd, cfg.repeats = "8,16,32", 2, 16, 1
-    cfg.kernel_sizes, cfg.kernel_batch, cfg.block_size = "64,128", 1, 32
-    return cfg
-
-
-def section(title):
-    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
-
-
-def max_diff(a, b):
-    a, b = (t.numpy() if isinstance(t, tx.Tensor) else np.asarray(t) for t in (a, b))
-    return float(np.abs(a - b).max())
+SMOKE = dict(seq_lens="8,16,32", batch_size=2, n_embd=16, repeats=1,   # --smoke: the tests
+             kernel_sizes="64,128", kernel_batch=1, block_size=32)
 
 
 # -- 1. heads by hand ----------------------------------------------------------------------
@@ -360,11 +344,7 @@ def cuda_kernel_in_simulator(cfg):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = smoke_config(cfg)
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
     heads_by_hand(cfg)
     rnn_vs_attention(cfg, out / "rnn_vs_attention.png")

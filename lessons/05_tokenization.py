@@ -53,22 +53,16 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import regex
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import regex  # noqa: E402
-
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import load_quixote, train_val_split  # noqa: E402
-from tinytx.tokenizer import (GPT4_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer,  # noqa: E402
+from tinytx.course import load_book, setup, show_tokens
+from tinytx.data import train_val_split
+from tinytx.tokenizer import (GPT4_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer,
                               get_stats, merge, render_token, train_merges)
 
 
@@ -83,39 +77,16 @@ class Config:
     smoke: bool = False                           # a few paragraphs and small vocabularies
 
 
-SMOKE_VOCAB_SIZES = "256,300,400,512"
-
-# The first two paragraphs of chapter 1 (Ormsby's translation, Gutenberg #996): the text
-# used when the book is not on disk in --smoke mode (the tests never use the network).
+SMOKE = dict(vocab_sizes="256,300,400,512")   # --smoke: a few paragraphs, for the tests
 
 # A sentence that needs every one of the eight alternatives of the GPT-4 pattern.
 SPLIT_DEMO = ("\"I'LL ride,\" said Don Quixote in 1605 -- 12345 leagues...\n\n"
               "Don't   go  \nnow!   ")
 
 
-def load_book(cfg):
-    """The book (or, in --smoke mode without a local copy, two paragraphs of it)."""
-    try:
-        text = load_quixote(cfg.data or None, download=not cfg.smoke)
-        source = "Don Quixote (Gutenberg #996)"
-    except (OSError, ValueError) as e:
-        if not cfg.smoke:
-            sys.exit(f"lesson 05: could not load Don Quixote: {e}")
-        return OPENING, "two paragraphs of chapter 1 (no local copy of the book)"
-    if cfg.smoke:  # a few paragraphs are enough to see everything
-        start = text.find("In a village of La Mancha")
-        text, source = text[max(start, 0):][:6000], "6,000 characters of chapter 1"
-    return text, source
-
-
 def pair_text(pair, vocab):
     """A pair of ids as 'a'+'b'."""
     return "+".join(f"'{render_token(vocab[i])}'" for i in pair)
-
-
-def show(ids, vocab):
-    """Render ids as [token][token]... with control characters escaped."""
-    return "".join(f"[{render_token(vocab[i])}]" for i in ids)
 
 
 # -- 1. BPE merge by merge ----------------------------------------------------------------
@@ -138,7 +109,7 @@ def bpe_by_hand(text, rounds, top=4, width=100):
         shown = "  ".join(f"{pair_text(p, vocab)}={n}" for p, n in best)
         print(f"   round {r + 1}: {shown}  ->  {pair_text(pair, vocab)} becomes {new} "
               f"'{render_token(vocab[new])}', {len(ids)} tokens")
-        rendered = show(ids, vocab)
+        rendered = show_tokens(vocab, ids)
         print(f"            {rendered[:width]}{' ...' if len(rendered) > width else ''}")
     return merges
 
@@ -266,20 +237,16 @@ def section_encode(cfg, book, toks):
         assert tok.decode(ids) == text
         print(f"   {text!r}: {len(text.encode('utf-8'))} bytes -> {len(ids)} tokens")
         print(f"   ids    {ids}")
-        print(f"   tokens {show(ids, tok.vocab)}")
+        print(f"   tokens {show_tokens(tok.vocab, ids)}")
     print(f"   (\"'m\" stays two tokens: the book writes the apostrophe as ’ "
           f"{book.count('’'):,} times and as ' {book.count(chr(39)):,} times)")
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke and cfg.vocab_sizes == Config.vocab_sizes:
-        cfg.vocab_sizes = SMOKE_VOCAB_SIZES
+    cfg, out = setup(Config(), SMOKE, argv)
     sizes = sorted({int(s) for s in cfg.vocab_sizes.split(",")})
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    book, source = load_book(cfg)
+    book, source = load_book(cfg, smoke_chars=6000)
     print(f"Text: {source}, {len(book):,} characters\n")
     section_bpe(cfg, book)
     section_split(cfg)

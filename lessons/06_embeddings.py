@@ -7,7 +7,7 @@ puts tokens used in similar contexts near each other. word2vec learns such vecto
 from raw text by predicting neighbours: CBOW predicts a word from the mean of its
 context, skip-gram predicts each context word from the word; negative sampling replaces
 the softmax over the whole vocabulary by "the true word against K noise words". With
-tinytx.models.word2vec this lesson:
+tinytx's word2vec (data, model and training loop) this lesson:
 
   1. trains CBOW and skip-gram on Don Quixote and prints the nearest neighbours (cosine)
      they found for Sancho, Rocinante, Dulcinea and Quixote;
@@ -18,7 +18,8 @@ tinytx.models.word2vec this lesson:
      that were used (a row used twice gets the sum of both gradients).
 
 The maths (the negative-sampling loss and its gradient, subsampling, the unigram^0.75
-noise) is in docs/embeddings.md; the code is tinytx/models/word2vec.py and
+noise) is in docs/embeddings.md; the code is tinytx/data/word2vec.py (words, vocabulary,
+batches), tinytx/models/word2vec.py (the model), tinytx/train/word2vec.py (the loop) and
 tinytx/nn/layers.py (Embedding).
 
 Run:
@@ -56,24 +57,18 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import load_quixote  # noqa: E402
-from tinytx.models.word2vec import most_similar, train_word2vec  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn
+from tinytx.course import load_book, max_diff, setup
+from tinytx.models.word2vec import most_similar
+from tinytx.train.word2vec import train_word2vec
 
 
 @dataclass
@@ -94,6 +89,9 @@ class Config:
     smoke: bool = False              # a few paragraphs, one epoch
 
 
+SMOKE = dict(epochs=1, min_count=2, batch_size=256)   # --smoke: seconds, for the tests
+
+
 # Words for the PCA picture, in groups (those not in the vocabulary are skipped).
 GROUPS = {
     "people": "sancho quixote dulcinea teresa panza curate barber duke duchess squire knight",
@@ -102,23 +100,6 @@ GROUPS = {
     "arms": "lance sword helmet shield armour saddle",
     "numbers": "two three four five six ten",
 }
-
-# The first two paragraphs of chapter 1 (Ormsby's translation, Gutenberg #996): the text
-# used when the book is not on disk in --smoke mode (the tests never use the network).
-
-
-def load_book(cfg):
-    """The book (or, in --smoke mode without a local copy, two paragraphs of it)."""
-    try:
-        text = load_quixote(cfg.data or None, download=not cfg.smoke)
-    except (OSError, ValueError) as e:
-        if not cfg.smoke:
-            sys.exit(f"lesson 06: could not load Don Quixote: {e}")
-        return OPENING, "two paragraphs of chapter 1 (no local copy of the book)"
-    if cfg.smoke:
-        return text[:40_000], "the first 40,000 characters of Don Quixote"
-    return text, "Don Quixote (Gutenberg #996)"
-
 
 # -- 1. training and neighbours -------------------------------------------------------------
 def train_modes(cfg, text):
@@ -218,9 +199,9 @@ def section_embedding(path):
     W = emb.weight.numpy()
     print(f"   idx = {idx.tolist()[0]}, W: ({V}, {C}); out = Embedding(idx): {out.shape}")
     print(f"   out == W[idx] (row selection):    max |difference| = "
-          f"{np.abs(out.numpy() - W[idx.numpy()]).max():.1e}")
+          f"{max_diff(out, W[idx.numpy()]):.1e}")
     print(f"   out == one_hot(idx) @ W:          max |difference| = "
-          f"{np.abs(out.numpy() - via_one_hot.numpy()).max():.1e}")
+          f"{max_diff(out, via_one_hot):.1e}")
     G = np.random.default_rng(0).standard_normal(out.shape).astype(np.float32)
     (out * tx.tensor(G)).sum().backward()              # d loss / d out = G
     grad = emb.weight.grad                              # (V, C)
@@ -249,13 +230,9 @@ def section_embedding(path):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg.epochs, cfg.min_count, cfg.batch_size = 1, min(cfg.min_count, 2), 256
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
-    text, source = load_book(cfg)
+    text, source = load_book(cfg, smoke_chars=40_000, smoke_start=None)
     print(f"Text: {source}, {len(text):,} characters\n")
     print(f"1. word2vec (negative sampling, K={cfg.negatives}, window {cfg.window}, "
           f"{cfg.n_embd}-d vectors, {cfg.epochs} epoch(s), Adam lr {cfg.lr})")

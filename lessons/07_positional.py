@@ -52,24 +52,19 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn, optim  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.nn.positional import (LearnedPositionalEmbedding,  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn, optim
+from tinytx.course import max_diff, setup
+from tinytx.nn.positional import (LearnedPositionalEmbedding,
                                   SinusoidalPositionalEncoding, sinusoidal_table)
-from tinytx.nn.transformer import EncoderLayer  # noqa: E402
+from tinytx.nn.transformer import EncoderLayer
 
 
 @dataclass
@@ -93,6 +88,9 @@ class Config:
     eval_every: int = 25
     seed: int = 0
     smoke: bool = False              # few steps
+
+
+SMOKE = dict(steps=30, eval_size=200, eval_every=10)   # --smoke: seconds, for the tests
 
 
 # -- 1-2. the table and its rotation ----------------------------------------------------------
@@ -207,7 +205,7 @@ def permutation_check(model, cfg, rng):
     with tx.no_grad():
         a = model(tx.tensor(x)).numpy()[:, perm]
         b = model(tx.tensor(x[:, perm])).numpy()
-    return np.abs(a - b).max()
+    return max_diff(a, b)
 
 
 def train(cfg, positions, x_val, y_val):
@@ -268,11 +266,7 @@ def section_task(cfg, out):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg.steps, cfg.eval_size, cfg.eval_every = 30, 200, 10
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
     path = section_table(cfg, out)
     print(f"   saved {path}")

@@ -59,26 +59,21 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import math
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-from tinytx import optim  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import collate_pairs, pad_batch  # noqa: E402
-from tinytx.functional.attention import (causal_mask, combine_masks,  # noqa: E402
+import tinytx as tx
+from tinytx import optim
+from tinytx.course import max_diff, setup
+from tinytx.data import collate_pairs, pad_batch
+from tinytx.functional.attention import (causal_mask, combine_masks,
                                          padding_mask, scaled_dot_product_attention)
-from tinytx.generate import generate_seq2seq  # noqa: E402
-from tinytx.models import Seq2Seq, Seq2SeqConfig  # noqa: E402
-from tinytx.nn.attention import CrossAttention, merge_heads, split_heads  # noqa: E402
+from tinytx.generate import generate_seq2seq
+from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.nn.attention import CrossAttention, merge_heads, split_heads
 
 PAD, BOS, EOS, FIRST_DIGIT = 0, 1, 2, 3      # token ids; digit d is FIRST_DIGIT + d
 
@@ -101,6 +96,9 @@ class Config:
     n_show: int = 8                  # decodes to print
     seed: int = 0
     smoke: bool = False              # few steps, small held-out set
+
+
+SMOKE = dict(steps=30, eval_every=15, eval_size=50, n_show=3)   # --smoke: for the tests
 
 
 # -- 1. masks ---------------------------------------------------------------------------------
@@ -191,7 +189,7 @@ def section_cross():
     print(f"   scores Q Kᵀ/√D and weights softmax(scores): {p.shape} = (B, H, T, S),\n"
           f"   one row per decoder position, one column per source position")
     print(f"   output: {out.shape}; max |by hand - CrossAttention(x, memory, mask)| = "
-          f"{np.abs(out.numpy() - ref.numpy()).max():.1e}")
+          f"{max_diff(out, ref):.1e}")
     w = p.numpy()
     print(f"   row 1 (2 padded source positions): weight on padding "
           f"{w[1, ..., 4:].max():.1e}; each row sums to "
@@ -348,13 +346,9 @@ def section_task(cfg, out):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
+    cfg, out = setup(Config(), SMOKE, argv)
     if cfg.task not in ("reverse", "copy"):
         raise ValueError(f"--task: expected reverse or copy, got {cfg.task!r}")
-    if cfg.smoke:
-        cfg.steps, cfg.eval_every, cfg.eval_size, cfg.n_show = 30, 15, 50, 3
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     paths = [section_masks(out)]
     print(f"   saved {paths[0]}")

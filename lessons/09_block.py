@@ -64,26 +64,20 @@ import os
 # Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-from tinytx import nn, optim  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import get_batch, load_quixote, train_val_split  # noqa: E402
-from tinytx.functional.attention import causal_mask  # noqa: E402
-from tinytx.nn.positional import LearnedPositionalEmbedding  # noqa: E402
-from tinytx.nn.transformer import Block, EncoderLayer  # noqa: E402
+import tinytx as tx
+import tinytx.functional as F
+from tinytx import nn, optim
+from tinytx.course import load_book, max_diff, setup
+from tinytx.data import get_batch, train_val_split
+from tinytx.functional.attention import causal_mask
+from tinytx.nn.positional import LearnedPositionalEmbedding
+from tinytx.nn.transformer import Block, EncoderLayer
 
 
 @dataclass
@@ -102,20 +96,8 @@ class Config:
     smoke: bool = False              # tiny stack, few steps
 
 
-# The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
-# when the book is not on disk in --smoke mode (the tests never use the network).
-
+SMOKE = dict(n_layer=4, steps=8, eval_batches=2, block_size=16)   # --smoke: the tests
 KINDS = {"pre": "pre-LN", "post": "post-LN", "none": "no residual"}
-
-
-def load_book(cfg):
-    try:
-        text = load_quixote(cfg.data or None, download=not cfg.smoke)
-    except (OSError, ValueError) as e:
-        if not cfg.smoke:
-            sys.exit(f"lesson 09: could not load Don Quixote: {e}")
-        return OPENING, "two paragraphs of chapter 1 (no local copy of the book)"
-    return text, "Don Quixote (Gutenberg #996)"
 
 
 # -- 1. LayerNorm and the block ---------------------------------------------------------------
@@ -134,7 +116,7 @@ def section_layernorm():
         print(f"   {r:>5} {x[r].mean():>12.3f} {x[r].std():>11.3f} {mean_after:>11.4f} "
               f"{y[r].var():>10.4f}")
     z = ln(tx.tensor(3 * x + 5)).numpy()
-    print(f"   LN(3x + 5) = LN(x): max |difference| = {np.abs(z - y).max():.1e}: a row's "
+    print(f"   LN(3x + 5) = LN(x): max |difference| = {max_diff(z, y):.1e}: a row's "
           f"scale and offset are forgotten\n   (up to eps = {ln.eps:g}, which matters only "
           f"for a row as flat as row {x.std(axis=1).argmin()})")
     C, H = 32, 4
@@ -318,13 +300,9 @@ def section_gradients(cfg, ids, out):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg.n_layer, cfg.steps, cfg.eval_batches, cfg.block_size = 4, 8, 2, 16
-    out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
-    text, source = load_book(cfg)
+    text, source = load_book(cfg, smoke_chars=None)         # the whole book, if on disk
     ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)   # bytes: vocabulary 256
     section_layernorm()
     print(f"\n   Text for sections 2-3: {source}, {len(ids):,} bytes")

@@ -61,28 +61,19 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import math
-import sys
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-from tinytx import optim  # noqa: E402
-from tinytx.checkpoint import save_checkpoint  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
-                         train_val_split)
-from tinytx.generate import generate_text  # noqa: E402
-from tinytx.generate.sampling import apply_temperature, softmax  # noqa: E402
-from tinytx.models import GPT, GPTConfig  # noqa: E402
-from tinytx.tokenizer import render_token  # noqa: E402
+import tinytx as tx
+from tinytx import optim
+from tinytx.checkpoint import save_checkpoint
+from tinytx.course import load_book, setup, show_tokens
+from tinytx.data import cached_tokenizer, get_batch, iter_windows, train_val_split
+from tinytx.generate import apply_temperature, generate_text, softmax
+from tinytx.models import GPT, GPTConfig
 
 
 @dataclass
@@ -121,37 +112,14 @@ SMOKE = dict(vocab_size=300, n_layer=1, n_head=2, n_embd=32, block_size=32, batc
              max_iters=30, warmup_iters=5, eval_interval=10, eval_iters=2, sample_tokens=20)
 TEMPERATURES = (1.0, 0.8, 0.5, 0.1)
 
-# The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
-# when the book is not on disk in --smoke mode (the tests never use the network).
 
-
-def load_book(cfg):
-    """The book, or in --smoke mode a piece of it (or, without a local copy, OPENING)."""
-    try:
-        text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
-    except (OSError, ValueError) as e:
-        if not cfg.smoke:
-            sys.exit(f"lesson 10: could not load Don Quixote: {e}")
-        return OPENING * 3, "the opening of chapter 1, three times (no local copy)"
-    if cfg.smoke:
-        start = max(text.find("In a village of La Mancha"), 0)
-        return text[start:start + 8000], "8,000 characters of chapter 1"
-    return text, "Don Quixote (Gutenberg #996)"
-
-
-def show(tok, ids):
-    """ids as [token][token]..., control characters escaped."""
-    return "".join(f"[{render_token(tok.vocab[int(i)])}]" for i in ids)
-
-
-# -- 2. the matrices X and Y ---------------------------------------------------------------
 def show_xy(tok, train_ids, rng):
     x, y = get_batch(train_ids, 2, 8, rng)          # B = 2 windows of T = 8 tokens
     print(f"   get_batch(train, batch_size=2, block_size=8): X and Y are {x.shape}; "
           f"Y[b, t] = X[b, t + 1]")
     for b in range(2):
-        print(f"     X[{b}] = {x.numpy()[b].tolist()}  {show(tok, x.numpy()[b])}")
-        print(f"     Y[{b}] = {y.numpy()[b].tolist()}  {show(tok, y.numpy()[b])}")
+        print(f"     X[{b}] = {x.numpy()[b].tolist()}  {show_tokens(tok.vocab, x.numpy()[b])}")
+        print(f"     Y[{b}] = {y.numpy()[b].tolist()}  {show_tokens(tok.vocab, y.numpy()[b])}")
     print("   Row X[b] is the input; the model's output at position t is scored against "
           "Y[b, t], the token that follows X[b, :t+1].")
 
@@ -264,14 +232,10 @@ def print_samples(model, tok, cfg):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = replace(cfg, **{k: v for k, v in SMOKE.items()
-                              if getattr(cfg, k) == getattr(Config, k)})
-    out, t_start = Path(cfg.out_dir), time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
+    t_start = time.perf_counter()
 
-    text, source = load_book(cfg)
+    text, source = load_book(cfg, copies=3)
     train_text, val_text = train_val_split(text, 0.1)          # the book's end held out
     tok_prefix = out / f"tokenizer-{cfg.vocab_size}"
     tok = cached_tokenizer(train_text, cfg.vocab_size, tok_prefix)

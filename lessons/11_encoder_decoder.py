@@ -83,30 +83,25 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import dataclasses
 import sys
 import time
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import (add_special_tokens, cached_tokenizer, collate_pairs,  # noqa: E402
-                         encode_pairs, load_quixote, load_tatoeba, pad_batch,
-                         shared_tokenizer, special_ids, train_val_split)
-from tinytx.generate import beam_search_seq2seq  # noqa: E402
-from tinytx.metrics import sentence_chrf  # noqa: E402
-from tinytx.models import Seq2Seq, Seq2SeqConfig  # noqa: E402
-from tinytx.tokenizer import render_token  # noqa: E402
-from tinytx.train import Trainer, TrainConfig  # noqa: E402
-from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,  # noqa: E402
+import tinytx as tx
+from tinytx.course import load_book, setup, show_tokens
+from tinytx.data import (add_special_tokens, cached_tokenizer, collate_pairs, encode_pairs,
+                         load_tatoeba, pad_batch, shared_tokenizer, special_ids,
+                         train_val_split)
+from tinytx.generate import beam_search_seq2seq
+from tinytx.metrics import sentence_chrf
+from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.tokenizer import render_token
+from tinytx.train import Trainer, TrainConfig
+from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,
                                   pair_loss, random_pair_batch, strip_target,
                                   target_logprobs, target_tokens)
-from tinytx.train.translation import (SmoothedPairLoss, cross_attention,  # noqa: E402
+from tinytx.train.translation import (SmoothedPairLoss, cross_attention,
                                       scores_by_beam_width, translate_corpus)
 
 
@@ -166,29 +161,6 @@ FALLBACK_PAIRS = [("I am hungry.", "Jeg er sulten."), ("Tom is here.", "Tom er h
                   ("I like tea.", "Jeg liker te."), ("We are tired.", "Vi er trøtte."),
                   ("Mary reads a book.", "Mary leser en bok.")] * 4
 
-# The first paragraph of chapter 1 (Ormsby's translation, Gutenberg #996): the text used
-# when the book is not on disk in --smoke mode (the tests never use the network).
-
-
-def load_book(cfg):
-    """The book, or in --smoke mode a piece of it (or, without a local copy, OPENING)."""
-    try:
-        text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
-    except (OSError, ValueError) as e:
-        if not cfg.smoke:
-            sys.exit(f"lesson 11: could not load Don Quixote: {e}")
-        return "\n\n".join([OPENING] * 3), "the opening of chapter 1, three times (no local copy)"
-    if cfg.smoke:
-        start = max(text.find("In a village of La Mancha"), 0)
-        return text[start:start + 8000], "8,000 characters of chapter 1"
-    return text, "Don Quixote"
-
-
-def show(tok, ids, pad):
-    """ids as [token][token]..., padding as '·'."""
-    return "".join("·" if i == pad else f"[{render_token(tok.vocab[int(i)])}]" for i in ids)
-
-
 # -- 1. pairs and one batch ------------------------------------------------------------------
 def show_batch(tok, enc, pad):
     middle = enc[len(enc) // 2:]                     # past the title page and contents
@@ -199,7 +171,7 @@ def show_batch(tok, enc, pad):
           f"tgt_in and tgt_out {b.tgt_in.shape}")
     for name in ("src", "tgt_in", "tgt_out"):
         for row in getattr(b, name).numpy():
-            print(f"     {name:8s}{show(tok, row, pad)}")
+            print(f"     {name:8s}{show_tokens(tok.vocab, row, pad)}")
     masks = ["".join("1" if m else "0" for m in row) for row in b.src_pad_mask.numpy()]
     print(f"   src_pad_mask (1 = True = padding): {masks[0]} and {masks[1]}"
           f"\n   It keeps the encoder's self-attention and the decoder's cross-attention off "
@@ -347,14 +319,10 @@ def _pair_batch(encoded, batch_size, rng, pad, cfg):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = replace(cfg, **{k: v for k, v in SMOKE.items()
-                              if getattr(cfg, k) == getattr(Config, k)})
-    out, t_start = Path(cfg.out_dir), time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
+    t_start = time.perf_counter()
 
-    text, source = load_book(cfg)
+    text, source = load_book(cfg, copies=3, sep="\n\n")
     train_pairs, val_pairs = train_val_split(book_pairs(text, cfg.max_words), 0.1)
     sentences = dict.fromkeys(s for pair in train_pairs for s in pair)
     tok = cached_tokenizer("\n".join(sentences), cfg.vocab_size,

@@ -80,28 +80,22 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import math
 import re
-import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-import tinytx as tx  # noqa: E402
-from tinytx import optim  # noqa: E402
-from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta  # noqa: E402
-from tinytx.config import parse_config  # noqa: E402
-from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
-                         load_text, train_val_split)
-from tinytx.generate import beam_search, generate_text  # noqa: E402
-from tinytx.generate.sampling import softmax  # noqa: E402
-from tinytx.models import GPT, GPTConfig  # noqa: E402
-from tinytx.tokenizer import load as load_tokenizer  # noqa: E402
+import tinytx as tx
+from tinytx import optim
+from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
+from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+from tinytx.course import load_book, setup
+from tinytx.data import cached_tokenizer, get_batch, iter_windows, load_text, train_val_split
+from tinytx.generate import beam_search, generate_text, softmax
+from tinytx.models import GPT, GPTConfig
+from tinytx.tokenizer import load as load_tokenizer
 
 
 @dataclass
@@ -139,23 +133,10 @@ class Config:
 
 SMOKE = dict(iters=12, batch_size=8, warmup_iters=2, eval_interval=6, eval_iters=2,
              pretrain_iters=15, vocab_size=300, sample_tokens=15)
-
-# In --smoke mode without the book on disk (the tests never use the network): chapter 1's
-# opening (tinytx.data.OPENING), repeated, both to pretrain on and for its quoted speeches.
-
-
-def load_book(cfg):
-    """The book, or in --smoke mode a piece of it (or, without a local copy, OPENING)."""
-    try:
-        text = load_quixote(cfg.data or None, download=not cfg.smoke, progress=False)
-    except (OSError, ValueError) as e:
-        if not cfg.smoke:
-            sys.exit(f"lesson 12: could not load Don Quixote: {e}")
-        return OPENING * 4
-    if cfg.smoke:
-        start = max(text.find("At this point they came in sight"), 0)
-        return text[start:start + 24000]
-    return text
+# In --smoke mode: the windmills and what follows, or without the book on disk (the tests
+# never use the network) chapter 1's opening, repeated, both to pretrain on and for its
+# quoted speeches.
+SMOKE_BOOK = dict(smoke_chars=24000, smoke_start="At this point they came in sight", copies=4)
 
 
 def speeches(text: str, min_words: int = 3) -> str:
@@ -170,7 +151,6 @@ def load_pretrained(cfg):
     """(model, tokenizer, description): GPT-2 (--gpt2), lesson 10's GPT, or a quick one
     trained here."""
     if cfg.gpt2:
-        from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
         return (load_gpt2(cfg.gpt2, dropout=0.0).to(cfg.device),
                 load_gpt2_tokenizer(cfg.gpt2), f"GPT-2 from {cfg.gpt2}")
     path = Path(cfg.pretrained)
@@ -185,7 +165,7 @@ def load_pretrained(cfg):
     steps = cfg.pretrain_iters
     print(f"   {path}.json not found: run lessons/10_gpt_quixote.py first for the real "
           f"thing;\n   meanwhile a quick GPT is trained on the book here ({steps} steps).")
-    book = load_book(cfg)
+    book, _ = load_book(cfg, **SMOKE_BOOK)
     pre_text = train_val_split(book, 0.1)[0]
     tok = cached_tokenizer(pre_text, cfg.vocab_size,
                            Path(cfg.out_dir) / f"tokenizer-{cfg.vocab_size}")
@@ -301,12 +281,8 @@ def beam_vs_sampling(model, tok, cfg):
 
 
 def main(argv=None):
-    cfg = parse_config(Config(), sys.argv[1:] if argv is None else argv)
-    if cfg.smoke:
-        cfg = replace(cfg, **{k: v for k, v in SMOKE.items()
-                              if getattr(cfg, k) == getattr(Config, k)})
-    out, t_start = Path(cfg.out_dir), time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
+    cfg, out = setup(Config(), SMOKE, argv)
+    t_start = time.perf_counter()
 
     print("1. The pretrained model")
     pretrained, tok, where = load_pretrained(cfg)
@@ -319,7 +295,8 @@ def main(argv=None):
         what = f"{cfg.text}"
         train_text, val_text = train_val_split(new_text, 0.1)
     else:
-        book_train, book_val = train_val_split(load_book(cfg), 0.1)   # lesson 10's split
+        book, _ = load_book(cfg, **SMOKE_BOOK)
+        book_train, book_val = train_val_split(book, 0.1)            # lesson 10's split
         train_text, val_text = speeches(book_train), speeches(book_val)
         what = "the book's speeches, one per line (held out: the last 10% of the book)"
     train_ids = np.asarray(tok.encode(train_text), dtype=np.int64)

@@ -12,7 +12,7 @@ from tinytx.generate import (apply_temperature, beam_search, beam_search_seq2seq
                              generate_seq2seq, generate_text, no_repeat_ngram_mask,
                              sample_next, top_k_filter, top_p_filter)
 from tinytx.generate.beam import beam_loop
-from tinytx.generate.sampling import gpt_stepper, inference, seq2seq_stepper
+from tinytx.generate import gpt_stepper, inference, seq2seq_stepper
 from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
 from tinytx.nn.kv_cache import KVCache
 from tinytx.tokenizer import BasicTokenizer

@@ -48,3 +48,26 @@ def test_lesson_smoke_run_writes_pictures(lesson, tmp_path):
     for png in pictures:
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, f"{png} is not a picture"
+
+
+SHARED = {"section", "max_diff", "load_book", "smoke_config", "show", "setup", "show_tokens"}
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_uses_the_shared_helpers_and_imports_at_the_top(lesson):
+    """The helpers every lesson needs live once, in tinytx.course (not copied into the
+    lessons), and every import sits at the top: before the imports only the docstring,
+    `from __future__`, and setting environment variables that must precede NumPy."""
+    source = lesson.read_text()
+    tree = ast.parse(source, filename=str(lesson))
+    copies = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name in SHARED]
+    assert not copies, f"{lesson.name} defines {copies}: use tinytx.course"
+    assert "noqa: E402" not in source
+    seen_code = None
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            assert seen_code is None, (f"{lesson.name}:{node.lineno}: import after code "
+                                       f"(line {seen_code})")
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+                  or "os.environ" in ast.unparse(node)):
+            seen_code = seen_code or node.lineno

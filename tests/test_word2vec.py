@@ -1,14 +1,15 @@
-"""Tests of tinytx.models.word2vec (lesson 06): the loss and its gradients, the vocabulary,
-the samplers and batch makers, and that training finds words that keep the same company."""
+"""Tests of word2vec (lesson 06): the model's loss and its gradients (tinytx.models.word2vec),
+the vocabulary, samplers and batch makers (tinytx.data.word2vec), and that training
+(tinytx.train.word2vec) finds words that keep the same company."""
 import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx.models.word2vec import (Vocab, Word2Vec, Word2VecConfig, analogy, build_vocab,
-                                    cbow_batches, encode_sentences, log_sigmoid,
-                                    most_similar, noise_distribution, sample_negatives,
-                                    skipgram_batches, subsample_mask, tokenize_sentences,
-                                    tokenize_words, train_word2vec)
+from tinytx.data.word2vec import (Vocab, build_vocab, cbow_batches, encode_sentences,
+                                  noise_distribution, sample_negatives, skipgram_batches,
+                                  subsample_mask, tokenize_sentences, tokenize_words)
+from tinytx.models.word2vec import Word2Vec, Word2VecConfig, analogy, log_sigmoid, most_similar
+from tinytx.train.word2vec import train_word2vec
 
 MODES = ["skipgram", "cbow"]
 

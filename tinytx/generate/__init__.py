@@ -4,7 +4,12 @@ Sampling is introduced in lesson 10 (the GPT trained on Don Quixote; temperature
 top-k as in the report's results), beam search in lesson 11 (the encoder-decoder model).
 Both run the model through the KV cache of `tinytx.nn.kv_cache` by default
 (`use_cache=False` recomputes the whole context each step: same tokens, slower).
-docs/generation.md explains each piece.
+docs/generation.md explains each piece. The files:
+
+    logits.py    temperature, top-k, top-p, the n-gram ban, the draw (host arrays)
+    stepper.py   one step of the model, with or without the cache (Stepper)
+    sampling.py  the sampling loop: generate, generate_text, generate_seq2seq
+    beam.py      beam search
 
     >>> from tinytx.models import GPT, GPTConfig
     >>> from tinytx.generate import generate
@@ -13,9 +18,12 @@ docs/generation.md explains each piece.
     (1, 13)
 """
 from .beam import beam_search, beam_search_seq2seq
-from .sampling import (apply_temperature, generate, generate_seq2seq, generate_text,
-                       no_repeat_ngram_mask, sample_next, top_k_filter, top_p_filter)
+from .logits import (apply_temperature, log_softmax, no_repeat_ngram_mask, sample_next,
+                     softmax, top_k_filter, top_p_filter)
+from .sampling import generate, generate_seq2seq, generate_text
+from .stepper import Stepper, gpt_stepper, inference, seq2seq_stepper
 
 __all__ = ["generate", "generate_text", "generate_seq2seq", "beam_search",
            "beam_search_seq2seq", "apply_temperature", "top_k_filter", "top_p_filter",
-           "no_repeat_ngram_mask", "sample_next"]
+           "no_repeat_ngram_mask", "sample_next", "softmax", "log_softmax", "Stepper",
+           "gpt_stepper", "seq2seq_stepper", "inference"]

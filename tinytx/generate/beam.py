@@ -35,8 +35,9 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor
-from .sampling import (as_id_rows, check_count, encode_source, gpt_stepper, inference,
-                       log_softmax, model_device, no_repeat_ngram_mask, seq2seq_stepper)
+from .logits import check_count, log_softmax, no_repeat_ngram_mask
+from .stepper import (as_id_rows, encode_source, gpt_stepper, inference, model_device,
+                      seq2seq_stepper)
 
 
 def beam_search(model, idx, max_new_tokens: int, beam_width: int = 4,

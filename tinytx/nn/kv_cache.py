@@ -26,10 +26,9 @@ The cache holds raw arrays, outside the autograd graph, so it may only be filled
 graph. `reorder(index)` picks rows (beam search keeps the cache rows of the beams that
 survive a step).
 
-`Stepper` is how generation uses a cache: it feeds only the tokens not cached yet, and
-when the context reaches the model's limit (block_size), where the uncached loop crops
-the context and every position shifts, it empties the cache and refills it from the
-cropped context, so cached and uncached generation give the same tokens.
+Generation drives the cache through `tinytx.generate.stepper.Stepper`, which feeds only
+the tokens not cached yet and refills the cache from the cropped context when the context
+reaches the model's limit.
 
     >>> import tinytx as tx
     >>> from tinytx.models import GPT, GPTConfig
@@ -42,8 +41,6 @@ cropped context, so cached and uncached generation give the same tokens.
     (4, (1, 1, 11))
 """
 from __future__ import annotations
-
-import numpy as np
 
 from ..backend import device_of
 from ..tensor import Tensor, is_grad_enabled
@@ -171,39 +168,3 @@ class KVCache:
     def __repr__(self):
         return f"KVCache(n_layer={len(self.layers)}, length={self.length}, " \
                f"capacity={self.capacity})"
-
-
-class Stepper:
-    """Next-token logits for a batch of growing sequences.
-
-    Without a cache each call runs the model on the last `limit` tokens (the crop every
-    uncached loop does). With one, it feeds only the tokens not yet cached; when they
-    would not fit (the context has reached `limit`), it empties the cache and refills it
-    from the cropped context, so the positions and logits are those of the uncached crop.
-    Args:
-        forward: (ids Tensor (B, T), cache or None) -> logits Tensor (B, T, V).
-        limit: the longest context (GPT's block_size, Seq2Seq's max_len).
-        device: the model's device; cache: a KVCache or None.
-    Shapes: __call__(ids host (B, T_all)) -> host float64 (B, V)
-    """
-
-    def __init__(self, forward, limit: int, device, cache: KVCache | None):
-        self.forward, self.limit, self.device, self.cache = forward, limit, device, cache
-        self.seen = 0                       # tokens of the sequences already in the cache
-
-    def __call__(self, ids: np.ndarray) -> np.ndarray:
-        feed = ids[:, -self.limit:]                          # the uncached crop
-        if self.cache is not None:
-            new = ids.shape[1] - self.seen
-            if self.cache.length and self.cache.length + new <= self.limit:
-                feed = ids[:, self.seen:]                    # only the new tokens
-            else:
-                self.cache.reset()                           # first call, or full: refill
-            self.seen = ids.shape[1]
-        logits = self.forward(Tensor(feed, device=self.device), self.cache)   # (B, T, V)
-        return self.device.to_host(logits.data[:, -1]).astype(np.float64)     # (B, V)
-
-    def reorder(self, rows: np.ndarray):
-        """The sequences are now rows `rows` of the old batch (beam search)."""
-        if self.cache is not None:
-            self.cache.reorder(rows)

@@ -13,8 +13,9 @@ written for one runs with the other::
 
 Command line: ``python -m tinytx.tokenizer {train,encode,decode} --help``.
 """
-from .base import Tokenizer, get_stats, merge
+from .base import Tokenizer
 from .basic import BasicTokenizer
+from .bpe import get_stats, merge
 from .model_file import read_model, render_token
 from .regex import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, RegexTokenizer
 from .train import train_merges

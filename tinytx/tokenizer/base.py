@@ -1,4 +1,4 @@
-"""The shared part of every tokenizer: helpers, training, encoding, decoding.
+"""The shared part of every tokenizer: training, encoding, decoding, special tokens.
 
 Lesson 05 "Tokenization" (report chapter 4). A byte-level BPE tokenizer is
 fully described by its ordered ``merges`` (pair of ids -> new id) and its
@@ -7,66 +7,24 @@ tokenizers differ only in how they cut the text into chunks before BPE sees
 it: ``BasicTokenizer`` keeps the whole text as one chunk, ``RegexTokenizer``
 splits it with a regular expression so that no merge crosses a chunk.
 
-The module-level helpers ``get_stats`` and ``merge`` are the two steps of the
-report's algorithm; the tests use them to build the naive trainer that the
-fast one (``train.py``) is pinned to.
+The BPE steps on ids (``get_stats``, ``merge`` and the fast encoders of one
+chunk) are in ``bpe.py``; the fast trainer is ``train.py``; the file format is
+``model_file.py``.
 """
-import heapq
 import warnings
 from collections import Counter
-from itertools import islice, repeat
+from collections.abc import Hashable
+from itertools import islice
 
 import regex as re
 from tqdm import tqdm
 
+from .bpe import encode_bytes
 from .model_file import read_model, write_model, write_vocab
 from .train import train_merges
 
 CACHE_SIZE = 100_000  # most chunks remembered by encode (then it starts over)
 CACHE_MAX_CHARS = 64  # longer chunks are encoded every time, never cached
-LONG_CHUNK = 64  # chunks with more bytes than this use the heap encoder
-NO_MERGE = float("inf")  # the "rank" of a pair that is not a merge
-
-
-def get_stats(ids, counts=None):
-    """Count adjacent pairs of ``ids`` (overlapping pairs count: "aaa" has two).
-
-    Args:
-        ids: a sequence of token ids.
-        counts: an optional dict to add into (to count over several chunks);
-            pairs enter it in the order they are first seen.
-    Returns:
-        the dict ``{(a, b): count}``.
-
-    Example:
-        >>> get_stats([1, 2, 3, 1, 2])
-        {(1, 2): 2, (2, 3): 1, (3, 1): 1}
-    """
-    counts = {} if counts is None else counts
-    for pair in zip(ids, ids[1:]):
-        counts[pair] = counts.get(pair, 0) + 1
-    return counts
-
-
-def merge(ids, pair, idx):
-    """Replace each occurrence of ``pair`` in ``ids`` by ``idx``, left to right.
-
-    Occurrences do not overlap: ``[5, 5, 5]`` with pair ``(5, 5)`` becomes
-    ``[idx, 5]``.
-
-    Example:
-        >>> merge([1, 2, 3, 1, 2], (1, 2), 4)
-        [4, 3, 4]
-    """
-    out, i, n = [], 0, len(ids)
-    while i < n:
-        if i < n - 1 and ids[i] == pair[0] and ids[i + 1] == pair[1]:
-            out.append(idx)
-            i += 2
-        else:
-            out.append(ids[i])
-            i += 1
-    return out
 
 
 class Tokenizer:
@@ -210,7 +168,7 @@ class Tokenizer:
         try:
             data = b"".join(map(self.vocab.__getitem__, ids))
         except (KeyError, TypeError):
-            bad = next(i for i in ids if not _hashable(i) or i not in self.vocab)
+            bad = next(i for i in ids if not isinstance(i, Hashable) or i not in self.vocab)
             raise ValueError(f"ids: expected token ids in the vocabulary "
                              f"(0..{self._n_ordinary - 1} or a special id), got {bad!r}") from None
         return data.decode("utf-8", errors="replace")
@@ -218,66 +176,12 @@ class Tokenizer:
     def _encode_chunk(self, chunk):
         """BPE one chunk (str) and remember short ones."""
         data = chunk.encode("utf-8")
-        ids = self._bpe_long(data) if len(data) > LONG_CHUNK else self._bpe_short(data)
+        ids = encode_bytes(data, self.merges)
         if len(chunk) <= CACHE_MAX_CHARS:
             if len(self._cache) >= CACHE_SIZE:
                 self._cache.clear()  # simplest bound: start over
             self._cache[chunk] = ids
         return ids
-
-    def _bpe_short(self, data):
-        """minbpe's rule: merge the present pair of lowest rank, leftmost first.
-
-        Merging the leftmost occurrence and looking again is the same as
-        merging all occurrences left to right (nothing of lower rank can
-        appear). ``rank`` holds the rank of every adjacent pair and is patched
-        around each merge instead of being recomputed.
-        """
-        ids, get = list(data), self.merges.get
-        rank = list(map(get, zip(ids, ids[1:]), repeat(NO_MERGE)))
-        while rank:
-            r = min(rank)
-            if r == NO_MERGE:
-                break
-            i = rank.index(r)
-            ids[i:i + 2] = [r]  # a merge's rank is its new token's id
-            del rank[i]  # the merged pair's rank; the pair to its right shifts to i
-            if i > 0:
-                rank[i - 1] = get((ids[i - 1], r), NO_MERGE)
-            if i < len(rank):
-                rank[i] = get((r, ids[i + 1]), NO_MERGE)
-        return ids
-
-    def _bpe_long(self, data):
-        """The same result as ``_bpe_short`` in O(n log n): a heap of (rank, node).
-
-        Merging the lowest rank first and, within a rank, the leftmost node
-        first is exactly ``_bpe_short``'s order; a merge never creates a pair of
-        lower rank, because every pair holding the new token ranks after it.
-        """
-        ranks, tok = self.merges, list(data)
-        n = len(tok)
-        if n < 2:
-            return tok
-        prev, nxt = list(range(-1, n - 1)), list(range(1, n + 1))
-        nxt[-1] = -1
-        heap = [(ranks[p], i) for i, p in enumerate(zip(tok, tok[1:])) if p in ranks]
-        heapq.heapify(heap)
-        while heap:
-            r, i = heapq.heappop(heap)
-            j = nxt[i]
-            if j == -1 or ranks.get((tok[i], tok[j])) != r:
-                continue  # stale: a neighbour merged first
-            k = nxt[j]
-            tok[i], tok[j], nxt[i] = r, -1, k
-            if k != -1:
-                prev[k] = i
-                if (r, tok[k]) in ranks:
-                    heapq.heappush(heap, (ranks[(r, tok[k])], i))
-            h = prev[i]
-            if h != -1 and (tok[h], r) in ranks:
-                heapq.heappush(heap, (ranks[(tok[h], r)], h))
-        return [t for t in tok if t != -1]
 
     # ------------------------------------------------------- special tokens
     def register_special_tokens(self, special_tokens):
@@ -295,7 +199,7 @@ class Tokenizer:
                             f"got {type(special_tokens).__name__}")
         taken = dict((i, s) for s, i in self.special_tokens.items())
         for s, i in special_tokens.items():
-            if not isinstance(s, str) or not s or not _encodable(s):
+            if not isinstance(s, str) or not s or _surrogate_at(s) >= 0:
                 raise ValueError(f"special_tokens: expected non-empty str keys that UTF-8 can "
                                  f"encode, got {s!r}")
             if isinstance(i, bool) or not isinstance(i, int) or i < self._n_ordinary:
@@ -377,25 +281,14 @@ def _check_text(text):
         raise TypeError(f"text: expected str, got {type(text).__name__}")
 
 
-def _encodable(s):
-    try:
-        s.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _hashable(x):
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return True
+def _surrogate_at(text):
+    """The index of the first lone surrogate (what UTF-8 cannot encode), or -1."""
+    return next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), -1)
 
 
 def _surrogate_error(text):
     """A clear error for text that UTF-8 cannot encode (lone surrogates)."""
-    i = next(i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff")
+    i = _surrogate_at(text)
     return ValueError(f"text: expected a string that UTF-8 can encode, got the lone surrogate "
                       f"{text[i]!r} at index {i} (decode bytes with errors='replace' or "
                       f"'surrogatepass' handling upstream)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..data.pairs import collate_pairs, pad_batch, sentence_pairs, split_sentences
 from ..generate import beam_search_seq2seq, generate_seq2seq
-from ..generate.sampling import inference, log_softmax
+from ..generate import inference, log_softmax
 from ..nn import Module
 from ..tensor import tensor
 

@@ -1,0 +1,133 @@
+"""What every lesson shares: its options and --smoke mode, headings, comparisons, the book.
+
+Used by lessons/NN_slug.py from lesson 00 on; nothing in the package imports it. A
+lesson's options are a dataclass with `--key=value` overrides; `--smoke` (a bool field of
+that dataclass) shrinks the run to seconds for the tests, through the lesson's SMOKE dict
+of smaller values. Importing this module picks matplotlib's file-only backend (Agg): the
+lessons save pictures as PNG and never open a window, so they run on a machine without a
+display, in the tests too (selecting the backend works before or after `import
+matplotlib.pyplot`, as long as no figure exists yet).
+
+    >>> from dataclasses import dataclass
+    >>> @dataclass
+    ... class Config:
+    ...     steps: int = 1000
+    ...     smoke: bool = False
+    ...     out_dir: str = "out/lessons/99"
+    >>> import tempfile
+    >>> out_dir = tempfile.mkdtemp()
+    >>> cfg, out = setup(Config(), dict(steps=30), ["--smoke", f"--out_dir={out_dir}"])
+    >>> cfg.steps, out.is_dir()
+    (30, True)
+    >>> max_diff([1.0, 2.0], [1.0, 2.5])
+    0.5
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+
+from .config import parse_config
+from .data import OPENING, load_quixote
+from .tensor import Tensor
+from .tokenizer import render_token
+from .train.recall import steps_to
+
+matplotlib.use("Agg")                 # PNG files only: no window, no display needed
+
+CHAPTER_1 = "In a village of La Mancha"   # where chapter 1 starts in the book
+
+
+def setup(defaults, smoke: dict | None = None, argv=None):
+    """A lesson's options: `--key=value` arguments (sys.argv[1:] when argv is None) applied
+    to a copy of the dataclass `defaults`. With `--smoke`, every field named in `smoke`
+    that the arguments left at its default takes the smoke value (an explicit
+    `--steps=100 --smoke` keeps 100). Creates `out_dir`.
+
+    Returns: (config, out_dir as a Path).
+    """
+    cfg = parse_config(defaults, sys.argv[1:] if argv is None else argv)
+    smoke = smoke or {}
+    unknown = sorted(set(smoke) - {f.name for f in dataclasses.fields(cfg)})
+    if unknown:
+        raise ValueError(f"smoke: {unknown} are not options of {type(cfg).__name__}")
+    if cfg.smoke:
+        cfg = dataclasses.replace(cfg, **{k: v for k, v in smoke.items()
+                                          if getattr(cfg, k) == getattr(defaults, k)})
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return cfg, out
+
+
+def section(title: str):
+    """Print a lesson's section heading: a blank line, then `== title ======...`."""
+    print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
+
+
+def max_diff(a, b) -> float:
+    """The largest |a - b| over all entries; a and b are Tensors, arrays or lists."""
+    a, b = (t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in (a, b))
+    return float(np.abs(a - b).max())
+
+
+def recall_table(results: dict, distances, kinds, steps: int, vocab: int):
+    """Print the recall task's results (lessons 02 and 03): for each distance N and model
+    kind, the final held-out accuracy and, in brackets, the first step that reached 90%.
+
+    Args:
+        results: {(kind, N): [(step, held-out accuracy), ...]} (from `train_recall`).
+        steps, vocab: the training steps and the vocabulary size (chance is 1 / vocab).
+    """
+    print(f"\nheld-out accuracy after {steps} steps (chance {1 / vocab:.1%}); "
+          f"in brackets the first step at which it reached 90%")
+    print(f"{'N':>4}" + "".join(f"{k:>18}" for k in kinds))
+    for N in distances:
+        cells = []
+        for k in kinds:
+            s = steps_to(results[k, N])
+            cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
+        print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
+
+
+def show_tokens(vocab, ids, pad=None) -> str:
+    """Token ids as `[tok][tok]...` (control characters escaped, `pad` ids as `·`).
+
+    Args: vocab: {id: bytes} (a tokenizer's `.vocab`); ids: an iterable of ints.
+
+        >>> show_tokens({0: b"Don", 1: b" Q", 2: b"\\n"}, [0, 1, 2, 9], pad=9)
+        '[Don][ Q][\\\\u000a]·'
+    """
+    return "".join("·" if i == pad else f"[{render_token(vocab[int(i)])}]" for i in ids)
+
+
+def load_book(cfg, smoke_chars: int | None = 8000, smoke_start: str | None = CHAPTER_1,
+              copies: int = 1, sep: str = ""):
+    """Don Quixote for a lesson -> (text, where it came from, for printing).
+
+    The whole book: from `cfg.data`, $TINYTX_DATA_DIR, the cache, or downloaded once. In
+    --smoke mode nothing is downloaded and the text is `smoke_chars` characters from
+    `smoke_start` (None: from the top; smoke_chars None: the whole book); without a
+    local copy it is chapter 1's opening, `copies` times joined by `sep` (the tests
+    never use the network). Outside smoke mode a missing book ends the lesson with a
+    message saying where to put it.
+    """
+    try:
+        text = load_quixote(cfg.data or None, download=not cfg.smoke)
+    except (OSError, ValueError) as e:
+        if not cfg.smoke:
+            sys.exit(f"{Path(sys.argv[0]).name}: could not load Don Quixote: {e}")
+        if copies == 1:
+            return OPENING, "two paragraphs of chapter 1 (no local copy of the book)"
+        return sep.join([OPENING] * copies), (f"the opening of chapter 1, {copies} times "
+                                              f"(no local copy)")
+    if not cfg.smoke or smoke_chars is None:
+        return text, "Don Quixote (Gutenberg #996)"
+    if smoke_start is None:
+        return text[:smoke_chars], f"the first {smoke_chars:,} characters of Don Quixote"
+    start = max(text.find(smoke_start), 0)
+    where = "chapter 1" if smoke_start == CHAPTER_1 else f"the book from {smoke_start!r}"
+    return text[start:start + smoke_chars], f"{smoke_chars:,} characters of {where}"
