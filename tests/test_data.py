@@ -181,7 +181,8 @@ def test_download_progress_and_atomic_save(tmp_path, capsys):
 
     def while_streaming():                      # the destination appears only when done
         assert not dest.exists()
-        assert [p.name.startswith(".tmp-") for p in tmp_path.iterdir()] == [True]
+        assert [p.name.startswith(".quixote.txt.") and p.name.endswith(".tmp")
+                for p in tmp_path.iterdir()] == [True]
 
     opener = FakeOpener({"down": urllib.error.URLError("no route"), "cut": IncompleteRead(b""),
                          "up": BOOK},

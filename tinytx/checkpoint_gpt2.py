@@ -36,13 +36,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import regex
 
-from .checkpoint import _fsync, _temp_name
+from .files import atomic_write
 from .models import GPT, GPTConfig
 from .tokenizer import GPT2_SPLIT_PATTERN
 
@@ -160,8 +159,8 @@ def save_gpt2(model: GPT, folder, tokenizer: GPT2Tokenizer | None = None):
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()
               if k != "lm_head.weight"}   # tied: wte is the one copy
-    _atomic(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
-                                                    metadata={"format": "pt"}))
+    atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
+                                                         metadata={"format": "pt"}))
     _atomic_text(folder / "config.json", json.dumps(gpt2_config_json(model.config),
                                                     indent=2) + "\n")
     if tokenizer is not None:
@@ -177,19 +176,8 @@ def tokenizer_files(tok: GPT2Tokenizer) -> tuple[str, str]:
     return json.dumps(tok.encoder, ensure_ascii=False), merges
 
 
-def _atomic(final: Path, write):
-    """write(tmp) to a temporary file beside `final`, then rename it over `final`."""
-    tmp = _temp_name(final)
-    try:
-        write(tmp)
-        _fsync(tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _atomic_text(final: Path, text: str):
-    _atomic(final, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    atomic_write(final, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 # -- the tokenizer --------------------------------------------------------------------------
