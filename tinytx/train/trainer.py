@@ -42,6 +42,7 @@ class TrainConfig:
     weight_decay: float = 0.1      # on matrices and embeddings only
     beta1: float = 0.9
     beta2: float = 0.99
+    eps: float = 1e-8              # Adam's ε, added to the root of the second moment
     grad_clip: float = 1.0         # 0 disables clipping
     eval_interval: int = 100
     log_interval: int = 10         # a train row in loss.csv every this many steps
@@ -105,7 +106,8 @@ class Trainer:
         self.tokens_per_batch, self.batch_tokens = tokens_per_batch or 0, batch_tokens
         self.bytes_per_token = bytes_per_token
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
-                                     lr=config.lr, betas=(config.beta1, config.beta2))
+                                     lr=config.lr, betas=(config.beta1, config.beta2),
+                                     eps=config.eps)
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best_val, self.elapsed, self.rows = 0, math.inf, 0.0, []
 
