@@ -48,7 +48,8 @@ from .backend import cuda_available, get_device
 from .files import atomic_write, fsync
 
 FORMAT = "tinytx-checkpoint"
-VERSION = 2            # 2: arrays_sha256 in the JSON; 1 (no checksum) still loads
+VERSION = 3            # 3: no wrapper prefix (see _unwrap); 2: arrays_sha256 in the
+                       # JSON; 1 (no checksum) still loads
 
 
 class CheckpointError(ValueError):
@@ -168,6 +169,7 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
                               f"'arrays_sha256' of {json_path}: the file "
                               f"is corrupt (changed on disk after it was saved)")
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    model_sd = _unwrap(model_sd, model, meta["version"])
     try:
         plan, _, _ = model._plan_load(model_sd, strict=True)
     except ValueError as e:
@@ -181,6 +183,17 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     for name, state in rng.items():
         get_device(name).set_rng_state(state)
     return meta
+
+
+def _unwrap(model_sd: dict, model, version: int) -> dict:
+    """Up to version 2 a Seq2Seq (or T5) was trained inside the PairLoss adapter, whose
+    only child was the model under the name `model`: its weights are "model.src_emb...".
+    Such a checkpoint loads into the bare model with that prefix taken off."""
+    own = model.state_dict()
+    if version < 3 and model_sd and not own.keys() & model_sd.keys() and all(
+            k.startswith("model.") for k in model_sd):
+        return {k[len("model."):]: v for k, v in model_sd.items()}
+    return model_sd
 
 
 def arrays_checksum(arrays: dict) -> str:

@@ -14,8 +14,9 @@ docs/generation.md explains each piece.
 """
 from .beam import beam_search, beam_search_seq2seq
 from .sampling import (apply_temperature, generate, generate_seq2seq, generate_text,
-                       no_repeat_ngram_mask, sample_next, top_k_filter, top_p_filter)
+                       inference, no_repeat_ngram_mask, sample_next, top_k_filter,
+                       top_p_filter)
 
 __all__ = ["generate", "generate_text", "generate_seq2seq", "beam_search",
            "beam_search_seq2seq", "apply_temperature", "top_k_filter", "top_p_filter",
-           "no_repeat_ngram_mask", "sample_next"]
+           "no_repeat_ngram_mask", "sample_next", "inference"]

@@ -212,10 +212,10 @@ def gpt_stepper(model, use_cache: bool = True) -> Stepper:
                    model_device(model), cache)
 
 
-def seq2seq_stepper(model, memory, src_pad_mask, use_cache: bool = True) -> Stepper:
+def seq2seq_stepper(model, memory, src_mask, use_cache: bool = True) -> Stepper:
     c = model.config
     cache = KVCache(c.n_decoder_layer, capacity=c.max_len) if use_cache else None
-    return Stepper(lambda ids, kv: model.decode(ids, memory, src_pad_mask, cache=kv),
+    return Stepper(lambda ids, kv: model.decode(ids, memory, src_mask, cache=kv),
                    c.max_len, model_device(model), cache)
 
 
@@ -232,19 +232,18 @@ def inference(model):
             m.training = training
 
 
-def encode_source(model, src, src_pad_mask):
-    """Seq2Seq: src ids (B, S) and pad mask (B, S) True at padding (or None) -> the
+def encode_source(model, src, src_mask):
+    """Seq2Seq: src ids (B, S) and "may attend" mask (B, S) (or None) -> the
     memory (B, S, C) and the mask as device Tensors. Call under `inference(model)`."""
     dev = model_device(model)
     src = Tensor(as_id_rows(src, "src"), device=dev)
-    if src_pad_mask is not None:
-        mask = src_pad_mask.numpy() if isinstance(src_pad_mask, Tensor) else np.asarray(
-            src_pad_mask)
+    if src_mask is not None:
+        mask = src_mask.numpy() if isinstance(src_mask, Tensor) else np.asarray(src_mask)
         if mask.dtype != bool or mask.shape != src.shape:
-            raise ValueError(f"src_pad_mask: expected bool {src.shape} (True at padding), "
+            raise ValueError(f"src_mask: expected bool {src.shape} (True at real tokens), "
                              f"got dtype {mask.dtype} and shape {mask.shape}")
-        src_pad_mask = Tensor(mask, device=dev)
-    return model.encode(src, src_pad_mask), src_pad_mask
+        src_mask = Tensor(mask, device=dev)
+    return model.encode(src, src_mask), src_mask
 
 
 # -- the loop -----------------------------------------------------------------------------
@@ -368,7 +367,7 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, **kwargs) 
     return text[:min([c for c in cut if c >= 0], default=len(text))]
 
 
-def generate_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
+def generate_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
                      max_new_tokens: int, **kwargs) -> Tensor:
     """Sample target sentences from a Seq2Seq model, one per source row.
 
@@ -377,7 +376,7 @@ def generate_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
     those of `generate` (temperature, top_k, top_p, greedy, ..., use_cache, rng);
     pad_id defaults to the model's config.pad_id. The decoder's context is limited to
     config.max_len positions and cropped like GPT's.
-    Args: src (B, S) ids; src_pad_mask (B, S) bool True at padding (or None).
+    Args: src (B, S) ids; src_mask (B, S) bool "may attend" (True at real tokens) or None.
     Shapes: -> int64 Tensor (B, 1 + n): bos, then the generated tokens
 
         >>> from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -394,7 +393,7 @@ def generate_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
     opts = sampling_options(stop_tokens=([] if eos_id is None else [eos_id]) + stops,
                             **kwargs)
     with inference(model):
-        memory, mask = encode_source(model, src, src_pad_mask)
+        memory, mask = encode_source(model, src, src_mask)
         ids = np.full((memory.shape[0], 1), bos_id, dtype=np.int64)
         out = sample_loop(seq2seq_stepper(model, memory, mask, use_cache), ids,
                           max_new_tokens, **opts)
