@@ -45,7 +45,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from .backend import cuda_available, get_device
-from .files import atomic_write, fsync
+from .files import atomic_write, atomic_write_text, fsync
 
 FORMAT = "tinytx-checkpoint"
 VERSION = 3            # 3: no wrapper prefix (see _unwrap); 2: arrays_sha256 in the
@@ -108,7 +108,7 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
         os.replace(st_path, prev)        # before it leaves the old pair loadable
     atomic_write(st_path, lambda tmp: save_file(   # the arrays first ...
         arrays, str(tmp), metadata={"format": FORMAT, "checkpoint_id": checkpoint_id}))
-    atomic_write(json_path, lambda tmp: tmp.write_text(text))  # ... the JSON last
+    atomic_write_text(json_path, text)                             # ... the JSON last
     fsync(st_path.parent)
     prev.unlink(missing_ok=True)
 

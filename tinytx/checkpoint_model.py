@@ -55,8 +55,9 @@ def model_record(model, tokenizer=None) -> dict:
     Args:
         model: a GPT, Seq2Seq or T5 (any other module is recorded with model_type None:
             its checkpoints resume, but load_model cannot rebuild it).
-        tokenizer: a tinytx tokenizer (stored inside), a Hugging Face folder (a str or
-            Path; stored as its absolute path), or None.
+        tokenizer: a tinytx tokenizer (stored inside); a Hugging Face folder (a str or
+            Path), or a tokenizer loaded from one (it has `.folder`): stored as the
+            folder's absolute path; or None.
     """
     kinds = {cls: name for name, (cls, _) in MODELS.items()}
     config = getattr(model, "config", None)
@@ -68,6 +69,8 @@ def model_record(model, tokenizer=None) -> dict:
 def tokenizer_record(tokenizer):
     if tokenizer is None:
         return None
+    if getattr(tokenizer, "folder", None):        # loaded from a Hugging Face folder
+        tokenizer = tokenizer.folder
     if isinstance(tokenizer, (str, Path)):
         return {"format": HUGGINGFACE, "path": str(Path(tokenizer).resolve())}
     if isinstance(tokenizer, Tokenizer):

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import sys
+import types
 import typing
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -39,7 +40,7 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 def _convert(value: str, kind, key: str):
     origin = typing.get_origin(kind)
-    if origin is typing.Union or str(origin) == "types.UnionType":  # e.g. int | None
+    if origin in (typing.Union, types.UnionType):                   # e.g. int | None
         if value.lower() == "none":
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))

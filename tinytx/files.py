@@ -45,6 +45,12 @@ def atomic_write(path, write) -> Path:
     return final
 
 
+def atomic_write_text(path, text: str) -> Path:
+    """`atomic_write` of a UTF-8 text file (newlines written as given)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8",
+                                                         newline=""))
+
+
 def temp_name(final: Path) -> Path:
     """A fresh hidden name beside `final` (same folder, so os.replace is a rename)."""
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")

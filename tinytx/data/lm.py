@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..files import atomic_write
+from ..files import atomic_write, atomic_write_text
 from ..tensor import Tensor, tensor
 
 
@@ -104,7 +104,7 @@ def encode_cached(tokenizer, text: str, cache_path, allowed_special="none_raise"
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(cache_path, lambda tmp: _save_ids(tmp, ids))
     meta = dict(key, n_tokens=len(ids), dtype=ids.dtype.name)
-    atomic_write(meta_path, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
     return ids
 
 

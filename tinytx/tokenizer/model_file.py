@@ -18,7 +18,7 @@ import json
 import os
 import unicodedata
 
-from ..files import atomic_write
+from ..files import atomic_write_text
 
 MAGIC = "tinytx-bpe"
 VERSION = 1
@@ -146,4 +146,4 @@ def _write_atomic(path, text):
     folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"file_prefix: the folder {folder!r} does not exist")
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline="\n"))
+    atomic_write_text(path, text)

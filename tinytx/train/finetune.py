@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import read_checkpoint_meta
-from ..checkpoint_model import HUGGINGFACE, load_model
+from ..checkpoint_model import load_model
 from ..generate import inference
 from ..models.t5 import T5
 from ..tensor import tensor
@@ -158,15 +157,12 @@ def load_pretrained(path, dropout: float = 0.1):
 
 def load_tinytx(path, dropout: float = 0.1):
     """(kind, model, tokenizer) from a tinytx checkpoint (tinytx.checkpoint_model): kind
-    "t5" for a T5, "gpt2" for a GPT with GPT-2's tokenizer, "gpt" for tinytx's own GPT."""
+    "t5" for a T5, "gpt2" for a GPT with GPT-2's tokenizer (loaded from its Hugging Face
+    folder, which it remembers as `.folder`), "gpt" for tinytx's own GPT."""
     model, tok = load_model(path, dropout=dropout)
-    config = read_checkpoint_meta(path)["config"] or {}
     if isinstance(model, T5):
         return "t5", model, tok
-    record = config.get("tokenizer")
-    from_gpt2 = config.get("base") == "gpt2" or (isinstance(record, dict) and record.get(
-        "format") == HUGGINGFACE)
-    return ("gpt2" if from_gpt2 else "gpt"), model, tok
+    return ("gpt2" if getattr(tok, "folder", None) else "gpt"), model, tok
 
 
 def loss_for(kind):
