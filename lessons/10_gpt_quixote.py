@@ -77,12 +77,13 @@ from tinytx import optim  # noqa: E402
 from tinytx.checkpoint import save_checkpoint  # noqa: E402
 from tinytx.config import parse_config  # noqa: E402
 from tinytx.data import OPENING  # noqa: E402  (chapter 1's opening)
-from tinytx.data import (cached_tokenizer, get_batch, iter_windows, load_quixote,  # noqa: E402
+from tinytx.data import (cached_tokenizer, get_batch, load_quixote,  # noqa: E402
                          train_val_split)
 from tinytx.generate import generate_text  # noqa: E402
 from tinytx.generate.sampling import apply_temperature, softmax  # noqa: E402
 from tinytx.models import GPT, GPTConfig  # noqa: E402
 from tinytx.tokenizer import render_token  # noqa: E402
+from tinytx.train import evaluate  # noqa: E402
 
 
 @dataclass
@@ -198,17 +199,6 @@ def train(model, train_ids, val_ids, cfg):
     return rows, tok_s
 
 
-def held_out_loss(model, ids, cfg):
-    """Mean cross-entropy over every held-out token (consecutive windows, each once)."""
-    total, count = 0.0, 0
-    model.eval()
-    with tx.no_grad():
-        for x, y in iter_windows(ids, cfg.batch_size, cfg.block_size, device=cfg.device):
-            total += model(x, y)[1].item() * y.size
-            count += y.size
-    return total / count
-
-
 def plot_loss(rows, path):
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     steps = [r["step"] for r in rows]
@@ -297,8 +287,8 @@ def main(argv=None):
     rows, tok_s = train(model, train_ids, val_ids, cfg)
     print(f"   {time.perf_counter() - t_train:.0f} s, {tok_s:,.0f} tokens/s")
 
-    val_loss = held_out_loss(model, val_ids, cfg)
-    bpb = val_loss / math.log(2) / bytes_per_token
+    val_loss, bpb = evaluate(model, val_ids, cfg.batch_size, cfg.block_size,
+                             bytes_per_token=bytes_per_token, device=cfg.device)
     plot_loss(rows, out / "loss.png")
     print(f"\n4. held-out loss over all {len(val_ids):,} held-out tokens: {val_loss:.3f} "
           f"nats/token = {bpb:.3f} bits/byte (perplexity {math.exp(val_loss):.0f})")
