@@ -12,7 +12,10 @@ files:
 The JSON also holds `arrays_sha256`, a SHA-256 of every array (name, dtype, shape and
 bytes); load recomputes it and refuses a file whose bytes changed (a bad disk, a copy cut
 short in a way that still parses) with an error naming the file. Version-1 checkpoints,
-written before the checksum existed, still load (without that check).
+written before the checksum existed, still load (without that check). Up to version 2 a
+Seq2Seq was saved inside a wrapper module, its weights under one more "model." prefix;
+such checkpoints load into the bare model (see `_unwrap`). What the JSON's `config`
+holds for a model (its type, config and tokenizer) is `tinytx.checkpoint_model`'s.
 
 Writes are atomic: each file is written by `tinytx.files.atomic_write` (a temporary file
 in the same directory, then `os.replace`), the safetensors first and the JSON last. Both
