@@ -23,10 +23,10 @@ from pathlib import Path
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
-from tinytx.data import cached_tokenizer, encode_cached, get_batch, load_quixote, \
-    train_val_split
+from tinytx.data import encode_cached, get_batch, load_quixote, train_val_split
 from tinytx.generate import generate_text
 from tinytx.models import GPT, GPTConfig
+from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig, evaluate
 
 PROMPTS = ('"Here is the apple of which I spoke," said Don Quixote,',

@@ -41,9 +41,10 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
-from tinytx.data import (add_special_tokens, cached_tokenizer, encode_pairs, load_quixote,
-                         read_tsv_pairs, special_ids, train_val_split)
+from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
+                         special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   random_pair_batch, seq2seq_loss, target_tokens)

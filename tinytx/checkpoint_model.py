@@ -38,8 +38,8 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from .checkpoint import CheckpointError, checkpoint_paths, load_checkpoint, \
-    read_checkpoint_meta
+from .checkpoint import (CheckpointError, checkpoint_paths, load_checkpoint,
+                         read_checkpoint_meta)
 from .models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
 from .models.t5 import T5, T5Config
 from .tokenizer import Tokenizer

@@ -9,7 +9,7 @@ leaves the old file as it was and no temporary file behind.
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "note.txt")
-    >>> atomic_write(p, lambda tmp: tmp.write_text("hello"))
+    >>> _ = atomic_write(p, lambda tmp: tmp.write_text("hello"))
     >>> open(p).read()
     'hello'
 """

@@ -1,5 +1,5 @@
 """Training (lesson 10): the Trainer loop, its config, the held-out pass, the CSV/PNG logs."""
-from .evaluate import bits_per_byte, evaluate
+from .evaluation import bits_per_byte, evaluate
 from .logs import plot_losses, read_rows
 from .trainer import Trainer, TrainConfig, TrainingDiverged, accumulate_gradients
 

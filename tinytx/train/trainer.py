@@ -28,7 +28,7 @@ from .. import optim
 from ..checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
 from ..checkpoint_model import model_record
 from ..tensor import no_grad
-from .evaluate import bits_per_byte
+from .evaluation import bits_per_byte
 from .logs import plot_losses, read_rows, write_rows
 
 
