@@ -77,15 +77,13 @@ def options(config) -> dict:
                             f"(list it as derived in one of the nested configs)")
         found[name] = (where, kind)
     for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if not (dataclasses.is_dataclass(value) and "derived" in f.metadata):
+        if "derived" not in f.metadata:                   # the job's own field
             add(f.name, None, _field_type(type(config), f))
-    for f in dataclasses.fields(config):
-        if "derived" in f.metadata:
-            inner = getattr(config, f.name)
-            for g in dataclasses.fields(inner):
-                if g.name not in f.metadata["derived"]:
-                    add(g.name, f.name, _field_type(type(inner), g))
+            continue
+        inner = getattr(config, f.name)                   # a field made by nested()
+        for g in dataclasses.fields(inner):
+            if g.name not in f.metadata["derived"]:
+                add(g.name, f.name, _field_type(type(inner), g))
     return found
 
 
@@ -97,7 +95,7 @@ def _field_type(cls, f):
     return eval(f.type, dict(getattr(sys.modules.get(cls.__module__), "__dict__", {})))
 
 
-def with_options(config, extra_flags=(), **values):
+def with_options(config, **values):
     """A copy of `config` with options set by their flat names (nested ones included).
 
     >>> from tinytx.train import TrainConfig
@@ -108,7 +106,7 @@ def with_options(config, extra_flags=(), **values):
     top, inner = {}, {}
     for key, value in values.items():
         if key not in found:
-            valid = ", ".join(f"--{k}" for k in list(found) + list(extra_flags))
+            valid = ", ".join(f"--{k}" for k in found)
             raise ValueError(f"unknown option --{key}; valid options: {valid}")
         where = found[key][0]
         (top if where is None else inner.setdefault(where, {}))[key] = value

@@ -3,7 +3,7 @@
 Introduced in lesson 10 (report chapter 7). One optimizer step:
 
     lr = warmup + cosine schedule(step)
-    repeat grad_accum times:  x, y = a training batch;  (loss · n_i / Σn).backward()
+    repeat grad_accum times:  b = a training batch;  (loss_fn(model, b) · n_i / Σn).backward()
     stop if the loss or the gradient norm is NaN/inf (nothing is saved)
     clip the global gradient norm;  AdamW step;  zero the gradients
 
