@@ -67,6 +67,7 @@ def model_record(model, tokenizer=None) -> dict:
 
 
 def tokenizer_record(tokenizer):
+    """How a checkpoint stores a tokenizer (see model_record), or None."""
     if tokenizer is None:
         return None
     if getattr(tokenizer, "folder", None):        # loaded from a Hugging Face folder
@@ -83,7 +84,8 @@ def tokenizer_record(tokenizer):
 
 
 def load_model(path, device="cpu", *, dropout: float | None = None):
-    """(model, tokenizer) from a checkpoint prefix, in eval-ready state on `device`.
+    """(model, tokenizer) from a checkpoint prefix, the model on `device` (the tokenizer
+    None if the checkpoint has none).
 
     Args:
         path: a checkpoint prefix "dir/NAME" (NAME.json + NAME.safetensors).
