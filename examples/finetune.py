@@ -25,29 +25,30 @@ which transformers' `from_pretrained` loads.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 import tinytx as tx
-from tinytx.checkpoint import read_checkpoint_meta
-from tinytx.config import parse_config, run_main
+from tinytx.config import nested, parse_config, run_main
 from tinytx.data import load_text, read_tsv_pairs
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.finetune import (for_trainer, encode_chunks, encode_prefixed_pairs,
-                                   lm_held_out, load_pretrained, model_type,
-                                   pairs_held_out, random_chunk_batch, text_chunks)
+from tinytx.train.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
+                                   load_pretrained, loss_for, pairs_held_out,
+                                   random_chunk_batch, text_chunks)
 from tinytx.train.seq2seq import random_pair_batch
 
 
 @dataclass
 class Config:
+    """The job's own options; the training's (TrainConfig) fields are options too, flat
+    (tinytx.config.nested). max_iters 0 = epochs over the training data; warmup_iters -1
+    = 10% of the steps; eval_interval 0 = once per epoch (see train_config)."""
     model: str = ""                # Hugging Face folder (gpt2 / t5) or tinytx checkpoint
     data: str = ""                 # GPT: a text file; T5: source<TAB>target lines
     out_dir: str = "out/finetune"
@@ -55,23 +56,12 @@ class Config:
     chunk_chars: int = 1024        # GPT: characters per training sequence
     max_len: int = 512             # T5: tokens per source and per target
     val_frac: float = 0.1          # the last part of the chunks / pairs, held out
-    # training (tinytx.train.TrainConfig); max_iters 0 = epochs over the training data
     epochs: float = 5.0
-    max_iters: int = 0
-    batch_size: int = 1            # sequences per micro-batch
-    grad_accum: int = 8            # micro-batches per step (1 x 8: the report's batch 8)
-    lr: float = 5e-5
-    min_lr: float = 5e-6
-    warmup_iters: int = -1         # -1: 10% of the steps
-    lr_decay_iters: int = 0
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.999
-    grad_clip: float = 1.0
-    eval_interval: int = 0         # 0: once per epoch
-    eval_iters: int = 8
+    # batch 1 x 8 accumulated: the report's batch 8
+    train: TrainConfig = nested(TrainConfig, max_iters=0, batch_size=1, grad_accum=8,
+                                lr=5e-5, min_lr=5e-6, warmup_iters=-1, weight_decay=0.01,
+                                beta2=0.999, eval_interval=0, eval_iters=8)
     dropout: float = 0.1
-    seed: int = 1337
     device: str = "cpu"
     # samples before and after
     prompt: str = ""               # "" = the start of the held-out text / first source
@@ -80,7 +70,6 @@ class Config:
     no_repeat_ngram_size: int = 2
     top_k: int = 50
     temperature: float = 1.0
-    progress: bool = True
 
 
 def parse_args(argv):
@@ -129,7 +118,7 @@ def samples(kind, model, tok, val, cfg):
         beam = beam_search_seq2seq(model, [src], None, c.pad_id, c.eos_id, n,
                                    cfg.beam_width, no_repeat_ngram_size=cfg.no_repeat_ngram_size)
         top_k = generate_seq2seq(model, [src], None, c.pad_id, c.eos_id, n, top_k=cfg.top_k,
-                                 temperature=cfg.temperature, rng=cfg.seed)
+                                 temperature=cfg.temperature, rng=cfg.train.seed)
         return {"source": tok.decode(src), "beam": tok.decode(beam.tolist()[0]),
                 "top-k": tok.decode(top_k.tolist()[0])}
     prompt = tok.encode(cfg.prompt) if cfg.prompt else val[0][:8].tolist()
@@ -137,7 +126,7 @@ def samples(kind, model, tok, val, cfg):
     beam = beam_search(model, [prompt], n, cfg.beam_width,
                        no_repeat_ngram_size=cfg.no_repeat_ngram_size, eos_id=eos)
     top_k = generate(model, [prompt], n, top_k=cfg.top_k, temperature=cfg.temperature,
-                     stop_tokens=eos, rng=cfg.seed)
+                     stop_tokens=eos, rng=cfg.train.seed)
     return {"prompt": tok.decode(prompt), "beam": tok.decode(beam.tolist()[0][len(prompt):]),
             "top-k": tok.decode(top_k.tolist()[0][len(prompt):])}
 
@@ -151,42 +140,30 @@ def print_samples(title, found):
 def batches(kind, data, cfg, pad_id):
     def get_batch(split, rng):
         if kind == "t5":
-            b = random_pair_batch(data[split], cfg.batch_size, rng, pad_id, cfg.device)
-            return b, b.tgt_out
-        return random_chunk_batch(data[split], cfg.batch_size, rng, cfg.device)
+            return random_pair_batch(data[split], cfg.train.batch_size, rng, pad_id,
+                                     cfg.device)
+        return random_chunk_batch(data[split], cfg.train.batch_size, rng, cfg.device)
     return get_batch
 
 
 def train_config(cfg, n_train) -> TrainConfig:
     """The TrainConfig: max_iters from the epochs, warmup 10% and one eval per epoch
     unless given."""
-    per_epoch = max(1, math.ceil(n_train / (cfg.batch_size * cfg.grad_accum)))
-    steps = cfg.max_iters or max(1, round(cfg.epochs * per_epoch))
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    values = {k: v for k, v in vars(cfg).items() if k in fields}
-    values.update(max_iters=steps, eval_interval=cfg.eval_interval or min(per_epoch, steps),
-                  warmup_iters=cfg.warmup_iters if cfg.warmup_iters >= 0 else steps // 10)
-    return TrainConfig(**values)
+    tc = cfg.train
+    per_epoch = max(1, math.ceil(n_train / (tc.batch_size * tc.grad_accum)))
+    steps = tc.max_iters or max(1, round(cfg.epochs * per_epoch))
+    return replace(tc, max_iters=steps, eval_interval=tc.eval_interval or min(per_epoch, steps),
+                   warmup_iters=tc.warmup_iters if tc.warmup_iters >= 0 else steps // 10)
 
 
-def checkpoint_meta(kind, model, cfg):
-    """What load_pretrained needs to rebuild the model from this run's checkpoints."""
-    if model_type(cfg.model) == "tinytx":
-        base = read_checkpoint_meta(cfg.model)["config"]
-        return {"model": model.config.to_dict(), "tokenizer": base["tokenizer"],
-                "base": base.get("base", "gpt"), "example": vars(cfg)}
-    return {"model": model.config.to_dict(), "tokenizer": str(Path(cfg.model).resolve()),
-            "base": kind, "example": vars(cfg)}
-
-
-def save_hf(kind, model, tok, meta, folder):
+def save_hf(kind, model, tok, folder):
     """GPT-2 and T5: the finetuned model as a Hugging Face folder (tokenizer included)."""
     if kind == "gpt2":
         from tinytx.checkpoint_gpt2 import save_gpt2
         save_gpt2(model, folder, tokenizer=tok)
     elif kind == "t5":
         from tinytx.checkpoint_t5 import save_t5
-        spiece = Path(meta["tokenizer"]) / "spiece.model"
+        spiece = Path(getattr(tok, "folder", "") or folder) / "spiece.model"
         save_t5(model, folder, spiece=spiece if spiece.is_file() else None)
     else:
         return
@@ -196,7 +173,7 @@ def save_hf(kind, model, tok, meta, folder):
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     t_start, out = time.perf_counter(), Path(cfg.out_dir)
-    tx.manual_seed(cfg.seed)
+    tx.manual_seed(cfg.train.seed)
     kind, model, tok = load_pretrained(cfg.model, cfg.dropout)
     model = model.to(cfg.device)
     data, what = load_data(kind, tok, model, cfg)
@@ -211,14 +188,15 @@ def main(argv=None):
     pad = getattr(model.config, "pad_id", 0)
     mean_tokens = float(np.mean([len(s) + len(t) - 1 for s, t in data["train"]]
                                 if kind == "t5" else [len(x) - 1 for x in data["train"]]))
-    trainer = Trainer(for_trainer(kind, model), train_cfg, batches(kind, data, cfg, pad), out,
-                      meta=checkpoint_meta(kind, model, cfg),
-                      tokens_per_batch=int(cfg.batch_size * mean_tokens))
+    trainer = Trainer(model, train_cfg, batches(kind, data, cfg, pad), out,
+                      loss_fn=loss_for(kind), tokenizer=tok,
+                      meta={"example": asdict(cfg)},
+                      tokens_per_batch=int(train_cfg.batch_size * mean_tokens))
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
-    print(f"{train_cfg.max_iters} steps of {cfg.batch_size} x {cfg.grad_accum} sequences, "
-          f"lr {cfg.lr:g} (warmup {train_cfg.warmup_iters}), eval every "
+    print(f"{train_cfg.max_iters} steps of {train_cfg.batch_size} x {train_cfg.grad_accum} "
+          f"sequences, lr {train_cfg.lr:g} (warmup {train_cfg.warmup_iters}), eval every "
           f"{train_cfg.eval_interval}")
     t_train, start_step = time.perf_counter(), trainer.step
     trainer.train()
@@ -226,9 +204,9 @@ def main(argv=None):
     after = held_out(kind, model, tok, data["val"], cfg)
     print(f"after:  held-out {after[0]:.4f} nats/token, {after[1]:.4f} bits/byte")
     print_samples("samples after finetuning:", samples(kind, model, tok, data["val"], cfg))
-    save_hf(kind, model, tok, trainer.meta, out / "hf")
-    tok_s = ((trainer.step - start_step) * cfg.batch_size * cfg.grad_accum * mean_tokens
-             / max(train_s, 1e-9))
+    save_hf(kind, model, tok, out / "hf")
+    tok_s = ((trainer.step - start_step) * train_cfg.batch_size * train_cfg.grad_accum
+             * mean_tokens / max(train_s, 1e-9))
     print(f"summary: held-out {before[0]:.4f} -> {after[0]:.4f} nats/token, "
           f"{before[1]:.4f} -> {after[1]:.4f} bits/byte | {tok_s:,.0f} tokens/s | wall "
           f"{time.perf_counter() - t_start:.0f} s | {out}")

@@ -7,8 +7,8 @@
     python examples/sample.py --beam_width=4 --no_repeat_ngram_size=3
     python examples/sample.py --checkpoint=out/quixote/last --no_cache
 
-Every option is `--key=value` (a bare `--flag` sets a bool). The model is rebuilt from the
-config saved in the checkpoint; the tokenizer is the one the checkpoint names.
+Every option is `--key=value` (a bare `--flag` sets a bool). The model and its tokenizer
+are rebuilt from the checkpoint alone (tinytx.checkpoint_model.load_model).
 """
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ import sys
 from dataclasses import dataclass
 
 import tinytx as tx
-from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
+from tinytx.checkpoint_model import load_model
 from tinytx.config import parse_config, run_main
 from tinytx.generate import beam_search, generate_text
-from tinytx.models import GPT, GPTConfig
-from tinytx.tokenizer import load as load_tokenizer
 
 
 @dataclass
@@ -40,14 +38,6 @@ class Config:
     no_cache: bool = False
     seed: int = 1337
     device: str = "cpu"
-
-
-def load_model(path, device="cpu"):
-    """(model, tokenizer) from a checkpoint of examples/train_quixote.py."""
-    meta = read_checkpoint_meta(path)
-    model = GPT(GPTConfig(**meta["config"]["model"]))
-    load_checkpoint(path, model, restore_rng=False)
-    return model.to(device), load_tokenizer(meta["config"]["tokenizer"])
 
 
 def main(argv=None):

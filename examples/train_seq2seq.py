@@ -19,9 +19,9 @@ per token. Everything lands in --out_dir (default out/seq2seq): loss.csv, loss.p
 checkpoints last.* and best.*, the tokenizer. The last line is a summary: held-out loss,
 tokens/s and wall time.
 
-The Trainer calls model(x, y); a Seq2Seq needs five tensors, so the model is wrapped in
-`tinytx.train.seq2seq.PairLoss` (x is a whole padded PairBatch, y its targets) and the
-checkpoints hold that wrapper: `load_seq2seq(path)` below rebuilds the model from one.
+The Trainer's batches are whole padded PairBatches and its loss function
+`tinytx.train.seq2seq.seq2seq_loss` unpacks them; the checkpoints hold the Seq2Seq and
+its tokenizer, so `tinytx.checkpoint_model.load_model(path)` rebuilds both.
 """
 from __future__ import annotations
 
@@ -31,29 +31,29 @@ import os
 # set OPENBLAS_NUM_THREADS yourself to override.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import dataclasses
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 import tinytx as tx
-from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.config import parse_config, run_main
-from tinytx.data import (add_special_tokens, cached_tokenizer, encode_pairs, load_quixote,
-                         read_tsv_pairs, special_ids, train_val_split)
+from tinytx.config import nested, parse_config, run_main
+from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
+                         special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
-from tinytx.tokenizer import load as load_tokenizer
+from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders, pair_loss,
-                                  random_pair_batch, target_tokens)
+from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
+                                  random_pair_batch, seq2seq_loss, target_tokens)
 
 
 @dataclass
 class Config:
+    """The job's own options; the model's (Seq2SeqConfig) and the training's (TrainConfig)
+    fields are options too, flat: --n_embd=256, --lr=1e-3 (tinytx.config.nested)."""
     # data and output
     data: str = ""                 # a local copy of Don Quixote ("" = cache or download)
     pairs: str = ""                # a TSV of source<TAB>target pairs ("" = the book)
@@ -61,36 +61,19 @@ class Config:
     vocab_size: int = 1024
     max_words: int = 32            # book pairs: both sentences at most this many words
     max_len: int = 48              # tokens per source / target (longer ones are cut)
-    # model (tinytx.models.Seq2SeqConfig)
-    n_embd: int = 128
-    n_head: int = 4
-    n_encoder_layer: int = 2
-    n_decoder_layer: int = 2
-    dropout: float = 0.1
-    bias: bool = True
-    norm_first: bool = True
-    # training (tinytx.train.TrainConfig)
-    batch_size: int = 32           # pairs per micro-batch
-    grad_accum: int = 1
-    max_iters: int = 600
-    lr: float = 1e-3
-    min_lr: float = 1e-4
-    warmup_iters: int = 60
-    lr_decay_iters: int = 0        # 0: max_iters
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.98
-    grad_clip: float = 1.0
-    eval_interval: int = 150
-    eval_iters: int = 10
-    seed: int = 1337
+    model: Seq2SeqConfig = nested(
+        Seq2SeqConfig, derived=("vocab_size", "tgt_vocab_size", "max_len", "pad_id",
+                                "share_embeddings"),
+        n_embd=128, n_head=4, n_encoder_layer=2, n_decoder_layer=2, dropout=0.1)
+    train: TrainConfig = nested(TrainConfig, batch_size=32, max_iters=600, lr=1e-3,
+                                min_lr=1e-4, warmup_iters=60, beta2=0.98, eval_interval=150,
+                                eval_iters=10)
     device: str = "cpu"
     # decoding the held-out examples
     n_examples: int = 3
     beam_width: int = 4
     length_penalty: float = 1.0
     max_new_tokens: int = 40
-    progress: bool = True
 
 
 def parse_args(argv):
@@ -107,7 +90,7 @@ def load_pairs(cfg):
     """(train pairs, held-out pairs, a one-line description)."""
     if cfg.pairs:
         pairs = read_tsv_pairs(cfg.pairs)
-        order = np.random.default_rng(cfg.seed).permutation(len(pairs))  # files are sorted
+        order = np.random.default_rng(cfg.train.seed).permutation(len(pairs))  # sorted files
         train, val = train_val_split([pairs[i] for i in order], 0.1)
         what = f"{cfg.pairs}: {len(pairs):,} translation pairs"
     else:
@@ -119,14 +102,6 @@ def load_pairs(cfg):
         raise SystemExit(f"error: {what}; need at least 2 pairs (one to train on, one held "
                          f"out)")
     return train, val, what
-
-
-def load_seq2seq(path, device="cpu"):
-    """(Seq2Seq, tokenizer) from a checkpoint written by this script."""
-    meta = read_checkpoint_meta(path)
-    model = PairLoss(Seq2Seq(Seq2SeqConfig(**meta["config"]["model"])))
-    load_checkpoint(path, model, restore_rng=False)
-    return model.model.to(device), load_tokenizer(meta["config"]["tokenizer"])
 
 
 def print_decodes(model, tok, examples, cfg):
@@ -143,13 +118,13 @@ def print_decodes(model, tok, examples, cfg):
 
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
-    t_start, out = time.perf_counter(), Path(cfg.out_dir)
+    t_start, out, tc = time.perf_counter(), Path(cfg.out_dir), cfg.train
     train_pairs, val_pairs, what = load_pairs(cfg)
     sentences = dict.fromkeys(s for pair in train_pairs for s in pair)   # each once
     tok = cached_tokenizer("\n".join(sentences), cfg.vocab_size,
-                           out / f"tokenizer-{cfg.vocab_size}", progress=cfg.progress)
+                           out / f"tokenizer-{cfg.vocab_size}", progress=tc.progress)
     specials = add_special_tokens(tok)
-    tok.save(str(out / "tokenizer"))                   # with [PAD] [BOS] [EOS], for loading
+    tok.save(str(out / "tokenizer"))                   # with [PAD] [BOS] [EOS], readable
     pad = specials["[PAD]"]
     enc = {"train": encode_pairs(tok, train_pairs, cfg.max_len),
            "val": encode_pairs(tok, val_pairs, cfg.max_len)}
@@ -157,33 +132,25 @@ def main(argv=None):
     print(f"{what}; {len(enc['train']):,} to train on, {len(enc['val']):,} held out; "
           f"vocabulary {max(tok.vocab) + 1} with {specials}")
 
-    tx.manual_seed(cfg.seed)
-    s2s = Seq2Seq(Seq2SeqConfig(vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd,
-                                n_head=cfg.n_head, n_encoder_layer=cfg.n_encoder_layer,
-                                n_decoder_layer=cfg.n_decoder_layer, dropout=cfg.dropout,
-                                bias=cfg.bias, norm_first=cfg.norm_first,
-                                max_len=max(cfg.max_len, cfg.max_new_tokens + 1),
-                                pad_id=pad))
-    model = PairLoss(s2s).to(cfg.device)
-    print(f"Seq2Seq: {model.num_parameters():,} parameters, {cfg.n_encoder_layer} encoder "
-          f"and {cfg.n_decoder_layer} decoder layers, {cfg.n_head} heads, {cfg.n_embd} wide")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields})
+    tx.manual_seed(tc.seed)
+    mc = replace(cfg.model, vocab_size=max(tok.vocab) + 1, pad_id=pad,
+                 max_len=max(cfg.max_len, cfg.max_new_tokens + 1))
+    model = Seq2Seq(mc).to(cfg.device)
+    print(f"Seq2Seq: {model.num_parameters():,} parameters, {mc.n_encoder_layer} encoder "
+          f"and {mc.n_decoder_layer} decoder layers, {mc.n_head} heads, {mc.n_embd} wide")
     picks = np.linspace(0, len(val_pairs) - 1, min(cfg.n_examples, len(val_pairs)))
     examples = [(enc["val"][i][0], *val_pairs[i]) for i in picks.astype(int)]
 
     def batch(split, rng):
-        b = random_pair_batch(enc[split], cfg.batch_size, rng, pad, cfg.device)
-        return b, b.tgt_out
+        return random_pair_batch(enc[split], tc.batch_size, rng, pad, cfg.device)
 
     def on_eval(trainer, row):
         print(f"[step {trainer.step}] val loss {row['val_loss']:.3f}; held-out decodes:")
-        print_decodes(s2s, tok, examples, cfg)
+        print_decodes(model, tok, examples, cfg)
 
-    trainer = Trainer(model, train_cfg, batch, out, on_eval=on_eval,
-                      meta={"model": s2s.config.to_dict(), "example": vars(cfg),
-                            "tokenizer": str(out / "tokenizer.model")},
-                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair),
+    trainer = Trainer(model, tc, batch, out, loss_fn=seq2seq_loss, tokenizer=tok,
+                      on_eval=on_eval, meta={"example": asdict(cfg)},
+                      tokens_per_batch=int(tc.batch_size * tokens_per_pair),
                       batch_tokens=target_tokens)  # padded pairs: weight by tokens
     if resume:
         trainer.resume()
@@ -191,8 +158,8 @@ def main(argv=None):
     t_train, start_step = time.perf_counter(), trainer.step
     trainer.train()
     train_s = time.perf_counter() - t_train
-    val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
-    tok_s = ((trainer.step - start_step) * cfg.batch_size * cfg.grad_accum * tokens_per_pair
+    val_loss = pair_loss(model, enc["val"], pad, tc.batch_size, cfg.device)
+    tok_s = ((trainer.step - start_step) * tc.batch_size * tc.grad_accum * tokens_per_pair
              / max(train_s, 1e-9))
     print(f"summary: val loss {val_loss:.4f} (perplexity {math.exp(val_loss):.1f}) | "
           f"{tok_s:,.0f} tokens/s | wall {time.perf_counter() - t_start:.0f} s | {out}")

@@ -33,31 +33,30 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")    # small matrices: one thread is faster
 
-import dataclasses
 import json
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.config import parse_config, pick_preset, run_main
+from tinytx.checkpoint_model import load_model
+from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
                          special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
-from tinytx.tokenizer import RegexTokenizer
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import PairLoss, pair_loss, random_pair_batch
-from tinytx.train.translation import (SmoothedPairLoss, baselines, score,
-                                      translate_corpus)
+from tinytx.train.seq2seq import pair_loss, random_pair_batch
+from tinytx.train.translation import baselines, score, smoothed_loss, translate_corpus
 
 
 @dataclass
 class Config:
+    """Every default of this script, in one place: the job's own options, the model's
+    (Seq2SeqConfig) and the training's (TrainConfig); all are flat options --key=value."""
     # data
     pair: str = "eng-nor"          # the Tatoeba release's language pair
     source_langs: str = "eng"      # comma-separated codes to keep ("" = all)
@@ -73,33 +72,20 @@ class Config:
     out_dir: str = "out/translate"
     vocab_size: int = 1000         # one BPE vocabulary for both languages
     max_len: int = 48              # tokens per source / target (longer ones are cut)
-    # model (tinytx.models.Seq2SeqConfig)
-    n_embd: int = 128
-    n_head: int = 4
-    n_encoder_layer: int = 3
-    n_decoder_layer: int = 3
-    n_inner: int = 0               # the MLP's hidden width (0 = 4 * n_embd)
-    dropout: float = 0.1
-    bias: bool = True
-    norm_first: bool = True        # pre-LN; the report's models are post-LN (False)
-    tie_generator: bool = False    # output layer = the shared embedding table, transposed
+    # model (tinytx.models.Seq2SeqConfig): n_inner 0 = 4 * n_embd; norm_first: pre-LN
+    # (the report's models are post-LN); tie_generator: output layer = the shared
+    # embedding table, transposed
+    model: Seq2SeqConfig = nested(
+        Seq2SeqConfig, derived=("vocab_size", "tgt_vocab_size", "max_len", "pad_id",
+                                "share_embeddings"),
+        n_embd=128, n_head=4, n_encoder_layer=3, n_decoder_layer=3, n_inner=0,
+        dropout=0.1, bias=True, norm_first=True, tie_generator=False)
     # training (tinytx.train.TrainConfig; AdamW, warmup + cosine)
-    batch_size: int = 64           # pairs per micro-batch
-    grad_accum: int = 1
-    max_iters: int = 2400
-    lr: float = 1.5e-3
-    min_lr: float = 1e-4
-    warmup_iters: int = 200
-    lr_decay_iters: int = 0        # 0: max_iters
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.98
-    eps: float = 1e-8
-    grad_clip: float = 1.0
+    train: TrainConfig = nested(
+        TrainConfig, batch_size=64, grad_accum=1, max_iters=2400, lr=1.5e-3, min_lr=1e-4,
+        warmup_iters=200, lr_decay_iters=0, weight_decay=0.1, beta1=0.9, beta2=0.98,
+        eps=1e-8, grad_clip=1.0, eval_interval=300, eval_iters=4, seed=1337)
     label_smoothing: float = 0.0   # ε of the smoothed target (0 = plain cross-entropy)
-    eval_interval: int = 300
-    eval_iters: int = 4
-    seed: int = 1337
     device: str = "cpu"
     # decoding
     n_examples: int = 3            # held-out sentences printed at each evaluation
@@ -107,7 +93,6 @@ class Config:
     no_repeat_ngram_size: int = 0  # the report uses 2
     length_penalty: float = 1.0
     max_new_tokens: int = 48
-    progress: bool = True
 
 
 _REPORT = dict(n_embd=512, n_head=8, dropout=0.1, norm_first=False, lr=1e-4, min_lr=1e-4,
@@ -118,13 +103,13 @@ CONFIGS = {
     "default": Config(),
     # the report's en->no model: 3+3 layers, 8 heads, 512 wide, feed-forward 512, post-LN,
     # Adam lr 1e-4 (constant), betas (0.9, 0.98), eps 1e-9
-    "seed-en-no": replace(Config(), **_REPORT, n_encoder_layer=3, n_decoder_layer=3,
-                          n_inner=512, out_dir="out/translate-en-no"),
+    "seed-en-no": with_options(Config(), **_REPORT, n_encoder_layer=3, n_decoder_layer=3,
+                               n_inner=512, out_dir="out/translate-en-no"),
     # the report's nb->nn model as printed: 6 encoder / 8 decoder layers (its config
     # listing says 8 / 12, docs/translation.md)
-    "seed-nb-nn": replace(Config(), **_REPORT, n_encoder_layer=6, n_decoder_layer=8,
-                          pair="nor-nor", source_langs="nob", target_langs="nno",
-                          out_dir="out/translate-nb-nn"),
+    "seed-nb-nn": with_options(Config(), **_REPORT, n_encoder_layer=6, n_decoder_layer=8,
+                               pair="nor-nor", source_langs="nob", target_langs="nno",
+                               out_dir="out/translate-nb-nn"),
 }
 
 
@@ -161,13 +146,13 @@ def load_data(cfg):
     """(train pairs, validation pairs, test pairs, a one-line description)."""
     if cfg.pairs:
         pairs = read_tsv_pairs(cfg.pairs)
-        order = np.random.default_rng(cfg.seed).permutation(len(pairs))   # files are sorted
+        order = np.random.default_rng(cfg.train.seed).permutation(len(pairs))  # sorted files
         train, test = train_val_split([pairs[i] for i in order], 0.1)
         what = f"{cfg.pairs}: {len(pairs):,} pairs"
     else:
         langs = dict(pair=cfg.pair, target_langs=_codes(cfg.target_langs),
                      source_langs=_codes(cfg.source_langs), skip_bad=cfg.skip_bad,
-                     progress=cfg.progress)
+                     progress=cfg.train.progress)
         train = load_tatoeba(cfg.train_split, path=cfg.train_file or None, **langs)
         test = load_tatoeba(cfg.test_split, path=cfg.test_file or None, **langs)
         what = (f"Tatoeba {cfg.pair} {cfg.source_langs or '*'}->{cfg.target_langs or '*'}: "
@@ -181,27 +166,16 @@ def load_data(cfg):
 
 
 def build_model(cfg, tok):
-    s2s = Seq2Seq(Seq2SeqConfig(
-        vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd, n_head=cfg.n_head,
-        n_encoder_layer=cfg.n_encoder_layer, n_decoder_layer=cfg.n_decoder_layer,
-        n_inner=cfg.n_inner or None, dropout=cfg.dropout, bias=cfg.bias,
-        norm_first=cfg.norm_first, tie_generator=cfg.tie_generator,
-        max_len=max(cfg.max_len, cfg.max_new_tokens) + 2,
-        pad_id=special_ids(tok)["[PAD]"]))
-    return SmoothedPairLoss(s2s, cfg.label_smoothing).to(cfg.device)
+    mc = replace(cfg.model, vocab_size=max(tok.vocab) + 1, pad_id=special_ids(tok)["[PAD]"],
+                 max_len=max(cfg.max_len, cfg.max_new_tokens) + 2)
+    return Seq2Seq(mc).to(cfg.device)
 
 
 def load_translator(path, device="cpu"):
     """(Seq2Seq, tokenizer, example config dict) from a checkpoint of this script; the
     tokenizer travels inside the checkpoint, so the folder can be moved."""
-    meta = read_checkpoint_meta(path)
-    model = PairLoss(Seq2Seq(Seq2SeqConfig(**meta["config"]["model"])))
-    load_checkpoint(path, model, restore_rng=False)
-    with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "tok.model").write_text(meta["config"]["tokenizer_model"],
-                                             encoding="utf-8")
-        tok = RegexTokenizer().load(str(Path(tmp) / "tok.model"))
-    return model.model.to(device), tok, meta["config"]["example"]
+    model, tok = load_model(path, device)
+    return model, tok, read_checkpoint_meta(path)["config"]["example"]
 
 
 def decode_options(cfg):
@@ -255,28 +229,26 @@ def main(argv=None):
             print(f"{name + ':':<8} {text}")
         return {"translation": text}
     train, val, test, what = load_data(cfg)
+    tc = cfg.train
     tok = shared_tokenizer(train, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
-                           progress=cfg.progress)
+                           progress=tc.progress)
     pad = special_ids(tok)["[PAD]"]
     enc = {"train": encode_pairs(tok, train, cfg.max_len),
            "val": encode_pairs(tok, val, cfg.max_len)}
     tokens_per_pair = np.mean([len(s) + len(t) - 1 for s, t in enc["train"]])
     print(f"{what}; training on {len(train):,}, {len(val):,} held out for the loss; "
           f"shared vocabulary {max(tok.vocab) + 1}")
-    tx.manual_seed(cfg.seed)
-    model = build_model(cfg, tok)
-    s2s = model.model
-    print(f"Seq2Seq: {model.num_parameters():,} parameters, {cfg.n_encoder_layer}+"
-          f"{cfg.n_decoder_layer} layers, {cfg.n_head} heads, {cfg.n_embd} wide, "
-          f"{'pre' if cfg.norm_first else 'post'}-LN")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields})
+    tx.manual_seed(tc.seed)
+    s2s = build_model(cfg, tok)
+    mc = s2s.config
+    print(f"Seq2Seq: {s2s.num_parameters():,} parameters, {mc.n_encoder_layer}+"
+          f"{mc.n_decoder_layer} layers, {mc.n_head} heads, {mc.n_embd} wide, "
+          f"{'pre' if mc.norm_first else 'post'}-LN")
     examples = [val[i] for i in np.linspace(0, len(val) - 1, min(cfg.n_examples,
                                                                  len(val))).astype(int)]
 
     def batch(split, rng):
-        b = random_pair_batch(enc[split], cfg.batch_size, rng, pad, cfg.device)
-        return b, b.tgt_out
+        return random_pair_batch(enc[split], tc.batch_size, rng, pad, cfg.device)
 
     def on_eval(trainer, row):
         print(f"[step {trainer.step}] val loss {row['val_loss']:.3f}")
@@ -287,15 +259,11 @@ def main(argv=None):
         for (src, ref), g, b in zip(examples, greedy, beam):
             print(f"  {src}  ->  greedy: {g}  |  beam: {b}  |  reference: {ref}")
 
-    tok_file = out / "tokenizer.model"
     out.mkdir(parents=True, exist_ok=True)
     tok.save(str(out / "tokenizer"))                  # with [PAD] [BOS] [EOS], readable
-    trainer = Trainer(model, train_cfg, batch, out, on_eval=on_eval,
-                      meta={"model": s2s.config.to_dict(), "example": vars(cfg),
-                            "tokenizer_model": tok_file.read_text(encoding="utf-8")},
-                      tokens_per_batch=int(cfg.batch_size * tokens_per_pair))
-    for group in trainer.optimizer.param_groups:
-        group["eps"] = cfg.eps
+    trainer = Trainer(s2s, tc, batch, out, loss_fn=smoothed_loss(cfg.label_smoothing),
+                      tokenizer=tok, on_eval=on_eval, meta={"example": asdict(cfg)},
+                      tokens_per_batch=int(tc.batch_size * tokens_per_pair))
     if mode in ("resume", "evaluate"):
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
@@ -303,11 +271,11 @@ def main(argv=None):
     if mode != "evaluate":
         trainer.train()
     train_s = time.perf_counter() - t_train
-    load_checkpoint(out / "best", model, restore_rng=False)         # the best val loss
-    val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
+    load_checkpoint(out / "best", s2s, restore_rng=False)           # the best val loss
+    val_loss = pair_loss(s2s, enc["val"], pad, tc.batch_size, cfg.device)
     results = evaluate(s2s, tok, cfg, train, test, out)
     steps = trainer.step - start_step
-    tok_s = steps * cfg.batch_size * cfg.grad_accum * tokens_per_pair / max(train_s, 1e-9)
+    tok_s = steps * tc.batch_size * tc.grad_accum * tokens_per_pair / max(train_s, 1e-9)
     g, b = results["greedy"], results[f"beam {cfg.beam_width}"]
     print(f"summary: {cfg.test_split} BLEU/chrF greedy {g['bleu']:.2f}/{g['chrf']:.2f}, "
           f"beam {cfg.beam_width} {b['bleu']:.2f}/{b['chrf']:.2f} | copy "

@@ -123,17 +123,17 @@ def section_masks(out):
                  ("causal_mask(5): query i sees keys 0..i",
                   "PyTorch's square subsequent mask (added to the scores)"))
     src = [[FIRST_DIGIT + d for d in (4, 1, 5, 9, 2)], [FIRST_DIGIT + d for d in (2, 6, 5)]]
-    src_ids, src_pad = pad_batch(src, PAD)                           # (B, S), True at padding
+    src_ids, src_mask = pad_batch(src, PAD)                          # (B, S), True at tokens
     print(f"\n   a padded batch of two sources (pad id {PAD}):")
-    for row, pad in zip(src_ids, src_pad):
-        print(f"     ids {row.tolist()}   src_pad_mask (True at padding) "
-              f"{pad.astype(int).tolist()}")
-    may = padding_mask(tx.tensor(src_pad)).numpy()                  # (B, 1, 1, S)
-    print(f"   encoder self-attention and cross-attention use ~src_pad_mask as a "
+    for row, real in zip(src_ids, src_mask):
+        print(f"     ids {row.tolist()}   src_mask (True at real tokens) "
+              f"{real.astype(int).tolist()}")
+    may = padding_mask(tx.tensor(~src_mask)).numpy()                 # (B, 1, 1, S)
+    print(f"   encoder self-attention and cross-attention use src_mask as a "
           f"{may.shape} = (B, 1, 1, S)\n   'may attend' mask: every head and query of row b "
           f"sees the same keys; row 1: {may[1, 0, 0].astype(int).tolist()}")
-    tgt_in, tgt_pad = pad_batch([[BOS, 7, 8, 9, 10], [BOS, 7, 8]], PAD)
-    dec = combine_masks(causal_mask(tgt_in.shape[1]), padding_mask(tx.tensor(tgt_pad)))
+    tgt_in, tgt_mask = pad_batch([[BOS, 7, 8, 9, 10], [BOS, 7, 8]], PAD)
+    dec = combine_masks(causal_mask(tgt_in.shape[1]), padding_mask(tx.tensor(~tgt_mask)))
     dec = dec.numpy()                                                # (B, 1, T, T)
     print(f"\n   decoder self-attention, row 1 (tgt_in {tgt_in[1].tolist()}): causal AND not "
           f"padding, {dec.shape}")
@@ -221,7 +221,7 @@ def digits(ids):
 def greedy(model, pairs, cfg):
     """Greedy decodes (lists of ids, EOS removed) of the sources of `pairs`."""
     batch = collate_pairs(pairs, PAD)
-    out = generate_seq2seq(model, batch.src, batch.src_pad_mask, BOS, EOS,
+    out = generate_seq2seq(model, batch.src, batch.src_mask, BOS, EOS,
                            cfg.max_len + 1, greedy=True).numpy()
     decodes = []
     for row in out[:, 1:].tolist():                                   # drop BOS
@@ -244,7 +244,7 @@ def train(cfg, model, held):
                                             warmup_steps=min(cfg.warmup_steps, cfg.steps),
                                             decay_steps=cfg.steps))
         b = collate_pairs(draw(rng, cfg.batch_size, cfg, avoid), PAD)
-        _, loss = model(b.src, b.tgt_in, b.src_pad_mask, b.tgt_pad_mask, targets=b.tgt_out)
+        _, loss = model(b.src, b.tgt_in, b.src_mask, b.tgt_mask, targets=b.tgt_out)
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -71,9 +71,10 @@ import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import save_checkpoint
 from tinytx.course import load_book, setup, show_tokens
-from tinytx.data import cached_tokenizer, get_batch, iter_windows, train_val_split
+from tinytx.data import cached_tokenizer, get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, softmax
 from tinytx.models import GPT, GPTConfig
+from tinytx.train import evaluate
 
 
 @dataclass
@@ -166,17 +167,6 @@ def train(model, train_ids, val_ids, cfg):
     return rows, tok_s
 
 
-def held_out_loss(model, ids, cfg):
-    """Mean cross-entropy over every held-out token (consecutive windows, each once)."""
-    total, count = 0.0, 0
-    model.eval()
-    with tx.no_grad():
-        for x, y in iter_windows(ids, cfg.batch_size, cfg.block_size, device=cfg.device):
-            total += model(x, y)[1].item() * y.size
-            count += y.size
-    return total / count
-
-
 def plot_loss(rows, path):
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
     steps = [r["step"] for r in rows]
@@ -261,8 +251,8 @@ def main(argv=None):
     rows, tok_s = train(model, train_ids, val_ids, cfg)
     print(f"   {time.perf_counter() - t_train:.0f} s, {tok_s:,.0f} tokens/s")
 
-    val_loss = held_out_loss(model, val_ids, cfg)
-    bpb = val_loss / math.log(2) / bytes_per_token
+    val_loss, bpb = evaluate(model, val_ids, cfg.batch_size, cfg.block_size,
+                             bytes_per_token=bytes_per_token, device=cfg.device)
     plot_loss(rows, out / "loss.png")
     print(f"\n4. held-out loss over all {len(val_ids):,} held-out tokens: {val_loss:.3f} "
           f"nats/token = {bpb:.3f} bits/byte (perplexity {math.exp(val_loss):.0f})")

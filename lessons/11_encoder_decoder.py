@@ -11,8 +11,8 @@ target = sentence i + 1. This lesson:
 
   1. cuts the book into sentences and pairs (sentence_i, sentence_{i+1}) and shows one
      padded batch as tokens: src, tgt_in = [BOS] target, tgt_out = target [EOS], masks;
-  2. trains `tinytx.models.Seq2Seq` with `tinytx.train.Trainer` (the adapter
-     `tinytx.train.seq2seq.PairLoss` turns a padded batch into the model's five inputs);
+  2. trains `tinytx.models.Seq2Seq` with `tinytx.train.Trainer` (its loss function
+     `tinytx.train.seq2seq.seq2seq_loss` unpacks a padded batch into the five inputs);
   3. decodes held-out sources greedily and with beam search and prints both, each with
      its average log-probability per token and its length;
   4. measures, over many held-out sources, what a wider beam buys: mean log-probability
@@ -45,7 +45,7 @@ Expected output (abridged; measured on the whole book, seed 1337):
          src     [E][P][I][T][AP][H]··········
          tgt_in  [[BOS]][He][re][ Dulcinea][ li][es][.]·······
          tgt_out [He][re][ Dulcinea][ li][es][.][[EOS]]·······
-       src_pad_mask (1 = True = padding): 0000001111111111 and 0000000000000000
+       src_mask (1 = True = may attend): 1111110000000000 and 1111111111111111
     2. Seq2Seq: 1,190,147 parameters (2 encoder + 2 decoder layers, 128 wide, ...)
        step 600: train 3.6061, val 4.0903
        139 s; held-out loss over every target token: 4.143 nats/token
@@ -98,11 +98,11 @@ from tinytx.metrics import sentence_chrf
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import render_token
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders,
-                                  pair_loss, random_pair_batch, strip_target,
+from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
+                                  random_pair_batch, seq2seq_loss, strip_target,
                                   target_logprobs, target_tokens)
-from tinytx.train.translation import (SmoothedPairLoss, cross_attention,
-                                      scores_by_beam_width, translate_corpus)
+from tinytx.train.translation import (cross_attention, scores_by_beam_width,
+                                      smoothed_loss, translate_corpus)
 
 
 @dataclass
@@ -172,10 +172,10 @@ def show_batch(tok, enc, pad):
     for name in ("src", "tgt_in", "tgt_out"):
         for row in getattr(b, name).numpy():
             print(f"     {name:8s}{show_tokens(tok.vocab, row, pad)}")
-    masks = ["".join("1" if m else "0" for m in row) for row in b.src_pad_mask.numpy()]
-    print(f"   src_pad_mask (1 = True = padding): {masks[0]} and {masks[1]}"
+    masks = ["".join("1" if m else "0" for m in row) for row in b.src_mask.numpy()]
+    print(f"   src_mask (1 = True = may attend): {masks[0]} and {masks[1]}"
           f"\n   It keeps the encoder's self-attention and the decoder's cross-attention off "
-          f"the padding;\n   tgt_pad_mask joins the causal mask in the decoder, and tgt_out "
+          f"the padding;\n   tgt_mask joins the causal mask in the decoder, and tgt_out "
           f"== [PAD] is left out of the loss.")
 
 
@@ -271,9 +271,9 @@ def translation(cfg, out):
           f"{cfg.mt_n_layer} layers; {cfg.mt_max_iters} steps of {cfg.mt_batch_size} pairs, "
           f"label smoothing {cfg.mt_label_smoothing}")
     t0 = time.perf_counter()
-    Trainer(SmoothedPairLoss(s2s, cfg.mt_label_smoothing), train_cfg,
+    Trainer(s2s, train_cfg,
             lambda split, rng: _pair_batch(enc[split], cfg.mt_batch_size, rng, pad, cfg),
-            out / "translation").train()
+            out / "translation", loss_fn=smoothed_loss(cfg.mt_label_smoothing)).train()
     print(f"   trained in {time.perf_counter() - t0:.0f} s; test sentences, each output "
           f"with its sentence chrF:")
     picks = np.linspace(0, len(test) - 1, min(cfg.n_show, len(test))).astype(int)
@@ -313,9 +313,8 @@ def translation(cfg, out):
 
 
 def _pair_batch(encoded, batch_size, rng, pad, cfg):
-    """A random padded batch as the Trainer wants it: (PairBatch, its targets)."""
-    b = random_pair_batch(encoded, batch_size, rng, pad, cfg.device)
-    return b, b.tgt_out
+    """A random padded batch of pairs (a PairBatch) on cfg.device."""
+    return random_pair_batch(encoded, batch_size, rng, pad, cfg.device)
 
 
 def main(argv=None):
@@ -348,15 +347,14 @@ def main(argv=None):
     train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields},
                             progress=False)
 
-    def batch(split, rng):                 # the Trainer calls model(*batch): (PairBatch, y)
+    def batch(split, rng):                 # a PairBatch; seq2seq_loss unpacks it
         return _pair_batch(enc[split], cfg.batch_size, rng, pad, cfg)
 
     print(f"\n2. Seq2Seq: {s2s.num_parameters():,} parameters ({cfg.n_encoder_layer} encoder "
           f"+ {cfg.n_decoder_layer} decoder layers, {cfg.n_embd} wide, shared embeddings); "
           f"{cfg.max_iters} steps of {cfg.batch_size} pairs with the Trainer")
     t_train = time.perf_counter()
-    trainer = Trainer(PairLoss(s2s), train_cfg, batch, out,
-                      meta={"model": s2s.config.to_dict(), "lesson": 11},
+    trainer = Trainer(s2s, train_cfg, batch, out, loss_fn=seq2seq_loss, meta={"lesson": 11},
                       batch_tokens=target_tokens)  # padded pairs: weight by tokens
     trainer.train()
     val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)

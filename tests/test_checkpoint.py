@@ -216,3 +216,19 @@ def test_mixed_saves_are_detected(tmp_path):
     with pytest.raises(CheckpointError, match="a.safetensors: key 'checkpoint_id'.*"
                                               "different saves"):
         load_checkpoint(tmp_path / "a", Tiny())
+
+
+def test_optimizer_plan_load_checks_before_it_assigns():
+    """The public API checkpoint loading uses: plan_load checks a state dict and changes
+    nothing; the function it returns assigns."""
+    model, opt = trained("cpu")
+    sd = opt.state_dict()
+    key = opt._state_keys[-1]                            # a moment array (exp_avg_sq)
+    before = {i: np.array(e[key]) for i, e in opt.state.items()}
+    _, other = trained("cpu", steps=5, seed=1)
+    apply = opt.plan_load(other.state_dict())
+    assert all(np.array_equal(opt.state[i][key], before[i]) for i in before)
+    apply()
+    assert not all(np.array_equal(opt.state[i][key], before[i]) for i in before)
+    with pytest.raises(ValueError, match="param groups"):
+        opt.plan_load({"state": {}, "param_groups": sd["param_groups"] * 2})

@@ -181,7 +181,8 @@ def test_download_progress_and_atomic_save(tmp_path, capsys):
 
     def while_streaming():                      # the destination appears only when done
         assert not dest.exists()
-        assert [p.name.startswith(".tmp-") for p in tmp_path.iterdir()] == [True]
+        assert [p.name.startswith(".quixote.txt.") and p.name.endswith(".tmp")
+                for p in tmp_path.iterdir()] == [True]
 
     opener = FakeOpener({"down": urllib.error.URLError("no route"), "cut": IncompleteRead(b""),
                          "up": BOOK},
@@ -411,7 +412,7 @@ def test_pad_batch():
     ids, mask = pad_batch([[5, 6, 7], [], np.array([8])], pad_id=9)
     assert ids.dtype == np.int64 and mask.dtype == bool and ids.shape == (3, 3)
     assert ids.tolist() == [[5, 6, 7], [9, 9, 9], [8, 9, 9]]
-    assert mask.tolist() == [[False] * 3, [True] * 3, [False, True, True]]
+    assert mask.tolist() == [[True] * 3, [False] * 3, [True, False, False]]  # may attend
     assert pad_batch([[1]], 0, length=4)[0].tolist() == [[1, 0, 0, 0]]
     with pytest.raises(ValueError, match="length"):
         pad_batch([[1, 2]], 0, length=1)
@@ -432,13 +433,13 @@ def test_pair_batches(tok, device):
     seen = []
     for b in batches:
         src, tgt_in, tgt_out, src_mask, tgt_mask = (t.numpy() for t in b)
-        assert b.src.dtype == np.int64 and b.tgt_pad_mask.dtype == bool
+        assert b.src.dtype == np.int64 and b.tgt_mask.dtype == bool
         assert b.src.device is device and tgt_in.shape == tgt_out.shape == tgt_mask.shape
-        assert np.array_equal(src_mask, src == pad) and np.array_equal(tgt_mask, tgt_in == pad)
-        assert (tgt_in[:, 0] == bos).all() and (tgt_out[tgt_mask] == pad).all()
-        assert np.array_equal(tgt_in[:, 1:][~tgt_mask[:, 1:]], tgt_out[:, :-1][~tgt_mask[:, 1:]])
+        assert np.array_equal(src_mask, src != pad) and np.array_equal(tgt_mask, tgt_in != pad)
+        assert (tgt_in[:, 0] == bos).all() and (tgt_out[~tgt_mask] == pad).all()
+        assert np.array_equal(tgt_in[:, 1:][tgt_mask[:, 1:]], tgt_out[:, :-1][tgt_mask[:, 1:]])
         assert ((tgt_out == eos).sum(1) == 1).all() and (tgt_in != eos).all()
-        seen += [(tuple(s[~m]), tuple(t[~n]))
+        seen += [(tuple(s[m]), tuple(t[n]))
                  for s, m, t, n in zip(src, src_mask, tgt_out, tgt_mask)]
     assert sorted(seen) == sorted((tuple(s), tuple(t[1:])) for s, t in enc)  # each pair once
     again = list(pair_batches(enc, 4, np.random.default_rng(0), pad_id=pad))
@@ -457,7 +458,7 @@ def test_pair_batches_fit_seq2seq(tok):
                                   max_len=32, pad_id=ids["[PAD]"]))
     batch = next(pair_batches(pairs_data(tok), 4, np.random.default_rng(0),
                               pad_id=ids["[PAD]"]))
-    logits, loss = model(batch.src, batch.tgt_in, batch.src_pad_mask, batch.tgt_pad_mask,
+    logits, loss = model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask,
                          targets=batch.tgt_out)
     assert logits.shape == (*batch.tgt_in.shape, max(tok.vocab) + 1)
     assert math.isfinite(loss.item())

@@ -129,7 +129,7 @@ def test_t5_pairs_finetune_with_prefix(t5_folder, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "source:  'Create the lyrics of: a song about" in printed
     back = load_t5(out / "hf")
-    for name, array in r["trainer"].model.model.state_dict().items():
+    for name, array in r["trainer"].model.state_dict().items():
         np.testing.assert_array_equal(back.state_dict()[name], array)
     assert (out / "hf" / "spiece.model").read_bytes() == (t5_folder / "spiece.model"
                                                           ).read_bytes()

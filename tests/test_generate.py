@@ -71,8 +71,8 @@ def test_cached_logits_match_uncached_each_step_seq2seq():
     model = _s2s(dtype="float32", max_len=6)
     ids = np.ones((2, 1), dtype=np.int64)
     with inference(model):
-        memory = model.encode(tx.tensor(SRC), tx.tensor(SRC == 0))
-        mask = tx.tensor(SRC == 0)
+        memory = model.encode(tx.tensor(SRC), tx.tensor(SRC != 0))
+        mask = tx.tensor(SRC != 0)
         cached = seq2seq_stepper(model, memory, mask)
         plain = seq2seq_stepper(model, memory, mask, use_cache=False)
         for t in range(10):
@@ -93,8 +93,8 @@ def test_cached_generation_equals_uncached_gpt(kwargs):
 @pytest.mark.parametrize("kwargs", SAMPLING)
 def test_cached_generation_equals_uncached_seq2seq(kwargs):
     model = _s2s(max_len=6)
-    a = generate_seq2seq(model, SRC, SRC == 0, 1, None, 12, use_cache=True, **kwargs)
-    b = generate_seq2seq(model, SRC, SRC == 0, 1, None, 12, use_cache=False, **kwargs)
+    a = generate_seq2seq(model, SRC, SRC != 0, 1, None, 12, use_cache=True, **kwargs)
+    b = generate_seq2seq(model, SRC, SRC != 0, 1, None, 12, use_cache=False, **kwargs)
     assert a.shape == (2, 13)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -106,8 +106,8 @@ def test_cached_generation_on_each_device(device):
     assert a.device is device
     np.testing.assert_array_equal(a.numpy(), b.numpy())
     s2s = _s2s(device=device.name, dtype="float32")
-    a = beam_search_seq2seq(s2s, SRC, SRC == 0, 1, 2, 9, beam_width=3)
-    b = beam_search_seq2seq(s2s, SRC, SRC == 0, 1, 2, 9, beam_width=3, use_cache=False)
+    a = beam_search_seq2seq(s2s, SRC, SRC != 0, 1, 2, 9, beam_width=3)
+    b = beam_search_seq2seq(s2s, SRC, SRC != 0, 1, 2, 9, beam_width=3, use_cache=False)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
@@ -268,8 +268,8 @@ def test_bad_arguments():
         generate(model, [1], 2, rng="seed")
     with pytest.raises(ValueError, match="beam_width.*0"):
         beam_search(model, [1], 2, beam_width=0)
-    with pytest.raises(ValueError, match="src_pad_mask"):
-        generate_seq2seq(_s2s(), SRC, SRC[:, :2] == 0, 1, 2, 3)
+    with pytest.raises(ValueError, match="src_mask"):
+        generate_seq2seq(_s2s(), SRC, SRC[:, :2] != 0, 1, 2, 3)
     assert generate(model, [1, 2], 0).numpy().tolist() == [[1, 2]]
     np.testing.assert_array_equal(generate(model, _prompts(), 5, rng=0, top_k=1000).numpy(),
                                   generate(model, _prompts(), 5, rng=0).numpy())
@@ -278,10 +278,10 @@ def test_bad_arguments():
 def test_generation_runs_in_eval_mode_and_restores_it():
     model = _s2s()                                           # dropout 0.1
     model.train()
-    a = generate_seq2seq(model, SRC, SRC == 0, 1, 2, 8, greedy=True)
+    a = generate_seq2seq(model, SRC, SRC != 0, 1, 2, 8, greedy=True)
     assert model.training and all(m.training for m in model.modules())
     model.eval()
-    b = generate_seq2seq(model, SRC, SRC == 0, 1, 2, 8, greedy=True)
+    b = generate_seq2seq(model, SRC, SRC != 0, 1, 2, 8, greedy=True)
     assert not model.training
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
@@ -300,8 +300,8 @@ def test_beam_width_one_is_greedy(use_cache):
     np.testing.assert_array_equal(beam, greedy)
     s2s = _s2s()
     np.testing.assert_array_equal(
-        beam_search_seq2seq(s2s, SRC, SRC == 0, 1, 2, 10, beam_width=1).numpy(),
-        generate_seq2seq(s2s, SRC, SRC == 0, 1, 2, 10, greedy=True).numpy())
+        beam_search_seq2seq(s2s, SRC, SRC != 0, 1, 2, 10, beam_width=1).numpy(),
+        generate_seq2seq(s2s, SRC, SRC != 0, 1, 2, 10, greedy=True).numpy())
 
 
 def test_beam_search_cached_equals_uncached_past_block_size():

@@ -73,7 +73,7 @@ def test_whole_model_gradcheck(ff, tie):
     model = T5(tiny(ff, tie, num_layers=1, num_decoder_layers=1, vocab_size=12, d_model=8,
                     num_heads=2, d_ff=12)).to(dtype="float64")
     src, tgt = tx.tensor(SRC[:, 6:] % 12), tx.tensor(TGT[:, :4] % 12)
-    mask = tx.tensor(SRC[:, 6:] == 0)
+    mask = tx.tensor(SRC[:, 6:] != 0)                      # may attend: not padding
     params = dict(model.named_parameters())
     names = ["shared.weight", "encoder.block.0.layer.0.SelfAttention.relative_attention_bias"
              ".weight", "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
@@ -87,8 +87,8 @@ def test_whole_model_gradcheck(ff, tie):
 def test_kv_cache_equals_no_cache(ff, tie):
     tx.manual_seed(2)
     model = T5(tiny(ff, tie)).eval()
-    mask = SRC == 0
-    mask[0, :9] = False
+    mask = SRC != 0
+    mask[0, :9] = True
     memory = model.encode(tx.tensor(SRC), tx.tensor(mask))
     with tx.no_grad():
         full = model.decode(tx.tensor(TGT), memory, tx.tensor(mask)).numpy()
@@ -179,11 +179,11 @@ def test_matches_transformers(tmp_path, ff):
         greedy = hf.generate(torch.tensor(SRC), attention_mask=attention, max_new_tokens=10,
                              do_sample=False, num_beams=1, use_cache=False).numpy()
     model = load_t5(tmp_path).eval()
-    pad = attention.numpy() == 0
+    attend = attention.numpy() == 1            # HF's attention_mask is "may attend" too
     with tx.no_grad():
-        got = model(tx.tensor(SRC), tx.tensor(TGT), tx.tensor(pad))[0].numpy()
+        got = model(tx.tensor(SRC), tx.tensor(TGT), tx.tensor(attend))[0].numpy()
     np.testing.assert_allclose(got, want, atol=1e-4)
-    ours = generate_seq2seq(model, SRC, pad, 0, 1, 10, greedy=True).numpy()
+    ours = generate_seq2seq(model, SRC, attend, 0, 1, 10, greedy=True).numpy()
     n = min(ours.shape[1], greedy.shape[1])
     np.testing.assert_array_equal(ours[:, :n], greedy[:, :n])
     save_t5(model, tmp_path / "back")                  # and transformers reads ours

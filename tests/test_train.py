@@ -116,3 +116,31 @@ def test_smoothing_is_bias_corrected_and_follows_the_mean():
     assert smooth([2.0, 2.0, 2.0], 0.1) == pytest.approx([2.0, 2.0, 2.0])  # no pull to 0
     assert smooth([1.0, 3.0], 1.0) == [1.0, 3.0]                          # alpha 1: raw
     assert smooth([0.0, 1.0], 0.5) == pytest.approx([0.0, 0.5 / 0.75])
+
+
+def test_evaluate_is_the_mean_over_every_held_out_token():
+    """The full held-out pass: every token after the first is a target once (windows of
+    block_size and the remainder), the model's mode is restored, bits per byte follow."""
+    from tinytx.models import GPT, GPTConfig
+    from tinytx.train import bits_per_byte, evaluate
+    tx.manual_seed(0)
+    model = GPT(GPTConfig(block_size=8, vocab_size=13, n_layer=1, n_head=2, n_embd=8,
+                          dropout=0.5))
+    ids = np.random.default_rng(1).integers(0, 13, 45)             # 5 windows + 4 left
+    model.eval()
+    nll = []
+    with tx.no_grad():
+        for start in range(0, 44, 8):
+            x, y = ids[start:start + 8], ids[start + 1:start + 9]
+            logits, _ = model(tx.tensor(x[None, :len(y)]))
+            logp = logits.numpy()[0] - np.log(np.exp(logits.numpy()[0]).sum(-1,
+                                                                             keepdims=True))
+            nll += list(-logp[np.arange(len(y)), y])
+    model.train()
+    loss, bpb = evaluate(model, ids, 2, 8, bytes_per_token=1.5)
+    assert len(nll) == 44 and loss == pytest.approx(np.mean(nll), rel=1e-5)
+    assert bpb == pytest.approx(loss / np.log(2) / 1.5) == bits_per_byte(loss, 1.5)
+    assert model.training                                           # restored
+    assert np.isnan(evaluate(model, ids, 2, 8)[1])                  # bytes unknown
+    with pytest.raises(ValueError, match="ids"):
+        evaluate(model, ids[:1], 2, 8)

@@ -9,14 +9,15 @@ import numpy as np
 import pytest
 
 import tinytx as tx
+from tinytx.checkpoint_model import load_model
 from tinytx.data import add_special_tokens, collate_pairs, encode_pairs
 from tinytx.generate import beam_search_seq2seq
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import RegexTokenizer
 from tinytx.train import accumulate_gradients, read_rows
-from tinytx.train.seq2seq import (PairLoss, book_pairs, compare_decoders, pair_loss,
-                                  random_pair_batch, strip_target, target_logprobs,
-                                  target_tokens)
+from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
+                                  random_pair_batch, seq2seq_loss, strip_target,
+                                  target_logprobs, target_tokens)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -67,14 +68,11 @@ def test_random_pair_batch_depends_only_on_the_generator(toy):
         random_pair_batch([], 2, np.random.default_rng(0), ids["[PAD]"])
 
 
-def test_pair_loss_adapter_is_the_models_loss(toy):
+def test_seq2seq_loss_is_the_models_loss(toy):
     _, ids, enc, model = toy
     b = collate_pairs(enc, ids["[PAD]"])
-    direct = model(b.src, b.tgt_in, b.src_pad_mask, b.tgt_pad_mask, targets=b.tgt_out)[1]
-    adapted = PairLoss(model)(b, b.tgt_out)[1]
-    assert adapted.item() == pytest.approx(direct.item())
-    names = [n for n, _ in PairLoss(model).named_parameters()]
-    assert names and all(n.startswith("model.") for n in names)
+    direct = model(b.src, b.tgt_in, b.src_mask, b.tgt_mask, targets=b.tgt_out)[1]
+    assert seq2seq_loss(model, b).item() == pytest.approx(direct.item())
     # one batch of all pairs: its loss is the token-weighted held-out loss
     assert pair_loss(model, enc, ids["[PAD]"], batch_size=2) == pytest.approx(
         direct.item(), rel=1e-5)
@@ -87,7 +85,7 @@ def test_target_logprobs_agree_with_the_beam_score(toy):
     bos, eos, pad = ids["[BOS]"], ids["[EOS]"], ids["[PAD]"]
     src = [s for s, _ in enc]
     out, scores = beam_search_seq2seq(model, collate_pairs(enc, pad).src.numpy(),
-                                      collate_pairs(enc, pad).src_pad_mask.numpy(), bos,
+                                      collate_pairs(enc, pad).src_mask.numpy(), bos,
                                       eos, 6, beam_width=3, return_scores=True)
     hyps = [strip_target(row, bos, eos, pad) for row in out.tolist()]
     logps = target_logprobs(model, src, hyps, bos, pad)
@@ -119,15 +117,15 @@ def test_accumulated_padded_micro_batches_equal_one_big_batch(toy):
     _, ids, _, model = toy
     tok_pairs = [([5, 6, 7, 8, 9], [1, 7, 2]), ([8], [1, 9, 9, 9, 9, 9, 9, 2]),
                  ([4, 4], [1, 3, 2]), ([6, 5, 4], [1, 4, 4, 4, 2])]
-    model = PairLoss(model).to(dtype="float64")
+    model = model.to(dtype="float64")
     pad = ids["[PAD]"]
     micro = [collate_pairs(tok_pairs[:1], pad), collate_pairs(tok_pairs[1:], pad)]
     big = collate_pairs(tok_pairs, pad)
-    assert target_tokens((micro[0], micro[0].tgt_out)) != target_tokens(micro[1])
+    assert target_tokens(micro[0]) != target_tokens(micro[1])
 
     def grads(batches, counts):
         model.zero_grad()
-        loss = accumulate_gradients(model, [(b, b.tgt_out) for b in batches], counts)
+        loss = accumulate_gradients(model, batches, counts, seq2seq_loss)
         return loss, {n: p.grad.copy() for n, p in model.named_parameters()}
 
     loss_big, big_grads = grads([big], None)
@@ -183,7 +181,7 @@ def test_book_run_writes_logs_checkpoints_and_decodes(small_book, tmp_path, caps
     printed = capsys.readouterr().out
     assert "next-sentence pairs" in printed and ".jpg" not in printed
     _check_outputs(out, printed, rows=3)                  # steps 0, 2 and 4
-    model, tok = example.load_seq2seq(out / "last")
+    model, tok = load_model(out / "last")
     assert isinstance(model, Seq2Seq) and "[EOS]" in tok.special_tokens
     # --resume continues from step 4 to 6
     example.main([f"--data={small_book}", f"--out_dir={out}", "--max_iters=6",

@@ -115,12 +115,29 @@ def test_seq2seq_ignores_padding(device):
     src = tx.tensor([[4, 5, 6, 0], [7, 8, 0, 0]], device=device)
     tgt_in = tx.tensor([[1, 4, 5], [1, 7, 0]], device=device)
     tgt = tx.tensor([[4, 5, 2], [7, 2, 0]], device=device)
-    logits, loss = model(src, tgt_in, src == 0, tgt_in == 0, tgt)
+    logits, loss = model(src, tgt_in, src != 0, tgt_in != 0, tgt)     # "may attend" masks
     assert logits.shape == (2, 3, 10) and np.isfinite(loss.item())
     # changing a padded source token changes nothing: it is masked out everywhere
     src2 = tx.tensor([[4, 5, 6, 0], [7, 8, 0, 9]], device=device)
-    logits2, _ = model(src2, tgt_in, src == 0, tgt_in == 0, tgt)
+    logits2, _ = model(src2, tgt_in, src != 0, tgt_in != 0, tgt)
     np.testing.assert_allclose(logits.numpy(), logits2.numpy(), atol=1e-12)
+
+
+def test_seq2seq_rejects_padding_masks():
+    """One mask convention: "may attend". A padding mask (True at padding), as Seq2Seq
+    took before, has a row with no True (the batch's longest sequence): a clear error.
+    The old keywords are gone, so a call by name fails loudly too."""
+    model = Seq2Seq(Seq2SeqConfig(vocab_size=10, n_embd=8, n_head=2, n_encoder_layer=1,
+                                  n_decoder_layer=1))
+    src, tgt_in = tx.tensor([[4, 5, 6], [7, 8, 0]]), tx.tensor([[1, 4], [1, 7]])
+    with pytest.raises(ValueError, match=r"src_mask: row 0 may attend no position.*~pad_mask"):
+        model(src, tgt_in, src == 0)
+    with pytest.raises(ValueError, match="tgt_mask: row 0"):
+        model(src, tgt_in, src != 0, tgt_in == 0)
+    with pytest.raises(ValueError, match="bool"):
+        model.encode(src, tx.tensor([[1.0, 1.0, 0.0]] * 2))
+    with pytest.raises(TypeError, match="src_pad_mask"):
+        model(src, tgt_in, src_pad_mask=src == 0)
 
 
 def test_causal_mask_blocks_the_future(device):
@@ -144,8 +161,8 @@ def test_seq2seq_tied_generator(device):
     assert not any(k.startswith("generator") for k in model.state_dict())
     src = tx.tensor([[4, 5, 6, 0]], device=device)
     tgt_in = tx.tensor([[1, 4, 5]], device=device)
-    memory = model.encode(src, src == 0)
-    logits = model.decode(tgt_in, memory, src == 0)
+    memory = model.encode(src, src != 0)
+    logits = model.decode(tgt_in, memory, src != 0)
     assert logits.shape == (1, 3, 7)
-    _check_module(lambda: model.decode(tgt_in, model.encode(src, src == 0), src == 0),
+    _check_module(lambda: model.decode(tgt_in, model.encode(src, src != 0), src != 0),
                   model, [])

@@ -260,11 +260,12 @@ def test_example_errors_are_clear(corpus, tmp_path):
     with pytest.raises(SystemExit, match="unknown option --foo"):
         ex.parse_args(["--foo=1"])
     cfg, mode, _ = ex.parse_args(["--config=seed-en-no"])
-    assert (cfg.n_encoder_layer, cfg.n_decoder_layer, cfg.n_head, cfg.n_embd, cfg.n_inner,
-            cfg.norm_first, cfg.lr, cfg.eps, cfg.device) == (3, 3, 8, 512, 512, False, 1e-4,
-                                                             1e-9, "cuda")
+    m, t = cfg.model, cfg.train
+    assert (m.n_encoder_layer, m.n_decoder_layer, m.n_head, m.n_embd, m.n_inner,
+            m.norm_first, t.lr, t.eps, cfg.device) == (3, 3, 8, 512, 512, False, 1e-4,
+                                                       1e-9, "cuda")
     cfg, _, _ = ex.parse_args(["--config=seed-nb-nn"])
-    assert (cfg.n_encoder_layer, cfg.n_decoder_layer, cfg.source_langs,
+    assert (cfg.model.n_encoder_layer, cfg.model.n_decoder_layer, cfg.source_langs,
             cfg.target_langs) == (6, 8, "nob", "nno")
     with pytest.raises(SystemExit, match="need pairs"):
         ex.main(_tiny(corpus, tmp_path) + ["--target_langs=xxx"])

@@ -12,12 +12,15 @@ files:
 The JSON also holds `arrays_sha256`, a SHA-256 of every array (name, dtype, shape and
 bytes); load recomputes it and refuses a file whose bytes changed (a bad disk, a copy cut
 short in a way that still parses) with an error naming the file. Version-1 checkpoints,
-written before the checksum existed, still load (without that check).
+written before the checksum existed, still load (without that check). Up to version 2 a
+Seq2Seq was saved inside a wrapper module, its weights under one more "model." prefix;
+such checkpoints load into the bare model (see `_unwrap`). What the JSON's `config`
+holds for a model (its type, config and tokenizer) is `tinytx.checkpoint_model`'s.
 
-Writes are atomic: both files are written to temporary files in the same directory and
-then renamed over the old ones with `os.replace` (safetensors first, JSON last). Both
+Writes are atomic: each file is written by `tinytx.files.atomic_write` (a temporary file
+in the same directory, then `os.replace`), the safetensors first and the JSON last. Both
 carry the same random `checkpoint_id`. Until the new JSON is in place the old arrays stay
-on disk as `.NAME.safetensors.prev`, so a process killed between the two renames leaves
+on disk as `.NAME.safetensors.prev`, so a process killed between the two writes leaves
 the old checkpoint loadable (load finds the arrays whose id the JSON names); a new
 safetensors beside a JSON of another save is detected instead of resuming from a mix.
 Loading checks every name, shape and dtype before it changes anything: an error leaves
@@ -45,9 +48,11 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from .backend import cuda_available, get_device
+from .files import atomic_write, atomic_write_text, fsync
 
 FORMAT = "tinytx-checkpoint"
-VERSION = 2            # 2: arrays_sha256 in the JSON; 1 (no checksum) still loads
+VERSION = 3            # 3: no wrapper prefix (see _unwrap); 2: arrays_sha256 in the
+                       # JSON; 1 (no checksum) still loads
 
 
 class CheckpointError(ValueError):
@@ -101,25 +106,14 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
     except (TypeError, ValueError) as e:
         raise TypeError(f"save_checkpoint: config, step and extra must be JSON-able: {e}")
     st_path.parent.mkdir(parents=True, exist_ok=True)
-    st_tmp, json_tmp = _temp_name(st_path), _temp_name(json_path)
-    try:
-        save_file(arrays, str(st_tmp), metadata={"format": FORMAT,
-                                                 "checkpoint_id": checkpoint_id})
-        _fsync(st_tmp)
-        with open(json_tmp, "x") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        prev = _previous(st_path)
-        if st_path.exists():             # kept until the new JSON is in place, so a crash
-            os.replace(st_path, prev)    # between the renames leaves the old pair loadable
-        os.replace(st_tmp, st_path)      # the arrays first ...
-        os.replace(json_tmp, json_path)  # ... the JSON last: it names the arrays' id
-        _fsync(st_path.parent)
-        prev.unlink(missing_ok=True)
-    finally:
-        for tmp in (st_tmp, json_tmp):
-            tmp.unlink(missing_ok=True)
+    prev = _previous(st_path)
+    if st_path.exists():                 # kept until the new JSON is in place, so a crash
+        os.replace(st_path, prev)        # before it leaves the old pair loadable
+    atomic_write(st_path, lambda tmp: save_file(   # the arrays first ...
+        arrays, str(tmp), metadata={"format": FORMAT, "checkpoint_id": checkpoint_id}))
+    atomic_write_text(json_path, text)                             # ... the JSON last
+    fsync(st_path.parent)
+    prev.unlink(missing_ok=True)
 
 
 def read_checkpoint_meta(path) -> dict:
@@ -178,6 +172,7 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
                               f"'arrays_sha256' of {json_path}: the file "
                               f"is corrupt (changed on disk after it was saved)")
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    model_sd = _unwrap(model_sd, model, meta["version"])
     try:
         plan, _, _ = model._plan_load(model_sd, strict=True)
     except ValueError as e:
@@ -191,6 +186,17 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     for name, state in rng.items():
         get_device(name).set_rng_state(state)
     return meta
+
+
+def _unwrap(model_sd: dict, model, version: int) -> dict:
+    """Up to version 2 a Seq2Seq (or T5) was trained inside the PairLoss adapter, whose
+    only child was the model under the name `model`: its weights are "model.src_emb...".
+    Such a checkpoint loads into the bare model with that prefix taken off."""
+    own = model.state_dict()
+    if version < 3 and model_sd and not own.keys() & model_sd.keys() and all(
+            k.startswith("model.") for k in model_sd):
+        return {k[len("model."):]: v for k, v in model_sd.items()}
+    return model_sd
 
 
 def arrays_checksum(arrays: dict) -> str:
@@ -221,7 +227,7 @@ def _plan_optimizer(optimizer, meta, arrays, st_path, json_path):
                 raise CheckpointError(f"{st_path}: key {key!r} has no entry in the JSON")
             state[int(i)][name] = v
     try:
-        return optimizer._plan_load({"state": state, "param_groups": saved["param_groups"]})
+        return optimizer.plan_load({"state": state, "param_groups": saved["param_groups"]})
     except (ValueError, KeyError) as e:
         raise CheckpointError(f"{st_path}: optimizer: {e}") from None
 
@@ -290,22 +296,3 @@ def _previous(st_path: Path) -> Path:
     """Where a save keeps the arrays it replaces until its JSON is renamed into place: a
     crash in between leaves the old JSON, whose arrays are found here."""
     return st_path.with_name(f".{st_path.name}.prev")
-
-
-def _temp_name(final: Path) -> Path:
-    """A fresh name beside `final` (same directory, so os.replace is an atomic rename)."""
-    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-
-
-def _fsync(path: Path):
-    """Flush a file (or a directory's entries) to disk, where the platform allows."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

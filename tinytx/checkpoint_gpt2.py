@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import regex
 from safetensors.numpy import load_file, save_file
 
-from .checkpoint import _fsync, _temp_name
+from .files import atomic_write, atomic_write_text
 from .models import GPT, GPTConfig
 from .tokenizer import GPT2_SPLIT_PATTERN
 
@@ -159,14 +158,14 @@ def save_gpt2(model: GPT, folder, tokenizer: GPT2Tokenizer | None = None):
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v) for k, v in model.state_dict().items()
               if k != "lm_head.weight"}   # tied: wte is the one copy
-    _atomic(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
-                                                    metadata={"format": "pt"}))
-    _atomic_text(folder / "config.json", json.dumps(gpt2_config_json(model.config),
+    atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
+                                                         metadata={"format": "pt"}))
+    atomic_write_text(folder / "config.json", json.dumps(gpt2_config_json(model.config),
                                                     indent=2) + "\n")
     if tokenizer is not None:
         vocab, merges = tokenizer_files(tokenizer)
-        _atomic_text(folder / "vocab.json", vocab)
-        _atomic_text(folder / "merges.txt", merges)
+        atomic_write_text(folder / "vocab.json", vocab)
+        atomic_write_text(folder / "merges.txt", merges)
 
 
 def tokenizer_files(tok: GPT2Tokenizer) -> tuple[str, str]:
@@ -174,21 +173,6 @@ def tokenizer_files(tok: GPT2Tokenizer) -> tuple[str, str]:
     order = sorted(tok.ranks, key=tok.ranks.get)
     merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in order)
     return json.dumps(tok.encoder, ensure_ascii=False), merges
-
-
-def _atomic(final: Path, write):
-    """write(tmp) to a temporary file beside `final`, then rename it over `final`."""
-    tmp = _temp_name(final)
-    try:
-        write(tmp)
-        _fsync(tmp)
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _atomic_text(final: Path, text: str):
-    _atomic(final, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 # -- the tokenizer --------------------------------------------------------------------------
@@ -288,7 +272,8 @@ def _merge(parts, pair):
 
 
 def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
-    """GPT-2's tokenizer from a folder holding vocab.json and merges.txt."""
+    """GPT-2's tokenizer from a folder holding vocab.json and merges.txt; `tok.folder`
+    remembers the folder (a checkpoint stores it, tinytx.checkpoint_model)."""
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     vocab, merges = folder / "vocab.json", folder / "merges.txt"
@@ -299,4 +284,6 @@ def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
     lines = merges.read_text(encoding="utf-8").splitlines()
     pairs = [tuple(line.split(" ")) for line in lines
              if line.strip() and not line.startswith("#version")]
-    return GPT2Tokenizer(json.loads(vocab.read_text(encoding="utf-8")), pairs)
+    tok = GPT2Tokenizer(json.loads(vocab.read_text(encoding="utf-8")), pairs)
+    tok.folder = str(folder.resolve())          # where it came from, for checkpoints
+    return tok

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from .checkpoint_gpt2 import WEIGHTS, _atomic, _atomic_text
+from .checkpoint_gpt2 import WEIGHTS
+from .files import atomic_write, atomic_write_text
 from .models.t5 import T5, T5Config
 from .tokenizer.unigram import UnigramTokenizer
 
@@ -102,13 +103,16 @@ def load_t5(path, *, dropout: float | None = 0.0) -> T5:
 
 
 def load_t5_tokenizer(path):
-    """T5's SentencePiece unigram tokenizer from spiece.model in a folder (or the file)."""
+    """T5's SentencePiece unigram tokenizer from spiece.model in a folder (or the file);
+    `tok.folder` remembers the folder (a checkpoint stores it)."""
     path = Path(path)
     model_file = path / "spiece.model" if path.is_dir() else path
     if not model_file.is_file():
         raise FileNotFoundError(f"path: expected T5's spiece.model in {str(path)!r}, but "
                                 f"{str(model_file)!r} does not exist")
-    return UnigramTokenizer.load(model_file)
+    tok = UnigramTokenizer.load(model_file)
+    tok.folder = str(model_file.parent.resolve())   # where it came from, for checkpoints
+    return tok
 
 
 def save_t5(model: T5, folder, spiece=None):
@@ -123,8 +127,8 @@ def save_t5(model: T5, folder, spiece=None):
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {k: np.ascontiguousarray(v.T if k.endswith(LINEARS) else v)
               for k, v in model.state_dict().items()}
-    _atomic(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
-                                                    metadata={"format": "pt"}))
+    atomic_write(folder / WEIGHTS, lambda tmp: save_file(arrays, str(tmp),
+                                                         metadata={"format": "pt"}))
     config = {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
               **{k: v for k, v in c.to_dict().items()
                  if k not in ("dropout", "pad_id", "eos_id", "max_len")},
@@ -132,6 +136,6 @@ def save_t5(model: T5, folder, spiece=None):
               "dropout_rate": c.dropout, "pad_token_id": c.pad_id,
               "decoder_start_token_id": c.pad_id, "eos_token_id": c.eos_id,
               "is_encoder_decoder": True}
-    _atomic_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
+    atomic_write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
     if spiece is not None:
-        _atomic(folder / "spiece.model", lambda tmp: shutil.copyfile(spiece, tmp))
+        atomic_write(folder / "spiece.model", lambda tmp: shutil.copyfile(spiece, tmp))

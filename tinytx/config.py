@@ -11,11 +11,28 @@ converted to the field's type; an unknown key is an error that lists the valid o
     ...     smoke: bool = False
     >>> parse_config(Config(), ["--lr=3e-4", "--smoke"])
     Config(lr=0.0003, smoke=True)
+
+A job (an example script) composes the package's configs instead of repeating their
+fields: a field made by `nested(GPTConfig, n_layer=4, ...)` holds a whole GPTConfig with
+the job's defaults, and its fields are options of the job, still flat (`--n_layer=6`,
+not `--model.n_layer=6`). Fields the job computes itself (the vocabulary size, from the
+tokenizer) are listed as `derived` and are not options.
+
+    >>> from tinytx.train import TrainConfig
+    >>> @dataclass
+    ... class Job:
+    ...     out_dir: str = "out"
+    ...     train: TrainConfig = nested(TrainConfig, max_iters=50)
+    >>> job = parse_config(Job(), ["--lr=3e-4"])
+    >>> job.train.lr, job.train.max_iters
+    (0.0003, 50)
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
+import types
 import typing
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -23,7 +40,7 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 def _convert(value: str, kind, key: str):
     origin = typing.get_origin(kind)
-    if origin is typing.Union or str(origin) == "types.UnionType":  # e.g. int | None
+    if origin in (typing.Union, types.UnionType):                   # e.g. int | None
         if value.lower() == "none":
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
@@ -38,18 +55,77 @@ def _convert(value: str, kind, key: str):
                          f"got {value!r}") from None
 
 
+def nested(cls, *, derived=(), **defaults):
+    """A dataclass field holding a `cls` config (e.g. GPTConfig, TrainConfig) with the
+    job's `defaults`; its fields become options of the outer config (see the module
+    docstring). `derived` names fields the job sets itself: they are not options."""
+    unknown = set(defaults) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise TypeError(f"nested({cls.__name__}): no field(s) {sorted(unknown)}")
+    return dataclasses.field(default_factory=functools.partial(cls, **defaults),
+                             metadata={"derived": tuple(derived)})
+
+
+def options(config) -> dict:
+    """{option name: (the name of the nested field holding it, or None, its type)}, in
+    the order the fields are declared. Two options with one name are a TypeError."""
+    found = {}
+
+    def add(name, where, kind):
+        if name in found:
+            raise TypeError(f"{type(config).__name__}: option --{name} is declared twice "
+                            f"(list it as derived in one of the nested configs)")
+        found[name] = (where, kind)
+    for f in dataclasses.fields(config):
+        if "derived" not in f.metadata:                   # the job's own field
+            add(f.name, None, _field_type(type(config), f))
+            continue
+        inner = getattr(config, f.name)                   # a field made by nested()
+        for g in dataclasses.fields(inner):
+            if g.name not in f.metadata["derived"]:
+                add(g.name, f.name, _field_type(type(inner), g))
+    return found
+
+
+def _field_type(cls, f):
+    """A field's type; a string annotation (`from __future__ import annotations`) is
+    evaluated in the class's module, as typing.get_type_hints does."""
+    if not isinstance(f.type, str):
+        return f.type
+    return eval(f.type, dict(getattr(sys.modules.get(cls.__module__), "__dict__", {})))
+
+
+def with_options(config, **values):
+    """A copy of `config` with options set by their flat names (nested ones included).
+
+    >>> from tinytx.train import TrainConfig
+    >>> with_options(TrainConfig(), lr=0.5).lr
+    0.5
+    """
+    found = options(config)
+    top, inner = {}, {}
+    for key, value in values.items():
+        if key not in found:
+            valid = ", ".join(f"--{k}" for k in found)
+            raise ValueError(f"unknown option --{key}; valid options: {valid}")
+        where = found[key][0]
+        (top if where is None else inner.setdefault(where, {}))[key] = value
+    for where, changes in inner.items():
+        top[where] = dataclasses.replace(getattr(config, where), **changes)
+    return dataclasses.replace(config, **top)
+
+
 def parse_config(config, argv, extra_flags=()):
     """Apply `--key=value` arguments to a copy of the dataclass `config`.
 
     Args:
-        config: a dataclass instance with the defaults.
+        config: a dataclass instance with the defaults (fields made by `nested` included).
         argv: the arguments (e.g. sys.argv[1:]); `--flag` alone means True for a bool.
         extra_flags: options the caller handles itself (e.g. "resume"), named in the
             error message for an unknown key.
     Returns: the new config. Raises ValueError for an unknown key, listing the valid ones.
     """
-    hints = typing.get_type_hints(type(config))
-    fields = {f.name: hints[f.name] for f in dataclasses.fields(config)}
+    fields = {k: kind for k, (_, kind) in options(config).items()}
     updates, args = {}, list(argv)
     while args:
         arg = args.pop(0)
@@ -68,7 +144,7 @@ def parse_config(config, argv, extra_flags=()):
             else:
                 raise ValueError(f"--{key} needs a value (--{key}=VALUE)")
         updates[key] = _convert(value, fields[key], key)
-    return dataclasses.replace(config, **updates)
+    return with_options(config, **updates)
 
 
 def run_main(main, argv=None) -> int:

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from ..files import atomic_write, atomic_write_text
 from ..tensor import Tensor, tensor
 
 
@@ -103,10 +102,15 @@ def encode_cached(tokenizer, text: str, cache_path, allowed_special="none_raise"
     dtype = np.uint16 if max(tokenizer.vocab) <= np.iinfo(np.uint16).max else np.int32
     ids = np.asarray(ids, dtype=dtype)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(cache_path, lambda f: np.save(f, ids, allow_pickle=False))
+    atomic_write(cache_path, lambda tmp: _save_ids(tmp, ids))
     meta = dict(key, n_tokens=len(ids), dtype=ids.dtype.name)
-    _write_atomic(meta_path, lambda f: f.write(json.dumps(meta, indent=1).encode()))
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
     return ids
+
+
+def _save_ids(path, ids):
+    with open(path, "wb") as f:        # a file object: np.save(path) would add ".npy"
+        np.save(f, ids, allow_pickle=False)
 
 
 def _jsonable(allowed_special):
@@ -125,16 +129,6 @@ def _read_cache(cache_path, meta_path, key):
         return None
     return ids if ids.ndim == 1 and len(ids) == meta.get("n_tokens") else None
 
-
-def _write_atomic(path, write):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix="-" + path.name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # ---------------------------------------------------------------------------------------

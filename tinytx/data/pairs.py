@@ -10,8 +10,9 @@ labels are the target followed by [EOS] (teacher forcing, one position ahead):
     tgt_out     t1 t2 t3 [EOS]           and predicts this
 
 Sequences of a batch have different lengths, so they are padded with [PAD] to the longest;
-the pad masks (True at padding) keep attention off the padding, and the loss skips labels
-equal to pad_id, exactly as `tinytx.models.Seq2Seq.forward` expects. Hold out the last
+the masks are "may attend" masks, as everywhere in tinytx (True at real tokens, False at
+padding), so attention stays off the padding, and the loss skips labels equal to pad_id,
+exactly as `tinytx.models.Seq2Seq.forward` expects. Hold out the last
 10% of the pairs with `tinytx.data.train_val_split(pairs)` (it slices any sequence).
 
     >>> from tinytx.tokenizer import RegexTokenizer
@@ -20,8 +21,8 @@ equal to pad_id, exactly as `tinytx.models.Seq2Seq.forward` expects. Hold out th
     {'[PAD]': 256, '[BOS]': 257, '[EOS]': 258}
     >>> enc = encode_pairs(tok, [("Hi.", "Ho!"), ("Go.", "Yes.")], max_len=8)
     >>> b = next(pair_batches(enc, batch_size=2, pad_id=ids["[PAD]"]))
-    >>> b.src.shape, b.tgt_in.shape, b.tgt_pad_mask.tolist()[0]
-    ((2, 3), (2, 5), [False, False, False, False, True])
+    >>> b.src.shape, b.tgt_in.shape, b.tgt_mask.tolist()[0]
+    ((2, 3), (2, 5), [True, True, True, True, False])
 """
 from __future__ import annotations
 
@@ -193,7 +194,8 @@ def encode_pairs(tokenizer, pairs, max_len: int) -> list[tuple[list[int], list[i
 # ---------------------------------------------------------------------------------------
 
 def pad_batch(seqs, pad_id: int, length: int | None = None):
-    """Pad id sequences to one length: (ids (B, L) int64, pad_mask (B, L) bool True at padding).
+    """Pad id sequences to one length: (ids (B, L) int64, mask (B, L) bool), the mask a
+    "may attend" mask: True at the sequence's tokens, False at padding.
 
     Args:
         seqs: B sequences of ints (lists or arrays).
@@ -202,7 +204,7 @@ def pad_batch(seqs, pad_id: int, length: int | None = None):
 
     >>> ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=0)
     >>> ids.tolist(), mask.tolist()
-    ([[5, 6, 7], [8, 0, 0]], [[False, False, False], [False, True, True]])
+    ([[5, 6, 7], [8, 0, 0]], [[True, True, True], [True, False, False]])
     """
     seqs = [np.asarray(s, dtype=np.int64).reshape(-1) for s in seqs]
     if not seqs:
@@ -213,18 +215,18 @@ def pad_batch(seqs, pad_id: int, length: int | None = None):
         raise ValueError(f"length: expected at least the longest sequence, {longest}, "
                          f"got {length}")
     ids = np.full((len(seqs), length), pad_id, dtype=np.int64)
-    pad_mask = np.ones((len(seqs), length), dtype=bool)
+    mask = np.zeros((len(seqs), length), dtype=bool)
     for row, s in enumerate(seqs):
         ids[row, :len(s)] = s
-        pad_mask[row, :len(s)] = False
-    return ids, pad_mask
+        mask[row, :len(s)] = True
+    return ids, mask
 
 
-PairBatch = namedtuple("PairBatch", "src tgt_in tgt_out src_pad_mask tgt_pad_mask")
+PairBatch = namedtuple("PairBatch", "src tgt_in tgt_out src_mask tgt_mask")
 PairBatch.__doc__ = """One batch for Seq2Seq, as tensors:
     src (B, S) int64, tgt_in (B, T) int64, tgt_out (B, T) int64 (padding = pad_id),
-    src_pad_mask (B, S) bool, tgt_pad_mask (B, T) bool (True at padding).
-Use: model(b.src, b.tgt_in, b.src_pad_mask, b.tgt_pad_mask, targets=b.tgt_out)."""
+    src_mask (B, S) bool, tgt_mask (B, T) bool ("may attend": True at real tokens).
+Use: model(b.src, b.tgt_in, b.src_mask, b.tgt_mask, targets=b.tgt_out)."""
 
 
 def collate_pairs(encoded, pad_id: int, device=None) -> PairBatch:
@@ -248,7 +250,7 @@ def pair_batches(encoded_pairs, batch_size: int, rng: np.random.Generator | None
         device: where the tensors go.
         pad_id: the [PAD] id (`special_ids(tokenizer)["[PAD]"]`, = Seq2SeqConfig.pad_id).
     Yields:
-        PairBatch(src, tgt_in, tgt_out, src_pad_mask, tgt_pad_mask).
+        PairBatch(src, tgt_in, tgt_out, src_mask, tgt_mask).
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")

@@ -24,11 +24,12 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import tempfile
 import urllib.request
 from pathlib import Path
 
 from tqdm import tqdm
+
+from ..files import atomic_write
 
 FILE_NAME = "quixote.txt"
 DATA_ENV = "TINYTX_DATA_DIR"
@@ -262,20 +263,16 @@ def _urlopen(url, timeout):
 
 
 def _fetch(url, dest, opener, timeout, check, progress):
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".tmp-", suffix="-" + dest.name)
-    try:
-        with os.fdopen(fd, "wb") as f, opener(url, timeout=timeout) as response:
+    def write(tmp):
+        with open(tmp, "wb") as f, opener(url, timeout=timeout) as response:
             size = getattr(response, "headers", {}).get("Content-Length")
             with tqdm(total=int(size) if size else None, unit="B", unit_scale=True,
                       desc=f"downloading {dest.name}", disable=not progress) as bar:
                 while chunk := response.read(CHUNK):
                     f.write(chunk)
                     bar.update(len(chunk))
-        check(Path(tmp).read_bytes())
-        os.replace(tmp, dest)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+        check(tmp.read_bytes())
+    atomic_write(dest, write)
 
 
 # The opening of chapter 1: what the lessons fall back on in --smoke mode when no copy of

@@ -1,43 +1,12 @@
-"""A BPE tokenizer trained once per text and vocabulary size, then loaded from disk.
+"""One BPE vocabulary for both sides of sentence pairs (lesson 11, translation).
 
-Introduced in lesson 10: the main job trains its tokenizer on the training split on the
-first run and reuses it on the next ones.
+`cached_tokenizer` (one text) lives with the tokenizers, in tinytx/tokenizer/cached.py;
+it is re-exported from tinytx.data, where the lessons import it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-from pathlib import Path
-
-from ..tokenizer import RegexTokenizer
+from ..tokenizer.cached import cached_tokenizer
 from .pairs import add_special_tokens
-
-
-def cached_tokenizer(text: str, vocab_size: int, prefix, progress: bool = False):
-    """A RegexTokenizer (GPT-4 pattern) trained on `text`, cached as `prefix.model`.
-
-    A JSON beside it records the vocabulary size and the text's SHA-256; if either
-    differs, the tokenizer is trained again and the files replaced.
-    """
-    prefix = Path(prefix)
-    meta_path = prefix.with_suffix(".meta.json")
-    key = {"vocab_size": vocab_size,
-           "text_sha256": hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()}
-    tok = RegexTokenizer()
-    model_file = prefix.with_name(prefix.name + ".model")
-    if model_file.exists() and meta_path.exists():
-        try:
-            if json.loads(meta_path.read_text()) == key:
-                return tok.load(model_file)
-        except (ValueError, OSError):
-            pass  # unreadable: train again
-    tok.train(text, vocab_size, progress=progress)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    tok.save(str(prefix))
-    tmp = meta_path.with_name(meta_path.name + ".tmp")
-    tmp.write_text(json.dumps(key))
-    tmp.replace(meta_path)
-    return tok
 
 
 def shared_tokenizer(pairs, vocab_size: int, prefix, progress: bool = False):

@@ -76,7 +76,7 @@ def beam_search(model, idx, max_new_tokens: int, beam_width: int = 4,
     return _result(model, prompts, best, _pad(pad_id, eos_id), return_scores)
 
 
-def beam_search_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
+def beam_search_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
                         max_new_tokens: int, beam_width: int = 4,
                         length_penalty: float = 1.0, no_repeat_ngram_size: int = 0, *,
                         use_cache: bool = True, return_scores: bool = False):
@@ -86,7 +86,7 @@ def beam_search_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | Non
     cross-attention keys/values are then computed once, in the cache). The decoder
     starts from bos_id; hypotheses end at eos_id. Shorter rows are padded with the
     model's config.pad_id. Other arguments as in `beam_search`.
-    Shapes: src (B, S), src_pad_mask (B, S) bool True at padding or None
+    Shapes: src (B, S), src_mask (B, S) bool "may attend" (True at real tokens) or None
         -> int64 Tensor (B, 1 + n): bos, then the best hypothesis
 
         >>> from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -97,7 +97,7 @@ def beam_search_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | Non
     """
     _check(max_new_tokens, beam_width, length_penalty, no_repeat_ngram_size)
     with inference(model):
-        memory, mask = encode_source(model, src, src_pad_mask)
+        memory, mask = encode_source(model, src, src_mask)
         B, W = memory.shape[0], beam_width
         rows = np.repeat(np.arange(B), W)                    # (B,) -> (B·W,): W copies
         memory = Tensor._make(memory.data[memory.device.asarray(rows)], memory.device, False)

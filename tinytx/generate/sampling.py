@@ -148,7 +148,7 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, **kwargs) 
     return text[:min([c for c in cut if c >= 0], default=len(text))]
 
 
-def generate_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
+def generate_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
                      max_new_tokens: int, **kwargs) -> Tensor:
     """Sample target sentences from a Seq2Seq model, one per source row.
 
@@ -157,7 +157,7 @@ def generate_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
     those of `generate` (temperature, top_k, top_p, greedy, ..., use_cache, rng);
     pad_id defaults to the model's config.pad_id. The decoder's context is limited to
     config.max_len positions and cropped like GPT's.
-    Args: src (B, S) ids; src_pad_mask (B, S) bool True at padding (or None).
+    Args: src (B, S) ids; src_mask (B, S) bool "may attend" (True at real tokens) or None.
     Shapes: -> int64 Tensor (B, 1 + n): bos, then the generated tokens
 
         >>> from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -174,7 +174,7 @@ def generate_seq2seq(model, src, src_pad_mask, bos_id: int, eos_id: int | None,
     opts = sampling_options(stop_tokens=([] if eos_id is None else [eos_id]) + stops,
                             **kwargs)
     with inference(model):
-        memory, mask = encode_source(model, src, src_pad_mask)
+        memory, mask = encode_source(model, src, src_mask)
         ids = np.full((memory.shape[0], 1), bos_id, dtype=np.int64)
         out = sample_loop(seq2seq_stepper(model, memory, mask, use_cache), ids,
                           max_new_tokens, **opts)

@@ -84,12 +84,12 @@ def gpt_stepper(model, use_cache: bool = True) -> Stepper:
                    model_device(model), cache)
 
 
-def seq2seq_stepper(model, memory, src_pad_mask, use_cache: bool = True) -> Stepper:
+def seq2seq_stepper(model, memory, src_mask, use_cache: bool = True) -> Stepper:
     """A Stepper for a Seq2Seq decoder over an encoded source (`encode_source`): context
     limit max_len, a cache of n_decoder_layer layers."""
     c = model.config
     cache = KVCache(c.n_decoder_layer, capacity=c.max_len) if use_cache else None
-    return Stepper(lambda ids, kv: model.decode(ids, memory, src_pad_mask, cache=kv),
+    return Stepper(lambda ids, kv: model.decode(ids, memory, src_mask, cache=kv),
                    c.max_len, model_device(model), cache)
 
 
@@ -106,16 +106,15 @@ def inference(model):
             m.training = training
 
 
-def encode_source(model, src, src_pad_mask):
-    """Seq2Seq: src ids (B, S) and pad mask (B, S) True at padding (or None) -> the
+def encode_source(model, src, src_mask):
+    """Seq2Seq: src ids (B, S) and "may attend" mask (B, S) (or None) -> the
     memory (B, S, C) and the mask as device Tensors. Call under `inference(model)`."""
     dev = model_device(model)
     src = Tensor(as_id_rows(src, "src"), device=dev)
-    if src_pad_mask is not None:
-        mask = src_pad_mask.numpy() if isinstance(src_pad_mask, Tensor) else np.asarray(
-            src_pad_mask)
+    if src_mask is not None:
+        mask = src_mask.numpy() if isinstance(src_mask, Tensor) else np.asarray(src_mask)
         if mask.dtype != bool or mask.shape != src.shape:
-            raise ValueError(f"src_pad_mask: expected bool {src.shape} (True at padding), "
+            raise ValueError(f"src_mask: expected bool {src.shape} (True at real tokens), "
                              f"got dtype {mask.dtype} and shape {mask.shape}")
-        src_pad_mask = Tensor(mask, device=dev)
-    return model.encode(src, src_pad_mask), src_pad_mask
+        src_mask = Tensor(mask, device=dev)
+    return model.encode(src, src_mask), src_mask

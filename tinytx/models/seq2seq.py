@@ -8,14 +8,17 @@ encoder-decoder (cross) attention; a generator maps to vocabulary logits.
     src (B, S) -> embed·√C + PE -> N x EncoderLayer -> memory (B, S, C)
     tgt_in (B, T) -> embed·√C + PE -> M x DecoderLayer(memory) -> generator -> (B, T, V)
 
-Padding masks are True at padding positions (`src == pad_id`); inside, attention takes
-"may attend" masks, so they are inverted and reshaped to (B, 1, 1, S).
+Masks are "may attend" masks, as everywhere in tinytx: src_mask (B, S) is True at the
+source's tokens and False at its padding (`src != pad_id`; `tinytx.data.pad_batch` gives
+it), and is reshaped to (B, 1, 1, S) for attention. A row that may attend nothing is an
+error: that is what a padding mask (True at padding) passed by mistake looks like, since
+the longest sequence of a batch has no padding.
 
     >>> import tinytx as tx
     >>> m = Seq2Seq(Seq2SeqConfig(vocab_size=12, n_embd=8, n_head=2, n_encoder_layer=1,
     ...                           n_decoder_layer=1))
     >>> src, tgt = tx.tensor([[3, 4, 0]]), tx.tensor([[1, 5]])
-    >>> m(src, tgt, src_pad_mask=src == 0)[0].shape
+    >>> m(src, tgt, src_mask=src != 0)[0].shape
     (1, 2, 12)
 """
 from __future__ import annotations
@@ -82,15 +85,15 @@ class Seq2Seq(nn.Module):
         x = emb(ids) * math.sqrt(self.config.n_embd)          # (B, T, C)
         return self.drop(self.pos(x, start))
 
-    def encode(self, src: Tensor, src_pad_mask: Tensor | None = None) -> Tensor:
-        """src (B, S) -> memory (B, S, C)"""
-        mask = _may_attend(src_pad_mask)
+    def encode(self, src: Tensor, src_mask: Tensor | None = None) -> Tensor:
+        """src (B, S), src_mask (B, S) bool True at real tokens (or None) -> memory (B, S, C)"""
+        mask = attend_mask(src_mask, "src_mask")
         x = self._embed(self.src_emb, src)
         for layer in self.encoder:
             x = layer(x, mask)
         return self.ln_enc(x) if self.ln_enc is not None else x
 
-    def decode(self, tgt_in: Tensor, memory: Tensor, src_pad_mask=None, tgt_pad_mask=None,
+    def decode(self, tgt_in: Tensor, memory: Tensor, src_mask=None, tgt_mask=None,
                cache=None):
         """tgt_in (B, T), memory (B, S, C) -> logits (B, T, V)
 
@@ -102,26 +105,45 @@ class Seq2Seq(nn.Module):
         if cache is not None:
             cache.check(len(self.decoder), "Seq2Seq.decode")
         x = self._embed(self.tgt_emb, tgt_in, start)
-        self_mask, memory_mask = _may_attend(tgt_pad_mask), _may_attend(src_pad_mask)
+        self_mask, memory_mask = _heads(tgt_mask), _heads(src_mask)   # checked by forward
         for i, layer in enumerate(self.decoder):
             x = (layer(x, memory, self_mask, memory_mask) if cache is None
                  else layer(x, memory, self_mask, memory_mask, cache=cache[i]))
         x = self.ln_dec(x) if self.ln_dec is not None else x
         return self.generator(x)
 
-    def forward(self, src, tgt_in, src_pad_mask=None, tgt_pad_mask=None, targets=None):
-        """Shapes: src (B, S), tgt_in (B, T), pad masks (B, S)/(B, T) bool True at padding,
-        targets (B, T) -> logits (B, T, V), loss (padding targets ignored)"""
-        memory = self.encode(src, src_pad_mask)
-        logits = self.decode(tgt_in, memory, src_pad_mask, tgt_pad_mask)
+    def forward(self, src, tgt_in, src_mask=None, tgt_mask=None, targets=None):
+        """Shapes: src (B, S), tgt_in (B, T), masks (B, S)/(B, T) bool "may attend" (True
+        at real tokens), targets (B, T) -> logits (B, T, V), loss (padding targets ignored)"""
+        attend_mask(tgt_mask, "tgt_mask")
+        memory = self.encode(src, src_mask)
+        logits = self.decode(tgt_in, memory, src_mask, tgt_mask)
         loss = None if targets is None else fused.cross_entropy(
             logits, targets, ignore_index=self.config.pad_id)
         return logits, loss
 
 
-def _may_attend(pad_mask):
-    """(B, S) True-at-padding -> (B, 1, 1, S) "may attend" (or None)."""
-    if pad_mask is None:
+def attend_mask(mask, name: str):
+    """Check a (B, L) "may attend" mask and reshape it to (B, 1, 1, L) for attention (None
+    stays None). A row with no True is a ValueError: no real token to attend to, which is
+    what a padding mask (True at padding) looks like in its longest row."""
+    if mask is None:
         return None
-    B, S = pad_mask.shape
-    return Tensor._make(~pad_mask.data.reshape(B, 1, 1, S), pad_mask.device, False)
+    if mask.dtype != bool or mask.ndim != 2:
+        raise ValueError(f"{name}: expected a bool (B, L) \"may attend\" mask, got dtype "
+                         f"{mask.dtype} and shape {mask.shape}")
+    empty = ~mask.device.to_host(mask.data.any(axis=1))                 # (B,)
+    if empty.any():
+        raise ValueError(f"{name}: row {int(empty.argmax())} may attend no position. Masks "
+                         f"are \"may attend\" (True at real tokens, as tinytx.data.pad_batch "
+                         f"gives them); a padding mask (True at padding) must be inverted: "
+                         f"~pad_mask")
+    return _heads(mask)
+
+
+def _heads(mask):
+    """(B, L) -> (B, 1, 1, L): one mask row for every head and query position."""
+    if mask is None:
+        return None
+    B, L = mask.shape
+    return Tensor._make(mask.data.reshape(B, 1, 1, L), mask.device, False)

@@ -47,7 +47,7 @@ from ..nn import fused
 from ..nn.attention import merge_heads, split_heads
 from ..tensor import Tensor
 from .gpt import LMHead
-from .seq2seq import _may_attend
+from .seq2seq import _heads, attend_mask
 
 
 @dataclass
@@ -292,15 +292,16 @@ class T5(nn.Module):
         self.lm_head = (LMHead(self.shared.weight) if c.tie_word_embeddings
                         else LMHead(nn.Parameter(self.shared.weight.numpy().copy())))
 
-    def encode(self, src: Tensor, src_pad_mask: Tensor | None = None) -> Tensor:
-        """src (B, S), src_pad_mask (B, S) True at padding or None -> memory (B, S, C)"""
-        return self.encoder(self.shared(src), mask=_may_attend(src_pad_mask))
+    def encode(self, src: Tensor, src_mask: Tensor | None = None) -> Tensor:
+        """src (B, S), src_mask (B, S) "may attend" (True at real tokens) or None ->
+        memory (B, S, C)"""
+        return self.encoder(self.shared(src), mask=attend_mask(src_mask, "src_mask"))
 
-    def decode(self, tgt_in: Tensor, memory: Tensor, src_pad_mask=None, tgt_pad_mask=None,
+    def decode(self, tgt_in: Tensor, memory: Tensor, src_mask=None, tgt_mask=None,
                cache=None):
         """tgt_in (B, T), memory (B, S, C) -> logits (B, T, V).
 
-        tgt_pad_mask is not needed (accepted for Seq2Seq's interface): the decoder is
+        tgt_mask is not needed (accepted for Seq2Seq's interface): the decoder is
         causal and padding sits on the right, so no real position looks at it; and it
         could not be used, since the start token 0 is also the pad id.
         `cache`: a KVCache of n_decoder_layer layers (generation under no_grad).
@@ -311,15 +312,15 @@ class T5(nn.Module):
         T = tgt_in.shape[1]
         mask = F.causal_mask(T, tgt_in.device, start + T)                # (T, start + T)
         x = self.decoder(self.shared(tgt_in), mask=mask, memory=memory,
-                         memory_mask=_may_attend(src_pad_mask), cache=cache, start=start)
+                         memory_mask=_heads(src_mask), cache=cache, start=start)
         if self.config.rescale:
             x = x * self.config.d_model ** -0.5                          # HF's rescale
         return self.lm_head(x)
 
-    def forward(self, src, tgt_in, src_pad_mask=None, tgt_pad_mask=None, targets=None):
-        """Shapes: src (B, S), tgt_in (B, T) starting with token 0, src_pad_mask (B, S)
-        True at padding, targets (B, T) -> logits (B, T, V), loss (pad targets ignored)"""
-        logits = self.decode(tgt_in, self.encode(src, src_pad_mask), src_pad_mask)
+    def forward(self, src, tgt_in, src_mask=None, tgt_mask=None, targets=None):
+        """Shapes: src (B, S), tgt_in (B, T) starting with token 0, src_mask (B, S) "may
+        attend", targets (B, T) -> logits (B, T, V), loss (pad targets ignored)"""
+        logits = self.decode(tgt_in, self.encode(src, src_mask), src_mask)
         loss = None if targets is None else fused.cross_entropy(
             logits, targets, ignore_index=self.config.pad_id)
         return logits, loss

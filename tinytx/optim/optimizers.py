@@ -118,12 +118,13 @@ class Optimizer:
     def load_state_dict(self, state_dict: dict):
         """Restore what `state_dict()` gave (index keys may be strings, as after JSON).
         Everything is checked before anything is changed."""
-        apply = self._plan_load(state_dict)
+        apply = self.plan_load(state_dict)
         apply()
 
-    def _plan_load(self, state_dict):
-        """Validate; return a function that assigns (so checkpoint loading can check the
-        model and the optimizer before touching either)."""
+    def plan_load(self, state_dict):
+        """Check `state_dict` as `load_state_dict` does, change nothing, and return a
+        function that assigns it: checkpoint loading checks the model and the optimizer
+        both before touching either."""
         groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
         if groups is None or "state" not in state_dict:
             raise ValueError("optimizer state_dict: expected a dict with 'state' and "

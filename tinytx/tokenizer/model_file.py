@@ -16,8 +16,9 @@ Both files are written atomically: a temporary file, then a rename.
 """
 import json
 import os
-import tempfile
 import unicodedata
+
+from ..files import atomic_write_text
 
 MAGIC = "tinytx-bpe"
 VERSION = 1
@@ -142,15 +143,7 @@ def _int(text, err):
 
 
 def _write_atomic(path, text):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"file_prefix: the folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)

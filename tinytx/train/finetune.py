@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint import load_checkpoint, read_checkpoint_meta
 from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+from ..checkpoint_model import load_model
 from ..checkpoint_t5 import load_t5, load_t5_tokenizer
 from ..data.pairs import collate_pairs
-from ..generate.sampling import inference
-from ..models import GPT, GPTConfig
+from ..generate import inference
 from ..models.t5 import T5
 from ..tensor import tensor
-from ..tokenizer import load as load_tokenizer
-from .seq2seq import PairLoss
+from .seq2seq import seq2seq_loss
+from .trainer import lm_loss
 
 IGNORE = -100          # target id left out of the loss (fused.cross_entropy's default)
 
@@ -118,7 +116,7 @@ def pairs_held_out(model, encoded, tok, pad_id: int = 0, batch_size: int = 8, de
             rows = encoded[i:i + batch_size]
             b = collate_pairs(rows, pad_id, device)
             n = int((b.tgt_out.numpy() != pad_id).sum())
-            nats += model(b.src, b.tgt_in, b.src_pad_mask, targets=b.tgt_out)[1].item() * n
+            nats += seq2seq_loss(model, b).item() * n
             count += n
             n_bytes += sum(len(tok.decode(t[1:]).encode()) + 1 for _, t in rows)  # +1: </s>
     return nats / count, nats / math.log(2) / n_bytes
@@ -158,33 +156,15 @@ def load_pretrained(path, dropout: float = 0.1):
 
 
 def load_tinytx(path, dropout: float = 0.1):
-    """(kind, model, tokenizer) from a tinytx checkpoint whose JSON holds the model config
-    under "model" and the tokenizer's path under "tokenizer"."""
-    meta = read_checkpoint_meta(path)["config"] or {}
-    if "model" not in meta or "tokenizer" not in meta:
-        raise ValueError(f"--model: the checkpoint {path} does not name its model config and "
-                         f"tokenizer (keys 'model' and 'tokenizer'); expected one written by "
-                         f"examples/train_quixote.py, lesson 10 or examples/finetune.py")
-    base = meta.get("base", "gpt")
-    kind, model, tok = (load_pretrained(meta["tokenizer"], dropout) if base in ("gpt2", "t5")
-                        else ("gpt", *_tinytx_gpt(meta, Path(path))))
-    if kind == "t5":
-        model = T5(replace(model.config, dropout=dropout))
-    else:
-        model = GPT(replace(model.config, dropout=dropout))
-    load_checkpoint(path, for_trainer(kind, model), restore_rng=False)
-    return kind, model, tok
+    """(kind, model, tokenizer) from a tinytx checkpoint (tinytx.checkpoint_model): kind
+    "t5" for a T5, "gpt2" for a GPT with GPT-2's tokenizer (loaded from its Hugging Face
+    folder, which it remembers as `.folder`), "gpt" for tinytx's own GPT."""
+    model, tok = load_model(path, dropout=dropout)
+    if isinstance(model, T5):
+        return "t5", model, tok
+    return ("gpt2" if getattr(tok, "folder", None) else "gpt"), model, tok
 
 
-def _tinytx_gpt(meta, path):
-    tok_file = Path(meta["tokenizer"])
-    if not tok_file.is_file():                       # the folder was moved: look beside
-        tok_file = path.parent / tok_file.name
-    return GPT(GPTConfig(**meta["model"])), load_tokenizer(tok_file)
-
-
-def for_trainer(kind, model):
-    """What the Trainer trains (and checkpoints): T5 inside PairLoss, a GPT as itself."""
-    if kind == "t5":
-        return PairLoss(model)
-    return model
+def loss_for(kind):
+    """The Trainer's loss function: pair batches for T5, (x, y) batches for a GPT."""
+    return seq2seq_loss if kind == "t5" else lm_loss

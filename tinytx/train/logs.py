@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
+
+from ..files import atomic_write
 
 COLUMNS = ("step", "kind", "train_loss", "lr", "grad_norm", "tokens_per_s", "val_loss",
            "val_bpb", "elapsed_s")
@@ -37,14 +38,13 @@ def read_rows(path) -> list[dict]:
 def write_rows(path, rows):
     """Write all rows atomically (a resumed run drops rows past its checkpoint's step, so
     nothing is logged twice)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _fmt(row.get(k)) for k in COLUMNS})
+    atomic_write(path, write)
 
 
 def _fmt(v):
@@ -99,7 +99,7 @@ def plot_losses(rows, path, title="loss"):
     ax_lr.set_title("learning rate")
     ax_lr.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
+    finally:
+        plt.close(fig)

@@ -1,19 +1,17 @@
-"""The encoder-decoder with the Trainer: book pairs, random pair batches, the adapter,
-held-out loss, and greedy against beam search scored the same way.
+"""The encoder-decoder with the Trainer: book pairs, random pair batches, the loss of a
+pair batch, held-out loss, and greedy against beam search scored the same way.
 
 Introduced in lesson 11 (report §3.4, the "cervantes" next-sentence model) and used by
-examples/train_seq2seq.py. The Trainer calls `model(x, y)` and reads the loss at `[1]`;
-Seq2Seq wants five tensors. `PairLoss` is the adapter: x is a whole PairBatch, y its
-tgt_out, and forward unpacks the batch. Its only child is the Seq2Seq, under the name
-`model`, so a checkpoint of the adapter holds `model.src_emb.weight`, ...: load it into
-`PairLoss(Seq2Seq(config))` (generation takes `adapter.model`).
+examples/train_seq2seq.py. A Seq2Seq takes five tensors, so its batches are whole
+PairBatches and the Trainer gets `loss_fn=seq2seq_loss`, which unpacks them: the Trainer
+trains (and checkpoints) the Seq2Seq itself.
 
     >>> import numpy as np
     >>> from tinytx.models import Seq2Seq, Seq2SeqConfig
     >>> enc = [([5, 6], [1, 7, 2]), ([8], [1, 9, 9, 2])]       # (src, [BOS] tgt [EOS])
     >>> b = random_pair_batch(enc, 3, np.random.default_rng(0), pad_id=0)
-    >>> m = PairLoss(Seq2Seq(Seq2SeqConfig(vocab_size=10, n_embd=8, n_head=2)))
-    >>> m(b, b.tgt_out)[1].shape                                 # the loss, a scalar
+    >>> m = Seq2Seq(Seq2SeqConfig(vocab_size=10, n_embd=8, n_head=2))
+    >>> seq2seq_loss(m, b).shape                                  # the loss, a scalar
     ()
 """
 from __future__ import annotations
@@ -22,10 +20,9 @@ import re
 
 import numpy as np
 
+from .. import functional as F
 from ..data.pairs import collate_pairs, pad_batch, sentence_pairs, split_sentences
-from ..generate import beam_search_seq2seq, generate_seq2seq
-from ..generate import inference, log_softmax
-from ..nn import Module
+from ..generate import beam_search_seq2seq, generate_seq2seq, inference
 from ..tensor import tensor
 
 _CAPTION = re.compile(r"^(\S+\.(jpe?g|png|gif)( \(\d+K\))?|Full Size)$", re.I)
@@ -65,26 +62,17 @@ def random_pair_batch(encoded, batch_size: int, rng: np.random.Generator, pad_id
     return collate_pairs([encoded[i] for i in rows], pad_id, device)
 
 
-class PairLoss(Module):
-    """Adapter for the Trainer: forward(batch, targets) -> Seq2Seq(...) = (logits, loss).
-
-    Args: model, a Seq2Seq. Trainer batches are `(b, b.tgt_out)` for a PairBatch b.
-    """
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, batch, targets=None):
-        return self.model(batch.src, batch.tgt_in, batch.src_pad_mask, batch.tgt_pad_mask,
-                          targets=targets)
+def seq2seq_loss(model, batch):
+    """The Trainer's loss function for a Seq2Seq (or T5) on a PairBatch: the mean
+    cross-entropy over its target tokens."""
+    return model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask,
+                 targets=batch.tgt_out)[1]
 
 
 def target_tokens(batch) -> int:
-    """The number of target tokens (not padding) of a Trainer batch `(PairBatch, targets)`
-    or a PairBatch: what its loss is a mean over (the Trainer's `batch_tokens`)."""
-    b = batch if hasattr(batch, "tgt_pad_mask") else batch[0]
-    return int((~b.tgt_pad_mask.numpy()).sum())
+    """The number of target tokens (not padding) of a PairBatch: what its loss is a mean
+    over (the Trainer's `batch_tokens`)."""
+    return int(batch.tgt_mask.numpy().sum())
 
 
 def pair_loss(model, encoded, pad_id: int, batch_size: int = 32, device=None) -> float:
@@ -95,8 +83,7 @@ def pair_loss(model, encoded, pad_id: int, batch_size: int = 32, device=None) ->
         for first in range(0, len(encoded), batch_size):
             b = collate_pairs(encoded[first:first + batch_size], pad_id, device)
             n = target_tokens(b)
-            total += model(b.src, b.tgt_in, b.src_pad_mask, b.tgt_pad_mask,
-                           targets=b.tgt_out)[1].item() * n
+            total += seq2seq_loss(model, b).item() * n
             count += n
     return total / count
 
@@ -114,9 +101,9 @@ def target_logprobs(model, sources, targets, bos_id: int, pad_id: int) -> list[f
     with inference(model):
         logits = model(*(tensor(a, device=dev) for a in (src, tgt_in, src_mask,
                                                          tgt_mask)))[0].numpy()
-    logp = log_softmax(logits.astype(np.float64))                    # (B, T, V)
+        logp = F.log_softmax(tensor(logits, dtype="float64")).numpy()      # (B, T, V)
     picked = np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]   # (B, T)
-    return [float(v) for v in np.where(tgt_mask, 0.0, picked).sum(axis=1)]
+    return [float(v) for v in np.where(tgt_mask, picked, 0.0).sum(axis=1)]
 
 
 def strip_target(ids, bos_id: int, eos_id: int, pad_id: int) -> list[int]:

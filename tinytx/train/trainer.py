@@ -3,7 +3,7 @@
 Introduced in lesson 10 (report chapter 7). One optimizer step:
 
     lr = warmup + cosine schedule(step)
-    repeat grad_accum times:  x, y = a training batch;  (loss · n_i / Σn).backward()
+    repeat grad_accum times:  b = a training batch;  (loss_fn(model, b) · n_i / Σn).backward()
     stop if the loss or the gradient norm is NaN/inf (nothing is saved)
     clip the global gradient norm;  AdamW step;  zero the gradients
 
@@ -27,7 +27,9 @@ from tqdm.auto import tqdm
 
 from .. import optim
 from ..checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
+from ..checkpoint_model import model_record
 from ..tensor import no_grad
+from .evaluation import bits_per_byte
 from .logs import plot_losses, read_rows, write_rows
 
 
@@ -43,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 0.1      # on matrices and embeddings only
     beta1: float = 0.9
     beta2: float = 0.99
+    eps: float = 1e-8              # Adam's ε, added to the root of the second moment
     grad_clip: float = 1.0         # 0 disables clipping
     eval_interval: int = 100
     log_interval: int = 10         # a train row in loss.csv every this many steps
@@ -55,7 +58,13 @@ class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or inf."""
 
 
-def accumulate_gradients(model, batches, counts=None) -> float:
+def lm_loss(model, batch):
+    """The default loss function: a batch is the model's forward arguments, e.g. (x, y)
+    for a GPT, and forward returns (logits, loss)."""
+    return model(*batch)[1]
+
+
+def accumulate_gradients(model, batches, counts=None, loss_fn=lm_loss) -> float:
     """Forward and backward over micro-batches so that the summed gradients equal those
     of one big batch holding them all. Returns the loss of that big batch.
 
@@ -69,8 +78,8 @@ def accumulate_gradients(model, batches, counts=None) -> float:
         raise ValueError(f"counts: expected one non-negative token count per micro-batch "
                          f"with a positive sum, got {counts} for {len(batches)} batches")
     total = 0.0
-    for batch, n in zip(batches, counts):  # (x, y) for a GPT; (PairBatch, targets) …
-        _, loss = model(*batch)
+    for batch, n in zip(batches, counts):  # (x, y) for a GPT; a PairBatch for a Seq2Seq
+        loss = loss_fn(model, batch)
         weight = n / sum(counts)
         (loss * weight).backward()
         total += loss.item() * weight
@@ -78,14 +87,18 @@ def accumulate_gradients(model, batches, counts=None) -> float:
 
 
 class Trainer:
-    """Trains `model` on batches from `get_batch(split, rng)` (split "train" or "val"):
-    a batch is a tuple of the model's forward arguments, e.g. (x, y) for a GPT, and
-    forward returns (logits, loss).
+    """Trains `model` on batches from `get_batch(split, rng)` (split "train" or "val");
+    `loss_fn(model, batch)` gives a batch's loss (by default `lm_loss`: the batch is the
+    model's forward arguments, e.g. (x, y) for a GPT, and forward returns (logits, loss)).
 
     Args:
-        model, config (TrainConfig), get_batch: as above.
+        model, config (TrainConfig), get_batch, loss_fn: as above; e.g. a Seq2Seq
+            trains on PairBatches with `loss_fn=tinytx.train.seq2seq.seq2seq_loss`.
         out_dir: where loss.csv, loss.png, last.* and best.* go.
-        meta: JSON-able dict saved in every checkpoint (model config, tokenizer file …).
+        tokenizer: the model's tokenizer (or a Hugging Face folder), saved in every
+            checkpoint with the model's type and config (tinytx.checkpoint_model), so
+            `load_model(out_dir / "best")` rebuilds both.
+        meta: more JSON-able entries for the checkpoints' config (the job's options …).
         on_eval: called as on_eval(trainer, row) after each evaluation (e.g. to sample).
         tokens_per_batch: tokens in one micro-batch, for tokens/s.
         batch_tokens: batch_tokens(batch) -> the number of target tokens its loss is a
@@ -94,19 +107,21 @@ class Trainer:
         bytes_per_token: UTF-8 bytes per held-out token, to log bits per byte.
     """
 
-    def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, meta=None,
-                 on_eval=None, tokens_per_batch=None, batch_tokens=None,
-                 bytes_per_token=None):
+    def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, loss_fn=lm_loss,
+                 tokenizer=None, meta=None, on_eval=None, tokens_per_batch=None,
+                 batch_tokens=None, bytes_per_token=None):
         for name in ("max_iters", "grad_accum", "eval_interval", "log_interval"):
             if getattr(config, name) < 1:
                 raise ValueError(f"{name}: expected a positive int, got "
                                  f"{getattr(config, name)!r}")
         self.model, self.config, self.get_batch = model, config, get_batch
-        self.out_dir, self.meta, self.on_eval = Path(out_dir), meta or {}, on_eval
+        self.loss_fn, self.on_eval, self.out_dir = loss_fn, on_eval, Path(out_dir)
+        self.meta = {**model_record(model, tokenizer), **(meta or {})}
         self.tokens_per_batch, self.batch_tokens = tokens_per_batch or 0, batch_tokens
         self.bytes_per_token = bytes_per_token
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
-                                     lr=config.lr, betas=(config.beta1, config.beta2))
+                                     lr=config.lr, betas=(config.beta1, config.beta2),
+                                     eps=config.eps)
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best_val, self.elapsed, self.rows = 0, math.inf, 0.0, []
 
@@ -130,14 +145,15 @@ class Trainer:
         self.rows = [r for r in read_rows(self.out_dir / "loss.csv") if r["step"] <= self.step]
 
     # -- evaluation -------------------------------------------------------------------------
-    def evaluate(self) -> float:
-        """Mean loss over eval_iters validation batches, from a generator seeded by the
+    def estimate_loss(self) -> float:
+        """Mean loss over eval_iters validation batches (nanoGPT's estimate_loss; the
+        full held-out pass is `tinytx.train.evaluate`), from a generator seeded by the
         step, so evaluation never disturbs the training batches or dropout."""
         rng = np.random.default_rng([self.config.seed, self.step])
         was_training = self.model.training
         self.model.eval()
         with no_grad():
-            losses = [self.model(*self.get_batch("val", rng))[1].item()
+            losses = [self.loss_fn(self.model, self.get_batch("val", rng)).item()
                       for _ in range(self.config.eval_iters)]
         self.model.train(was_training)
         return float(np.mean(losses))
@@ -151,8 +167,8 @@ class Trainer:
 
     def _log_eval(self):
         """Evaluate, add a val row, redraw loss.png, save best (if better) and last."""
-        val = self.evaluate()
-        bpb = val / math.log(2) / self.bytes_per_token if self.bytes_per_token else math.nan
+        val = self.estimate_loss()
+        bpb = bits_per_byte(val, self.bytes_per_token)
         row = dict(step=self.step, kind="val", val_loss=val, val_bpb=bpb,
                    elapsed_s=self.elapsed)
         self.rows.append(row)
@@ -179,7 +195,7 @@ class Trainer:
         optim.set_lr(self.optimizer, self.lr_at(self.step))
         batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
         counts = [self.batch_tokens(b) for b in batches] if self.batch_tokens else None
-        loss = accumulate_gradients(self.model, batches, counts)
+        loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)
         params = [p for g in self.optimizer.param_groups for p in g["params"]]
         norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
         if not (math.isfinite(loss) and math.isfinite(norm)):

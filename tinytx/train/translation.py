@@ -3,7 +3,7 @@
 Introduced in lesson 11 (translation; docs/translation.md) and used by
 examples/translate.py and bench/translation_baselines.py.
 
-    SmoothedPairLoss   the Trainer's adapter (PairLoss) with label smoothing
+    smoothed_loss      the Trainer's loss function (seq2seq_loss) with label smoothing
     translate_corpus   sentences -> translations, greedy (beam_width=1) or beam search,
                        in batches of similar length
     score              corpus BLEU and chrF (tinytx.metrics, equal to sacreBLEU's)
@@ -33,13 +33,12 @@ import numpy as np
 
 from .. import functional as F
 from ..data.pairs import pad_batch, special_ids
-from ..generate import beam_search_seq2seq, generate_seq2seq
-from ..generate.sampling import inference
+from ..generate import beam_search_seq2seq, generate_seq2seq, inference
 from ..metrics import corpus_bleu, corpus_chrf
 from ..nn import fused
 from ..nn.attention import split_heads
 from ..tensor import tensor
-from .seq2seq import PairLoss, strip_target
+from .seq2seq import seq2seq_loss, strip_target
 
 
 def smoothed_cross_entropy(logits, targets, pad_id: int, smoothing: float):
@@ -62,23 +61,19 @@ def smoothed_cross_entropy(logits, targets, pad_id: int, smoothing: float):
     return ce * (1 - smoothing) + F.sum(uniform * weights) * smoothing
 
 
-class SmoothedPairLoss(PairLoss):
-    """PairLoss (forward(batch, targets) -> (logits, loss)) with label smoothing ε; the
-    checkpoint names are PairLoss's (`model.…`)."""
+def smoothed_loss(smoothing: float = 0.0):
+    """The Trainer's loss function for a Seq2Seq on a PairBatch with label smoothing ε:
+    `loss_fn(model, batch)`; ε = 0 is `seq2seq_loss` itself."""
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing: expected 0 <= ε < 1, got {smoothing!r}")
+    if smoothing == 0:
+        return seq2seq_loss
 
-    def __init__(self, model, smoothing: float = 0.0):
-        super().__init__(model)
-        if not 0 <= smoothing < 1:
-            raise ValueError(f"smoothing: expected 0 <= ε < 1, got {smoothing!r}")
-        self.smoothing = smoothing
-
-    def forward(self, batch, targets=None):
-        logits, loss = self.model(batch.src, batch.tgt_in, batch.src_pad_mask,
-                                  batch.tgt_pad_mask)
-        if targets is not None:
-            loss = smoothed_cross_entropy(logits, targets, self.model.config.pad_id,
-                                          self.smoothing)
-        return logits, loss
+    def loss_fn(model, batch):
+        logits, _ = model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask)
+        return smoothed_cross_entropy(logits, batch.tgt_out, model.config.pad_id,
+                                      smoothing)
+    return loss_fn
 
 
 def translate_corpus(model, tokenizer, sources, *, beam_width: int = 1, max_len: int = 48,
