@@ -70,10 +70,12 @@ import numpy as np
 import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import save_checkpoint
+from tinytx.checkpoint_model import model_record
 from tinytx.course import load_book, setup, show_tokens
-from tinytx.data import cached_tokenizer, get_batch, train_val_split
+from tinytx.data import get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, softmax
 from tinytx.models import GPT, GPTConfig
+from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import evaluate
 
 
@@ -264,8 +266,7 @@ def main(argv=None):
     print(f"   saved {out / 'temperature.png'}")
 
     save_checkpoint(out / "gpt", model, step=cfg.max_iters,
-                    config={"model": model.config.to_dict(),
-                            "tokenizer": str(tok_prefix) + ".model",
+                    config={**model_record(model, tok),      # the tokenizer goes inside
                             "lesson": 10, "val_loss": val_loss, "bits_per_byte": bpb})
     print(f"\n6. saved {out / 'gpt.safetensors'}, {out / 'gpt.json'} and "
           f"{tok_prefix}.model (lesson 12 finetunes this model)")

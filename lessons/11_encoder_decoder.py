@@ -90,13 +90,13 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.course import load_book, setup, show_tokens
-from tinytx.data import (add_special_tokens, cached_tokenizer, collate_pairs, encode_pairs,
-                         load_tatoeba, pad_batch, shared_tokenizer, special_ids,
-                         train_val_split)
+from tinytx.data import (add_special_tokens, collate_pairs, encode_pairs, load_tatoeba,
+                         pad_batch, shared_tokenizer, special_ids, train_val_split)
 from tinytx.generate import beam_search_seq2seq
 from tinytx.metrics import sentence_chrf
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import render_token
+from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   random_pair_batch, seq2seq_loss, strip_target,

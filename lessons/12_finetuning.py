@@ -89,13 +89,13 @@ import numpy as np
 
 import tinytx as tx
 from tinytx import optim
-from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
 from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+from tinytx.checkpoint_model import load_model
 from tinytx.course import load_book, setup
-from tinytx.data import cached_tokenizer, get_batch, iter_windows, load_text, train_val_split
+from tinytx.data import get_batch, iter_windows, load_text, train_val_split
 from tinytx.generate import beam_search, generate_text, softmax
 from tinytx.models import GPT, GPTConfig
-from tinytx.tokenizer import load as load_tokenizer
+from tinytx.tokenizer.cached import cached_tokenizer
 
 
 @dataclass
@@ -155,13 +155,8 @@ def load_pretrained(cfg):
                 load_gpt2_tokenizer(cfg.gpt2), f"GPT-2 from {cfg.gpt2}")
     path = Path(cfg.pretrained)
     if path.with_name(path.name + ".json").is_file():
-        meta = read_checkpoint_meta(path)["config"]
-        model = GPT(GPTConfig(**meta["model"]))
-        load_checkpoint(path, model, restore_rng=False)
-        tok_file = Path(meta["tokenizer"])
-        if not tok_file.is_file():                       # the folder was moved: look beside
-            tok_file = path.parent / tok_file.name
-        return model.to(cfg.device), load_tokenizer(tok_file), str(path)
+        model, tok = load_model(path, cfg.device)          # the tokenizer travels inside
+        return model, tok, str(path)
     steps = cfg.pretrain_iters
     print(f"   {path}.json not found: run lessons/10_gpt_quixote.py first for the real "
           f"thing;\n   meanwhile a quick GPT is trained on the book here ({steps} steps).")

@@ -174,7 +174,7 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     model_sd = _unwrap(model_sd, model, meta["version"])
     try:
-        plan, _, _ = model._plan_load(model_sd, strict=True)
+        plan, _, _ = model.plan_load(model_sd, strict=True)
     except ValueError as e:
         raise CheckpointError(f"{st_path}: {e} (the checkpoint was saved with config "
                               f"{meta.get('config')})") from None

@@ -1,7 +1,7 @@
 """One BPE vocabulary for both sides of sentence pairs (lesson 11, translation).
 
-`cached_tokenizer` (one text) lives with the tokenizers, in tinytx/tokenizer/cached.py;
-it is re-exported from tinytx.data, where the lessons import it.
+Built on `cached_tokenizer` (one text, trained once and cached), which lives with the
+tokenizers in tinytx/tokenizer/cached.py.
 """
 from __future__ import annotations
 

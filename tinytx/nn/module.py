@@ -218,14 +218,16 @@ class Module:
         Returns:
             (missing, unexpected): lists of names (empty when strict).
         """
-        plan, missing, unexpected = self._plan_load(state_dict, strict)
+        plan, missing, unexpected = self.plan_load(state_dict, strict)
         for t, arr in plan:
             t.data = arr
         return missing, unexpected
 
-    def _plan_load(self, state_dict, strict):
-        """Validate `state_dict`: return [(tensor, new device array)], missing, unexpected,
-        or raise ValueError listing every problem."""
+    def plan_load(self, state_dict, strict: bool = True):
+        """Validate `state_dict` without changing anything: return [(tensor, new device
+        array)], missing, unexpected, or raise ValueError listing every problem. Public so
+        that a checkpoint can check the model and the optimizer before it changes either
+        (tinytx.checkpoint; the optimizer's counterpart is Optimizer.plan_load)."""
         aliases = {}   # id(tensor) -> [tensor, names...], canonical name first
         for name, t in self._state_tensors(remove_duplicate=False):
             aliases.setdefault(id(t), [t]).append(name)
