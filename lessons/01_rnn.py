@@ -43,6 +43,18 @@ Expected output (numbers from a full run; yours may differ in the last digits):
     pictures: out/lessons/01/gradient_norms.png, out/lessons/01/sine_rnn.png
 Runtime: full 1.8 s (4.5 s with the 2 cores busy), smoke 0.4 s plus ~1 s of imports
 (2-core CPU, measured).
+
+Exercises (your code goes in lessons/exercises/rnn.py; check it with
+`python -m lessons.check rnn`; our answers are in lessons/solutions/rnn.py)
+  1. Implement `rnn_step(x, h_prev, W, b)` with tinytx ops (h_t = tanh([h_{t-1}, x_t] W
+     + b)); it is checked against nn.RNNCell, forward and gradients.
+  2. Implement `rnn_step_backward(dh, x, h_prev, W, h)` in NumPy: the one step of
+     backpropagation through time that section 3 repeats (through tanh, then through the
+     matmul's two gradients); it is checked against autograd.
+  3. Predict, then run: section 5 finds ‖∂L/∂h‖ shrinking ×0.52 per step back with the
+     default weights and growing ×1.04 with 4× larger ones. Predict whether
+     --big_weight_scale=2 vanishes or explodes, then run the lesson with it and explain
+     the result from what each step back multiplies the gradient by (W and tanh').
 """
 from __future__ import annotations
 

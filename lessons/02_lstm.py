@@ -47,6 +47,18 @@ one machine, so yours should match closely):
     pictures: out/lessons/02/recall_accuracy.png, out/lessons/02/lstm_gates.png
 Runtime: full 46 s (94 s with the 2 cores busy), smoke 0.6 s plus ~1 s of imports
 (2-core CPU, measured).
+
+Exercises (your code goes in lessons/exercises/lstm.py; check it with
+`python -m lessons.check lstm`; our answers are in lessons/solutions/lstm.py)
+  1. Implement `lstm_cell(x, h_prev, c_prev, W, b)` with tinytx ops, the gates in the
+     order (Γ_f, Γ_u, Γ_o, C̃) as in nn.LSTMCell; checked against tinytx's lstm_cell,
+     forward and gradients.
+  2. Predict, then run: nn.LSTMCell starts the forget gate's bias at 1. Before training,
+     about what is Γ_f, and what share of C_1 is left after 20 steps (Γ_f to the 20th
+     power)? Compare with section 4's "before training" numbers.
+  3. Change and explain: run `--distances=20 --hidden_size=8` and `--distances=20
+     --hidden_size=64`. Does the LSTM's accuracy at N=20 depend on its width? Explain
+     with section 4's count of units that keep their memory.
 """
 from __future__ import annotations
 

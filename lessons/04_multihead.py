@@ -51,6 +51,16 @@ Expected output (from a full run; times depend on the machine and its load):
        grid (2, 2) blocks of 4 threads; vs the fused CPU kernel: output 4e-16, dq/dk/dv ~4e-16
     pictures: out/lessons/04/rnn_vs_attention.png, out/lessons/04/kernels.png
 Runtime: full 9 s, smoke 0.7 s plus ~1 s of imports (2-core CPU, measured).
+
+Exercises (your code goes in lessons/exercises/multihead.py; check it with
+`python -m lessons.check multihead`; our answers are in lessons/solutions/multihead.py)
+  1. Implement `split_heads(x, n_head)` and `merge_heads(y)`: one reshape and one
+     transpose each, checked against tinytx.nn.attention's.
+  2. Predict, then run: x.reshape(B, H, T, D) has the right shape too. Predict which
+     numbers head 0 would then see, put it in your split_heads and read the check.
+  3. Change and explain: section 1 prints 288 parameters for any H. Why does the number
+     of heads not change the parameter count, and what does it change? Count the entries
+     of the score matrices for H = 1, 2, 4 at T = 5.
 """
 from __future__ import annotations
 

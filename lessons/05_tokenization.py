@@ -45,6 +45,17 @@ Expected output (abridged; every number is measured by the run):
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 7.8 s wall (3.7 s of CPU);
 --smoke 1.5 s.
+
+Exercises (your code goes in lessons/exercises/tokenization.py; check it with
+`python -m lessons.check tokenization`; our answers are in lessons/solutions/tokenization.py)
+  1. Implement `get_stats(ids)` and `merge(ids, pair, idx)`, minbpe's two helpers;
+     checked against tinytx.tokenizer.bpe.
+  2. Implement `train_bpe(text, vocab_size)`: the report's BPE listing, fixed (start
+     from the 256 byte values, count with get_stats, new ids 256 + i); the check
+     compares its merges with BasicTokenizer's.
+  3. Predict, then run: the report's listing stores `merges[pair] = i`, so the first
+     merge gets id 0, the byte \x00. Predict what goes wrong, make that change in your
+     train_bpe and read the check's message.
 """
 from __future__ import annotations
 

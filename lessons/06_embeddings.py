@@ -49,6 +49,17 @@ Expected output (abridged; the neighbours and numbers are what the run finds):
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
 --smoke 2 s.
+
+Exercises (your code goes in lessons/exercises/embeddings.py; check it with
+`python -m lessons.check embeddings`; our answers are in lessons/solutions/embeddings.py)
+  1. Implement `skipgram_pairs(ids, window)`: every (center, context) pair within the
+     window; checked against tinytx's skipgram_batches.
+  2. Implement `noise_distribution(counts, power)`: word2vec's unigram^0.75 for the
+     negative samples; checked against tinytx's. Then compute it for counts [16, 1]
+     with power 1 and 0.75: which words does the power favour, and why might that help?
+  3. Change and explain: run `--modes=skipgram --window=5` and compare the neighbours of
+     sancho and rocinante with the default window 2. What kind of similarity does a
+     wider window reward?
 """
 from __future__ import annotations
 

@@ -44,6 +44,16 @@ Expected output (abridged; all numbers are measured by the run):
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
 --smoke 3 s.
+
+Exercises (your code goes in lessons/exercises/positional.py; check it with
+`python -m lessons.check positional`; our answers are in lessons/solutions/positional.py)
+  1. Implement `sinusoidal_table(n_positions, n_embd)`; checked against tinytx's.
+  2. Implement `shift_matrix(k, n_embd)`, the M_k of section 2 (work out the 2x2 block
+     from sin(a+b) and cos(a+b)); checked by PE(pos) @ M_k = PE(pos+k) on every pos.
+  3. Predict, then run: without positions the model cannot tell position i from any
+     other, yet section 3 measures a token accuracy of 0.24 on 16 digits, not the 0.1 of
+     a guess. Predict what --seq_len=4 gives with --variants=none and explain where the
+     extra accuracy comes from (the bag of tokens).
 """
 from __future__ import annotations
 

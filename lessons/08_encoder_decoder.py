@@ -50,6 +50,16 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
 --smoke 4 s.
+
+Exercises (your code goes in lessons/exercises/cross_attention.py; check it with
+`python -m lessons.check cross_attention`; our answers are in lessons/solutions/cross_attention.py)
+  1. Implement `padding_mask(lengths, S)`: the "may attend" mask of a padded batch;
+     checked against F.padding_mask.
+  2. Implement `decoder_mask(lengths, T)`: causal and padding together, as the decoder's
+     self-attention uses them; checked against F.combine_masks.
+  3. Change and explain: run `--task=copy`. Before looking, sketch the cross-attention
+     picture you expect (cross_attention.png shows the anti-diagonal for reversing);
+     then compare, and say what "output i looks at input j" means for each task.
 """
 from __future__ import annotations
 

@@ -56,6 +56,16 @@ Expected output (abridged; every number is measured by the run):
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 61 s wall (30 s of CPU);
 --smoke 3 s.
+
+Exercises (your code goes in lessons/exercises/block.py; check it with
+`python -m lessons.check block`; our answers are in lessons/solutions/block.py)
+  1. Implement `layer_norm(x, weight, bias, eps)` with tinytx ops; checked against
+     nn.LayerNorm, forward and gradients.
+  2. Implement `mlp(x, W_fc, b_fc, W_proj, b_proj)`, the block's C -> 4C -> GELU -> C;
+     checked against nn.MLP.
+  3. Predict, then run: `--n_layer=24 --lrs=1e-2`. Will post-LN get stuck again, and
+     pre-LN still train? Explain with section 3's gradient-flow table: what sits on the
+     path from the loss back to the first layer in each.
 """
 from __future__ import annotations
 

@@ -52,6 +52,16 @@ Expected output (abridged; measured on the whole book, seed 1337):
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 143 s and
 178 s in two runs (training 135-172 s, 8,900-11,400 tokens/s, as busy as the machine was);
 --smoke about 2 s.
+
+Exercises (your code goes in lessons/exercises/gpt_quixote.py; check it with
+`python -m lessons.check gpt_quixote`; our answers are in lessons/solutions/gpt_quixote.py)
+  1. Implement `xy_batch(ids, starts, block_size)`: the report's X and Y (eq. 1-3);
+     checked against tinytx.data.get_batch.
+  2. Implement `top_k_filter(logits, k)`; checked against tinytx.generate's.
+  3. Predict, then run: what does sampling with --top_k=1 write, compared with the
+     temperature 0.1 sample of section 5? Run it and explain from temperature.png.
+  4. Change and explain: train with --block_size=16 (the model then sees 16 tokens of
+     context). Predict the held-out loss against the default 64, run, and explain.
 """
 from __future__ import annotations
 

@@ -72,6 +72,17 @@ model, data and seed as examples/translate.py's CPU default (2,400 steps): 23 mi
 load here, and its test scores are the ones in docs/translation.md §6 (measured with the
 example, not re-run through the lesson); --smoke trains it for 10 steps on 300 pairs (or
 six built-in pairs without the files).
+
+Exercises (your code goes in lessons/exercises/encoder_decoder.py; check it with
+`python -m lessons.check encoder_decoder`; our answers are in lessons/solutions/encoder_decoder.py)
+  1. Implement `teacher_forcing(targets, bos_id, eos_id, pad_id)`: tgt_in, tgt_out and
+     tgt_mask of a padded batch; checked against tinytx.data.pairs.collate_pairs.
+  2. Implement `greedy_decode(model, src, bos_id, eos_id, max_new_tokens)` with
+     model.encode and model.decode; checked against generate_seq2seq(greedy=True).
+  3. Predict, then run: `--beam_widths=1,16 --translate=false`. Will the width-16 beam
+     write longer or shorter sentences than greedy, with a higher or lower
+     log-probability per token? Explain with section 4's table what beam search
+     maximises, and try --length_penalty=2.
 """
 from __future__ import annotations
 

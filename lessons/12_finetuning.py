@@ -70,6 +70,18 @@ Expected output (abridged; measured after lesson 10's full run, seed 1337):
 
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 117 s;
 --smoke about 2 s.
+
+Exercises (your code goes in lessons/exercises/finetuning.py; check it with
+`python -m lessons.check finetuning`; our answers are in lessons/solutions/finetuning.py)
+  1. Implement `freeze(model, prefixes)`: set requires_grad=False on the parameters
+     whose names start with a prefix; checked by training a GPT three steps with its
+     embeddings frozen.
+  2. Change and explain: finetune at the from-scratch rate, `--finetune_lr=2e-3`.
+     Predict the held-out loss at step 50 and at the end against the default 3e-4,
+     run, and explain what large steps do to what pretraining learned.
+  3. Change and explain: freeze the pretrained model's embeddings with your `freeze`
+     before it is finetuned (in main), and compare the held-out loss. How many
+     parameters still train, and is the embedding table worth training here?
 """
 from __future__ import annotations
 
