@@ -39,16 +39,18 @@ from other jobs).
 
 Exercises (your code goes in lessons/exercises/autograd.py; check it with
 `python -m lessons.check autograd`; our answers are in lessons/solutions/autograd.py)
-  1. Predict, then run: in `expression(a, b, c)` the input a is used twice. Write down
-     what a.grad would come out as if `__add__`'s `_backward` said `=` instead of `+=`;
-     then make that change and run the lesson: which check stops it, and why must a
-     node's gradient add up the shares of all its uses?
+  1. Predict, then run: with the lesson's Value, what is a.grad after `b = a + a;
+     b.backward()`? And if `__add__`'s `_backward` said `=` instead of `+=`? Try both
+     (`from lessons.check import lesson_module; Value = lesson_module("autograd").Value`,
+     from the repository root), and say why a node's gradient must add up the shares of
+     all its uses.
   2. Implement `relu(x)` and `power(x, k)` for the scalar Value (a result with its
      children, a label and a `_backward`, as `Value.tanh`). The check compares their
      gradients with central differences in expressions that use an input twice.
-  3. Change and explain: train the MLP with --lr=0.5 and with --lr=0.005. Look at
-     mlp_loss.png: which run reaches --loss_target in 200 steps, which does not, and what
-     does the step size do to each step of gradient descent?
+  3. Change and explain: train the MLP with --lr=0.5 and with --lr=0.005 (add
+     --loss_target=10 so that the lesson's check lets a slow run finish). Look at
+     mlp_loss.png: which run gets below 0.01 in 200 steps, and what does the step size do
+     to each step of gradient descent?
 """
 from __future__ import annotations
 
