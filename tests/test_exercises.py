@@ -64,7 +64,7 @@ def test_our_answer_passes_and_the_stub_does_not(name, function):
     assert check.run_check(checks[function], stub)[0] == "TODO"
 
 
-# -- plausible mistakes each check must catch -------------------------------------------------
+# -- plausible mistakes each check must catch ----------------------------------------------
 def attention_unscaled(q, k, v, causal):
     mask = F.causal_mask(q.shape[1]) if causal else None
     return F.scaled_dot_product_attention(q, k, v, mask=mask, similarity="dot")
@@ -133,7 +133,7 @@ def test_a_wrong_answer_fails_its_check(name, function, wrong):
     assert status == "FAIL" and message, (status, message)
 
 
-# -- the command --------------------------------------------------------------------------------
+# -- the command ---------------------------------------------------------------------------
 def test_the_command_reports_each_exercise(capsys):
     assert check.main(["03"]) == 1                          # the stubs: still to do
     out = capsys.readouterr().out

@@ -5,7 +5,7 @@ run `python -m lessons.check attention`.
 """
 import numpy as np
 
-import tinytx as tx
+import tinytx as tx                       # noqa: F401 (for your answer)
 import tinytx.functional as F
 from lessons.check import same_function
 

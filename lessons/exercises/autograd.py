@@ -36,8 +36,9 @@ def check_relu(relu):
         assert relu(lesson_module("autograd").Value(x)).data == max(0.0, x), (
             f"relu({x}).data should be {max(0.0, x)}")
     # relu's input a is used again outside it: its gradients must add up, and be 0 below 0
-    worst = max(gradients_against_central_differences(
-        lambda a, b: relu(a) * a + relu(a * b) * b, args) for args in [(0.8, 1.3), (-0.9, 0.6)])
+    f = lambda a, b: relu(a) * a + relu(a * b) * b             # noqa: E731
+    worst = max(gradients_against_central_differences(f, args)
+                for args in [(0.8, 1.3), (-0.9, 0.6)])
     assert worst < 1e-6, f"relu's gradients differ from central differences by {worst:.1e}"
     return f"value and gradients match central differences (max difference {worst:.1e})"
 

@@ -32,7 +32,7 @@ def same_mask(got, want, what):
 
 def check_padding_mask(padding_mask):
     for lengths, S in [([2, 3], 4), ([1], 1), ([5, 1, 3], 5)]:
-        want = F.padding_mask(np.array(lengths), S).numpy()[:, 0, 0]   # (B, 1, 1, S) -> (B, S)
+        want = F.padding_mask(np.array(lengths), S).numpy()[:, 0, 0]  # (B, 1, 1, S) -> (B, S)
         same_mask(padding_mask(lengths, S), want, f"padding_mask({lengths}, {S})")
     return "equals F.padding_mask"
 
@@ -40,6 +40,6 @@ def check_padding_mask(padding_mask):
 def check_decoder_mask(decoder_mask):
     for lengths, T in [([2, 4], 4), ([3, 1, 5], 6)]:
         both = F.combine_masks(F.causal_mask(T), F.padding_mask(np.array(lengths), T))
-        want = both.numpy()[:, 0]                                       # (B, 1, T, T) -> (B, T, T)
+        want = both.numpy()[:, 0]                           # (B, 1, T, T) -> (B, T, T)
         same_mask(decoder_mask(lengths, T), want, f"decoder_mask({lengths}, {T})")
     return "equals F.combine_masks(F.causal_mask, F.padding_mask)"

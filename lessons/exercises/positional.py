@@ -42,5 +42,6 @@ def check_shift_matrix(shift_matrix):
         assert M.shape == (C, C), f"shift_matrix({k}, {C}): shape {M.shape}, expected {(C, C)}"
         err = np.abs(table[:-k] @ M - table[k:]).max()    # every pos at once
         assert err < 1e-9, f"k = {k}: PE(pos) @ M_k misses PE(pos + k) by up to {err:.1e}"
-        assert np.allclose(M @ M.T, np.eye(C)), f"k = {k}: M_k is not a rotation (M Mᵀ ≠ I)"
+        assert np.allclose(M @ M.T, np.eye(C)), (
+            f"k = {k}: M_k is not a rotation (M Mᵀ ≠ I)")
     return "PE(pos) @ M_k = PE(pos + k) on tinytx's table for k = 1, 5, 30; M_k orthogonal"

@@ -6,7 +6,7 @@ run `python -m lessons.check rnn`.
 import numpy as np
 
 import tinytx as tx
-import tinytx.functional as F
+import tinytx.functional as F            # noqa: F401 (for your answer)
 from tinytx import nn
 from lessons.check import same_function, with_weights
 
@@ -56,7 +56,8 @@ def check_rnn_step_backward(rnn_step_backward):
     assert isinstance(got, tuple) and len(got) == 4, "return (dx, dh_prev, dW, db)"
     for name, g, want in zip(["dx", "dh_prev", "dW", "db"], got, [x, h_prev, W, b]):
         g = np.asarray(g)
-        assert g.shape == want.grad.shape, f"{name}: shape {g.shape}, expected {want.grad.shape}"
+        assert g.shape == want.grad.shape, (f"{name}: shape {g.shape}, expected "
+                                            f"{want.grad.shape}")
         err = np.abs(g - want.grad).max()
         assert err < 1e-10, f"{name} differs from autograd's by up to {err:.2e}"
     return "dx, dh_prev, dW, db equal autograd's"
