@@ -50,16 +50,17 @@ Runtime: full 68 s (150 s with the 2 cores busy), smoke 0.9 s plus ~1 s of impor
 
 Exercises (your code goes in lessons/exercises/attention.py; check it with
 `python -m lessons.check attention`; our answers are in lessons/solutions/attention.py)
-  1. Implement `causal_mask(T)` (NumPy) and `attention(q, k, v, causal)` (tinytx ops,
-     report eq. 6-7 with the causal mask of eq. 8); checked against F.causal_mask and
-     F.scaled_dot_product_attention, forward and gradients.
+  1. Implement `causal_mask(T)` (NumPy) and `attention(q, k, v, causal)` (tinytx ops:
+     scaled dot products, the causal mask, softmax, the weighted values); checked against
+     F.causal_mask and F.scaled_dot_product_attention, forward and gradients.
   2. Predict, then run: section 4 gives an all-padding sequence the output 0, not NaN.
      What does np.exp(s - s.max()) / sum give for a row of scores that are all -inf? And
      all -1e9? Try both in NumPy, then read how F.scaled_dot_product_attention treats a
      row with no allowed key.
-  3. Change and explain: a listing in the report scales the scores by √N with N the
-     sequence length. Divide by √T instead of √D in your `attention` and run the check:
-     why is √D the right scale whatever T is (section 2's Var(q·k))?
+  3. Change and explain: the report writes M for both the head size and the sequence
+     length, which invites this mix-up: divide by √T (the sequence length) instead of √D
+     in your `attention` and run the check. Why is √D the right scale whatever T is
+     (section 2's Var(q·k))?
 """
 from __future__ import annotations
 

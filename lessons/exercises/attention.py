@@ -18,7 +18,7 @@ def causal_mask(T):
 
 
 def attention(q, k, v, causal):
-    """O = softmax(Q Kᵀ / √D) V with tinytx ops (report eq. 6-7); with causal=True query i
+    """O = softmax(Q Kᵀ / √D) V with tinytx ops (report chapter 3); with causal=True query i
     sees keys 0..i only: give the other scores a large negative number (-1e9) before the
     softmax, e.g. with F.where(mask, scores, -1e9) on a mask Tensor.
 
