@@ -2,7 +2,7 @@ r"""Lesson 10 — Training a GPT on Don Quixote (report chapter 7 and its result
 
 Everything so far comes together: the book becomes token ids (lesson 05), the ids become
 training pairs X and Y (report eq. 1–3: Y is X shifted by one token, so every position
-learns to predict the next token), and a decoder-only transformer (lesson 09's blocks,
+learns to predict the next token), and a decoder-only transformer (lesson 07's blocks,
 `tinytx.models.GPT`) is trained on them by minimising the cross-entropy with AdamW. Then
 it writes. This lesson:
 

@@ -1,4 +1,4 @@
-"""Lesson 09 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
+"""Lesson 07 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
 post-LN (report: the MLP and the transformer block).
 
 A transformer block is two sub-layers, attention (tokens talk to each other) and an MLP
@@ -27,9 +27,9 @@ the code is tinytx/nn/transformer.py (MLP, Block, EncoderLayer) and tinytx/nn/la
 (LayerNorm).
 
 Run:
-    python lessons/09_block.py                         # the whole lesson
-    python lessons/09_block.py --smoke                 # a few seconds, for the tests
-    python lessons/09_block.py --n_layer=24 --lrs=3e-3 --steps=500
+    python lessons/07_block.py                         # the whole lesson
+    python lessons/07_block.py --smoke                 # a few seconds, for the tests
+    python lessons/07_block.py --n_layer=24 --lrs=3e-3 --steps=500
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -52,7 +52,7 @@ Expected output (abridged; every number is measured by the run):
        pre-LN       1.79e-02  1.76e-02  1.60e-02  1.49e-02  1.46e-02    1.22e+00
        post-LN      1.78e-02  2.31e-02  2.28e-02  2.44e-02  2.34e-02    7.63e-01
        no residual  2.78e-03  2.12e-02  5.46e-02  5.72e-02  6.01e-02    4.62e-02
-    saved out/lessons/09/pre_post_ln.png, out/lessons/09/gradient_flow.png
+    saved out/lessons/07/pre_post_ln.png, out/lessons/07/gradient_flow.png
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 61 s wall (30 s of CPU);
 --smoke 3 s.
@@ -83,7 +83,7 @@ from tinytx.nn.transformer import Block, EncoderLayer
 @dataclass
 class Config:
     data: str = ""                   # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/09"
+    out_dir: str = "out/lessons/07"
     n_layer: int = 12
     n_embd: int = 32
     n_head: int = 4

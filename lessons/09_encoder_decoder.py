@@ -1,4 +1,4 @@
-"""Lesson 08 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
+"""Lesson 09 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
 
 The encoder-decoder transformer reads a source sequence with an encoder (self-attention
 in both directions) and writes a target with a decoder: causal self-attention over what
@@ -25,9 +25,9 @@ tinytx/nn/transformer.py (EncoderLayer, DecoderLayer), tinytx/nn/attention.py
 (CrossAttention), tinytx/functional/attention.py (the masks) and tinytx/models/seq2seq.py.
 
 Run:
-    python lessons/08_encoder_decoder.py               # the whole lesson
-    python lessons/08_encoder_decoder.py --smoke       # a few seconds, for the tests
-    python lessons/08_encoder_decoder.py --task=copy --steps=400
+    python lessons/09_encoder_decoder.py               # the whole lesson
+    python lessons/09_encoder_decoder.py --smoke       # a few seconds, for the tests
+    python lessons/09_encoder_decoder.py --task=copy --steps=400
 
 Expected output (abridged; the decodes and accuracies are measured by the run):
     1. Masks (tinytx: bool 'may attend', 1 = may look at that key)
@@ -46,7 +46,7 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
        5 7 9 0 1 8 9              9 8 1 0 9 7 5              9 8 1 0 9 7 5              yes
        ...
        held-out sequence accuracy: 0.998 (500 sequences, none seen in training)
-    saved out/lessons/08/masks.png, training.png, cross_attention.png
+    saved out/lessons/09/masks.png, training.png, cross_attention.png
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
 --smoke 4 s.
@@ -80,7 +80,7 @@ PAD, BOS, EOS, FIRST_DIGIT = 0, 1, 2, 3      # token ids; digit d is FIRST_DIGIT
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/08"
+    out_dir: str = "out/lessons/09"
     task: str = "reverse"            # "reverse" or "copy"
     min_len: int = 3                 # digits per sequence
     max_len: int = 12

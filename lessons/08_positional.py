@@ -1,4 +1,4 @@
-"""Lesson 07 — Positional encoding: the sinusoidal table (report §6.1).
+"""Lesson 08 — Positional encoding: the sinusoidal table (report §6.1).
 
 Self-attention looks at its input as a set: shuffle the tokens and every output is
 shuffled the same way, nothing else changes. Word order must therefore be added to the
@@ -22,9 +22,9 @@ to the token embeddings. With tinytx.nn.positional this lesson:
 The proof of step 2 is in docs/positional.md; the code is tinytx/nn/positional.py.
 
 Run:
-    python lessons/07_positional.py                    # the whole lesson
-    python lessons/07_positional.py --smoke            # a few seconds, for the tests
-    python lessons/07_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
+    python lessons/08_positional.py                    # the whole lesson
+    python lessons/08_positional.py --smoke            # a few seconds, for the tests
+    python lessons/08_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
 
 Expected output (abridged; all numbers are measured by the run):
     1. The sinusoidal table: 128 positions x 64 dimensions
@@ -40,7 +40,7 @@ Expected output (abridged; all numbers are measured by the run):
        none          26,122    600      9.9       1.944           0.242              0.000
        sinusoidal    26,122    600      9.7       0.000           1.000              1.000
        learned       26,634    600      9.8       0.000           1.000              1.000
-    saved out/lessons/07/sinusoidal_table.png, out/lessons/07/reverse_task.png
+    saved out/lessons/08/sinusoidal_table.png, out/lessons/08/reverse_task.png
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
 --smoke 3 s.
@@ -69,7 +69,7 @@ from tinytx.nn.transformer import EncoderLayer
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/07"
+    out_dir: str = "out/lessons/08"
     # the table and the linearity check
     n_positions: int = 128
     table_dim: int = 64
