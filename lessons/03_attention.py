@@ -218,7 +218,7 @@ def sentence(cfg, path):
     words = SENTENCE.split()
     T, C = len(words), len(FEATURES)
     tx.manual_seed(cfg.seed)
-    emb = nn.Embedding(T, C)                                  # random vectors, one per word
+    emb = nn.Embedding(T, C)              # random vectors, one per word (a table: lesson 06)
     rand = [nn.Linear(C, C, bias=False) for _ in range(3)]
     P_rand = sentence_weights(emb(tx.arange(T)), *rand, T)
     X = tx.tensor([[WORDS[w].get(f, 0.0) for f in FEATURES] for w in words])   # (T, C)
@@ -263,7 +263,7 @@ class AttentionRecallNet(nn.Module):
 
     def __init__(self, vocab, n_embd, block_size):
         super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)
+        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 06)
         self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
         # GPT-2's init, normal(0, 0.02), not nn.Embedding's normal(0, 1): with unit-size
         # embeddings the scores start large, the softmax saturated, and a key that starts
@@ -271,7 +271,7 @@ class AttentionRecallNet(nn.Module):
         for emb in (self.wte, self.wpe):
             emb.weight.data *= 0.02
         self.attn = MultiHeadAttention(n_embd, n_head=1)
-        self.ln_f = nn.LayerNorm(n_embd)
+        self.ln_f = nn.LayerNorm(n_embd)   # rows to mean 0, variance 1 (lesson 07 explains)
         self.head = nn.Linear(n_embd, vocab)
 
     def embed(self, idx):                                     # (B, T) -> (B, T, C)

@@ -1,4 +1,6 @@
-"""Every lesson runs in --smoke mode (seconds) and writes its pictures as non-empty PNGs.
+"""Every lesson runs in --smoke mode (seconds), writes its pictures as non-empty PNGs and
+returns the smoke-sized facts its text quotes; no lesson uses a module before the lesson
+that introduces it.
 
 Lessons are run as a user runs them, `python lessons/NN_slug.py --smoke --out_dir=DIR`,
 in a fresh process each.
@@ -71,3 +73,72 @@ def test_lesson_uses_the_shared_helpers_and_imports_at_the_top(lesson):
         elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
                   or "os.environ" in ast.unparse(node)):
             seen_code = seen_code or node.lineno
+
+
+# Which lesson introduces each module a lesson may use (the name as the lesson's code
+# spells it). A lesson that needs one earlier says where it is explained, on that line:
+# a comment naming the lesson, e.g. `nn.LayerNorm(C)   # (lesson 07 explains it)`.
+INTRODUCED_IN = {
+    "RNN": "01_rnn",
+    "LSTM": "02_lstm", "RecallNet": "02_lstm",
+    "scaled_dot_product_attention": "03_attention", "MultiHeadAttention": "03_attention",
+    "LearnedPositionalEmbedding": "03_attention",
+    "split_heads": "04_multihead", "merge_heads": "04_multihead",
+    "BasicTokenizer": "05_tokenization", "RegexTokenizer": "05_tokenization",
+    "cached_tokenizer": "05_tokenization",
+    "Embedding": "06_embeddings", "train_word2vec": "06_embeddings",
+    "LayerNorm": "07_block", "MLP": "07_block", "GELU": "07_block", "Block": "07_block",
+    "EncoderLayer": "07_block",
+    "SinusoidalPositionalEncoding": "08_positional",
+    "CrossAttention": "09_encoder_decoder", "DecoderLayer": "09_encoder_decoder",
+    "Seq2Seq": "09_encoder_decoder", "Seq2SeqConfig": "09_encoder_decoder",
+    "generate_seq2seq": "09_encoder_decoder",
+    "GPT": "10_gpt_quixote", "GPTConfig": "10_gpt_quixote", "generate_text": "10_gpt_quixote",
+    "Trainer": "11_encoder_decoder", "beam_search_seq2seq": "11_encoder_decoder",
+    "beam_search": "11_encoder_decoder",
+    "load_gpt2": "12_finetuning", "load_model": "12_finetuning",
+}
+
+
+def early_uses(source: str, number: int, introduced=INTRODUCED_IN) -> list[str]:
+    """The uses in a lesson's code (not its text) of modules introduced after lesson
+    `number`, each as 'line N: name (lesson NN)', unless that line names lesson NN.
+    Names the lesson defines itself (lesson 00's own scalar `MLP`) are its own."""
+    tree = ast.parse(source)
+    own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(tree):
+        name = (node.id if isinstance(node, ast.Name)
+                else node.attr if isinstance(node, ast.Attribute) else None)
+        if name not in introduced or name in own:
+            continue
+        intro = introduced[name][:2]
+        if int(intro) > number and f"lesson {intro}" not in lines[node.lineno - 1].lower():
+            found.append(f"line {node.lineno}: {name} (lesson {intro})")
+    return sorted(set(found))
+
+
+def test_introducing_lessons_exist():
+    stems = {p.stem for p in LESSONS}
+    assert set(INTRODUCED_IN.values()) <= stems, set(INTRODUCED_IN.values()) - stems
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_uses_no_module_before_it_is_introduced(lesson):
+    early = early_uses(lesson.read_text(), int(lesson.name[:2]))
+    assert not early, f"{lesson.name} uses before they are introduced: {early}"
+
+
+def test_early_use_is_caught():
+    """The check can fail: a lesson 04 that builds a Block or a GPT is caught, the same
+    line pointing to lesson 07 passes, and a lesson's own class of that name is its own."""
+    lesson = ("from tinytx import nn\n"
+              "from tinytx.models import GPT\n"
+              "blk = nn.Block(8, 2)\n"
+              "gpt = GPT(cfg)\n"
+              "ln = nn.LayerNorm(8)   # (lesson 07 explains it)\n")
+    assert early_uses(lesson, 4) == ["line 3: Block (lesson 07)", "line 4: GPT (lesson 10)"]
+    assert early_uses(lesson, 10) == []
+    assert early_uses("class MLP:\n    pass\nm = MLP()\n", 0) == []
+    assert early_uses("m = nn.MLP(8)\n", 0) == ["line 1: MLP (lesson 07)"]
