@@ -130,6 +130,9 @@ def section_layernorm():
           f"(attention 4·C² + 4·C, MLP 8·C² + 5·C, two LayerNorms 4·C)")
     out = block(tx.randn(2, 5, C))
     print(f"   Block maps (B, T, C) = (2, 5, {C}) to {out.shape}: blocks stack.")
+    return {"ln_row_means": np.abs(y.mean(axis=1)).max().item(),
+            "ln_row_vars": y.var(axis=1).tolist(), "ln_scale_invariance": max_diff(z, y),
+            "block_parameters": [n, 12 * C * C + 13 * C], "block_out_shape": list(out.shape)}
 
 
 # -- the stacks -----------------------------------------------------------------------------
@@ -304,13 +307,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     text, source = load_book(cfg, smoke_chars=None)         # the whole book, if on disk
     ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)   # bytes: vocabulary 256
-    section_layernorm()
+    facts = section_layernorm()
     print(f"\n   Text for sections 2-3: {source}, {len(ids):,} bytes")
     path = section_training(cfg, ids, out)
     print(f"   saved {path}")
     path = section_gradients(cfg, ids, out)
     print(f"   saved {path}")
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return facts
 
 
 if __name__ == "__main__":

@@ -121,11 +121,13 @@ def section_table(cfg, out):
           "see docs/positional.md)")
     print(f"   {'k':>5} {'positions checked':>19} {'max |PE(pos+k) - PE(pos) @ M_k|':>34} "
           f"{'M_k orthogonal':>15}")
+    worst = 0.0
     for k in (int(s) for s in cfg.shifts.split(",")):
         if not 0 < k < N:
             continue
         M = rotation(k, C)
         err = np.abs(pe[k:] - pe[:-k] @ M).max()
+        worst = max(worst, err)
         orth = np.abs(M @ M.T - np.eye(C)).max() < 1e-12
         print(f"   {k:>5} {N - k:>19} {err:>34.1e} {str(orth):>15}")
     dots = pe @ pe.T                                        # (N, N): PE(p)·PE(q)
@@ -149,7 +151,8 @@ def section_table(cfg, out):
     path = out / "sinusoidal_table.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return path
+    return path, {"row_norms": [norms.min(), norms.max(), np.sqrt(C / 2)],
+                  "rotation_error": worst, "dot_spread": spread}
 
 
 # -- 3. a task that needs positions ---------------------------------------------------------
@@ -239,9 +242,11 @@ def section_task(cfg, out):
     print(f"   {'positions':<12} {'params':>7} {'steps':>6} {'train s':>8} {'final loss':>11} "
           f"{'token accuracy':>15} {'sequence accuracy':>18}")
     curves = {}
+    token_accuracy = {}
     for positions in cfg.variants.split(","):
         model, curve, secs = train(cfg, positions, x_val, y_val)
         tok, seq = accuracy(model, x_val, y_val)
+        token_accuracy[positions] = tok
         curves[positions] = curve
         print(f"   {positions:<12} {model.num_parameters():>7,} {cfg.steps:>6} {secs:>8.1f} "
               f"{curve[-1][1]:>11.3f} {tok:>15.3f} {seq:>18.3f}")
@@ -262,17 +267,18 @@ def section_task(cfg, out):
     path = out / "reverse_task.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return path
+    return path, {"permutation_error": err, "token_accuracy": token_accuracy}
 
 
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
-    path = section_table(cfg, out)
+    path, facts = section_table(cfg, out)
     print(f"   saved {path}")
-    path = section_task(cfg, out)
+    path, more = section_task(cfg, out)
     print(f"   saved {path}")
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return {**facts, **more}
 
 
 if __name__ == "__main__":
