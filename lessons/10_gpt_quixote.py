@@ -55,6 +55,7 @@ Expected output (abridged; measured on the whole book, seed 1337):
                          have no dible, or indessioned, I shall have\nferent my heart, ...
        saved out/lessons/10/temperature.png
     6. saved out/lessons/10/gpt.safetensors, gpt.json and tokenizer-1024.model
+    (7 and 8 from a later run on a copy of the book with 712,042 training tokens)
     7. What the trained GPT attends to, on 'In a village of La Mancha, ...':
        layer head  weight on: itself  previous token  first token  (mean over rows)
            0    0               0.15            0.28         0.10
