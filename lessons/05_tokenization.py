@@ -213,8 +213,8 @@ def section_sizes(cfg, book, sizes):
         toks[v] = tok
         print(f"   {v:>6} {len(tok.merges):>7} {secs:>8.2f} {n:>16,} {held_bytes / n:>12.2f} "
               f"{v * 384:>14,}  " + (f"'{render_token(longest)}'" if longest else "(bytes only)"))
-    print("   wte (V x 384): the token-embedding table a model with the report's n_embd=384 "
-          "needs;\n   its output layer lm_head is as big again.")
+    print("   wte (V x 384): the token-embedding table a model with n_embd=384 (the report's "
+          "companion\n   repository) needs; its output layer lm_head is as big again.")
     return rows, toks
 
 

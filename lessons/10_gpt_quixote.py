@@ -22,8 +22,10 @@ it writes. This lesson:
   8. The report says / we measured: the report's late samples are verbatim passages of the
      book (memorisation). We measure ours: the longest run of words a sample shares with
      the training text and the share of its 8-grams found there, against a held-out
-     passage as the baseline; and the report's plot counts 524,288 = 2^19 tokens per
-     iteration (GPT-3 Small's 0.5M batch), which is more than half the book per step.
+     passage as the baseline; the report's plot counts 524,288 = 2^19 tokens per
+     iteration (GPT-3 Small's 0.5M batch), which is more than half the book per step;
+     and the 6-layer, 384-wide model with 24540 tokens comes from the report's companion
+     repository, not its text: its size, counted.
 
 The same loop with gradient accumulation, loss logs, checkpoints and exact resume is
 `tinytx.train.Trainer`, which examples/train_quixote.py uses for the larger main job.
@@ -70,6 +72,8 @@ Expected output (abridged; measured on the whole book, seed 1337):
        the report's 524,288 tokens per iteration = 2^19; this lesson's step is 16 x 64 =
        1,024 tokens, 512x fewer; at 2^19 tokens per iteration the 712,042 training
        tokens last 1.36 iterations
+       the companion repository's model (6 layers, 384 wide, vocabulary 24,540; not in the
+       report's text): 20.2M parameters, 47% of them in wte (tied with lm_head)
 
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 143 s and
 178 s in two runs (training 135-172 s, 8,900-11,400 tokens/s, as busy as the machine was);
@@ -98,6 +102,7 @@ from tinytx.data import get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, softmax
 from tinytx.metrics import copied_fraction, longest_copied
 from tinytx.models import GPT, GPTConfig
+from tinytx.nn.transformer import Block
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import evaluate
 
@@ -304,7 +309,7 @@ def memorisation(samples, train_text, val_text, n=8):
     return result
 
 
-def report_batch(cfg, n_train_tokens):
+def report_figures(cfg, n_train_tokens):
     """The report's loss plot counts 524,288 tokens per iteration: 2^19, GPT-3 Small's batch
     of 0.5M tokens (nanoGPT's GPT-2 recipe reaches it by gradient accumulation)."""
     per_step = cfg.batch_size * cfg.block_size
@@ -315,7 +320,14 @@ def report_batch(cfg, n_train_tokens):
     print(f"   at 2^19 tokens per iteration the {n_train_tokens:,} training tokens last "
           f"{n_train_tokens / report:.2f} iterations: N iterations of such a plot are "
           f"{report / n_train_tokens:.2f}·N passes over the book")
-    return per_step
+    # 6 layers, 6 heads, 384 wide, block 256, vocabulary 24540: figures from the report's
+    # companion repository (examples/train_quixote.py --config=seed-small), not its text
+    L, C, V, block = 6, 384, 24540, 256
+    size = L * Block(C, 6).num_parameters() + V * C + block * C + 2 * C   # + wte, wpe, ln_f
+    print(f"   the companion repository's model ({L} layers, {C} wide, vocabulary {V:,}; "
+          f"not in the report's text):\n   {size / 1e6:.1f}M parameters, "
+          f"{V * C / size:.0%} of them in wte (tied with lm_head)")
+    return size
 
 
 def main(argv=None):
@@ -372,7 +384,7 @@ def main(argv=None):
     print("\n8. The report says / we measured: the report's late samples are the book's own "
           "passages; ours:")
     copied = memorisation(samples, train_text, val_text)
-    report_batch(cfg, len(train_ids))
+    companion = report_figures(cfg, len(train_ids))
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
     return {"val_loss": val_loss, "bits_per_byte": bpb, "tokens_per_s": tok_s,
             "first_loss": rows[0]["val"], "log_vocab": math.log(len(tok.vocab)),
@@ -380,7 +392,7 @@ def main(argv=None):
             "attention_shapes": [list(P.shape) for P in maps],
             "attention_rows_sum_to_1": all(np.allclose(P.sum(-1), 1, atol=1e-5) for P in maps),
             "attention_causal": all((np.triu(P, 1) == 0).all() for P in maps),
-            "copied": copied}
+            "copied": copied, "companion_parameters": companion}
 
 
 if __name__ == "__main__":

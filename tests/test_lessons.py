@@ -243,6 +243,8 @@ def facts_10(f):
     assert f["attention_rows_sum_to_1"] and f["attention_causal"]
     for run, share in f["copied"].values():
         assert run >= 0 and 0 <= share <= 1
+    assert f["copied"]["held-out passage of the book (baseline)"][0] > 0   # book text: found
+    assert f["companion_parameters"] == 20_169_216     # = GPT(6 layers, 384 wide, V 24540)
 
 
 def facts_11(f):
