@@ -15,7 +15,8 @@ LayerNorm on that path in every layer. With tinytx.nn this lesson:
   1. shows LayerNorm making every row mean 0 and variance 1 (whatever its scale and
      shift), and takes the report's Block apart (12·C² + 13·C parameters);
   2. trains the same 12-layer stack of tiny blocks (pre-LN and post-LN, as
-     EncoderLayer(norm_first=True/False) with a causal mask) as a byte-level language
+     EncoderLayer(norm_first=True/False) with a causal mask, on token + learned position
+     embeddings as in lesson 03; lesson 08 explains positions) as a byte-level language
      model on Don Quixote for a fixed number of steps at two learning rates and prints
      and plots the losses it measures (pre_post_ln.png);
   3. measures the gradient flow through depth at the first step: the gradient norm of

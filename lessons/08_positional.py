@@ -13,7 +13,8 @@ to the token embeddings. With tinytx.nn.positional this lesson:
      PE(pos+k) = PE(pos) @ M_k with M_k block-diagonal (a 2x2 rotation by k·w_i per pair
      of dimensions), the same matrix for every pos; it builds M_k and prints the largest
      error over all positions; it also shows that PE(pos)·PE(pos+k) depends on k only;
-  3. trains the same small attention model (2 bidirectional encoder layers) to reverse a
+  3. trains the same small attention model (2 bidirectional encoder layers: lesson 07's
+     EncoderLayer, LayerNorm and residuals) to reverse a
      sequence of digits, without positions, with the sinusoidal table and with learned
      positions, and prints the accuracies it measures. Without positions the model is
      permutation-equivariant (checked), so position i cannot know which token is its
