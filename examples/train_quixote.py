@@ -54,7 +54,8 @@ class Config:
 
 CONFIGS = {
     "default": Config(),
-    # The report's small decoder-only model, for a GPU: effective batch 64 sequences as
+    # The small decoder-only model of the report's companion repository (its code gives
+    # these figures, not the report's text), for a GPU: effective batch 64 sequences as
     # 32 micro-steps of 2, lr 1e-3 with 100 warmup steps and cosine to 1e-4 over 5000.
     "seed-small": with_options(Config(), out_dir="out/quixote-seed-small", vocab_size=24540,
                                n_layer=6, n_head=6, n_embd=384, block_size=256, dropout=0.2,

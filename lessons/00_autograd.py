@@ -210,6 +210,7 @@ def value_section(out):
     root = expression(a, b, c)
     root.backward()
     draw_graph(root, {id(a): "a", id(b): "b", id(c): "c"}, out / "graph.png")
+    return {"o": o.data, "value_vs_central": worst}
 
 
 def draw_graph(root, names, path):
@@ -301,6 +302,7 @@ def mlp_section(cfg, out):
     fig.savefig(out / "mlp_loss.png", dpi=110)
     plt.close(fig)
     print(f"wrote {out / 'mlp_loss.png'}")
+    return {"mlp_parameters": len(params), "mlp_loss": [losses[0], losses[-1]]}
 
 
 # -- 3. the same idea for arrays -----------------------------------------------------------
@@ -460,17 +462,18 @@ def tinytx_section(arrays, rng):
     same = np.allclose(Tanh()(z).numpy(), F.tanh(z).numpy())
     print(f"a Tanh written as a tinytx Function: gradcheck {ok}, equals F.tanh: {same}")
     assert ok and same
+    return {"value_vs_tinytx": d_scalar, "array_vs_tinytx": d_array, "tanh_gradcheck": ok}
 
 
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     tx.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    value_section(out)
-    mlp_section(cfg, out)
+    facts = {**value_section(out), **mlp_section(cfg, out)}
     arrays = array_section(rng)
-    tinytx_section(arrays, rng)
+    facts.update(tinytx_section(arrays, rng))
     print(f"\npictures: {out / 'graph.png'}, {out / 'mlp_loss.png'}")
+    return facts
 
 
 if __name__ == "__main__":

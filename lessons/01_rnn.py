@@ -110,6 +110,7 @@ def autograd_basics():
           f"which was fed by {y._ctx.inputs[0]._ctx}")
     y.backward()                                       # dy/dx into x.grad
     print(f"after y.backward(): x.grad = {x.grad.tolist()}  (dy/dx = 2x)")
+    return {"x_grad": x.grad.tolist()}
 
 
 # -- 2. the recurrence by hand ---------------------------------------------------------------
@@ -146,6 +147,8 @@ def rnn_by_hand(cfg):
     print(f"nn.RNN over the whole sequence (x W_x for all t in one matmul, then only "
           f"h W_h in the loop):\n  hs {hs_rnn.shape}, h_T {h_T.shape}, max |diff| = "
           f"{max_diff(hs_rnn, hs):.1e}")
+    return {"hs_shape": list(hs.shape), "cell_vs_hand": max_diff(h_cell, h),
+            "rnn_vs_hand": max_diff(hs_rnn, hs)}
 
 
 # -- 3. backpropagation through time ---------------------------------------------------------
@@ -180,6 +183,7 @@ def bptt_by_hand(cfg):
           f"{max_diff(dW, cell.weight.grad):.1e}")
     print("The same W is used at every step, so its gradient is a sum over the steps: "
           "that is all BPTT is.")
+    return {"bptt_dh": worst_h, "bptt_dW": max_diff(dW, cell.weight.grad)}
 
 
 # -- 4. gradient checks ----------------------------------------------------------------------
@@ -201,8 +205,8 @@ def gradient_checks(cfg):
     cell = nn.RNNCell(I, H, dtype="float64")
     x = tx.randn(2, I, dtype="float64", requires_grad=True)
     h = tx.randn(2, H, dtype="float64", requires_grad=True)
-    ok = tx.gradcheck(lambda x, h, W, b: cell(x, h), [x, h, cell.weight, cell.bias])
-    print(f"gradcheck(nn.RNNCell) w.r.t. x, h_(t-1), W, b: {ok}")
+    ok_cell = tx.gradcheck(lambda x, h, W, b: cell(x, h), [x, h, cell.weight, cell.bias])
+    print(f"gradcheck(nn.RNNCell) w.r.t. x, h_(t-1), W, b: {ok_cell}")
     ok = tx.gradcheck(lambda x, h, W, b: F.tanh(F.concat([h, x], axis=1) @ W + b),
                       [x, h, cell.weight, cell.bias])
     print(f"gradcheck(the cell written with F ops):         {ok}")
@@ -210,8 +214,11 @@ def gradient_checks(cfg):
         tx.gradcheck(lambda x, h, W: WrongTanh()(F.concat([h, x], axis=1) @ W),
                      [x, h, cell.weight])
         print("gradcheck(a cell with a wrong tanh backward): passed (it should not!)")
+        caught = False
     except AssertionError as e:
         print(f"gradcheck(a cell with a wrong tanh backward) fails, as it must:\n  {e}")
+        caught = True
+    return {"gradcheck_cell": ok_cell, "gradcheck_composed": ok, "wrong_backward_caught": caught}
 
 
 # -- 5. vanishing (and exploding) gradients ---------------------------------------------------
@@ -340,17 +347,17 @@ def plot_sine(losses, y, pred, warm, path):
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
-    autograd_basics()
-    rnn_by_hand(cfg)
-    bptt_by_hand(cfg)
-    gradient_checks(cfg)
+    facts = {**autograd_basics(), **rnn_by_hand(cfg), **bptt_by_hand(cfg),
+             **gradient_checks(cfg)}
     norms = vanishing_gradients(cfg)
+    facts["norm_last_over_first"] = {name: float(n[-1] / n[0]) for name, n in norms.items()}
     plot_grad_norms(norms, out / "gradient_norms.png")
     print(f"saved {out / 'gradient_norms.png'}")
     losses, y, pred, warm = train_sine(cfg)
     plot_sine(losses, y, pred, warm, out / "sine_rnn.png")
     print(f"saved {out / 'sine_rnn.png'}")
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    return {**facts, "sine_mse": [losses[0], losses[-1]]}
 
 
 if __name__ == "__main__":

@@ -142,6 +142,8 @@ def gates_by_hand(cfg):
         print(f"      {'C_t cell':<16} {fmt(c.numpy())}   = Γ_f ⊗ C_(t-1) + Γ_u ⊗ C̃_t")
         print(f"      {'h_t':<16} {fmt(h.numpy())}   = Γ_o ⊗ tanh(C_t)")
     print(f"nn.LSTMCell gives the same h_t and C_t: max |diff| = {worst:.1e}")
+    return {"cell_vs_hand": worst, "gates_in_0_1": all(
+        bool(((g[n].numpy() > 0) & (g[n].numpy() < 1)).all()) for n in GATES[:3])}
 
 
 # -- 2. the composed and the fused cell ------------------------------------------------------
@@ -190,6 +192,8 @@ def fused_vs_composed(cfg):
     print(f"forward + backward, B={B}, T={T}, I={I}, H={H}, float32 (best of 3): composed "
           f"{times['composed'] * 1e3:.1f} ms, fused {times['fused'] * 1e3:.1f} ms "
           f"({times['composed'] / times['fused']:.1f}x)")
+    return {"fused_vs_composed_forward": max_diff(outs_c[0], outs_f[0]),
+            "fused_vs_composed_backward": worst[0], "graph_ops": [ops_c, ops_f]}
 
 
 # -- 3. the recall task --------------------------------------------------------------------
@@ -300,14 +304,15 @@ def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
     start = time.perf_counter()
-    gates_by_hand(cfg)
-    fused_vs_composed(cfg)
+    facts = {**gates_by_hand(cfg), **fused_vs_composed(cfg)}
     results, models = recall_experiment(cfg, distances)
     plot_accuracy(results, distances, ("RNN", "LSTM"), cfg, out / "recall_accuracy.png")
     print(f"saved {out / 'recall_accuracy.png'}")
     gates_picture(results, models, distances, cfg, out / "lstm_gates.png")
     print(f"saved {out / 'lstm_gates.png'}")
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    return {**facts, "recall_accuracy": {f"{k} N={n}": curve[-1][1]
+                                         for (k, n), curve in results.items()}}
 
 
 if __name__ == "__main__":

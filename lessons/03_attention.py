@@ -3,8 +3,9 @@
 Report chapter 3 (eq. 5–8, §3.6.1). Every token looks at every other token directly:
 
     Q = X W_Q,  K = X W_K,  V = X W_V                      (eq. 5)
-    S = Q Kᵀ / √D                                           (eq. 6, "scaled dot")
-    P = softmax(S) row by row,   O = P V                    (eq. 7)
+    S = Q Kᵀ                                                (eq. 6, the plain dot product)
+    S = Q Kᵀ / √D,   D the size of a head's q and k         (eq. 7, "scaled dot")
+    P = softmax(S) row by row,   O = P V
     S_ij = -∞ (tinytx: a large finite negative) where query i may not see key j   (eq. 8)
 
 This lesson
@@ -18,7 +19,11 @@ This lesson
      with random embeddings and projections and once with hand-built ones;
   6. solves the recall task of lesson 02 (`tinytx.data.toy.recall_task`) with a single
      attention layer, and prints accuracy against the distance N for RNN, LSTM and
-     attention, all trained here the same way.
+     attention, all trained here the same way;
+  7. The report says / we measured: its eq. 6 is the unscaled dot product and eq. 7 the
+     scaled one; it writes M for both the head size and the sequence length, and a
+     listing divides by sqrt(N): the scale must be √D (the head size), which keeps the
+     scores' spread at 1 for any sequence length, where √T would not.
 docs/attention.md has the formulas and the kernels (lesson 04).
 
 Run:
@@ -44,6 +49,8 @@ Expected output (from a full run; one seed per model, deterministic on one machi
           40     15.4% (    -)     14.4% (    -)    100.0% (  200)
        (the RNN and LSTM rows are lesson 02's: the same seeds give the same runs); the
        trained attention model's last token puts weight 0.999 on position 1
+    7. D=64, scores divided by √D: std 1.00 at T=8, 1.00 at T=512
+       D=64, scores divided by √T: std 2.84 at T=8, 0.35 at T=512
     pictures: out/lessons/03/sentence_attention.png, out/lessons/03/recall_attention.png
 Runtime: full 68 s (150 s with the 2 cores busy), smoke 0.9 s plus ~1 s of imports
 (2-core CPU, measured).
@@ -156,6 +163,8 @@ def qkv_and_scores(cfg):
         print(f"  {D_:>5} {dots.var():>10.1f} {(dots / math.sqrt(D_)).var():>12.2f} "
               f"{peak:>16.3f} {peak_scaled:>7.3f}")
     print("  unscaled, the softmax saturates as D grows (one weight near 1, gradients near 0)")
+    return {"hand_vs_library": max(max_diff(O, O_lib), max_diff(P, P_lib)),
+            "P_rows_sum_to_1": bool(np.allclose(P.numpy().sum(axis=1), 1, atol=1e-6))}
 
 
 # -- 3. similarity functions -----------------------------------------------------------------
@@ -203,6 +212,9 @@ def masks(cfg):
     print(f"  a sequence that is all padding: every query has no key; output max |O| = "
           f"{np.abs(out.numpy()[0]).max():.1f}, not NaN (masked scores are finite, the row "
           f"is zeroed)")
+    allowed = np.broadcast_to(both.numpy(), p.shape)
+    return {"masked_weights_zero": bool((p.numpy()[~allowed] == 0).all()),
+            "all_padding_output": float(np.abs(out.numpy()[0]).max())}
 
 
 # -- 5. the sentence ------------------------------------------------------------------------
@@ -232,7 +244,7 @@ def sentence(cfg, path):
     words = SENTENCE.split()
     T, C = len(words), len(FEATURES)
     tx.manual_seed(cfg.seed)
-    emb = nn.Embedding(T, C)                                  # random vectors, one per word
+    emb = nn.Embedding(T, C)              # random vectors, one per word (a table: lesson 06)
     rand = [nn.Linear(C, C, bias=False) for _ in range(3)]
     P_rand = sentence_weights(emb(tx.arange(T)), *rand, T)
     X = tx.tensor([[WORDS[w].get(f, 0.0) for f in FEATURES] for w in words])   # (T, C)
@@ -277,7 +289,7 @@ class AttentionRecallNet(nn.Module):
 
     def __init__(self, vocab, n_embd, block_size):
         super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)
+        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 06)
         self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
         # GPT-2's init, normal(0, 0.02), not nn.Embedding's normal(0, 1): with unit-size
         # embeddings the scores start large, the softmax saturated, and a key that starts
@@ -285,7 +297,7 @@ class AttentionRecallNet(nn.Module):
         for emb in (self.wte, self.wpe):
             emb.weight.data *= 0.02
         self.attn = MultiHeadAttention(n_embd, n_head=1)
-        self.ln_f = nn.LayerNorm(n_embd)
+        self.ln_f = nn.LayerNorm(n_embd)   # rows to mean 0, variance 1 (lesson 07 explains)
         self.head = nn.Linear(n_embd, vocab)
 
     def embed(self, idx):                                     # (B, T) -> (B, T, C)
@@ -358,20 +370,44 @@ def plot_recall(results, models, distances, kinds, cfg, path):
     plt.close(fig)
 
 
+# -- 7. the report says / we measured -------------------------------------------------------------
+def report_says(cfg, D=64, lengths=(8, 512)):
+    """The scale belongs to the head size D, not to the sequence length T."""
+    section("7. The report says / we measured: which size goes under the square root")
+    print("  the report: eq. 6 is the plain dot product Q Kᵀ, eq. 7 the scaled one Q Kᵀ/√M;"
+          "\n  M is also its name for the sequence length, and a listing divides by sqrt(N)")
+    rng = np.random.default_rng(cfg.seed)
+    spread = {"√D": [], "√T": []}
+    for T in lengths:
+        q, k = rng.standard_normal((2, 64, T, D))              # 64 heads' (T, D) each
+        S = q @ k.swapaxes(1, 2)                                # (64, T, T), eq. 6
+        spread["√D"].append(float((S / math.sqrt(D)).std()))   # eq. 7
+        spread["√T"].append(float((S / math.sqrt(T)).std()))
+    for name, v in spread.items():
+        print(f"  D={D}, scores divided by {name}: std " + ", ".join(
+            f"{x:.2f} at T={T}" for x, T in zip(v, lengths)))
+    print("  q·k sums D products, whatever T is: dividing by √D keeps the spread at 1; "
+          "dividing by √T\n  makes the softmax sharper for short sequences and flatter "
+          "for long ones")
+    return {"score_std_sqrt_D": spread["√D"], "score_std_sqrt_T": spread["√T"]}
+
+
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
     start = time.perf_counter()
-    qkv_and_scores(cfg)
+    facts = {**qkv_and_scores(cfg)}
     similarities(cfg)
-    masks(cfg)
+    facts.update(masks(cfg))
     sentence(cfg, out / "sentence_attention.png")
     print(f"saved {out / 'sentence_attention.png'}")
     kinds = ("RNN", "LSTM", "attention")
     results, models = recall_experiment(cfg, distances, kinds)
     plot_recall(results, models, distances, kinds, cfg, out / "recall_attention.png")
     print(f"saved {out / 'recall_attention.png'}")
+    facts.update(report_says(cfg))
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    return facts
 
 
 if __name__ == "__main__":

@@ -14,13 +14,16 @@ its own slice, the outputs are concatenated and mixed by the output projection W
 This lesson
   1. does that by hand with F ops, printing every shape, checks it against
      `nn.MultiHeadAttention` (fused and composed) and against a loop over the heads;
-  2. times forward + backward of an RNN, an LSTM and one attention layer as the sequence
+  2. shows what heads learn: one attention layer with two heads trained to name the
+     tokens one and two positions back; each head ends up looking at one offset
+     (what_heads_learn.png). Sections 3-5 are about speed rather than meaning:
+  3. times forward + backward of an RNN, an LSTM and one attention layer as the sequence
      length T grows (table + plot), and counts their sequential steps and graph ops;
-  3. compares the three attention implementations — composed (`F`, six ops), fused
+  4. compares the three attention implementations — composed (`F`, six ops), fused
      (`tinytx.kernels.attention`, one op) and blocked (`tinytx.kernels.flash_attention`,
      online softmax) — for agreement (float64, forward and backward), time and peak
      memory (tracemalloc);
-  4. runs the CUDA attention kernel (tinytx/kernels/cuda/attention.py, FlashAttention-2
+  5. runs the CUDA attention kernel (tinytx/kernels/cuda/attention.py, FlashAttention-2
      style) in numba's CUDA simulator on a tiny input and checks it against the fused
      CPU kernel, forward and backward (skipped when numba-cuda is not installed).
 docs/attention.md derives the fused and blocked kernels and has the full benchmark;
@@ -34,7 +37,11 @@ Expected output (from a full run; times depend on the machine and its load):
     1. x (2, 5, 8) @ W_attn (8, 24) -> qkv (2, 5, 24) -> q, k, v (2, 5, 8) -> (2, 5, 2, 4)
        -> (2, 2, 5, 4) -> attention -> (2, 5, 2, 4) -> (2, 5, 8) @ W_O (8, 8) -> y (2, 5, 8);
        hand vs nn.MultiHeadAttention: fused 6e-08, composed 0; 288 parameters for any H
-    2. forward + backward in ms (B=8, C=64, best of 5, one BLAS thread):
+    2. task: at every position t >= 2 name the tokens at t-1 and t-2 (16 tokens, T=10)
+       held-out accuracy: token at t-1 100.0%, token at t-2 100.0%
+       head 0: mean weight on t (itself) 0.00, on t-1 0.07, on t-2 0.91
+       head 1: mean weight on t (itself) 0.06, on t-1 0.90, on t-2 0.03
+    3. forward + backward in ms (B=8, C=64, best of 5, one BLAS thread):
                T     RNN    LSTM    attention | graph ops: RNN  LSTM  attn
               16    0.71    1.09     0.42     |             72    40    16
              128    5.06    8.25     2.77     |            520   264    16
@@ -43,14 +50,15 @@ Expected output (from a full run; times depend on the machine and its load):
        the RNN and LSTM grow linearly (T sequential steps of ~50–70 µs, 4T+8 and 2T+8 ops),
        attention is one step of 16 ops but T² work: on this CPU it is ~2x faster up to a
        few hundred tokens, even at T=512 and slower past it
-    3. fused and blocked vs composed in float64: max |diff| ~1e-15, forward and backward;
+    4. fused and blocked vs composed in float64: max |diff| ~1e-15, forward and backward;
        B=2, H=4, D=32, causal:  T=1024: composed 75 ms / 195 MiB, fused 24 ms / 27 MiB,
        blocked 30 ms / 6.7 MiB;  T=2048: composed 280 ms / 776 MiB, fused 92 ms / 86 MiB,
        blocked 113 ms / 12 MiB
-    4. CUDA kernel in the simulator, B=1, H=2, Tq=7, Tk=9, D=4, causal, tiles of 4:
+    5. CUDA kernel in the simulator, B=1, H=2, Tq=7, Tk=9, D=4, causal, tiles of 4:
        grid (2, 2) blocks of 4 threads; vs the fused CPU kernel: output 4e-16, dq/dk/dv ~4e-16
-    pictures: out/lessons/04/rnn_vs_attention.png, out/lessons/04/kernels.png
-Runtime: full 9 s, smoke 0.7 s plus ~1 s of imports (2-core CPU, measured).
+    pictures: out/lessons/04/what_heads_learn.png, rnn_vs_attention.png, kernels.png
+Runtime: full about 11 s, smoke about 3 s plus ~1 s of imports (2-core CPU; the two-heads
+task takes about 2 s of each).
 
 Exercises (your code goes in lessons/exercises/multihead.py; check it with
 `python -m lessons.check multihead`; our answers are in lessons/solutions/multihead.py)
@@ -80,7 +88,7 @@ import numpy as np
 
 import tinytx as tx
 import tinytx.functional as F
-from tinytx import nn
+from tinytx import nn, optim
 from tinytx.autograd import topological_order
 from tinytx.course import max_diff, section, setup
 from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
@@ -88,6 +96,7 @@ from tinytx.kernels.attention import attention as fused_attention
 from tinytx.kernels.flash_attention import flash_attention
 from tinytx.nn.attention import MultiHeadAttention, merge_heads, split_heads
 from tinytx.nn.fused import fused
+from tinytx.nn.positional import LearnedPositionalEmbedding
 
 
 @dataclass
@@ -102,6 +111,11 @@ class Config:
     kernel_heads: int = 4                    # H there
     kernel_dim: int = 32                     # D there
     block_size: int = 128                    # the blocked kernel's tile
+    toy_vocab: int = 16                      # the two-heads task: tokens
+    toy_len: int = 10                        # its sequence length T
+    toy_embd: int = 32                       # its width C (two heads of 16)
+    toy_steps: int = 400                     # its AdamW steps (batches of 32)
+    toy_lr: float = 1e-2
     seed: int = 0
     smoke: bool = False
     out_dir: str = "out/lessons/04"
@@ -149,9 +163,82 @@ def heads_by_hand(cfg):
     counts = [MultiHeadAttention(C, h).num_parameters() for h in (1, 2, 4, 8)]
     print(f"  parameters with H = 1, 2, 4, 8 heads: {counts} — 4C² + 4C = {4 * C * C + 4 * C} "
           f"each: heads cut C into slices, they add no weights")
+    return {"y_shape": list(y.shape), "hand_vs_composed": max_diff(y, y_composed),
+            "hand_vs_fused": max_diff(y, y_fused), "parameters_per_H": counts,
+            "loop_vs_heads": max_diff(o_cat, F.concat(heads, axis=-1))}
 
 
-# -- 2. sequential RNN against parallel attention ---------------------------------------------
+# -- 2. what heads learn ---------------------------------------------------------------------
+class TwoBack(nn.Module):
+    """Token + learned position embeddings -> one causal attention layer of H heads ->
+    Linear to two guesses at every position t: the token at t-1 and the token at t-2."""
+
+    def __init__(self, vocab, n_embd, n_head, block_size):
+        super().__init__()
+        self.vocab = vocab
+        self.wte = nn.Embedding(vocab, n_embd)     # a vector per token (lesson 06)
+        self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
+        for emb in (self.wte, self.wpe):           # GPT-2's small init, as in lesson 03
+            emb.weight.data *= 0.02
+        self.attn = MultiHeadAttention(n_embd, n_head, causal=True)
+        self.head = nn.Linear(n_embd, 2 * vocab)
+
+    def embed(self, idx):                                      # (B, T) -> (B, T, C)
+        return self.wte(idx) + self.wpe(idx.shape[1])
+
+    def forward(self, idx):                                    # (B, T) -> (B, T, 2, V)
+        B, T = idx.shape
+        return self.head(self.attn(self.embed(idx))).reshape(B, T, 2, self.vocab)
+
+
+def two_back_batch(rng, B, T, vocab):
+    """Random tokens x (B, T) and the targets (B, T-2, 2): x[t-1] and x[t-2] for t >= 2."""
+    x = rng.integers(0, vocab, (B, T))
+    return x, np.stack([x[:, 1:-1], x[:, :-2]], axis=-1)
+
+
+def what_heads_learn(cfg, path):
+    section("2. What heads learn: two heads, two jobs")
+    V, T, H = cfg.toy_vocab, cfg.toy_len, 2
+    tx.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = TwoBack(V, cfg.toy_embd, H, T)
+    opt = optim.AdamW(model.parameters(), lr=cfg.toy_lr, weight_decay=0.0)
+    for _ in range(cfg.toy_steps):
+        x, y = two_back_batch(rng, 32, T, V)
+        logits = model(tx.tensor(x))[:, 2:]                   # (B, T-2, 2, V): t >= 2 only
+        loss = F.cross_entropy(logits.reshape(-1, V), tx.tensor(y.reshape(-1)))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    x, y = two_back_batch(rng, 256, T, V)
+    with tx.no_grad():
+        guess = model(tx.tensor(x)).numpy()[:, 2:].argmax(-1)  # (B, T-2, 2)
+        P = model.attn.weights(model.embed(tx.tensor(x))).numpy().mean(0)   # (H, T, T)
+    acc = (guess == y).mean(axis=(0, 1))
+    print(f"task: at every position t >= 2 name the tokens at t-1 and t-2 ({V} tokens, T={T});"
+          f" one attention layer, {H} heads of D={cfg.toy_embd // H}, {cfg.toy_steps} steps")
+    print(f"held-out accuracy: token at t-1 {acc[0]:.1%}, token at t-2 {acc[1]:.1%}")
+    offsets = {h: [float(np.diagonal(P[h], -o)[2 - o:].mean()) for o in range(3)]
+               for h in range(H)}                             # rows t >= 2 only
+    for h, w in offsets.items():
+        print(f"head {h}: mean weight on t (itself) {w[0]:.2f}, on t-1 {w[1]:.2f}, "
+              f"on t-2 {w[2]:.2f}")
+    print("No one told the heads which token to fetch: they split the work, each looking at "
+          "one offset\n(with one head, the two tokens would arrive mixed in one weighted sum).")
+    fig, axes = plt.subplots(1, H, figsize=(4 * H, 3.8))
+    for h, ax in enumerate(axes):
+        ax.imshow(P[h], cmap="Blues", vmin=0, vmax=1)
+        ax.set(title=f"head {h} (mean over 256 sequences)", xlabel="key position",
+               ylabel="query position t")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return {"toy_accuracy": acc.tolist(),
+            "favourite_offsets": sorted(int(np.argmax(w)) for w in offsets.values())}
+
+
+# -- 3. sequential RNN against parallel attention ---------------------------------------------
 def fwd_bwd(model, x, g):
     """One forward + backward; -> (seconds, ops in the graph)."""
     for p in model.parameters():
@@ -174,7 +261,7 @@ def best_time(model, x, g, repeats):
 
 
 def rnn_vs_attention(cfg, path):
-    section("2. Time of forward + backward as T grows: sequential vs parallel")
+    section("3. Time of forward + backward as T grows: sequential vs parallel")
     B, C, H = cfg.batch_size, cfg.n_embd, cfg.n_head
     seq_lens = [int(t) for t in cfg.seq_lens.split(",")]
     tx.manual_seed(cfg.seed)
@@ -228,7 +315,7 @@ def rnn_vs_attention(cfg, path):
     plt.close(fig)
 
 
-# -- 3. composed, fused and blocked attention ---------------------------------------------------
+# -- 4. composed, fused and blocked attention ---------------------------------------------------
 def implementations(T, block_size):
     mask = causal_mask(T)
     return {"composed": lambda q, k, v: scaled_dot_product_attention(q, k, v, mask=mask),
@@ -275,7 +362,7 @@ def peak_memory(fn, qkv, g):
 
 
 def kernels(cfg, path):
-    section("3. Composed vs fused vs blocked attention (causal, forward + backward)")
+    section("4. Composed vs fused vs blocked attention (causal, forward + backward)")
     kernels_agree(cfg)
     B, H, D = cfg.kernel_batch, cfg.kernel_heads, cfg.kernel_dim
     sizes = [int(t) for t in cfg.kernel_sizes.split(",")]
@@ -326,10 +413,10 @@ def kernels(cfg, path):
     plt.close(fig)
 
 
-# -- 4. the CUDA kernel, run on the CPU in numba's simulator ---------------------------------
+# -- 5. the CUDA kernel, run on the CPU in numba's simulator ---------------------------------
 def cuda_kernel_in_simulator(cfg):
     """The GPU kernel's own source, each CUDA thread a Python thread (docs/cuda.md)."""
-    section("4. The CUDA attention kernel in numba's CUDA simulator")
+    section("5. The CUDA attention kernel in numba's CUDA simulator")
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")      # read when numba is imported
     try:
         from tinytx.kernels.cuda.attention import attention as cuda_attention
@@ -356,13 +443,16 @@ def cuda_kernel_in_simulator(cfg):
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
-    heads_by_hand(cfg)
+    facts = heads_by_hand(cfg)
+    facts.update(what_heads_learn(cfg, out / "what_heads_learn.png"))
+    print(f"saved {out / 'what_heads_learn.png'}")
     rnn_vs_attention(cfg, out / "rnn_vs_attention.png")
     print(f"saved {out / 'rnn_vs_attention.png'}")
     kernels(cfg, out / "kernels.png")
     print(f"saved {out / 'kernels.png'}")
     cuda_kernel_in_simulator(cfg)
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
+    return facts
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ trades sequence length against model size. With tinytx.tokenizer, this lesson sh
   3. vocabulary size against sequence length: RegexTokenizers with V = 256 ... 8192
      trained on the first 90% of Don Quixote and measured on the held-out 10% (tokens,
      bytes per token, and the size of the embedding table a model would need);
-  4. the Quixote tokenizer at work on a sentence from the report, token by token.
+  4. the Quixote tokenizer at work on a sentence from the report, token by token;
+  5. The report says / we measured: the report's BPE training loop run with each of its
+     four slips (three stop with an error, one decodes wrongly) and fixed (the same merges
+     as RegexTokenizer); its regex table's readings of '?+' and '\s+(?!\S)', tested.
 
 The derivations (and why the fast trainer learns exactly the report's merges) are in
 docs/tokenization.md; the code is in tinytx/tokenizer/.
@@ -42,6 +45,12 @@ Expected output (abridged; every number is measured by the run):
        "My name is Hallvard, and I'm a student.": 39 bytes -> 16 tokens
        tokens [My][ name][ is][ H][all][v][ard][,][ and][ I]['][m][ a][ stud][ent][.]
     saved out/lessons/05/vocab_vs_length.png
+    5. The report says / we measured
+       zip(ids...) for zip(chunk_ids...)   -> TypeError: unhashable type: 'list'
+       counts where it means stats         -> NameError: name 'counts' is not defined
+       merges[pair] = i, not 256 + i       -> runs, but the round trip gives the text back: False
+       no initial vocabulary               -> KeyError: 32
+       fixed: the same 64 merges as tinytx's RegexTokenizer: True; round trip True
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 7.8 s wall (3.7 s of CPU);
 --smoke 1.5 s.
@@ -215,8 +224,8 @@ def section_sizes(cfg, book, sizes):
         toks[v] = tok
         print(f"   {v:>6} {len(tok.merges):>7} {secs:>8.2f} {n:>16,} {held_bytes / n:>12.2f} "
               f"{v * 384:>14,}  " + (f"'{render_token(longest)}'" if longest else "(bytes only)"))
-    print("   wte (V x 384): the token-embedding table a model with the report's n_embd=384 "
-          "needs;\n   its output layer lm_head is as big again.")
+    print("   wte (V x 384): the token-embedding table a model with n_embd=384 (the report's "
+          "companion\n   repository) needs; its output layer lm_head is as big again.")
     return rows, toks
 
 
@@ -253,6 +262,77 @@ def section_encode(cfg, book, toks):
           f"{book.count('’'):,} times and as ' {book.count(chr(39)):,} times)")
 
 
+# -- 5. the report says / we measured ------------------------------------------------------
+# The report's BPE training loop (minbpe's RegexTokenizer.train), here without its slips.
+LISTING = """
+chunks = regex.findall(pattern, text)
+ids = [list(ch.encode("utf-8")) for ch in chunks]
+merges = {}
+vocab = {idx: bytes([idx]) for idx in range(256)}
+for i in range(num_merges):
+    stats = {}
+    for chunk_ids in ids:
+        for pair in zip(chunk_ids, chunk_ids[1:]):
+            stats[pair] = stats.get(pair, 0) + 1
+    pair = max(stats, key=stats.get)
+    idx = 256 + i
+    ids = [merge(chunk_ids, pair, idx) for chunk_ids in ids]
+    merges[pair] = idx
+    vocab[idx] = vocab[pair[0]] + vocab[pair[1]]
+"""
+# The report's four slips: (what it prints, the correct line, the line as the report has it)
+SLIPS = [("zip(ids...) for zip(chunk_ids...)", "for pair in zip(chunk_ids, chunk_ids[1:]):",
+          "for pair in zip(ids, ids[1:]):"),
+         ("counts where it means stats", "stats[pair] = stats.get(pair, 0) + 1",
+          "counts[pair] = counts.get(pair, 0) + 1"),
+         ("merges[pair] = i, not 256 + i", "idx = 256 + i", "idx = i"),
+         ("no initial vocabulary", "vocab = {idx: bytes([idx]) for idx in range(256)}",
+          "vocab = {}")]
+
+
+def run_listing(source, text, num_merges):
+    """Run a training loop's source; -> its merges, or the error it stops with."""
+    env = dict(regex=regex, merge=merge, pattern=GPT4_SPLIT_PATTERN, text=text,
+               num_merges=num_merges)
+    try:
+        exec(source, env)
+    except Exception as e:                   # the slips raise TypeError, NameError, KeyError
+        return f"{type(e).__name__}: {e}"
+    decoded = b"".join(env["vocab"][i] for ch in env["ids"] for i in ch)
+    return env["merges"], decoded == text.encode("utf-8")
+
+
+def report_says(text, num_merges=64):
+    print("\n5. The report says / we measured")
+    print(f"   (a) the report's BPE loop, trained for {num_merges} merges, one slip at a time:")
+    failed = []
+    for what, right, wrong in SLIPS:
+        result = run_listing(LISTING.replace(right, wrong), text, num_merges)
+        failed.append(isinstance(result, str) or not result[1])
+        shown = (result if isinstance(result, str) else f"runs, but the round trip gives the "
+                 f"text back: {result[1]} (ids 0..{num_merges - 1} are bytes and merges)")
+        print(f"       {what:35s} -> {shown[:90]}")
+    merges, round_trip = run_listing(LISTING, text, num_merges)
+    tok = RegexTokenizer()
+    tok.train(text, 256 + num_merges)
+    same = tok.merges == merges
+    print(f"       fixed: the same {len(merges)} merges as tinytx's RegexTokenizer: {same}; "
+          f"round trip {round_trip}")
+    print("   (b) the regex table: '?+' is 'zero or one, possessive', not 'zero or more':")
+    one = regex.fullmatch(r"a?+", "aa") is None and regex.fullmatch(r"a?+", "a") is not None
+    keeps = regex.fullmatch(r"a?+a", "a") is None and regex.fullmatch(r"a?a", "a") is not None
+    print(f"       'a?+' matches 'a' but not 'aa': {one}; possessive, it never gives the 'a' "
+          f"back ('a?+a' fails on 'a' where 'a?a' matches): {keeps}")
+    demo = "Don't   go  \nnow!   "
+    chunks = regex.findall(GPT4_SPLIT_PATTERN, demo)
+    print(r"       '\s+(?!\S)' is not 'end of lines': it takes a run of whitespace but its "
+          "last character,\n       which goes with the next word ('   go' -> '  ', ' go'): "
+          + "|".join(repr(c)[1:-1] for c in chunks))
+    return {"slips_fail": failed,
+            "fixed_same_merges": same, "fixed_round_trip": round_trip,
+            "possessive_zero_or_one": one and keeps, "whitespace_chunks": chunks}
+
+
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     sizes = sorted({int(s) for s in cfg.vocab_sizes.split(",")})
@@ -266,7 +346,9 @@ def main(argv=None):
     plot_sizes(rows, path)
     print(f"   saved {path}")
     section_encode(cfg, book, toks)
+    facts = report_says(book[:20_000])
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return {**facts, "held_out_tokens": [n for _, n, _ in rows]}
 
 
 if __name__ == "__main__":

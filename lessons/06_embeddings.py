@@ -238,6 +238,10 @@ def section_embedding(path):
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return {"lookup_vs_rows": max_diff(out, W[idx.numpy()]),
+            "lookup_vs_one_hot": max_diff(out, via_one_hot),
+            "unused_rows_zero": bool((grad[used == 0] == 0).all()),
+            "grad_rows_as_expected": bool(np.allclose(grad, expected))}
 
 
 def main(argv=None):
@@ -258,9 +262,12 @@ def main(argv=None):
     print(f"   saved {path}")
     print("\n3. nn.Embedding: the learned lookup table of a transformer (wte)")
     path = out / "embedding_grad.png"
-    section_embedding(path)
+    facts = section_embedding(path)
     print(f"   saved {path}")
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return {**facts, "vocabulary": len(vocab), "word2vec_loss": {
+        mode: [float(np.mean(losses[:10])), float(np.mean(losses[-10:]))]
+        for mode, (_, _, losses) in models.items()}}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@ r"""Lesson 10 — Training a GPT on Don Quixote (report chapter 7 and its result
 
 Everything so far comes together: the book becomes token ids (lesson 05), the ids become
 training pairs X and Y (report eq. 1–3: Y is X shifted by one token, so every position
-learns to predict the next token), and a decoder-only transformer (lesson 09's blocks,
+learns to predict the next token), and a decoder-only transformer (lesson 07's blocks,
 `tinytx.models.GPT`) is trained on them by minimising the cross-entropy with AdamW. Then
 it writes. This lesson:
 
@@ -17,6 +17,15 @@ it writes. This lesson:
      temperature (temperature.png);
   6. saves the model and its tokenizer to out/lessons/10/gpt.* for lesson 12 (and for
      `python examples/sample.py --checkpoint=out/lessons/10/gpt`).
+  7. shows what the trained GPT attends to: every head's attention weights on the book's
+     first sentence (attention_maps.png; each block's `attn.weights`, computed from q and k);
+  8. The report says / we measured: the report's late samples are verbatim passages of the
+     book (memorisation). We measure ours: the longest run of words a sample shares with
+     the training text and the share of its 8-grams found there, against a held-out
+     passage as the baseline; the report's plot counts 524,288 = 2^19 tokens per
+     iteration (GPT-3 Small's 0.5M batch), which is more than half the book per step;
+     and the 6-layer, 384-wide model with 24540 tokens comes from the report's companion
+     repository, not its text: its size, counted.
 
 The same loop with gradient accumulation, loss logs, checkpoints and exact resume is
 `tinytx.train.Trainer`, which examples/train_quixote.py uses for the larger main job.
@@ -48,6 +57,23 @@ Expected output (abridged; measured on the whole book, seed 1337):
                          have no dible, or indessioned, I shall have\nferent my heart, ...
        saved out/lessons/10/temperature.png
     6. saved out/lessons/10/gpt.safetensors, gpt.json and tokenizer-1024.model
+    (7 and 8 from a later run on a copy of the book with 712,042 training tokens)
+    7. What the trained GPT attends to, on 'In a village of La Mancha, ...':
+       layer head  weight on: itself  previous token  first token  (mean over rows)
+           0    0               0.15            0.28         0.10
+           2    3               0.11            0.12         0.46
+       (layer 0's heads look back a token or two; later heads park weight on the first
+       token or on the last punctuation; attention_maps.png)
+    8. longest run copied from the training text, and 8-grams found there:
+       temperature 0.5                            7 words     0%  'and that I am not to be'
+       held-out passage of the book (baseline)    4 words     0%  'if it were in'
+       (this small GPT copies phrases, not passages: 1500 steps of 1,024 tokens are about
+       two passes over the training text)
+       the report's 524,288 tokens per iteration = 2^19; this lesson's step is 16 x 64 =
+       1,024 tokens, 512x fewer; at 2^19 tokens per iteration the 712,042 training
+       tokens last 1.36 iterations
+       the companion repository's model (6 layers, 384 wide, vocabulary 24,540; not in the
+       report's text): 20.2M parameters, 47% of them in wte (tied with lm_head)
 
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 143 s and
 178 s in two runs (training 135-172 s, 8,900-11,400 tokens/s, as busy as the machine was);
@@ -84,7 +110,9 @@ from tinytx.checkpoint_model import model_record
 from tinytx.course import load_book, setup, show_tokens
 from tinytx.data import get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, softmax
+from tinytx.metrics import copied_fraction, longest_copied
 from tinytx.models import GPT, GPTConfig
+from tinytx.nn.transformer import Block
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import evaluate
 
@@ -124,6 +152,7 @@ class Config:
 SMOKE = dict(vocab_size=300, n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8,
              max_iters=30, warmup_iters=5, eval_interval=10, eval_iters=2, sample_tokens=20)
 TEMPERATURES = (1.0, 0.8, 0.5, 0.1)
+SENTENCE = "In a village of La Mancha, the name of which I have no desire to call to mind"
 
 
 def show_xy(tok, train_ids, rng):
@@ -135,6 +164,7 @@ def show_xy(tok, train_ids, rng):
         print(f"     Y[{b}] = {y.numpy()[b].tolist()}  {show_tokens(tok.vocab, y.numpy()[b])}")
     print("   Row X[b] is the input; the model's output at position t is scored against "
           "Y[b, t], the token that follows X[b, :t+1].")
+    return bool((x.numpy()[:, 1:] == y.numpy()[:, :-1]).all())     # Y is X shifted by one
 
 
 # -- 3. the training loop, written out -------------------------------------------------------
@@ -225,12 +255,89 @@ def plot_temperatures(model, tok, prompt, path, top=12):
 
 
 def print_samples(model, tok, cfg):
+    """Print a sample for each temperature (and top-k); -> {run name: sampled text}."""
+    samples = {}
     runs = [(f"temperature {t}", dict(temperature=t)) for t in TEMPERATURES]
     runs.append((f"temperature 1.0, top-k {cfg.top_k}", dict(temperature=1.0,
                                                                 top_k=cfg.top_k)))
     for name, kwargs in runs:
         text = generate_text(model, tok, cfg.prompt, cfg.sample_tokens, rng=cfg.seed, **kwargs)
         print(f"   {name}:\n      {cfg.prompt + text!r}")
+        samples[name] = text
+    return samples
+
+
+# -- 7. what the trained GPT attends to ----------------------------------------------------------
+def attention_maps(model, tok, sentence, path, device):
+    """Every head's attention weights on a sentence of the book, layer by layer: the
+    GPT's forward written out, asking each block's attention for its weights P (computed
+    from its q and k) before the block runs. -> [(H, T, T) per layer]."""
+    ids = tok.encode(sentence)[:model.config.block_size]
+    tr, maps = model.transformer, []
+    model.eval()
+    with tx.no_grad():
+        x = tr.wte(tx.tensor([ids], device=device)) + tr.wpe(len(ids))   # (1, T, C)
+        for block in tr.h:
+            maps.append(block.attn.weights(block.ln_1(x)).numpy()[0])   # (1, H, T, T) -> [0]
+            x = block(x)
+    labels = [repr(tok.decode([i]))[1:-1] for i in ids]
+    L, H = len(maps), maps[0].shape[0]
+    fig, axes = plt.subplots(L, H, figsize=(3.2 * H, 3.2 * L), dpi=100, squeeze=False)
+    for layer, P in enumerate(maps):
+        for h in range(H):
+            ax = axes[layer, h]
+            ax.imshow(P[h], cmap="Blues", vmin=0, vmax=1)
+            ax.set_xticks(range(len(ids)), labels, rotation=90, fontsize=6)
+            ax.set_yticks(range(len(ids)), labels, fontsize=6)
+            ax.set_title(f"layer {layer}, head {h}", fontsize=9)
+    fig.suptitle("rows: the token attending; columns: the tokens it looks at")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    print("   layer head  weight on: itself  previous token  first token  (mean over rows)")
+    for layer, P in enumerate(maps):
+        for h in range(H):
+            self_w, prev_w = np.diagonal(P[h]).mean(), np.diagonal(P[h], -1).mean()
+            print(f"   {layer:5d} {h:4d}  {self_w:17.2f} {prev_w:15.2f} {P[h][:, 0].mean():12.2f}")
+    return maps
+
+
+# -- 8. the report says / we measured: memorisation ------------------------------------------------
+def memorisation(samples, train_text, val_text, n=8):
+    """How much of each sample is copied from the training text: the longest run of words
+    found in it, and the share of the sample's word n-grams found in it. A held-out
+    passage of the same length is the baseline (the book's own phrases recur by chance)."""
+    words = len(next(iter(samples.values())).split())
+    held_out = " ".join(val_text.split()[:max(words, n)])
+    rows = {**samples, "held-out passage of the book (baseline)": held_out}
+    print(f"   longest run copied from the training text, and {n}-grams found there:")
+    result = {}
+    for name, text in rows.items():
+        run, share = longest_copied(text, train_text), copied_fraction(text, train_text, n)
+        result[name] = (len(run), share)
+        print(f"   {name:40s} {len(run):3d} words  {share:5.0%}  {' '.join(run)[:50]!r}")
+    return result
+
+
+def report_figures(cfg, n_train_tokens):
+    """The report's loss plot counts 524,288 tokens per iteration: 2^19, GPT-3 Small's batch
+    of 0.5M tokens (nanoGPT's GPT-2 recipe reaches it by gradient accumulation)."""
+    per_step = cfg.batch_size * cfg.block_size
+    report = 2 ** 19
+    print(f"   the report's 524,288 tokens per iteration = 2^19 = {report:,}; this lesson's "
+          f"step is {cfg.batch_size} x {cfg.block_size} = {per_step:,} tokens, "
+          f"{report // per_step}x fewer")
+    print(f"   at 2^19 tokens per iteration the {n_train_tokens:,} training tokens last "
+          f"{n_train_tokens / report:.2f} iterations: N iterations of such a plot are "
+          f"{report / n_train_tokens:.2f}·N passes over the book")
+    # 6 layers, 6 heads, 384 wide, block 256, vocabulary 24540: figures from the report's
+    # companion repository (examples/train_quixote.py --config=seed-small), not its text
+    L, C, V, block = 6, 384, 24540, 256
+    size = L * Block(C, 6).num_parameters() + V * C + block * C + 2 * C   # + wte, wpe, ln_f
+    print(f"   the companion repository's model ({L} layers, {C} wide, vocabulary {V:,}; "
+          f"not in the report's text):\n   {size / 1e6:.1f}M parameters, "
+          f"{V * C / size:.0%} of them in wte (tied with lm_head)")
+    return size
 
 
 def main(argv=None):
@@ -249,7 +356,7 @@ def main(argv=None):
           f"({bytes_per_token:.2f} bytes per token)")
 
     print("\n2. X and Y (report eq. 1-3): windows of the token stream, Y shifted by one")
-    show_xy(tok, train_ids, np.random.default_rng(cfg.seed))
+    shifted = show_xy(tok, train_ids, np.random.default_rng(cfg.seed))
 
     tx.manual_seed(cfg.seed)
     model = GPT(GPTConfig(block_size=cfg.block_size, vocab_size=len(tok.vocab),
@@ -271,7 +378,7 @@ def main(argv=None):
     print(f"   saved {out / 'loss.png'}")
 
     print(f"\n5. samples ({cfg.sample_tokens} tokens, seed {cfg.seed}):")
-    print_samples(model, tok, cfg)
+    samples = print_samples(model, tok, cfg)
     plot_temperatures(model, tok, cfg.prompt + " “", out / "temperature.png")
     print(f"   saved {out / 'temperature.png'}")
 
@@ -280,8 +387,22 @@ def main(argv=None):
                             "lesson": 10, "val_loss": val_loss, "bits_per_byte": bpb})
     print(f"\n6. saved {out / 'gpt.safetensors'}, {out / 'gpt.json'} and "
           f"{tok_prefix}.model (lesson 12 finetunes this model)")
+
+    print(f"\n7. What the trained GPT attends to, on {SENTENCE!r}:")
+    maps = attention_maps(model, tok, SENTENCE, out / "attention_maps.png", cfg.device)
+    print(f"   saved {out / 'attention_maps.png'}")
+    print("\n8. The report says / we measured: the report's late samples are the book's own "
+          "passages; ours:")
+    copied = memorisation(samples, train_text, val_text)
+    companion = report_figures(cfg, len(train_ids))
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
-    return {"val_loss": val_loss, "bits_per_byte": bpb, "tokens_per_s": tok_s}
+    return {"val_loss": val_loss, "bits_per_byte": bpb, "tokens_per_s": tok_s,
+            "first_loss": rows[0]["val"], "log_vocab": math.log(len(tok.vocab)),
+            "xy_shifted": shifted,
+            "attention_shapes": [list(P.shape) for P in maps],
+            "attention_rows_sum_to_1": all(np.allclose(P.sum(-1), 1, atol=1e-5) for P in maps),
+            "attention_causal": all((np.triu(P, 1) == 0).all() for P in maps),
+            "copied": copied, "companion_parameters": companion}
 
 
 if __name__ == "__main__":

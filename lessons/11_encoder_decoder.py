@@ -22,7 +22,9 @@ target = sentence i + 1. This lesson:
      Tatoeba dev pairs, one shared BPE vocabulary), prints test
      sentences with reference, greedy and beam-5 outputs and each one's sentence chrF,
      draws the cross-attention of one translation (cross_attention.png), and measures
-     corpus BLEU and chrF against beam width (bleu_beam_width.png). docs/translation.md.
+     corpus BLEU and chrF against beam width (bleu_beam_width.png). docs/translation.md;
+  6. The report says / we measured: its nb->nn model is printed with 6+8 layers but
+     configured with 8+12; one layer of each kind, counted, says what that difference weighs.
 
 The answer to 4 is the lesson: search finds sentences the model likes much more than
 the real next sentence, and they are short and generic. A next sentence is hard to
@@ -106,6 +108,7 @@ from tinytx.data import (add_special_tokens, collate_pairs, encode_pairs, load_t
 from tinytx.generate import beam_search_seq2seq
 from tinytx.metrics import sentence_chrf
 from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.nn.transformer import DecoderLayer, EncoderLayer
 from tinytx.tokenizer import render_token
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig
@@ -323,6 +326,22 @@ def translation(cfg, out):
     return rows
 
 
+def report_layers(n_embd=512, n_head=8, vocab_size=8000):
+    """The report's nb->nn model: its text prints 6 encoder and 8 decoder layers, its
+    configuration listing says 8 and 12 (512 wide, 8 heads, post-LN as torch's default).
+    What the difference weighs, counted on one layer of each kind."""
+    enc = EncoderLayer(n_embd, n_head, norm_first=False).num_parameters()
+    dec = DecoderLayer(n_embd, n_head, norm_first=False).num_parameters()
+    emb = vocab_size * n_embd                  # one shared embedding table (and generator)
+    sizes = {f"{e}+{d}": emb + e * enc + d * dec for e, d in ((6, 8), (8, 12))}
+    print(f"\n6. The report says / we measured: its nb->nn model is printed with 6+8 layers "
+          f"and configured with 8+12.\n   One encoder layer of width {n_embd} has {enc:,} "
+          f"parameters, one decoder layer {dec:,} (cross-attention adds 4·C² + 4·C); with "
+          f"a\n   shared {vocab_size}-token embedding: " + ", ".join(
+              f"{k} layers {v / 1e6:.1f}M parameters" for k, v in sizes.items()))
+    return {"layer_parameters": [enc, dec], "nb_nn_parameters": sizes}
+
+
 def _pair_batch(encoded, batch_size, rng, pad, cfg):
     """A random padded batch of pairs (a PairBatch) on cfg.device."""
     return random_pair_batch(encoded, batch_size, rng, pad, cfg.device)
@@ -400,8 +419,10 @@ def main(argv=None):
     plot_widths(table, reference, out / "beam_search.png")
     print(f"   saved {out / 'beam_search.png'}")
     mt = translation(cfg, out) if cfg.translate else None
+    layers = report_layers()
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
-    return {"val_loss": val_loss, "beam": table, "reference": reference, "translation": mt}
+    return {"val_loss": val_loss, "beam": table, "reference": reference, "translation": mt,
+            **layers}
 
 
 if __name__ == "__main__":

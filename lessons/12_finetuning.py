@@ -29,7 +29,8 @@ Part 5 compares beam search (5 beams, no_repeat_ngram_size 2, the report's decod
 with top-k sampling, and shows in code why the report's beam search "with temperature
 0.7" was not affected by the temperature: dividing the logits by T never changes which
 token is largest (so greedy and beam search pick the same tokens), and Hugging Face's
-generate applies the temperature only when it samples (do_sample=True).
+generate applies the temperature only when it samples (do_sample=True). It then runs the
+beam search again on logits divided by 0.7 for real and says whether the output changed.
 
 If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
 the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds.
@@ -275,9 +276,11 @@ def beam_vs_sampling(model, tok, cfg):
     with tx.no_grad():
         z = model(tx.tensor([prompt[-context(model, cfg):]], device=cfg.device))[0]
     z = z.numpy()[0, -1].astype(np.float64)                       # next-token logits (V,)
+    orders = []
     for T in (0.3, 0.7, 1.0, 2.0):
         p = softmax(z / T)
         top = np.argsort(-p)[:3]
+        orders.append(np.argsort(-p, kind="stable").tolist())
         print(f"   T = {T}: top-3 tokens {top.tolist()} with p = "
               f"{np.round(p[top], 3).tolist()}; greedy picks {int(np.argmax(z / T))}")
     model.train()
@@ -285,6 +288,26 @@ def beam_vs_sampling(model, tok, cfg):
           "   generate(num_beams=5, temperature=0.7) without do_sample=True runs beam\n"
           "   search on the model's own log-probabilities and applies the temperature only\n"
           "   when it samples, so the report's temperature had no effect on its beams.")
+    same = beam == tempered_beam(model, prompt, cfg, 0.7)
+    print(f"   Applied for real (logits / 0.7 inside the model), beam search gives the same "
+          f"output: {same}")
+    return {"same_order_at_every_T": all(o == orders[0] for o in orders),
+            "beam_length": len(beam) - len(prompt), "beam_same_with_temperature": same}
+
+
+def tempered_beam(model, prompt, cfg, T):
+    """Beam search on logits / T. GPT's logits are ln_f(x) @ wteᵀ, so scaling ln_f's weight
+    and bias by 1/T divides every logit by T; the weights are restored afterwards."""
+    ln_f = model.transformer.ln_f
+    params = [p for p in (ln_f.weight, ln_f.bias) if p is not None]
+    kept = [p.data.copy() for p in params]
+    for p in params:
+        p.data *= p.data.dtype.type(1 / T)
+    beam = beam_search(model, [prompt], cfg.sample_tokens, cfg.beam_width,
+                       no_repeat_ngram_size=cfg.no_repeat_ngram_size).tolist()[0]
+    for p, k in zip(params, kept):
+        p.data[...] = k
+    return beam
 
 
 def main(argv=None):
@@ -338,9 +361,9 @@ def main(argv=None):
     print(f"   finetuned:          {sample(pretrained, tok, cfg)}")
     print(f"   from scratch:       {sample(scratch, tok, cfg)}")
     print("\n5. Beam search against sampling (the finetuned model)")
-    beam_vs_sampling(pretrained, tok, cfg)
+    facts = beam_vs_sampling(pretrained, tok, cfg)
     print(f"\nDone in {time.perf_counter() - t_start:.0f} s.")
-    return {name: nats for name, (nats, _) in results.items()}
+    return {**{name: nats for name, (nats, _) in results.items()}, **facts}
 
 
 if __name__ == "__main__":

@@ -133,6 +133,23 @@ def test_return_weights(device):
     assert (p.numpy() == 0).all()
 
 
+@pytest.mark.parametrize("causal", [False, True])
+def test_module_weights_reproduce_its_output(device, causal):
+    """MultiHeadAttention.weights (for pictures) are the weights its forward uses:
+    c_proj(merge_heads(P @ v)) is the layer's output."""
+    from tinytx.nn.attention import MultiHeadAttention, merge_heads, split_heads
+    tx.manual_seed(0)
+    mha = MultiHeadAttention(8, 2, causal=causal).to(device, dtype="float64")
+    x = tx.randn(2, 5, 8, dtype="float64", device=device)
+    p = mha.weights(x)
+    assert p.shape == (2, 2, 5, 5)
+    np.testing.assert_allclose(p.numpy().sum(-1), 1)
+    assert causal == bool((np.triu(p.numpy(), 1) == 0).all())
+    v = split_heads(mha.c_attn(x).split(8, axis=2)[2], 2)           # (B, H, T, D)
+    y = mha.c_proj(merge_heads(p @ v))
+    np.testing.assert_allclose(y.numpy(), mha(x).numpy(), atol=1e-12)
+
+
 # -- gradient checks ----------------------------------------------------------------------------
 IMPLS = {"composed": scaled_dot_product_attention,
          "fused": lambda q, k, v, **kw: attention(q, k, v, block_size=2, **kw),

@@ -1,9 +1,13 @@
-"""Every lesson runs in --smoke mode (seconds) and writes its pictures as non-empty PNGs.
+"""Every lesson runs in --smoke mode (seconds), writes its pictures as non-empty PNGs and
+returns the smoke-sized facts its text quotes; no lesson uses a module before the lesson
+that introduces it.
 
 Lessons are run as a user runs them, `python lessons/NN_slug.py --smoke --out_dir=DIR`,
-in a fresh process each.
+in a fresh process each; the process also writes what main() returns to facts.json.
 """
 import ast
+import json
+import math
 import os
 import subprocess
 import sys
@@ -35,14 +39,26 @@ def test_lesson_imports_only_the_installed_package(lesson):
                 f"{lesson.name}:{node.lineno} imports {name}")
 
 
+# `python lessons/NN_slug.py ARGS`, keeping what main(ARGS) returns (json: numpy scalars
+# become numbers)
+RUN_MAIN = ("import json, runpy, sys\n"
+            "facts = runpy.run_path(sys.argv[1])['main'](sys.argv[2:])\n"
+            "with open('facts.json', 'w') as f:\n"
+            "    json.dump(facts, f, default=lambda o: o.item() if hasattr(o, 'item') else str(o))")
+
+
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
-def test_lesson_smoke_run_writes_pictures(lesson, tmp_path):
+def test_lesson_smoke_run_writes_pictures_and_its_facts(lesson, tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    run = subprocess.run([sys.executable, str(lesson), "--smoke", f"--out_dir={tmp_path}"],
+    run = subprocess.run([sys.executable, "-c", RUN_MAIN, str(lesson), "--smoke",
+                          f"--out_dir={tmp_path}"],
                          capture_output=True, text=True, timeout=300, env=env,
                          cwd=tmp_path)
     assert run.returncode == 0, f"{lesson.name} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     assert run.stdout.strip(), f"{lesson.name} printed nothing"
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert isinstance(facts, dict), f"{lesson.name}: main() returned {facts!r}, not a dict"
+    FACTS[lesson.stem](facts)
     pictures = sorted(tmp_path.rglob("*.png"))
     assert pictures, f"{lesson.name} wrote no PNG into {tmp_path}"
     for png in pictures:
@@ -71,3 +87,185 @@ def test_lesson_uses_the_shared_helpers_and_imports_at_the_top(lesson):
         elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
                   or "os.environ" in ast.unparse(node)):
             seen_code = seen_code or node.lineno
+
+
+# Which lesson introduces each module a lesson may use (the name as the lesson's code
+# spells it). A lesson that needs one earlier says where it is explained, on that line:
+# a comment naming the lesson, e.g. `nn.LayerNorm(C)   # (lesson 07 explains it)`.
+INTRODUCED_IN = {
+    "RNN": "01_rnn",
+    "LSTM": "02_lstm", "RecallNet": "02_lstm",
+    "scaled_dot_product_attention": "03_attention", "MultiHeadAttention": "03_attention",
+    "LearnedPositionalEmbedding": "03_attention",
+    "split_heads": "04_multihead", "merge_heads": "04_multihead",
+    "BasicTokenizer": "05_tokenization", "RegexTokenizer": "05_tokenization",
+    "cached_tokenizer": "05_tokenization",
+    "Embedding": "06_embeddings", "train_word2vec": "06_embeddings",
+    "LayerNorm": "07_block", "MLP": "07_block", "GELU": "07_block", "Block": "07_block",
+    "EncoderLayer": "07_block",
+    "SinusoidalPositionalEncoding": "08_positional",
+    "CrossAttention": "09_encoder_decoder", "DecoderLayer": "09_encoder_decoder",
+    "Seq2Seq": "09_encoder_decoder", "Seq2SeqConfig": "09_encoder_decoder",
+    "generate_seq2seq": "09_encoder_decoder",
+    "GPT": "10_gpt_quixote", "GPTConfig": "10_gpt_quixote", "generate_text": "10_gpt_quixote",
+    "Trainer": "11_encoder_decoder", "beam_search_seq2seq": "11_encoder_decoder",
+    "beam_search": "11_encoder_decoder",
+    "load_gpt2": "12_finetuning", "load_model": "12_finetuning",
+}
+
+
+def early_uses(source: str, number: int, introduced=INTRODUCED_IN) -> list[str]:
+    """The uses in a lesson's code (not its text) of modules introduced after lesson
+    `number`, each as 'line N: name (lesson NN)', unless that line names lesson NN.
+    Names the lesson defines itself (lesson 00's own scalar `MLP`) are its own."""
+    tree = ast.parse(source)
+    own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
+    lines = source.splitlines()
+    found = []
+    for node in ast.walk(tree):
+        name = (node.id if isinstance(node, ast.Name)
+                else node.attr if isinstance(node, ast.Attribute) else None)
+        if name not in introduced or name in own:
+            continue
+        intro = introduced[name][:2]
+        if int(intro) > number and f"lesson {intro}" not in lines[node.lineno - 1].lower():
+            found.append(f"line {node.lineno}: {name} (lesson {intro})")
+    return sorted(set(found))
+
+
+def test_introducing_lessons_exist():
+    stems = {p.stem for p in LESSONS}
+    assert set(INTRODUCED_IN.values()) <= stems, set(INTRODUCED_IN.values()) - stems
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_uses_no_module_before_it_is_introduced(lesson):
+    early = early_uses(lesson.read_text(), int(lesson.name[:2]))
+    assert not early, f"{lesson.name} uses before they are introduced: {early}"
+
+
+def test_early_use_is_caught():
+    """The check can fail: a lesson 04 that builds a Block or a GPT is caught, the same
+    line pointing to lesson 07 passes, and a lesson's own class of that name is its own."""
+    lesson = ("from tinytx import nn\n"
+              "from tinytx.models import GPT\n"
+              "blk = nn.Block(8, 2)\n"
+              "gpt = GPT(cfg)\n"
+              "ln = nn.LayerNorm(8)   # (lesson 07 explains it)\n")
+    assert early_uses(lesson, 4) == ["line 3: Block (lesson 07)", "line 4: GPT (lesson 10)"]
+    assert early_uses(lesson, 10) == []
+    assert early_uses("class MLP:\n    pass\nm = MLP()\n", 0) == []
+    assert early_uses("m = nn.MLP(8)\n", 0) == ["line 1: MLP (lesson 07)"]
+
+
+# -- the smoke-sized facts each lesson's text quotes ------------------------------------------
+def close(a, b, tol=1e-6):
+    return abs(a - b) <= tol
+
+
+def facts_00(f):
+    assert close(f["o"], math.sqrt(0.5), 1e-12)              # the neuron's output, 0.7071
+    assert f["value_vs_central"] < 1e-7 and f["mlp_parameters"] == 41
+    assert f["mlp_loss"][1] < f["mlp_loss"][0] / 100            # 3.590 -> 0.013 in 60 steps
+    assert f["value_vs_tinytx"] < 1e-12 and f["array_vs_tinytx"] < 1e-12 and f["tanh_gradcheck"]
+
+
+def facts_01(f):
+    assert f["x_grad"] == [2.0, 4.0, 6.0] and f["hs_shape"] == [2, 5, 4]
+    assert f["cell_vs_hand"] == 0 and f["rnn_vs_hand"] < 1e-6
+    assert f["bptt_dh"] < 1e-12 and f["bptt_dW"] < 1e-12
+    assert f["gradcheck_cell"] and f["gradcheck_composed"] and f["wrong_backward_caught"]
+    norms = f["norm_last_over_first"]
+    assert norms["RNN"] < norms["LSTM"] < 1                     # the RNN's gradient vanishes
+    assert f["sine_mse"][1] < f["sine_mse"][0] / 10
+
+
+def facts_02(f):
+    assert f["cell_vs_hand"] < 1e-6 and f["gates_in_0_1"]
+    assert f["fused_vs_composed_forward"] < 1e-12 and f["fused_vs_composed_backward"] < 1e-12
+    assert f["graph_ops"][1] < f["graph_ops"][0]                # fused: fewer ops
+    assert all(0 <= a <= 1 for a in f["recall_accuracy"].values())
+
+
+def facts_03(f):
+    assert f["hand_vs_library"] < 1e-6 and f["P_rows_sum_to_1"]
+    assert f["masked_weights_zero"] and f["all_padding_output"] == 0
+    assert all(close(s, 1.0, 0.05) for s in f["score_std_sqrt_D"])   # √D: spread 1 at any T
+    short, long = f["score_std_sqrt_T"]
+    assert short > 2 and long < 0.5                              # √T: depends on T
+
+
+def facts_04(f):
+    assert f["y_shape"] == [2, 5, 8] and f["hand_vs_composed"] == 0
+    assert f["hand_vs_fused"] < 1e-6 and f["loop_vs_heads"] == 0
+    assert f["parameters_per_H"] == [288] * 4                   # heads add no weights
+    assert min(f["toy_accuracy"]) > 0.95                         # the toy reaches its target
+    assert f["favourite_offsets"] == [1, 2]                      # one head per offset
+
+
+def facts_05(f):
+    assert f["slips_fail"] == [True] * 4 and f["fixed_same_merges"] and f["fixed_round_trip"]
+    assert f["possessive_zero_or_one"]
+    assert f["whitespace_chunks"] == ["Don", "'t", "  ", " go", "  \n", "now", "!", "   "]
+    tokens = f["held_out_tokens"]
+    assert tokens == sorted(tokens, reverse=True)                # a larger V: fewer tokens
+
+
+def facts_06(f):
+    assert f["lookup_vs_rows"] == 0 and f["lookup_vs_one_hot"] == 0
+    assert f["unused_rows_zero"] and f["grad_rows_as_expected"] and f["vocabulary"] > 0
+
+
+def facts_07(f):
+    assert f["ln_row_means"] < 1e-5 and all(close(v, 1, 3e-3) for v in f["ln_row_vars"])
+    assert f["ln_scale_invariance"] < 1e-2                       # up to eps
+    assert f["block_parameters"] == [12704, 12704]              # 12·C² + 13·C for C = 32
+    assert f["block_out_shape"] == [2, 5, 32]
+
+
+def facts_08(f):
+    lo, hi, expected = f["row_norms"]
+    assert close(lo, expected, 1e-9) and close(hi, expected, 1e-9)
+    assert f["rotation_error"] < 1e-12 and f["dot_spread"] < 1e-12
+    assert f["permutation_error"] < 1e-5                         # no positions: a set
+    assert set(f["token_accuracy"]) == {"none", "sinusoidal", "learned"}
+
+
+def facts_09(f):
+    same = f["same_decodes"]
+    assert same["no mask, KV cache"] == 1.0                     # the mask changes nothing there
+    assert same["no mask, whole prefix every step"] < 1.0       # ... and something here
+
+
+def facts_10(f):
+    assert f["xy_shifted"] and close(f["first_loss"], f["log_vocab"], 0.3)   # ln V at step 0
+    assert all(shape[1] == shape[2] for shape in f["attention_shapes"])      # (H, T, T)
+    assert f["attention_rows_sum_to_1"] and f["attention_causal"]
+    for run, share in f["copied"].values():
+        assert run >= 0 and 0 <= share <= 1
+    assert f["copied"]["held-out passage of the book (baseline)"][0] > 0   # book text: found
+    assert f["companion_parameters"] == 20_169_216     # = GPT(6 layers, 384 wide, V 24540)
+
+
+def facts_11(f):
+    assert math.isfinite(f["val_loss"]) and [r["width"] for r in f["beam"]] == [1, 2]
+    assert f["layer_parameters"] == [3_152_384, 4_204_032]
+    assert f["nb_nn_parameters"] == {"6+8": 56_642_560, "8+12": 79_763_456}
+
+
+def facts_12(f):
+    assert f["finetuned"] < f["pretrained, before"] and f["same_order_at_every_T"]
+    assert f["beam_length"] > 0
+
+
+FACTS = {p.stem: globals()[f"facts_{p.name[:2]}"] for p in LESSONS}
+
+
+def test_fact_checks_can_fail():
+    with pytest.raises(AssertionError):
+        facts_04({"y_shape": [2, 5, 8], "hand_vs_composed": 0, "hand_vs_fused": 0,
+                  "loop_vs_heads": 0, "parameters_per_H": [288] * 4,
+                  "toy_accuracy": [1.0, 1.0], "favourite_offsets": [1, 1]})   # one job, twice
+    with pytest.raises(AssertionError):
+        facts_09({"same_decodes": {"no mask, KV cache": 0.9,
+                                   "no mask, whole prefix every step": 0.5}})

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tinytx.metrics import (chrf_stats, corpus_bleu, corpus_chrf, sentence_bleu,
-                            sentence_chrf, tokenize_13a)
+from tinytx.metrics import (chrf_stats, copied_fraction, corpus_bleu, corpus_chrf,
+                            longest_copied, sentence_bleu, sentence_chrf, tokenize_13a)
 
 TATOEBA_TEST = Path(__file__).resolve().parents[2] / "shared/data/tatoeba/test/eng-nor/test.txt"
 
@@ -97,3 +97,17 @@ def test_equal_to_sacrebleu():
                                                     abs=0.01), (h, r)
         assert sentence_chrf(h, r) == pytest.approx(sacrebleu.sentence_chrf(h, [r]).score,
                                                     abs=0.01), (h, r)
+
+
+def test_memorisation_measures():
+    book = "In a village of La Mancha,\nthe name of which I have no desire to call to mind"
+    copied = "he said: the name of which I have no desire to forget"
+    assert longest_copied(copied, book) == "the name of which I have no desire to".split()
+    assert longest_copied("nothing here matches", book) == []
+    assert copied_fraction(book, book, n=8) == 1.0                # the text itself
+    assert copied_fraction(copied, book, n=8) == 2 / 5            # 2 of its 5 8-grams
+    assert copied_fraction("too short", book) == 0.0
+    assert longest_copied("of La", "village of La Mancha") == ["of", "La"]
+    assert longest_copied("Manch", "La Mancha") == []             # whole words only
+    with pytest.raises(ValueError, match="n must be"):
+        copied_fraction(copied, book, n=0)

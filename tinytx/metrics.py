@@ -41,7 +41,7 @@ import re
 from collections import Counter
 
 __all__ = ["tokenize_13a", "corpus_bleu", "sentence_bleu", "bleu_stats", "corpus_chrf",
-           "sentence_chrf", "chrf_stats"]
+           "sentence_chrf", "chrf_stats", "longest_copied", "copied_fraction"]
 
 MAX_NGRAM = 4          # BLEU's word n-grams
 CHAR_ORDER = 6         # chrF's character n-grams
@@ -210,3 +210,38 @@ def sentence_chrf(hypothesis: str, reference: str) -> float:
     """
     _check([hypothesis], [reference])
     return chrf_from_stats(chrf_stats(hypothesis, reference))
+
+
+# -- memorisation: how much of a generated text is copied from the training text -----------
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def longest_copied(sample: str, text: str) -> list[str]:
+    """The longest run of whole words of `sample` that occurs, word for word, in `text`
+    (whitespace does not count: line breaks match spaces). Used by lesson 10 to measure
+    memorisation.
+
+        >>> longest_copied("so said Sancho Panza to me", "and Sancho Panza to his master")
+        ['Sancho', 'Panza', 'to']
+    """
+    words, book = _words(sample), " " + " ".join(_words(text)) + " "
+    best, start = 0, 0
+    for i in range(len(words)):
+        while i + best < len(words) and " " + " ".join(words[i:i + best + 1]) + " " in book:
+            best, start = best + 1, i       # words[i:i+best] occurs: try one word longer
+    return words[start:start + best]
+
+
+def copied_fraction(sample: str, text: str, n: int = 8) -> float:
+    """The share of the word n-grams of `sample` that occur word for word in `text` (0.0
+    when the sample has fewer than n words).
+
+        >>> copied_fraction("a b c d e", "x a b c y", n=3)
+        0.3333333333333333
+    """
+    if n < 1:
+        raise ValueError(f"copied_fraction: n must be >= 1, got {n}")
+    words, book = _words(sample), " " + " ".join(_words(text)) + " "
+    grams = [" " + " ".join(words[i:i + n]) + " " for i in range(len(words) - n + 1)]
+    return sum(g in book for g in grams) / len(grams) if grams else 0.0

@@ -2,7 +2,7 @@
 logsumexp.
 
 tanh and sigmoid are introduced in lessons 01–02 (the RNN and the LSTM gates), softmax in
-lesson 03 (attention weights, report eq. 7), gelu in lesson 09 (the MLP).
+lesson 03 (attention weights, report eq. 7), gelu in lesson 07 (the MLP).
 """
 from __future__ import annotations
 

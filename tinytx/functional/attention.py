@@ -50,7 +50,7 @@ def mask_fill_value(dtype) -> float:
 
 def similarity_scale(similarity: str, D: int, scale=None) -> float:
     """The factor the scores are multiplied by: `scale` if given, else 1/√D for
-    "scaled_dot" (report eq. 6) and 1 for "dot" and "cosine"."""
+    "scaled_dot" (report eq. 7) and 1 for "dot" (eq. 6) and "cosine"."""
     if similarity not in SIMILARITIES:
         raise ValueError(f"similarity: expected one of {SIMILARITIES}, got {similarity!r}")
     if scale is not None:
@@ -187,7 +187,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dr
     S = scale·sim(Q, K); masked positions get `mask_fill_value`; P = softmax(S) with rows
     that have no allowed key set to 0; P is dropped out (training only); O = P V.
     Similarities (report §3.6.1):
-        "scaled_dot"  Q Kᵀ / √D  (eq. 6, the default)
+        "scaled_dot"  Q Kᵀ / √D  (eq. 7, the default; eq. 6 is the unscaled "dot")
         "dot"         Q Kᵀ
         "cosine"      (Q/‖Q‖)(K/‖K‖)ᵀ, scores in [-1, 1]; `scale` is then a temperature
                       (default 1, the plain cosine; pass e.g. scale=10 for sharper weights)

@@ -8,7 +8,7 @@ kernel works through `xp`, so the same code runs on NumPy and CuPy.
     attention.py        softmax attention, one op (lesson 04)     reference F.scaled_dot_product_attention
     flash_attention.py  blocked attention, online softmax, O(T) saved memory (lesson 04)
     lstm.py             the LSTM cell (lesson 02)                 reference nn.recurrent.lstm_cell
-    layer_norm.py       layer normalisation (lesson 09)           reference F.layer_norm
+    layer_norm.py       layer normalisation (lesson 07)           reference F.layer_norm
     cross_entropy.py    log-softmax + NLL (lesson 10)             reference F.cross_entropy
     cuda/               the same kernels for the GPU (numba-cuda), docs/cuda.md
 

@@ -1,8 +1,8 @@
 """Neural-network building blocks, imported as `nn` (`from tinytx import nn`).
 
 Module and Parameter are introduced in lesson 01; the layers in the lessons that first
-need them (Linear and RNN 01, LSTM 02, attention 03–04, Embedding 06, positions 07,
-encoder/decoder layers 08, LayerNorm/Dropout/GELU/MLP/Block 09).
+need them (Linear and RNN 01, LSTM 02, attention 03–04, Embedding 06, LayerNorm/Dropout/
+GELU/MLP/Block 07, the sinusoidal table 08, encoder/decoder layers 09).
 
     >>> from tinytx import nn
     >>> nn.Sequential(nn.Linear(2, 4), nn.GELU(), nn.Linear(4, 1)).num_parameters()

@@ -12,6 +12,8 @@ attends over D = C/H dimensions; the heads are concatenated and mixed by `c_proj
 """
 from __future__ import annotations
 
+from ..functional.attention import (causal_mask, combine_masks,
+                                   scaled_dot_product_attention)
 from ..tensor import Tensor
 from . import fused
 from .layers import Dropout, Linear
@@ -74,6 +76,17 @@ class MultiHeadAttention(Module):
                             similarity=self.similarity, dropout_p=self.dropout,
                             training=self.training)
         return self.resid_dropout(self.c_proj(merge_heads(y)))
+
+    def weights(self, x: Tensor, mask=None) -> Tensor:
+        """The attention weights P this layer puts on x, recomputed from q and k with the
+        composed op and no dropout (for pictures: lessons 04 and 10 draw them).
+        Shapes: x (B, T, C) -> P (B, H, T, T), each row sums to 1 (0 where all masked)."""
+        q, k, _ = self.c_attn(x).split(self.n_embd, axis=2)      # 2 x (B, T, C)
+        q, k = (split_heads(t, self.n_head) for t in (q, k))     # (B, H, T, D)
+        if self.causal:
+            mask = combine_masks(mask, causal_mask(x.shape[1], x.device))
+        return scaled_dot_product_attention(q, k, k, mask=mask, similarity=self.similarity,
+                                            return_weights=True)[1]
 
     def extra_repr(self):
         return f"n_head={self.n_head}, causal={self.causal}, similarity={self.similarity!r}"

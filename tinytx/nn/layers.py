@@ -1,7 +1,7 @@
 """The basic layers: Linear, Embedding, LayerNorm, Dropout, GELU.
 
 Linear is introduced in lesson 01 (the report's Q = XW_Q is a Linear without bias),
-Embedding in lesson 06, LayerNorm, Dropout and GELU in lesson 09 (the transformer block).
+Embedding in lesson 06, LayerNorm, Dropout and GELU in lesson 07 (the transformer block).
 Each layer holds its parameters and calls one op of `tinytx.functional` in `forward`,
 in one place, so a fused kernel can later be swapped in without touching the rest.
 

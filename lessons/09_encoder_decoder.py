@@ -1,4 +1,4 @@
-"""Lesson 08 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
+"""Lesson 09 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
 
 The encoder-decoder transformer reads a source sequence with an encoder (self-attention
 in both directions) and writes a target with a decoder: causal self-attention over what
@@ -18,16 +18,20 @@ With tinytx this lesson:
      digits (padded batches) for about half a minute, decodes held-out sequences
      greedily (tinytx.generate.generate_seq2seq), prints them and the measured sequence
      accuracy, and draws the trained model's cross-attention: the anti-diagonal of
-     "output i looks at input n-1-i" (cross_attention.png, training.png).
+     "output i looks at input n-1-i" (cross_attention.png, training.png);
+  4. The report says / we measured: "masking has no effect when generating". Decoding
+     without the causal mask gives the same outputs with a KV cache (each position was
+     computed when nothing came after it) and different ones when the whole prefix is
+     recomputed every step.
 
 docs/transformer.md explains the layers and cross-attention; the code is
 tinytx/nn/transformer.py (EncoderLayer, DecoderLayer), tinytx/nn/attention.py
 (CrossAttention), tinytx/functional/attention.py (the masks) and tinytx/models/seq2seq.py.
 
 Run:
-    python lessons/08_encoder_decoder.py               # the whole lesson
-    python lessons/08_encoder_decoder.py --smoke       # a few seconds, for the tests
-    python lessons/08_encoder_decoder.py --task=copy --steps=400
+    python lessons/09_encoder_decoder.py               # the whole lesson
+    python lessons/09_encoder_decoder.py --smoke       # a few seconds, for the tests
+    python lessons/09_encoder_decoder.py --task=copy --steps=400
 
 Expected output (abridged; the decodes and accuracies are measured by the run):
     1. Masks (tinytx: bool 'may attend', 1 = may look at that key)
@@ -46,10 +50,14 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
        5 7 9 0 1 8 9              9 8 1 0 9 7 5              9 8 1 0 9 7 5              yes
        ...
        held-out sequence accuracy: 0.998 (500 sequences, none seen in training)
-    saved out/lessons/08/masks.png, training.png, cross_attention.png
+    4. The report says masking has no effect when generating; we measured (greedy, 100 ...):
+       causal mask, KV cache              sequence accuracy 1.000; decodes equal to ...: 100%
+       no mask, KV cache                  sequence accuracy 1.000; decodes equal to ...: 100%
+       no mask, whole prefix every step   sequence accuracy 0.990; decodes equal to ...: 99%
+    saved out/lessons/09/masks.png, training.png, cross_attention.png
 
-Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
---smoke 4 s.
+Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU),
+56 s with section 4 on a busier machine; --smoke 4 s.
 
 Exercises (your code goes in lessons/exercises/cross_attention.py; check it with
 `python -m lessons.check cross_attention`; our answers are in lessons/solutions/cross_attention.py)
@@ -90,7 +98,7 @@ PAD, BOS, EOS, FIRST_DIGIT = 0, 1, 2, 3      # token ids; digit d is FIRST_DIGIT
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/08"
+    out_dir: str = "out/lessons/09"
     task: str = "reverse"            # "reverse" or "copy"
     min_len: int = 3                 # digits per sequence
     max_len: int = 12
@@ -228,19 +236,19 @@ def digits(ids):
                     for i in ids)
 
 
-def greedy(model, pairs, cfg):
+def greedy(model, pairs, cfg, use_cache=True):
     """Greedy decodes (lists of ids, EOS removed) of the sources of `pairs`."""
     batch = collate_pairs(pairs, PAD)
     out = generate_seq2seq(model, batch.src, batch.src_mask, BOS, EOS,
-                           cfg.max_len + 1, greedy=True).numpy()
+                           cfg.max_len + 1, greedy=True, use_cache=use_cache).numpy()
     decodes = []
     for row in out[:, 1:].tolist():                                   # drop BOS
         decodes.append(row[:row.index(EOS)] if EOS in row else row)
     return decodes
 
 
-def seq_accuracy(model, pairs, cfg):
-    decodes = greedy(model, pairs, cfg)
+def seq_accuracy(model, pairs, cfg, use_cache=True):
+    decodes = greedy(model, pairs, cfg, use_cache)
     return np.mean([d == t[1:-1] for d, (_, t) in zip(decodes, pairs)]), decodes
 
 
@@ -352,7 +360,36 @@ def section_task(cfg, out):
     plot_training(curve, evals, paths[0])
     src, tgt = max(held[:50], key=lambda p: len(p[0]))
     plot_cross(decoder_cross_weights(model, src, tgt[:-1]), src, tgt[:-1], paths[1])
-    return paths
+    facts = {"accuracy": acc, **masking_when_generating(model, held[:100], cfg)}
+    return paths, facts
+
+
+# -- 4. the report says / we measured -----------------------------------------------------------
+def masking_when_generating(model, pairs, cfg):
+    """The report says masking has no effect when generating. Decode with and without the
+    decoder's causal mask, with and without the KV cache."""
+    print("\n4. The report says masking has no effect when generating; we measured (greedy, "
+          f"{len(pairs)} held-out sources):")
+    runs = {}
+    for name, causal, cache in (("causal mask, KV cache", True, True),
+                                ("no mask, KV cache", False, True),
+                                ("no mask, whole prefix every step", False, False)):
+        for layer in model.decoder:
+            layer.self_attn.causal = causal
+        runs[name] = seq_accuracy(model, pairs, cfg, use_cache=cache)
+    for layer in model.decoder:
+        layer.self_attn.causal = True
+    first = runs["causal mask, KV cache"][1]
+    same = {name: float(np.mean([a == b for a, b in zip(first, dec)]))
+            for name, (_, dec) in runs.items()}
+    for name, (acc, _) in runs.items():
+        print(f"   {name:<34} sequence accuracy {acc:.3f}; decodes equal to the first "
+              f"row's: {same[name]:.0%}")
+    print("   With a KV cache each position's keys and values were computed when it was the "
+          "newest token,\n   with nothing after it to hide: there the mask changes nothing. "
+          "Recomputing the prefix\n   without the mask lets earlier positions see later ones, "
+          "which training never showed the model.")
+    return {"same_decodes": same}
 
 
 def main(argv=None):
@@ -363,9 +400,11 @@ def main(argv=None):
     paths = [section_masks(out)]
     print(f"   saved {paths[0]}")
     section_cross()
-    for path in section_task(cfg, out):
+    paths, facts = section_task(cfg, out)
+    for path in paths:
         print(f"   saved {path}")
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return facts
 
 
 if __name__ == "__main__":

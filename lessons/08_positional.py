@@ -1,4 +1,4 @@
-"""Lesson 07 — Positional encoding: the sinusoidal table (report §6.1).
+"""Lesson 08 — Positional encoding: the sinusoidal table (report §6.1).
 
 Self-attention looks at its input as a set: shuffle the tokens and every output is
 shuffled the same way, nothing else changes. Word order must therefore be added to the
@@ -13,7 +13,8 @@ to the token embeddings. With tinytx.nn.positional this lesson:
      PE(pos+k) = PE(pos) @ M_k with M_k block-diagonal (a 2x2 rotation by k·w_i per pair
      of dimensions), the same matrix for every pos; it builds M_k and prints the largest
      error over all positions; it also shows that PE(pos)·PE(pos+k) depends on k only;
-  3. trains the same small attention model (2 bidirectional encoder layers) to reverse a
+  3. trains the same small attention model (2 bidirectional encoder layers: lesson 07's
+     EncoderLayer, LayerNorm and residuals) to reverse a
      sequence of digits, without positions, with the sinusoidal table and with learned
      positions, and prints the accuracies it measures. Without positions the model is
      permutation-equivariant (checked), so position i cannot know which token is its
@@ -22,9 +23,9 @@ to the token embeddings. With tinytx.nn.positional this lesson:
 The proof of step 2 is in docs/positional.md; the code is tinytx/nn/positional.py.
 
 Run:
-    python lessons/07_positional.py                    # the whole lesson
-    python lessons/07_positional.py --smoke            # a few seconds, for the tests
-    python lessons/07_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
+    python lessons/08_positional.py                    # the whole lesson
+    python lessons/08_positional.py --smoke            # a few seconds, for the tests
+    python lessons/08_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
 
 Expected output (abridged; all numbers are measured by the run):
     1. The sinusoidal table: 128 positions x 64 dimensions
@@ -40,7 +41,7 @@ Expected output (abridged; all numbers are measured by the run):
        none          26,122    600      9.9       1.944           0.242              0.000
        sinusoidal    26,122    600      9.7       0.000           1.000              1.000
        learned       26,634    600      9.8       0.000           1.000              1.000
-    saved out/lessons/07/sinusoidal_table.png, out/lessons/07/reverse_task.png
+    saved out/lessons/08/sinusoidal_table.png, out/lessons/08/reverse_task.png
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
 --smoke 3 s.
@@ -79,7 +80,7 @@ from tinytx.nn.transformer import EncoderLayer
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/07"
+    out_dir: str = "out/lessons/08"
     # the table and the linearity check
     n_positions: int = 128
     table_dim: int = 64
@@ -131,11 +132,13 @@ def section_table(cfg, out):
           "see docs/positional.md)")
     print(f"   {'k':>5} {'positions checked':>19} {'max |PE(pos+k) - PE(pos) @ M_k|':>34} "
           f"{'M_k orthogonal':>15}")
+    worst = 0.0
     for k in (int(s) for s in cfg.shifts.split(",")):
         if not 0 < k < N:
             continue
         M = rotation(k, C)
         err = np.abs(pe[k:] - pe[:-k] @ M).max()
+        worst = max(worst, err)
         orth = np.abs(M @ M.T - np.eye(C)).max() < 1e-12
         print(f"   {k:>5} {N - k:>19} {err:>34.1e} {str(orth):>15}")
     dots = pe @ pe.T                                        # (N, N): PE(p)·PE(q)
@@ -159,7 +162,8 @@ def section_table(cfg, out):
     path = out / "sinusoidal_table.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return path
+    return path, {"row_norms": [norms.min(), norms.max(), np.sqrt(C / 2)],
+                  "rotation_error": worst, "dot_spread": spread}
 
 
 # -- 3. a task that needs positions ---------------------------------------------------------
@@ -249,9 +253,11 @@ def section_task(cfg, out):
     print(f"   {'positions':<12} {'params':>7} {'steps':>6} {'train s':>8} {'final loss':>11} "
           f"{'token accuracy':>15} {'sequence accuracy':>18}")
     curves = {}
+    token_accuracy = {}
     for positions in cfg.variants.split(","):
         model, curve, secs = train(cfg, positions, x_val, y_val)
         tok, seq = accuracy(model, x_val, y_val)
+        token_accuracy[positions] = tok
         curves[positions] = curve
         print(f"   {positions:<12} {model.num_parameters():>7,} {cfg.steps:>6} {secs:>8.1f} "
               f"{curve[-1][1]:>11.3f} {tok:>15.3f} {seq:>18.3f}")
@@ -272,17 +278,18 @@ def section_task(cfg, out):
     path = out / "reverse_task.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return path
+    return path, {"permutation_error": err, "token_accuracy": token_accuracy}
 
 
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
-    path = section_table(cfg, out)
+    path, facts = section_table(cfg, out)
     print(f"   saved {path}")
-    path = section_task(cfg, out)
+    path, more = section_task(cfg, out)
     print(f"   saved {path}")
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return {**facts, **more}
 
 
 if __name__ == "__main__":

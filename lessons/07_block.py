@@ -1,4 +1,4 @@
-"""Lesson 09 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
+"""Lesson 07 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
 post-LN (report: the MLP and the transformer block).
 
 A transformer block is two sub-layers, attention (tokens talk to each other) and an MLP
@@ -15,7 +15,8 @@ LayerNorm on that path in every layer. With tinytx.nn this lesson:
   1. shows LayerNorm making every row mean 0 and variance 1 (whatever its scale and
      shift), and takes the report's Block apart (12·C² + 13·C parameters);
   2. trains the same 12-layer stack of tiny blocks (pre-LN and post-LN, as
-     EncoderLayer(norm_first=True/False) with a causal mask) as a byte-level language
+     EncoderLayer(norm_first=True/False) with a causal mask, on token + learned position
+     embeddings as in lesson 03; lesson 08 explains positions) as a byte-level language
      model on Don Quixote for a fixed number of steps at two learning rates and prints
      and plots the losses it measures (pre_post_ln.png);
   3. measures the gradient flow through depth at the first step: the gradient norm of
@@ -27,9 +28,9 @@ the code is tinytx/nn/transformer.py (MLP, Block, EncoderLayer) and tinytx/nn/la
 (LayerNorm).
 
 Run:
-    python lessons/09_block.py                         # the whole lesson
-    python lessons/09_block.py --smoke                 # a few seconds, for the tests
-    python lessons/09_block.py --n_layer=24 --lrs=3e-3 --steps=500
+    python lessons/07_block.py                         # the whole lesson
+    python lessons/07_block.py --smoke                 # a few seconds, for the tests
+    python lessons/07_block.py --n_layer=24 --lrs=3e-3 --steps=500
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -52,7 +53,7 @@ Expected output (abridged; every number is measured by the run):
        pre-LN       1.79e-02  1.76e-02  1.60e-02  1.49e-02  1.46e-02    1.22e+00
        post-LN      1.78e-02  2.31e-02  2.28e-02  2.44e-02  2.34e-02    7.63e-01
        no residual  2.78e-03  2.12e-02  5.46e-02  5.72e-02  6.01e-02    4.62e-02
-    saved out/lessons/09/pre_post_ln.png, out/lessons/09/gradient_flow.png
+    saved out/lessons/07/pre_post_ln.png, out/lessons/07/gradient_flow.png
 
 Runtime (measured on a 2-core CPU shared with other jobs): full 61 s wall (30 s of CPU);
 --smoke 3 s.
@@ -93,7 +94,7 @@ from tinytx.nn.transformer import Block, EncoderLayer
 @dataclass
 class Config:
     data: str = ""                   # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/09"
+    out_dir: str = "out/lessons/07"
     n_layer: int = 12
     n_embd: int = 32
     n_head: int = 4
@@ -140,6 +141,9 @@ def section_layernorm():
           f"(attention 4·C² + 4·C, MLP 8·C² + 5·C, two LayerNorms 4·C)")
     out = block(tx.randn(2, 5, C))
     print(f"   Block maps (B, T, C) = (2, 5, {C}) to {out.shape}: blocks stack.")
+    return {"ln_row_means": np.abs(y.mean(axis=1)).max().item(),
+            "ln_row_vars": y.var(axis=1).tolist(), "ln_scale_invariance": max_diff(z, y),
+            "block_parameters": [n, 12 * C * C + 13 * C], "block_out_shape": list(out.shape)}
 
 
 # -- the stacks -----------------------------------------------------------------------------
@@ -314,13 +318,14 @@ def main(argv=None):
     t0 = time.perf_counter()
     text, source = load_book(cfg, smoke_chars=None)         # the whole book, if on disk
     ids = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)   # bytes: vocabulary 256
-    section_layernorm()
+    facts = section_layernorm()
     print(f"\n   Text for sections 2-3: {source}, {len(ids):,} bytes")
     path = section_training(cfg, ids, out)
     print(f"   saved {path}")
     path = section_gradients(cfg, ids, out)
     print(f"   saved {path}")
     print(f"\nDone in {time.perf_counter() - t0:.1f} s.")
+    return facts
 
 
 if __name__ == "__main__":
