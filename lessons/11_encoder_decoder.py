@@ -69,11 +69,12 @@ Expected output (abridged; measured on the whole book, seed 1337):
        saved out/lessons/11/beam_search.png
 
 Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 147 s
-(training 139 s) for parts 1-4; --smoke about 5-10 s in all. Part 5 trains the same
-model, data and seed as examples/translate.py's CPU default (2,400 steps): 23 min under
-load here, and its test scores are the ones in docs/translation.md §6 (measured with the
-example, not re-run through the lesson); --smoke trains it for 10 steps on 300 pairs (or
-six built-in pairs without the files).
+(training 139 s) for parts 1-4; --smoke about 5-10 s in all. Part 5 uses the model
+`python examples/translate.py` trains (2,400 steps, 10-25 min; its test scores are in
+docs/translation.md §6) when out/translate/best exists (--mt_checkpoint), and otherwise
+trains the same model here for 400 steps only (--mt_max_iters), a few minutes, so its
+translations are rougher; --smoke trains it for 10 steps on 300 pairs (or six built-in
+pairs without the files).
 
 Exercises (your code goes in lessons/exercises/encoder_decoder.py; check it with
 `python -m lessons.check encoder_decoder`; our answers are in lessons/solutions/encoder_decoder.py)
@@ -96,12 +97,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import dataclasses
 import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 import tinytx as tx
+from tinytx.checkpoint_model import load_model
 from tinytx.course import load_book, setup, show_tokens
 from tinytx.data import (add_special_tokens, collate_pairs, encode_pairs, load_tatoeba,
                          pad_batch, shared_tokenizer, special_ids, train_val_split)
@@ -157,7 +160,8 @@ class Config:
     mt_vocab_size: int = 1000
     mt_n_layer: int = 3            # encoder and decoder layers each (128 wide, 4 heads)
     mt_batch_size: int = 64
-    mt_max_iters: int = 2400
+    mt_max_iters: int = 400        # a short run; examples/translate.py trains 2,400 steps
+    mt_checkpoint: str = "out/translate/best"   # if examples/translate.py was run: use it
     mt_lr: float = 1.5e-3
     mt_label_smoothing: float = 0.0
     mt_n_score: int = 500          # test sentences in the BLEU-against-beam-width table
@@ -167,7 +171,8 @@ class Config:
 SMOKE = dict(vocab_size=300, max_words=80, n_embd=32, n_head=2, n_encoder_layer=1,
              n_decoder_layer=1, batch_size=8, max_iters=20, warmup_iters=4,
              eval_interval=10, eval_iters=2, n_show=2, n_score=4, beam_widths="1,2",
-             max_new_tokens=8, mt_vocab_size=300, mt_n_layer=1, mt_batch_size=8,
+             max_new_tokens=8, mt_checkpoint="", mt_vocab_size=300, mt_n_layer=1,
+             mt_batch_size=8,
              mt_max_iters=10, mt_n_score=8, mt_beam_widths="1,2")
 # --smoke without the Tatoeba files on disk: a few pairs, enough to run every step
 FALLBACK_PAIRS = [("I am hungry.", "Jeg er sulten."), ("Tom is here.", "Tom er her."),
@@ -261,9 +266,8 @@ def plot_cross_attention(att, src_tokens, tgt_tokens, path):
     plt.close(fig)
 
 
-def translation(cfg, out):
-    """Train examples/translate.py's CPU default and look at what it translates."""
-    train, test, source = load_translation_pairs(cfg)
+def train_translator(cfg, out, train):
+    """examples/translate.py's CPU default model, trained for cfg.mt_max_iters steps."""
     n_val = min(200, len(train) // 10)
     train, val = train[:-n_val], train[-n_val:]
     tok = shared_tokenizer(train, cfg.mt_vocab_size, out / f"mt-tokenizer-{cfg.mt_vocab_size}")
@@ -279,8 +283,7 @@ def translation(cfg, out):
                             lr=cfg.mt_lr, min_lr=1e-4, beta2=0.98,
                             warmup_iters=min(200, cfg.mt_max_iters // 10),
                             eval_interval=300, eval_iters=4, seed=cfg.seed, progress=False)
-    print(f"\n5. Translation, {source}: {len(train):,} pairs to train on, {len(test):,} test "
-          f"pairs; one BPE vocabulary of {max(tok.vocab) + 1} for both languages")
+    print(f"   one BPE vocabulary of {max(tok.vocab) + 1} for both languages")
     print(f"   Seq2Seq: {s2s.num_parameters():,} parameters, {cfg.mt_n_layer}+"
           f"{cfg.mt_n_layer} layers; {cfg.mt_max_iters} steps of {cfg.mt_batch_size} pairs, "
           f"label smoothing {cfg.mt_label_smoothing}")
@@ -288,8 +291,25 @@ def translation(cfg, out):
     Trainer(s2s, train_cfg,
             lambda split, rng: _pair_batch(enc[split], cfg.mt_batch_size, rng, pad, cfg),
             out / "translation", loss_fn=smoothed_loss(cfg.mt_label_smoothing)).train()
-    print(f"   trained in {time.perf_counter() - t0:.0f} s; test sentences, each output "
-          f"with its sentence chrF:")
+    print(f"   trained in {time.perf_counter() - t0:.0f} s (python examples/translate.py "
+          f"trains it for 2,400 steps; this lesson then loads that model)")
+    return s2s, tok
+
+
+def translation(cfg, out):
+    """Translate with examples/translate.py's model: its checkpoint when the example has
+    been run (cfg.mt_checkpoint), else the same model trained here for a few steps."""
+    train, test, source = load_translation_pairs(cfg)
+    print(f"\n5. Translation, {source}: {len(train):,} pairs to train on, {len(test):,} test "
+          f"pairs")
+    checkpoint = Path(cfg.mt_checkpoint) if cfg.mt_checkpoint else None
+    if checkpoint is not None and checkpoint.with_name(checkpoint.name + ".json").is_file():
+        s2s, tok = load_model(checkpoint, cfg.device)   # (lesson 12 explains)
+        print(f"   loaded {checkpoint} (examples/translate.py's trained model): "
+              f"{s2s.num_parameters():,} parameters")
+    else:
+        s2s, tok = train_translator(cfg, out, train)
+    print("   test sentences, each output with its sentence chrF:")
     picks = np.linspace(0, len(test) - 1, min(cfg.n_show, len(test))).astype(int)
     srcs, refs = [test[i][0] for i in picks], [test[i][1] for i in picks]
     outs = {"greedy": translate_corpus(s2s, tok, srcs, max_len=cfg.max_len),
