@@ -86,7 +86,6 @@ class Config:
         warmup_iters=200, lr_decay_iters=0, weight_decay=0.1, beta1=0.9, beta2=0.98,
         eps=1e-8, grad_clip=1.0, eval_interval=300, eval_iters=4, seed=1337)
     label_smoothing: float = 0.0   # ε of the smoothed target (0 = plain cross-entropy)
-    copy_targets: bool = False     # also train on (target, target): learn to copy names
     device: str = "cpu"
     # decoding
     n_examples: int = 3            # held-out sentences printed at each evaluation
@@ -234,8 +233,7 @@ def main(argv=None):
     tok = shared_tokenizer(train, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
                            progress=tc.progress)
     pad = special_ids(tok)["[PAD]"]
-    copies = [(t, t) for _, t in train] if cfg.copy_targets else []
-    enc = {"train": encode_pairs(tok, train + copies, cfg.max_len),
+    enc = {"train": encode_pairs(tok, train, cfg.max_len),
            "val": encode_pairs(tok, val, cfg.max_len)}
     tokens_per_pair = np.mean([len(s) + len(t) - 1 for s, t in enc["train"]])
     print(f"{what}; training on {len(train):,}, {len(val):,} held out for the loss; "

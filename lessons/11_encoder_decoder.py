@@ -72,7 +72,7 @@ Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full
 (training 139 s) for parts 1-4; --smoke about 5-10 s in all. Part 5 uses the model
 `python examples/translate.py` trains (2,400 steps, 10-25 min; its test scores are in
 docs/translation.md §6) when out/translate/best exists (--mt_checkpoint), and otherwise
-trains the same model here for 400 steps only (--mt_max_iters), a few minutes, so its
+trains the same model here for 250 steps only (--mt_max_iters), a few minutes, so its
 translations are rougher; --smoke trains it for 10 steps on 300 pairs (or six built-in
 pairs without the files).
 
@@ -160,7 +160,7 @@ class Config:
     mt_vocab_size: int = 1000
     mt_n_layer: int = 3            # encoder and decoder layers each (128 wide, 4 heads)
     mt_batch_size: int = 64
-    mt_max_iters: int = 400        # a short run; examples/translate.py trains 2,400 steps
+    mt_max_iters: int = 250        # a short run; examples/translate.py trains 2,400 steps
     mt_checkpoint: str = "out/translate/best"   # if examples/translate.py was run: use it
     mt_lr: float = 1.5e-3
     mt_label_smoothing: float = 0.0

@@ -27,10 +27,12 @@ back as a Hugging Face folder).
 
 Part 5 compares beam search (5 beams, no_repeat_ngram_size 2, the report's decoding)
 with top-k sampling, and shows in code why the report's beam search "with temperature
-0.7" was not affected by the temperature: dividing the logits by T never changes which
-token is largest (so greedy and beam search pick the same tokens), and Hugging Face's
-generate applies the temperature only when it samples (do_sample=True). It then runs the
-beam search again on logits divided by 0.7 for real and says whether the output changed.
+0.7" was not affected by the temperature: Hugging Face's generate applies the temperature
+only when it samples (do_sample=True). Dividing the logits by T never changes which token
+is largest, so greedy decoding is the same at every T; beam search, which adds
+log-probabilities over steps, can change. The lesson runs the beam search again on logits
+divided by 0.7 for real and says whether the output changed (measured on a full run: it
+did — so the report's beams were the untempered ones).
 
 If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
 the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds.
@@ -270,8 +272,9 @@ def beam_vs_sampling(model, tok, cfg):
     print(f"   top-k {cfg.top_k}, temperature {cfg.temperature}:    {sample(model, tok, cfg)}")
     # The temperature divides the logits: z / T. It changes the probabilities (sharper
     # below 1, flatter above), never their order, so the most likely token stays the
-    # most likely: greedy decoding and beam search, which only look for the most likely
-    # tokens, pick the same ones at every T.
+    # most likely: greedy decoding picks the same tokens at every T. Beam search need
+    # not: it adds log-probabilities over steps, and z / T changes how much each step's
+    # choice costs, so applied for real a temperature can change the beams.
     model.eval()
     with tx.no_grad():
         z = model(tx.tensor([prompt[-context(model, cfg):]], device=cfg.device))[0]
@@ -290,7 +293,9 @@ def beam_vs_sampling(model, tok, cfg):
           "   when it samples, so the report's temperature had no effect on its beams.")
     same = beam == tempered_beam(model, prompt, cfg, 0.7)
     print(f"   Applied for real (logits / 0.7 inside the model), beam search gives the same "
-          f"output: {same}")
+          f"output: {same}\n   (greedy always would; a beam sums log-probabilities over "
+          f"steps, and z / T reweighs them,\n   so a temperature the report's beams had "
+          f"really used could have changed them)")
     return {"same_order_at_every_T": all(o == orders[0] for o in orders),
             "beam_length": len(beam) - len(prompt), "beam_same_with_temperature": same}
 
