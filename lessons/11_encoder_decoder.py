@@ -68,11 +68,11 @@ Expected output (abridged; measured on the whole book, seed 1337):
        the true next sentences: -4.114 nats/token under the same model
        saved out/lessons/11/beam_search.png
 
-Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 147 s
-(training 139 s) for parts 1-4; --smoke about 5-10 s in all. Part 5 uses the model
+Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 257 s,
+of which parts 1-4 about 140 s; --smoke about 5-10 s in all. Part 5 uses the model
 `python examples/translate.py` trains (2,400 steps, 10-25 min; its test scores are in
 docs/translation.md §6) when out/translate/best exists (--mt_checkpoint), and otherwise
-trains the same model here for 250 steps only (--mt_max_iters), a few minutes, so its
+trains the same model here for 250 steps only (--mt_max_iters; 113 s of the 257), so its
 translations are rougher; --smoke trains it for 10 steps on 300 pairs (or six built-in
 pairs without the files).
 
