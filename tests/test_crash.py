@@ -25,8 +25,10 @@ import crash_train  # noqa: E402
 
 
 def _start(out, crash=None):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent),
-                                                        os.environ.get("PYTHONPATH", "")])}
+    # every run sees the same environment: not the user's TINYTX_* settings (the
+    # module-scoped reference run starts before conftest's isolation of each test does)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TINYTX_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent), os.environ.get("PYTHONPATH", "")])
     env.pop("CRASH", None)
     if crash:
         env["CRASH"] = crash
