@@ -4,11 +4,19 @@
     python bench/train_step.py --configs seed-small      # the report's model (slow on CPU)
     python bench/train_step.py --configs tiny --steps 10 --profile
 
-Prints tokens/s (median over timed steps) and peak memory of one step (tracemalloc, NumPy
-allocations) for tinytx; if PyTorch is installed, the identical model in PyTorch eager with
-the same thread count, and the ratio. PyTorch runs in a child process with the environment
-as it was (tinytx's malloc tuning, see tinytx.backend.keep_freed_memory, would speed it up
-too). --profile prints where tinytx's time goes, per op type.
+Each side runs in its own worker process (so neither thread pool spins while the other
+works), and the parent interleaves them step by step: tinytx, PyTorch, PyTorch, tinytx, …
+so that a slow spell of a shared machine hits both. Printed per config:
+  - tokens/s, the median over the timed steps, for both sides, and the ratio;
+  - peak memory of training: the workers' peak resident memory (VmHWM, reset after the
+    model is built) minus their memory then, so optimizer state, gradients, activations
+    and every temporary of a step count, the parameters and the libraries do not;
+  - the fraction of the machine's float32 GEMM peak each side reaches: model FLOPs per
+    token (6 N + 12 L T C, nanoGPT's estimate) × tokens/s ÷ the GEMM rate NumPy measures
+    on large square matrices with the same threads.
+Both sides use the same thread count; PyTorch runs with the stock malloc (tinytx's malloc
+tuning, tinytx.backend.keep_freed_memory, would speed it up too). --profile prints where
+tinytx's time goes, per op type.
 """
 import argparse
 import os
@@ -16,19 +24,13 @@ import statistics
 import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 
-import tinytx as tx
-from tinytx.autograd import topological_order
-from tinytx.models import GPT, GPTConfig
-from tinytx.optim import AdamW
-
-CONFIGS = {  # name: (n_layer, n_head, n_embd, block_size, batch, vocab)
-    "tiny": (4, 4, 128, 128, 16, 512),
-    "small": (6, 6, 384, 256, 8, 4096),
+CONFIGS = {  # name: (n_layer, n_head, n_embd, block_size, batch, vocab, dropout)
+    "tiny": (4, 4, 128, 128, 16, 512, 0.0),
+    "small": (6, 6, 384, 256, 8, 4096, 0.0),
 }
 
 
@@ -43,8 +45,10 @@ def _example_configs():
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     for name, c in module.CONFIGS.items():
-        batch = 8 if name == "seed-small" else c.batch_size
-        CONFIGS[name] = (c.n_layer, c.n_head, c.n_embd, c.block_size, batch, c.vocab_size)
+        m, t = c.model, c.train
+        batch = 8 if name == "seed-small" else t.batch_size
+        CONFIGS[name] = (m.n_layer, m.n_head, m.n_embd, m.block_size, batch, c.vocab_size,
+                         m.dropout)
 
 
 _example_configs()
@@ -55,15 +59,18 @@ def make_batch(rng, B, T, V):
     return x, np.roll(x, -1, axis=1)
 
 
-def tinytx_step_fn(cfg, device="cpu"):
-    n_layer, n_head, n_embd, T, B, V = cfg
+def tinytx_step_fn(cfg, threads):
+    import tinytx as tx
+    from tinytx.models import GPT, GPTConfig
+    from tinytx.optim import AdamW
+    n_layer, n_head, n_embd, T, B, V, dropout = cfg
     tx.manual_seed(0)
     model = GPT(GPTConfig(block_size=T, vocab_size=V, n_layer=n_layer, n_head=n_head,
-                          n_embd=n_embd, dropout=0.0)).to(device)
+                          n_embd=n_embd, dropout=dropout))
     opt = AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 
     def step(x, y):
-        _, loss = model(tx.tensor(x, device=device), tx.tensor(y, device=device))
+        _, loss = model(tx.tensor(x), tx.tensor(y))
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -76,7 +83,7 @@ def torch_step_fn(cfg, threads, device="cpu"):
     import torch
     from torch import nn as tnn
     torch.set_num_threads(threads)
-    n_layer, n_head, n_embd, T, B, V = cfg
+    n_layer, n_head, n_embd, T, B, V, dropout = cfg
 
     class Block(tnn.Module):
         def __init__(self):
@@ -84,27 +91,30 @@ def torch_step_fn(cfg, threads, device="cpu"):
             self.ln_1, self.ln_2 = tnn.LayerNorm(n_embd), tnn.LayerNorm(n_embd)
             self.c_attn, self.c_proj = tnn.Linear(n_embd, 3 * n_embd), tnn.Linear(n_embd, n_embd)
             self.mlp = tnn.Sequential(tnn.Linear(n_embd, 4 * n_embd), tnn.GELU(approximate="tanh"),
-                                      tnn.Linear(4 * n_embd, n_embd))
+                                      tnn.Linear(4 * n_embd, n_embd), tnn.Dropout(dropout))
+            self.drop = tnn.Dropout(dropout)
 
         def forward(self, x):
             Bx, Tx, C = x.shape
             q, k, v = self.c_attn(self.ln_1(x)).split(n_embd, dim=2)
             q, k, v = (t.view(Bx, Tx, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))
-            y = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-            x = x + self.c_proj(y.transpose(1, 2).reshape(Bx, Tx, C))
+            y = torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True, dropout_p=dropout if self.training else 0.0)
+            x = x + self.drop(self.c_proj(y.transpose(1, 2).reshape(Bx, Tx, C)))
             return x + self.mlp(self.ln_2(x))
 
     class TorchGPT(tnn.Module):
         def __init__(self):
             super().__init__()
             self.wte, self.wpe = tnn.Embedding(V, n_embd), tnn.Embedding(T, n_embd)
+            self.drop = tnn.Dropout(dropout)
             self.h = tnn.ModuleList([Block() for _ in range(n_layer)])
             self.ln_f = tnn.LayerNorm(n_embd)
             self.lm_head = tnn.Linear(n_embd, V, bias=False)
             self.lm_head.weight = self.wte.weight
 
         def forward(self, idx, targets):
-            x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device))
+            x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device)))
             for b in self.h:
                 x = b(x)
             logits = self.lm_head(self.ln_f(x))
@@ -119,39 +129,100 @@ def torch_step_fn(cfg, threads, device="cpu"):
         opt.step()
         opt.zero_grad(set_to_none=True)
         return loss.item()
-    return step
+    return step, model
 
 
-def time_steps(step, cfg, steps, warmup=2):
+def _status_kib(field):
+    """A field of /proc/self/status in KiB (VmRSS: resident now, VmHWM: its peak)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def worker(side, name, threads):
+    """Build one side's model, then serve the parent: "step" runs one training step and
+    prints its seconds; "mem" prints the peak resident memory since the model was built,
+    above the memory then (MiB); "gemm" prints the float32 GEMM rate with the worker's
+    threads (NumPy fixes its thread count when it loads); "quit" ends."""
+    cfg = CONFIGS[name]
+    make = tinytx_step_fn if side == "tinytx" else torch_step_fn
+    step, _ = make(cfg, threads)
+    rng = np.random.default_rng(0)
+    T, B, V = cfg[3], cfg[4], cfg[5]
+    base = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:    # reset VmHWM to the current RSS
+        f.write("5")
+    for line in sys.stdin:
+        command = line.strip()
+        if command == "step":
+            x, y = make_batch(rng, B, T, V)
+            t0 = time.perf_counter()
+            step(x, y)
+            print(time.perf_counter() - t0, flush=True)
+        elif command == "mem":
+            print((_status_kib("VmHWM") - base) / 1024, flush=True)
+        elif command == "gemm":
+            print(gemm_peak(), flush=True)
+        else:
+            return
+
+
+class Worker:
+    def __init__(self, side, name, threads):
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        if side == "torch":
+            env["TINYTX_MALLOC_TUNE"] = "0"
+        self.side = side
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", side, "--configs", name, "--threads",
+             str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+
+    def ask(self, command):
+        self.proc.stdin.write(command + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.side} worker died (see its error above)")
+        return float(line)
+
+    def close(self):
+        self.proc.stdin.write("quit\n")
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def gemm_peak(n=2048, repeats=5):
+    """The machine's float32 GEMM rate (FLOP/s): median of `repeats` n×n @ n×n matmuls."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    a @ a
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - t0)
+    return 2 * n ** 3 / statistics.median(times)
+
+
+def flops_per_token(cfg):
+    """nanoGPT's estimate: 6 N (forward + backward through every weight, N without the
+    position embeddings) + 12 L T C (the attention scores and their use)."""
+    n_layer, _, C, T, _, V, _ = cfg
+    n_params = V * C + n_layer * (12 * C * C + 13 * C) + 2 * C
+    return 6 * n_params + 12 * n_layer * T * C
+
+
+def profile(cfg, steps=2):
+    """Where one tinytx step's time goes: wall time of each op type's forward and backward."""
+    import tinytx as tx
+    from tinytx.autograd import topological_order
+    from tinytx.function import Function
+    step, model = tinytx_step_fn(cfg, None)
     T, B, V = cfg[3], cfg[4], cfg[5]
     rng = np.random.default_rng(0)
-    for _ in range(warmup):
-        step(*make_batch(rng, B, T, V))
-    times = []
     for _ in range(steps):
-        x, y = make_batch(rng, B, T, V)
-        t0 = time.perf_counter()
-        step(x, y)
-        times.append(time.perf_counter() - t0)
-    return B * T / statistics.median(times)
-
-
-def peak_memory(step, cfg):
-    T, B, V = cfg[3], cfg[4], cfg[5]
-    x, y = make_batch(np.random.default_rng(0), B, T, V)
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    base = tracemalloc.get_traced_memory()[0]
-    step(x, y)
-    peak = tracemalloc.get_traced_memory()[1] - base
-    tracemalloc.stop()
-    return peak / 2**20
-
-
-def profile(model, cfg):
-    """Where one step's time goes: wall time of each op type's forward and backward."""
-    from tinytx.function import Function
-    T, B, V = cfg[3], cfg[4], cfg[5]
+        step(*make_batch(rng, B, T, V))
     times = {}
 
     def add(key, t0):
@@ -173,7 +244,7 @@ def profile(model, cfg):
             return out
         return run
 
-    x, y = make_batch(np.random.default_rng(0), B, T, V)
+    x, y = make_batch(rng, B, T, V)
     Function.__call__ = timed_call
     try:
         t0 = time.perf_counter()
@@ -190,51 +261,60 @@ def profile(model, cfg):
     print(f"  profile of one step: forward {1e3 * forward_wall:.1f} ms, backward "
           f"{1e3 * backward_wall:.1f} ms; by op:")
     for (name, phase), t in sorted(times.items(), key=lambda kv: -kv[1])[:16]:
-        print(f"    {name:>18} {phase:<8} {1e3 * t:8.2f} ms  {100 * t / total:5.1f}%")
+        print(f"    {name:>22} {phase:<8} {1e3 * t:8.2f} ms  {100 * t / total:5.1f}%")
 
 
-def torch_tokens_per_s(name, steps, threads):
-    """PyTorch's tokens/s, measured in a fresh process (stock malloc, its own threads)."""
-    out = subprocess.run([sys.executable, __file__, "--torch-child", name, "--steps",
-                          str(steps), "--threads", str(threads)], capture_output=True,
-                         text=True, check=True, env={**os.environ, "TINYTX_MALLOC_TUNE": "0"})
-    return float(out.stdout.strip().splitlines()[-1])
+def compare(name, steps, threads, sides):
+    cfg = CONFIGS[name]
+    n_layer, n_head, n_embd, T, B, V, dropout = cfg
+    print(f"== {name}: {n_layer} layers, {n_head} heads, {n_embd} wide, block {T}, batch {B}, "
+          f"vocab {V}, dropout {dropout}; {steps} steps per side, interleaved")
+    workers = [Worker(side, name, threads) for side in sides]
+    try:
+        for w in workers:                           # warm-up: allocations, optimizer state
+            w.ask("step"), w.ask("step")
+        times = {w.side: [] for w in workers}
+        for i in range(steps):
+            for w in (workers if i % 2 == 0 else workers[::-1]):
+                times[w.side].append(w.ask("step"))
+        mem = {w.side: w.ask("mem") for w in workers}
+        peak = workers[0].ask("gemm")
+    finally:
+        for w in workers:
+            w.close()
+    tok_s = {side: B * T / statistics.median(ts) for side, ts in times.items()}
+    fpt = flops_per_token(cfg)
+    print(f"  float32 GEMM rate (NumPy, 2048 x 2048, {threads} threads): "
+          f"{peak / 1e9:.1f} GFLOP/s; model {fpt / 1e6:.1f} MFLOP per token")
+    for side in sides:
+        print(f"  {side:>7}: {tok_s[side]:9.0f} tokens/s   peak memory {mem[side]:7.1f} MiB   "
+              f"{100 * fpt * tok_s[side] / peak:4.1f}% of GEMM peak")
+    if len(sides) == 2:
+        print(f"  ratio tinytx/pytorch: speed {tok_s['tinytx'] / tok_s['torch']:.2f}x, "
+              f"peak memory {mem['tinytx'] / mem['torch']:.2f}x")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--configs", nargs="+", default=["tiny", "small", "default"],
                    choices=list(CONFIGS))
-    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--steps", type=int, default=7, help="timed steps per side (median)")
     p.add_argument("--threads", type=int, default=int(os.environ.get("OMP_NUM_THREADS", 2)))
     p.add_argument("--profile", action="store_true")
     p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--torch-child", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["tinytx", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.torch_child:
-        cfg = CONFIGS[args.torch_child]
-        print(time_steps(torch_step_fn(cfg, args.threads), cfg, args.steps))
-        return
+    if args.worker:
+        return worker(args.worker, args.configs[0], args.threads)
     try:
         import torch  # noqa: F401
-        have_torch = not args.no_torch
+        sides = ["tinytx"] if args.no_torch else ["tinytx", "torch"]
     except ImportError:
-        have_torch = False
+        sides = ["tinytx"]
     for name in args.configs:
-        cfg = CONFIGS[name]
-        n_layer, n_head, n_embd, T, B, V = cfg
-        print(f"== {name} (malloc tuned: {tx.backend.MALLOC_TUNED}): {n_layer} layers, {n_head} heads, {n_embd} wide, block {T}, "
-              f"batch {B}, vocab {V}")
-        step, model = tinytx_step_fn(cfg)
-        ours = time_steps(step, cfg, args.steps)
-        mem = peak_memory(step, cfg)
-        print(f"  tinytx : {ours:9.0f} tokens/s   peak memory of a step {mem:7.1f} MiB")
-        if have_torch:
-            theirs = torch_tokens_per_s(name, args.steps, args.threads)
-            print(f"  pytorch: {theirs:9.0f} tokens/s   ({args.threads} threads, eager)")
-            print(f"  ratio tinytx/pytorch: {ours / theirs:.2f}x")
+        compare(name, args.steps, args.threads, sides)
         if args.profile:
-            profile(model, cfg)
+            profile(CONFIGS[name])
 
 
 if __name__ == "__main__":

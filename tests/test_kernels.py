@@ -8,6 +8,7 @@ import tinytx.functional as F
 from tinytx.kernels.cross_entropy import cross_entropy as fused_cross_entropy
 from tinytx.kernels.layer_norm import layer_norm as fused_layer_norm
 from tinytx.kernels.linear import linear as fused_linear
+from tinytx.kernels.linear_gelu import linear_gelu as fused_linear_gelu
 
 
 def _pair(fn_a, fn_b, inputs, device):
@@ -98,3 +99,22 @@ def test_linear_gradcheck_and_shape_error(device, rng):
     assert tx.gradcheck(fused_linear, [x, w, b])
     with pytest.raises(ValueError, match=r"\(2, 3, 4\).*\(5, 5\)"):
         fused_linear(x, tx.randn(5, 5, dtype="float64", device=device))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_gelu_matches_composed(device, bias):
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 4)) * 2, rng.standard_normal((4, 6)), rng.standard_normal(6)
+    ins = [x, w, b] if bias else [x, w]
+    composed = lambda *a: F.gelu(F.linear(*a), approximate="tanh")
+    fused, reference = _pair(fused_linear_gelu, composed, ins, device)
+    _assert_same(fused, reference)
+
+
+def test_linear_gelu_gradcheck_and_saved_memory(device, rng):
+    x, w, b = (tx.tensor(rng.standard_normal(s), device=device, requires_grad=True)
+               for s in [(2, 3, 4), (4, 5), (5,)])
+    assert tx.gradcheck(fused_linear_gelu, [x, w, b])
+    saved = {k for k, v in vars(fused_linear_gelu(x, w, b)._ctx).items()
+             if hasattr(v, "shape") and v.shape == (2, 3, 5)}
+    assert saved == {"h"}, f"saves {saved}: only x @ W + b should be kept (4C wide)"

@@ -9,6 +9,7 @@ kernel works through `xp`, so the same code runs on NumPy and CuPy.
     flash_attention.py  blocked attention, online softmax, O(T) saved memory (lesson 04)
     lstm.py             the LSTM cell (lesson 02)                 reference nn.recurrent.lstm_cell
     layer_norm.py       layer normalisation (lesson 07)           reference F.layer_norm
+    linear_gelu.py      the MLP's linear + GELU (lesson 07)       reference F.gelu(F.linear(..))
     cross_entropy.py    log-softmax + NLL (lesson 10)             reference F.cross_entropy
     cuda/               the same kernels for the GPU (numba-cuda), docs/cuda.md
 

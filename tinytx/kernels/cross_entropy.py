@@ -2,7 +2,10 @@
 
 Introduced in lesson 10. The reference is the composed `F.cross_entropy` (log_softmax,
 indexing, weighting, sum); this kernel computes the same loss in one pass and saves only
-the softmax probabilities. Tests pin the two together, forward and backward.
+the log-sum-exp of each row: backward recomputes the softmax from the logits (which the
+graph keeps anyway) instead of holding a second (N, V) array — at a vocabulary of 4096
+that is the largest array of a small GPT's step. Tests pin the two together, forward and
+backward.
 
 Forward, for rows i with a target t_i that is not `ignore_index` (n of them):
     loss = (1/n) Σ_i [ logsumexp(z_i) - z_i[t_i] ]
@@ -29,17 +32,17 @@ class CrossEntropy(Function):
                              f"ignore_index={self.ignore_index}")
         self.t = xp.where(valid, t, 0)
         self.rows = xp.arange(z.shape[0])
-        p = z - self.device.max_last(z)
-        picked = p[self.rows, self.t]                               # z[t] - max, (N,)
-        xp.exp(p, out=p)
-        s = self.device.sum_last(p)
-        p /= s                                                      # softmax, in place
-        self.p, self.shape = p, logits.shape
+        m = self.device.max_last(z)                                 # (N, 1)
+        e = z - m
+        xp.exp(e, out=e)
+        self.lse = xp.log(self.device.sum_last(e)) + m              # logsumexp, (N, 1)
+        self.z, self.shape = z, logits.shape
         self.weight = valid.astype(z.dtype) / max(int(valid.sum()), 1)
-        return ((xp.log(s[:, 0]) - picked) * self.weight).sum()
+        return ((self.lse[:, 0] - z[self.rows, self.t]) * self.weight).sum()
 
     def backward(self, gy):
-        g = self.p.copy()  # not in place: backward may run again with retain_graph
+        g = self.z - self.lse
+        self.xp.exp(g, out=g)                                       # softmax, recomputed
         g[self.rows, self.t] -= 1
         g *= (self.weight * gy)[:, None]
         return g.reshape(self.shape), None

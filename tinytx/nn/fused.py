@@ -26,6 +26,7 @@ from ..kernels.cross_entropy import cross_entropy as _fused_cross_entropy
 from ..kernels.cuda.registry import pick
 from ..kernels.layer_norm import layer_norm as _fused_layer_norm
 from ..kernels.linear import linear as _fused_linear
+from ..kernels.linear_gelu import linear_gelu as _fused_linear_gelu
 
 _FUSED = os.environ.get("TINYTX_FUSED", "1").strip().lower() not in ("0", "false", "no")
 
@@ -66,11 +67,14 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5):
 
 
 def linear_gelu(x, weight, bias=None):
-    """gelu(x @ W + b, "tanh"), the MLP's first half; on cuda in fused mode the bias add
-    and the GELU are one CUDA kernel after the cuBLAS matmul."""
-    if _FUSED and bias is not None and _on_cuda(x):
+    """gelu(x @ W + b, "tanh"), the MLP's first half, as one op (it saves x and x @ W + b
+    only); on cuda in fused mode the bias add and the GELU are one CUDA kernel after the
+    cuBLAS matmul."""
+    if not _FUSED:
+        return F.gelu(F.linear(x, weight, bias), approximate="tanh")
+    if bias is not None and _on_cuda(x):
         return _cuda("bias_gelu")(_fused_linear(x, weight), bias)
-    return F.gelu(linear(x, weight, bias), approximate="tanh")
+    return _fused_linear_gelu(x, weight, bias)
 
 
 def embedding(idx, weight):

@@ -50,6 +50,10 @@ KERNELS = {
     "linear": Triple("tinytx.functional:linear", "tinytx.kernels.linear:linear", None,
                      why="a matmul plus a bias: the CPU fused kernel's xp code runs on CuPy, "
                          "whose matmul is cuBLAS; a hand-written GEMM would only be slower"),
+    "linear_gelu": Triple("tinytx.kernels.cuda.registry:composed_linear_gelu",
+                          "tinytx.kernels.linear_gelu:linear_gelu", None,
+                          why="on the GPU it is cuBLAS's matmul followed by the bias_gelu "
+                              "kernel (nn.fused.linear_gelu)"),
     "bias_gelu": Triple("tinytx.kernels.cuda.registry:composed_bias_gelu", None,
                         "tinytx.kernels.cuda.gelu:bias_gelu"),
     "embedding": Triple("tinytx.functional:embedding", None,
@@ -62,6 +66,11 @@ def load(path):
     """"module:function" -> the function (importing its module)."""
     module, name = path.split(":")
     return getattr(importlib.import_module(module), name)
+
+
+def composed_linear_gelu(x, weight, bias=None):
+    """The reference of the linear + GELU kernel: F.gelu(F.linear(x, W, b), "tanh")."""
+    return F.gelu(F.linear(x, weight, bias), approximate="tanh")
 
 
 def composed_bias_gelu(x, b):
