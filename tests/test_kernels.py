@@ -101,8 +101,11 @@ def test_linear_gradcheck_and_shape_error(device, rng):
         fused_linear(x, tx.randn(5, 5, dtype="float64", device=device))
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_linear_gelu_matches_composed(device, bias):
+@pytest.mark.parametrize("bias, piece", [(True, None), (False, None), (True, 5)])
+def test_linear_gelu_matches_composed(device, bias, piece, monkeypatch):
+    """piece=5: the GELU runs in pieces of 5 values (Device.pieces), the last one short."""
+    if piece:
+        monkeypatch.setattr(type(device), "PIECE", piece)
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((2, 3, 4)) * 2, rng.standard_normal((4, 6)), rng.standard_normal(6)
     ins = [x, w, b] if bias else [x, w]

@@ -80,6 +80,26 @@ def test_adam_and_adamw_match_formula(device, rng, cls, wd):
     np.testing.assert_allclose(state["exp_avg_sq"], v_ref, rtol=1e-12)
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed grad", "transposed param"])
+def test_adamw_in_cache_sized_pieces_matches_formula(device, rng, monkeypatch, layout):
+    """The CPU update runs in pieces of Device.PIECE values: with PIECE = 7 a (5, 6)
+    parameter is five pieces, the last one short; non-contiguous arrays are updated whole."""
+    monkeypatch.setattr(type(device), "PIECE", 7)
+    p, w, g = make_param(device, rng, (5, 6))
+    if layout == "transposed param":
+        p.data = device.asarray(w.T.copy()).T                 # a (5, 6) view of a (6, 5)
+    gs = changing_grads(rng, g, 3)
+    if layout == "transposed grad":
+        gs = [np.ascontiguousarray(x.T).T for x in gs]
+    opt = optim.AdamW([p], lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.1)
+    for x in gs:
+        p.grad = device.asarray(x)
+        opt.step()
+    w_ref, m_ref, _ = adam_reference(w, gs, 0.01, 0.8, 0.95, 1e-6, 0.1, decoupled=True)
+    np.testing.assert_allclose(p.numpy(), w_ref, rtol=1e-12)
+    np.testing.assert_allclose(opt.state_dict()["state"][0]["exp_avg"], m_ref, rtol=1e-12)
+
+
 def test_adamw_default_decay_and_float32_stays_float32(device):
     lin = nn.Linear(3, 2, device=device)
     opt = optim.AdamW(lin.parameters())

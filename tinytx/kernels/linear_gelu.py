@@ -27,40 +27,56 @@ from .linear import LinearFunction
 C, A = math.sqrt(2 / math.pi), 0.044715
 
 
-def tanh_u(xp, h):
-    """t = tanh(C·(h + a·h³)) in one fresh array (h·h·h, never h**3: NumPy's pow is slow)."""
-    t = h * h
-    t *= C * A
-    t += C
-    t *= h
-    return xp.tanh(t, out=t)
+def tanh_u(xp, h, out):
+    """out = tanh(C·(h + a·h³)) (h·h·h, never h**3: NumPy's pow is slow)."""
+    xp.multiply(h, h, out=out)
+    out *= C * A
+    out += C
+    out *= h
+    return xp.tanh(out, out=out)
+
+
+def gelu_(xp, h, y):
+    """y = ½·h·(1 + tanh(u)), into y."""
+    tanh_u(xp, h, y)
+    y += 1
+    y *= h
+    y *= 0.5
+
+
+def gelu_backward_(xp, h, gy, g):
+    """g = gy · GELU'(h) = gy · (½(1 + t) + ½·h·(1 − t²)·C·(1 + 3a·h²)), into g."""
+    t = tanh_u(xp, h, xp.empty_like(h))
+    xp.multiply(t, t, out=g)
+    xp.subtract(1, g, out=g)                                  # 1 − t²
+    g *= h
+    du = xp.multiply(h, h)
+    du *= 3 * A * C
+    du += C                                                   # C·(1 + 3a·h²)
+    g *= du
+    g += 1
+    g += t
+    g *= 0.5                                                  # GELU'(h)
+    g *= gy
 
 
 class LinearGELUFunction(Function):
+    """The elementwise GELU passes run piece by piece (Device.pieces), so that all but
+    the first read the CPU's cache instead of main memory."""
+
     def forward(self, x, weight, bias=None):
         self.linear = LinearFunction()
         self.linear.needs_input_grad, self.linear.device = self.needs_input_grad, self.device
         self.h = h = self.linear.forward(x, weight, bias)         # (..., M), saved
-        y = tanh_u(self.xp, h)
-        y += 1
-        y *= h
-        y *= 0.5                                                  # ½·h·(1 + t), in place
+        y = self.xp.empty_like(h)
+        for hp, yp in self.device.pieces(h, y):
+            gelu_(self.xp, hp, yp)
         return y
 
     def backward(self, gy):
-        xp, h = self.xp, self.h
-        t = tanh_u(xp, h)
-        g = t * t
-        xp.subtract(1, g, out=g)                                  # 1 − t²
-        g *= h
-        du = h * h
-        du *= 3 * A * C
-        du += C                                                   # C·(1 + 3a·h²)
-        g *= du
-        g += 1
-        g += t
-        g *= 0.5                                                  # GELU'(h)
-        g *= gy                                                   # dh
+        g = self.xp.empty_like(self.h)                            # dh
+        for hp, gyp, gp in self.device.pieces(self.h, gy, g):
+            gelu_backward_(self.xp, hp, gyp, gp)
         return self.linear.backward(g)
 
 
