@@ -31,8 +31,11 @@ def _assert_same(a, b, tol=1e-10):
         np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_layer_norm_matches_composed(device, bias):
+@pytest.mark.parametrize("bias, piece", [(True, None), (False, None), (True, 20)])
+def test_layer_norm_matches_composed(device, bias, piece, monkeypatch):
+    """piece=20: rows of 7 go in pieces of 2 rows (Device.row_pieces), the last one short."""
+    if piece:
+        monkeypatch.setattr(type(device), "PIECE", piece)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 5, 7)) * 3 + 1
     w, b = rng.standard_normal(7), rng.standard_normal(7)

@@ -81,6 +81,14 @@ class Device:
         n, size = flat[0].size, self.PIECE
         return [tuple(a[i:i + size] for a in flat) for i in range(0, n, size)]
 
+    def row_pieces(self, n_rows, row_size):
+        """Slices over n_rows rows of row_size values, about PIECE values each, on the
+        CPU (row-wise work such as LayerNorm's, piece by piece); else all rows at once."""
+        if self.name != "cpu":
+            return [slice(None)]
+        step = max(1, self.PIECE // max(row_size, 1))
+        return [slice(i, i + step) for i in range(0, n_rows, step)]
+
     # -- row reductions for the fused kernels (the hot loops of softmax and LayerNorm) ----
     def sum_last(self, x):
         """Σ over the last axis, keepdims: (..., n) -> (..., 1). On the CPU it is a

@@ -19,39 +19,63 @@ from ..function import Function
 
 
 class LayerNormFunction(Function):
+    """Rows go in pieces of about Device.PIECE values (`Device.row_pieces`), so that each
+    piece's several passes read the CPU's cache instead of main memory."""
+
     def __init__(self, eps=1e-5):
         self.eps = eps
 
     def forward(self, x, weight, bias=None):
+        xp, C = self.xp, x.shape[-1]
+        x2 = x.reshape(-1, C)                                       # (..., C) -> (N, C)
+        y = xp.empty_like(x2)
+        self.mu = xp.empty((x2.shape[0], 1), x.dtype)
+        self.rstd = xp.empty_like(self.mu)
+        for rows in self.device.row_pieces(*x2.shape):
+            self._forward_rows(x2[rows], y[rows], self.mu[rows], self.rstd[rows], weight, bias)
+        self.x, self.weight = x2, weight
+        return y.reshape(x.shape)                                   # (N, C) -> (..., C)
+
+    def _forward_rows(self, x, y, mu, rstd, weight, bias):
         xp, dev, inv_c = self.xp, self.device, x.dtype.type(1 / x.shape[-1])
-        self.mu = dev.sum_last(x) * inv_c                           # (..., 1)
-        y = x - self.mu                                             # x - μ
+        mu[...] = dev.sum_last(x) * inv_c                           # μ
+        xp.subtract(x, mu, out=y)                                   # x - μ
         var = dev.sum_last(y * y) * inv_c
-        self.rstd = 1 / xp.sqrt(var + x.dtype.type(self.eps))      # (..., 1)
-        y *= self.rstd                                              # x̂, in place
+        rstd[...] = 1 / xp.sqrt(var + x.dtype.type(self.eps))      # 1/σ
+        y *= rstd                                                   # x̂, in place
         y *= weight
         if bias is not None:
             y += bias
-        self.x, self.weight = x, weight
-        return y
 
     def backward(self, gy):
-        dev, w = self.device, self.weight
+        xp, x = self.xp, self.x
+        gy2 = gy.reshape(x.shape)                                   # (..., C) -> (N, C)
+        gx = xp.empty_like(x)
+        gw = xp.zeros_like(self.weight)
+        gb = xp.zeros_like(self.weight) if len(self.needs_input_grad) > 2 else None
+        for rows in self.device.row_pieces(*x.shape):
+            self._backward_rows(x[rows], gy2[rows], gx[rows], self.mu[rows],
+                                self.rstd[rows], gw, gb)
+        return (gx.reshape(gy.shape), gw, gb)[:len(self.needs_input_grad)]
+
+    def _backward_rows(self, x, gy, gx, mu, rstd, gw, gb):
+        """gx of these rows, into gx; their share of gw and gb, added."""
+        xp, dev, w = self.xp, self.device, self.weight
         inv_c = gy.dtype.type(1 / gy.shape[-1])
-        xhat = self.x - self.mu
-        xhat *= self.rstd                                           # x̂, recomputed
+        xhat = x - mu
+        xhat *= rstd                                                # x̂, recomputed
         gyx = gy * xhat
-        gw = dev.sum_rows(gyx)                                      # Σ over rows: (C,)
-        gb = dev.sum_rows(gy) if len(self.needs_input_grad) > 2 else None
+        gw += dev.sum_rows(gyx)                                     # Σ over rows: (C,)
+        if gb is not None:
+            gb += dev.sum_rows(gy)
         # with ĝ = gy·w: mean(ĝ) = (gy @ w)/C and mean(ĝ·x̂) = ((gy·x̂) @ w)/C
-        mean_g = (gy @ w)[..., None] * inv_c                        # (..., 1)
-        mean_gx = (gyx @ w)[..., None] * inv_c
-        gx = gy * w                                                 # ĝ
+        mean_g = (gy @ w)[:, None] * inv_c                          # (rows, 1)
+        mean_gx = (gyx @ w)[:, None] * inv_c
+        xp.multiply(gy, w, out=gx)                                  # ĝ
         gx -= mean_g
         xhat *= mean_gx
         gx -= xhat
-        gx *= self.rstd
-        return (gx, gw, gb)[:len(self.needs_input_grad)]
+        gx *= rstd
 
 
 def layer_norm(x, weight, bias=None, eps=1e-5):
