@@ -50,8 +50,11 @@ def test_layer_norm_gradcheck(device, rng):
     assert tx.gradcheck(fused_layer_norm, [x, w, b])
 
 
-@pytest.mark.parametrize("ignore", [False, True])
-def test_cross_entropy_matches_composed(device, ignore):
+@pytest.mark.parametrize("ignore, piece", [(False, None), (True, None), (True, 20)])
+def test_cross_entropy_matches_composed(device, ignore, piece, monkeypatch):
+    """piece=20: rows of 9 go in pieces of 2 rows (Device.row_pieces), the last one short."""
+    if piece:
+        monkeypatch.setattr(type(device), "PIECE", piece)
     rng = np.random.default_rng(0)
     logits = rng.standard_normal((3, 4, 9)) * 2
     t = rng.integers(0, 9, (3, 4))

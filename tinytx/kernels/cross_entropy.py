@@ -32,19 +32,25 @@ class CrossEntropy(Function):
                              f"ignore_index={self.ignore_index}")
         self.t = xp.where(valid, t, 0)
         self.rows = xp.arange(z.shape[0])
-        m = self.device.max_last(z)                                 # (N, 1)
-        e = z - m
-        xp.exp(e, out=e)
-        self.lse = xp.log(self.device.sum_last(e)) + m              # logsumexp, (N, 1)
+        self.lse = xp.empty((z.shape[0], 1), z.dtype)               # logsumexp, (N, 1)
+        for rows in self.device.row_pieces(*z.shape):               # cache-sized pieces
+            m = self.device.max_last(z[rows])
+            e = z[rows] - m
+            xp.exp(e, out=e)
+            self.lse[rows] = xp.log(self.device.sum_last(e)) + m
         self.z, self.shape = z, logits.shape
         self.weight = valid.astype(z.dtype) / max(int(valid.sum()), 1)
         return ((self.lse[:, 0] - z[self.rows, self.t]) * self.weight).sum()
 
     def backward(self, gy):
-        g = self.z - self.lse
-        self.xp.exp(g, out=g)                                       # softmax, recomputed
-        g[self.rows, self.t] -= 1
-        g *= (self.weight * gy)[:, None]
+        xp, g = self.xp, self.xp.empty_like(self.z)
+        scale = (self.weight * gy)[:, None]                         # (N, 1)
+        for rows in self.device.row_pieces(*g.shape):              # cache-sized pieces
+            gp = g[rows]                                            # a view: (n, V)
+            xp.subtract(self.z[rows], self.lse[rows], out=gp)
+            xp.exp(gp, out=gp)                                      # softmax, recomputed
+            gp[self.rows[:gp.shape[0]], self.t[rows]] -= 1          # - onehot(t)
+            gp *= scale[rows]
         return g.reshape(self.shape), None
 
 
