@@ -13,9 +13,15 @@ Introduced in lesson 00. Every op in `tinytx.functional` is a small subclass:
 share one device, unwraps Tensors to arrays, runs `forward`, wraps the results and, when
 a gradient is needed, links the outputs to this Function so that `Tensor.backward` can
 walk the graph. Ops save arrays (not Tensors) for backward; `release()` drops them.
+
+Under `no_grad` (evaluation, generation) nothing is recorded, so `__call__` takes a
+shorter road when every input is a Tensor of one device: no needs_input_grad, no output
+metadata, no links; the outputs are plain Tensors with no `_ctx`. Generating one token
+of a small GPT is ~80 tiny ops, so this bookkeeping is a large share of its time.
 """
 from __future__ import annotations
 
+from . import tensor as _tensor
 from .backend import Device
 from .tensor import Tensor, is_grad_enabled, to_tensors
 
@@ -35,6 +41,10 @@ class Function:
     output_device: Device = None  # where the outputs live, if not on the inputs' device
 
     def __call__(self, *inputs):
+        if not _tensor._grad_enabled:
+            outputs = self._call_no_grad(inputs)
+            if outputs is not None:
+                return outputs
         tensors, device = to_tensors(inputs, type(self).__name__)
         self.device, self.xp = device, device.xp
         self.needs_input_grad = tuple(t.requires_grad for t in tensors)
@@ -51,6 +61,22 @@ class Function:
             for i, out in enumerate(outputs):
                 out._ctx, out._index = self, i
         return outputs if multi else outputs[0]
+
+    def _call_no_grad(self, inputs):
+        """forward on the inputs' arrays, outputs wrapped and nothing recorded; None when
+        an input is not a Tensor or the devices differ (`to_tensors` then converts the
+        constants or names the devices in its error)."""
+        device, arrays = getattr(inputs[0], "device", None) if inputs else None, []
+        for x in inputs:
+            if not isinstance(x, Tensor) or x.device is not device:
+                return None
+            arrays.append(x.data)
+        self.device, self.xp = device, device.xp
+        ys = self.forward(*arrays)
+        out_device = self.output_device or device
+        if type(ys) is tuple:
+            return tuple(Tensor._make(y, out_device, False) for y in ys)
+        return Tensor._make(ys, out_device, False)
 
     def forward(self, *xs):
         raise NotImplementedError
