@@ -21,7 +21,6 @@ of a small GPT is ~80 tiny ops, so this bookkeeping is a large share of its time
 """
 from __future__ import annotations
 
-from . import tensor as _tensor
 from .backend import Device
 from .tensor import Tensor, is_grad_enabled, to_tensors
 
@@ -41,10 +40,21 @@ class Function:
     output_device: Device = None  # where the outputs live, if not on the inputs' device
 
     def __call__(self, *inputs):
-        if not _tensor._grad_enabled:
-            outputs = self._call_no_grad(inputs)
-            if outputs is not None:
-                return outputs
+        if not is_grad_enabled():                     # inference: the short road
+            device, arrays = None, []
+            for x in inputs:                          # all Tensors, on one device?
+                if not isinstance(x, Tensor) or (device is not None and x.device is not device):
+                    break                             # no: to_tensors below sorts it out
+                device = x.device
+                arrays.append(x.data)
+            else:
+                if device is not None:
+                    self.device, self.xp = device, device.xp
+                    ys = self.forward(*arrays)
+                    out = self.output_device or device
+                    if type(ys) is tuple:
+                        return tuple(Tensor._make(y, out, False) for y in ys)
+                    return Tensor._make(ys, out, False)
         tensors, device = to_tensors(inputs, type(self).__name__)
         self.device, self.xp = device, device.xp
         self.needs_input_grad = tuple(t.requires_grad for t in tensors)
@@ -61,22 +71,6 @@ class Function:
             for i, out in enumerate(outputs):
                 out._ctx, out._index = self, i
         return outputs if multi else outputs[0]
-
-    def _call_no_grad(self, inputs):
-        """forward on the inputs' arrays, outputs wrapped and nothing recorded; None when
-        an input is not a Tensor or the devices differ (`to_tensors` then converts the
-        constants or names the devices in its error)."""
-        device, arrays = getattr(inputs[0], "device", None) if inputs else None, []
-        for x in inputs:
-            if not isinstance(x, Tensor) or x.device is not device:
-                return None
-            arrays.append(x.data)
-        self.device, self.xp = device, device.xp
-        ys = self.forward(*arrays)
-        out_device = self.output_device or device
-        if type(ys) is tuple:
-            return tuple(Tensor._make(y, out_device, False) for y in ys)
-        return Tensor._make(ys, out_device, False)
 
     def forward(self, *xs):
         raise NotImplementedError

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from ..backend import device_of
 from ..functional.attention import similarity_scale
-from ..kernels.attention import exp_rows_
 from ..tensor import Tensor, is_grad_enabled
 from . import fused
 
@@ -114,11 +113,12 @@ class LayerCache:
         q, k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))   # (B, H, T, D)
         k, v = self.store(k, v)                                    # (B, H, n, D)
         if T == 1 and mask is None and similarity != "cosine" and not dropout_p:
-            scores = (q * q.dtype.type(similarity_scale(similarity, q.shape[-1]))) @ \
-                k.swapaxes(-1, -2)                                 # (B, H, 1, n)
-            e, r = exp_rows_(dev, scores)                          # softmax = r ⊙ e
-            y = e @ v
-            y *= r                                                 # (B, H, 1, D)
+            c = q.dtype.type(similarity_scale(similarity, q.shape[-1]))
+            s = (q * c) @ k.swapaxes(-1, -2)                       # scores (B, H, 1, n)
+            s -= s.max(axis=-1, keepdims=True)
+            dev.xp.exp(s, out=s)                                   # unnormalised softmax
+            y = s @ v
+            y /= s.sum(axis=-1, keepdims=True)                     # (B, H, 1, D)
         else:
             q, k, v = (Tensor._make(a, dev, False) for a in (q, k, v))
             y = fused.attention(q, k, v, mask=mask, is_causal=causal and T > 1,
