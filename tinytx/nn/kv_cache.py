@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from ..backend import device_of
 from ..functional.attention import similarity_scale
+from ..kernels.attention import exp_rows_
 from ..tensor import Tensor, is_grad_enabled
 from . import fused
 
@@ -114,11 +115,9 @@ class LayerCache:
         k, v = self.store(k, v)                                    # (B, H, n, D)
         if T == 1 and mask is None and similarity != "cosine" and not dropout_p:
             c = q.dtype.type(similarity_scale(similarity, q.shape[-1]))
-            s = (q * c) @ k.swapaxes(-1, -2)                       # scores (B, H, 1, n)
-            s -= s.max(axis=-1, keepdims=True)
-            dev.xp.exp(s, out=s)                                   # unnormalised softmax
-            y = s @ v
-            y /= s.sum(axis=-1, keepdims=True)                     # (B, H, 1, D)
+            e, r = exp_rows_(dev, (q * c) @ k.swapaxes(-1, -2))    # scores (B, H, 1, n)
+            y = e @ v
+            y *= r                                                 # softmax(s) v: (B, H, 1, D)
         else:
             q, k, v = (Tensor._make(a, dev, False) for a in (q, k, v))
             y = fused.attention(q, k, v, mask=mask, is_causal=causal and T > 1,
