@@ -110,8 +110,8 @@ class LayerCache:
         """
         B, T, C3 = qkv.shape
         dev, C = qkv.device, C3 // 3
-        heads = qkv.data.reshape(B, T, 3, n_head, C // n_head)     # (B, T, 3C) -> (B, T, 3, H, D)
-        q, k, v = (heads[:, :, i].transpose(0, 2, 1, 3) for i in range(3))   # (B, H, T, D)
+        q, k, v = qkv.data.reshape(B, T, 3, n_head, C // n_head).transpose(2, 0, 3, 1, 4)
+        # (B, T, 3C) -> (B, T, 3, H, D) -> 3 x (B, H, T, D): views, no copies
         k, v = self.store(k, v)                                    # (B, H, n, D)
         if T == 1 and mask is None and similarity != "cosine" and not dropout_p:
             c = q.dtype.type(similarity_scale(similarity, q.shape[-1]))
