@@ -1,19 +1,32 @@
-"""Generation speed: greedy tokens/s with and without the KV cache (and PyTorch eager).
+"""Generation speed: tinytx vs PyTorch eager, greedy tokens/s with a KV cache.
 
-    python bench/generate.py              # 256 new tokens, GPT "tiny" with block 128 and 512
-    python bench/generate.py --quick      # 64 new tokens, one run each (a few seconds)
+    python bench/generate.py                  # block 128 and 512, batch 1 and 8 (~2 min)
+    python bench/generate.py --quick          # 64 new tokens, 2 runs each (~20 s)
+    python bench/generate.py --threads 2      # both sides on 2 threads
+    python bench/generate.py --no-torch       # tinytx alone
 
-The model is GPT "tiny" (4 layers, 4 heads, 128 wide, vocab 512, random weights; speed
-does not depend on what the weights learned), batch 1, a 16-token prompt, greedy
-decoding. Two block sizes:
-    block 128   256 new tokens run past the block: once the context is full the cache is
-                refilled from the cropped context every step (docs/generation.md), so
-                the cache helps only for the first ~112 tokens
-    block 512   the cache is used for all 256 tokens
-Each row prints the median tokens/s over --repeats runs and, in parentheses, the best
-(on a shared machine the steadier number). If PyTorch is installed the same
-weights run in a plain eager PyTorch loop, without and with a simple KV cache of its own,
-and the benchmark checks that all four loops produce the same tokens. Takes < 2 minutes.
+The model is GPT "tiny" (4 layers, 4 heads, 128 wide, vocab 512, random weights: speed
+does not depend on what they learned), a 16-token prompt per row, 256 new tokens, greedy.
+    block 128   the context fills after 112 new tokens; from then on each step empties
+                the cache and refills it from the cropped context (docs/generation.md),
+                so most steps are a 128-token forward
+    block 512   every new token is one cached step
+The PyTorch side runs the same weights in plain eager code under torch.inference_mode,
+with the same cache strategy as tinytx: one preallocated (B, H, block, D) buffer per
+layer for keys and for values, written in place, attention on the filled part
+(F.scaled_dot_product_attention), the same refill when the context is full, and logits
+of the last position only. `--torch-cache concat` grows its cache with torch.cat instead.
+
+Each side runs in its own worker process with the same thread count (OMP, OpenBLAS and
+MKL variables, torch.set_num_threads) and the same malloc settings (the PyTorch worker
+imports tinytx to build the weights, which applies tinytx.backend.keep_freed_memory;
+PyTorch gains from it too: ~18% at block 128, batch 8); the runs alternate (which
+goes first swaps every round), so a change in the machine's load hits both alike. Each
+row is the median tokens/s over --repeats runs, the best in parentheses. The no-cache
+rows run once (the uncached loop is O(T²) per token). The last line checks that every
+loop gave the same tokens: tinytx with and without the cache, and tinytx and PyTorch.
+Default 1 thread: batch-1 decoding of a tiny model is a long chain of small ops, and a
+second thread adds hand-off cost on both sides.
 """
 import argparse
 import importlib.util
@@ -26,147 +39,195 @@ import time
 
 import numpy as np
 
-import tinytx as tx
-from tinytx.generate import generate
-from tinytx.models import GPT, GPTConfig
-
-
-def torch_gpt(model):
-    """A functional PyTorch copy of a tinytx GPT -> run(prompt, n, use_cache) -> ids."""
-    import torch
-    import torch.nn.functional as TF
-    c, sd = model.config, {k: torch.from_numpy(np.array(v)) for k, v in
-                           model.state_dict().items()}
-    H, C = c.n_head, c.n_embd
-
-    def block(x, i, past):
-        p = f"transformer.h.{i}."
-        B, T, _ = x.shape
-        h = TF.layer_norm(x, (C,), sd[p + "ln_1.weight"], sd[p + "ln_1.bias"])
-        q, k, v = (h @ sd[p + "attn.c_attn.weight"] + sd[p + "attn.c_attn.bias"]).split(C, 2)
-        q, k, v = (t.view(B, T, H, C // H).transpose(1, 2) for t in (q, k, v))
-        if past is not None:
-            if past[i] is not None:
-                k, v = torch.cat([past[i][0], k], 2), torch.cat([past[i][1], v], 2)
-            past[i] = (k, v)
-        y = TF.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
-        y = y.transpose(1, 2).reshape(B, T, C) @ sd[p + "attn.c_proj.weight"]
-        x = x + y + sd[p + "attn.c_proj.bias"]
-        h = TF.layer_norm(x, (C,), sd[p + "ln_2.weight"], sd[p + "ln_2.bias"])
-        h = TF.gelu(h @ sd[p + "mlp.c_fc.weight"] + sd[p + "mlp.c_fc.bias"], approximate="tanh")
-        return x + h @ sd[p + "mlp.c_proj.weight"] + sd[p + "mlp.c_proj.bias"]
-
-    def forward(idx, start, past):
-        x = sd["transformer.wte.weight"][idx] + sd["transformer.wpe.weight"][
-            start:start + idx.shape[1]]
-        for i in range(c.n_layer):
-            x = block(x, i, past)
-        x = TF.layer_norm(x[:, -1], (C,), sd["transformer.ln_f.weight"],
-                          sd["transformer.ln_f.bias"])
-        return x @ sd["transformer.wte.weight"].T               # (B, V), last position
-
-    @torch.no_grad()
-    def run(prompt, n, use_cache):
-        ids, past, cached = torch.tensor([prompt]), None, 0
-        for _ in range(n):
-            if use_cache and past is not None and cached < c.block_size:
-                logits = forward(ids[:, -1:], cached, past)      # the new token only
-            else:                                               # first step, or full
-                past = [None] * c.n_layer if use_cache else None
-                logits = forward(ids[:, -c.block_size:], 0, past)
-            cached = min(ids.shape[1], c.block_size)
-            ids = torch.cat([ids, logits.argmax(-1, keepdim=True)], 1)
-        return ids[0].numpy()
-    return run
-
-
-def measure(runs, repeats, warmup):
-    """Seconds of each run over `repeats` rounds, the runs taking turns in every round (so
-    a change in the machine's load hits them all alike), after one short warm-up each.
-    -> {name: (times, output of the last run)}"""
-    for fn in runs.values():
-        fn(warmup)
-    times, outs = {name: [] for name in runs}, {}
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            t0 = time.perf_counter()
-            outs[name] = fn(None)
-            times[name].append(time.perf_counter() - t0)
-    return {name: (times[name], outs[name]) for name in runs}
+VOCAB, PROMPT, N_LAYER, N_HEAD, N_EMBD = 512, 16, 4, 4, 128
 
 
 def make_model(block_size):
+    import tinytx as tx
+    from tinytx.models import GPT, GPTConfig
     tx.manual_seed(0)                                   # the same weights in every process
-    return GPT(GPTConfig(block_size=block_size, vocab_size=512, n_layer=4, n_head=4,
-                         n_embd=128, dropout=0.0))
+    return GPT(GPTConfig(block_size=block_size, vocab_size=VOCAB, n_layer=N_LAYER,
+                         n_head=N_HEAD, n_embd=N_EMBD, dropout=0.0))
 
 
-def prompt_ids():
-    return np.random.default_rng(0).integers(0, 512, 16).tolist()
+def prompts(batch):
+    return np.random.default_rng(0).integers(0, VOCAB, (batch, PROMPT))
 
 
-def torch_child(block_size, n, repeats):
-    """In a fresh process (PyTorch's OpenMP threads would otherwise spin beside NumPy's
-    BLAS threads): print the PyTorch loops' times and tokens as JSON."""
-    run = torch_gpt(make_model(block_size))
-    runs = {f"pytorch eager, {kind}": (lambda m, c=(kind == "KV cache"):
-                                       run(prompt_ids(), m or n, c))
-            for kind in ("no cache", "KV cache")}
-    res = measure(runs, repeats, warmup=8)
-    print(json.dumps({k: (t, o.tolist()) for k, (t, o) in res.items()}))
+# -- the two sides: run(block, batch, n, use_cache) -> token ids (batch, PROMPT + n) ------
+
+def tinytx_runner():
+    from tinytx.generate import generate
+    models = {}
+
+    def run(block, batch, n, use_cache):
+        if block not in models:
+            models[block] = make_model(block)
+        model = models[block]
+        return generate(model, prompts(batch), n, greedy=True, use_cache=use_cache).numpy()
+    return run
 
 
-def torch_results(block_size, n, repeats):
-    out = subprocess.run([sys.executable, __file__, "--torch-child", str(block_size),
-                          "--new-tokens", str(n), "--repeats", str(repeats)],
-                         capture_output=True, text=True, check=True,
-                         env={**os.environ, "TINYTX_MALLOC_TUNE": "0"})
-    return {k: (t, np.array(o)) for k, (t, o) in
-            json.loads(out.stdout.strip().splitlines()[-1]).items()}
+def torch_runner(cache_kind):
+    """The same GPT in eager PyTorch, on the weights of the tinytx model."""
+    import torch
+    import torch.nn.functional as TF
+    models = {}
+
+    def weights(block):
+        sd = {k: torch.from_numpy(np.array(v)) for k, v in make_model(block).state_dict().items()}
+        h = [{k[len(f"transformer.h.{i}."):]: v for k, v in sd.items()
+              if k.startswith(f"transformer.h.{i}.")} for i in range(N_LAYER)]
+        return sd, h
+
+    def block_fwd(x, w, cache, start, block):
+        B, T, C = x.shape
+        h = TF.layer_norm(x, (C,), w["ln_1.weight"], w["ln_1.bias"])
+        q, k, v = torch.addmm(w["attn.c_attn.bias"], h.view(B * T, C), w["attn.c_attn.weight"]
+                              ).view(B, T, 3, N_HEAD, C // N_HEAD).unbind(2)  # 3 x (B, T, H, D)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))              # (B, H, T, D)
+        if cache_kind == "concat":
+            if start:
+                k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+            cache[:] = [k, v]
+        else:                                                         # preallocated
+            if cache[0] is None or cache[0].shape[0] != B:
+                cache[:] = [torch.empty(B, N_HEAD, block, C // N_HEAD) for _ in range(2)]
+            cache[0][:, :, start:start + T] = k
+            cache[1][:, :, start:start + T] = v
+            k, v = cache[0][:, :, :start + T], cache[1][:, :, :start + T]
+        y = TF.scaled_dot_product_attention(q, k, v, is_causal=T > 1)
+        y = y.transpose(1, 2).reshape(B * T, C)                       # (B, H, T, D) -> (B·T, C)
+        x = x + torch.addmm(w["attn.c_proj.bias"], y, w["attn.c_proj.weight"]).view(B, T, C)
+        h = TF.layer_norm(x, (C,), w["ln_2.weight"], w["ln_2.bias"]).view(B * T, C)
+        h = TF.gelu(torch.addmm(w["mlp.c_fc.bias"], h, w["mlp.c_fc.weight"]), approximate="tanh")
+        return x + torch.addmm(w["mlp.c_proj.bias"], h, w["mlp.c_proj.weight"]).view(B, T, C)
+
+    @torch.inference_mode()
+    def run(block, batch, n, use_cache):
+        if block not in models:
+            models[block] = weights(block)
+        sd, h = models[block]
+        wte, wpe = sd["transformer.wte.weight"], sd["transformer.wpe.weight"]
+        ids = torch.from_numpy(prompts(batch))
+        caches, length = [[None, None] for _ in range(N_LAYER)], 0
+        for _ in range(n):
+            if use_cache and length and length + 1 <= block:
+                feed, start = ids[:, -1:], length                     # the new token only
+            else:
+                feed, start = ids[:, -block:], 0                      # first step, or full
+            x = wte[feed] + wpe[start:start + feed.shape[1]]
+            for w, cache in zip(h, caches):
+                x = block_fwd(x, w, cache, start, block)
+            length = start + feed.shape[1]
+            x = TF.layer_norm(x[:, -1], (x.shape[-1],), sd["transformer.ln_f.weight"],
+                              sd["transformer.ln_f.bias"])
+            ids = torch.cat([ids, (x @ wte.T).argmax(-1, keepdim=True)], 1)
+        return ids.numpy()
+    return run
 
 
-def _ratio(best, who):
-    return f"{best[who + ', no cache'] / best[who + ', KV cache']:.1f}x"
+def worker(side, threads, cache_kind):
+    """Answer one JSON request per stdin line: [block, batch, n, use_cache] ->
+    {"seconds": ..., "ids": [...]}."""
+    import tinytx  # noqa: F401  (on both sides: its malloc settings, see the docstring)
+    if side == "pytorch":
+        import torch
+        torch.set_num_threads(threads)
+        run = torch_runner(cache_kind)
+    else:
+        run = tinytx_runner()
+    for line in sys.stdin:
+        block, batch, n, use_cache = json.loads(line)
+        t0 = time.perf_counter()
+        ids = run(block, batch, n, use_cache)
+        seconds = time.perf_counter() - t0
+        print(json.dumps({"seconds": seconds, "ids": ids.tolist()}), flush=True)
+
+
+class Worker:
+    """A child process running one side, with the thread count fixed in its environment."""
+
+    def __init__(self, side, threads, cache_kind):
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads),
+               "OPENBLAS_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--worker", side, "--threads", str(threads),
+             "--torch-cache", cache_kind], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, env=env)
+
+    def __call__(self, block, batch, n, use_cache=True):
+        self.proc.stdin.write(json.dumps([block, batch, n, use_cache]) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        return reply["seconds"], np.array(reply["ids"])
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def interleaved(sides, case, n, repeats):
+    """Alternate the sides run by run (who goes first swaps each round), after one short
+    warm-up each. -> {name: (seconds list, ids of the last run)}"""
+    for fn in sides.values():
+        fn(*case, 8)
+    times, ids = {name: [] for name in sides}, {}
+    names = list(sides)
+    for r in range(repeats):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            seconds, ids[name] = sides[name](*case, n)
+            times[name].append(seconds)
+    return {name: (times[name], ids[name]) for name in names}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--new-tokens", type=int, default=256)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--torch-cache", choices=["prealloc", "concat"], default="prealloc")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--torch-child", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["tinytx", "pytorch"], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.worker:
+        return worker(args.worker, args.threads, args.torch_cache)
     if args.quick:
-        args.new_tokens, args.repeats = 64, 1
+        args.new_tokens, args.repeats = 64, 2
     n = args.new_tokens
-    if args.torch_child:
-        return torch_child(args.torch_child, n, args.repeats)
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
-    prompt = prompt_ids()
-    for block_size in (128, 512):
-        model = make_model(block_size)
-        print(f"== GPT tiny (4 layers, 4 heads, 128 wide, vocab 512), block {block_size}: "
-              f"{n} new tokens after a {len(prompt)}-token prompt, batch 1, greedy; "
-              f"median (best) of {args.repeats}")
-        runs = {f"tinytx, {kind}": (lambda m, c=(kind == "KV cache"): generate(
-            model, prompt, m or n, greedy=True, use_cache=c).numpy()[0])
-            for kind in ("no cache", "KV cache")}
-        results = measure(runs, args.repeats, warmup=8)
-        if have_torch:
-            results.update(torch_results(block_size, n, args.repeats))
-        for name, (times, _) in results.items():
-            print(f"  {name:<24} {n / statistics.median(times):7.0f} tokens/s"
-                  f"   ({n / min(times):6.0f})")
-        best = {k: min(t) for k, (t, _) in results.items()}
-        line = f"  KV cache speed-up (best times): tinytx {_ratio(best, 'tinytx')}"
-        if have_torch:
-            line += (f", pytorch {_ratio(best, 'pytorch eager')}; tinytx/pytorch with the "
-                     f"cache {best['pytorch eager, KV cache'] / best['tinytx, KV cache']:.2f}x")
-        print(line)
-        outs = [out for _, out in results.values()]
-        print(f"  every loop gives the same tokens: "
-              f"{all(np.array_equal(outs[0], o) for o in outs[1:])}")
+    ours = Worker("tinytx", args.threads, args.torch_cache)
+    sides = {"tinytx": lambda block, batch, m: ours(block, batch, m)}
+    if have_torch:
+        theirs = Worker("pytorch", args.threads, args.torch_cache)
+        sides["pytorch"] = lambda block, batch, m: theirs(block, batch, m)
+    cache = {"prealloc": "preallocated", "concat": "torch.cat"}[args.torch_cache]
+    print(f"== GPT tiny (4 layers, 4 heads, 128 wide, vocab {VOCAB}): {n} new tokens after "
+          f"a {PROMPT}-token prompt, greedy; {args.threads} thread(s) per side; tokens/s, "
+          f"median (best) of {args.repeats}, runs interleaved; PyTorch eager KV cache: "
+          f"{cache}")
+    heads = ["tinytx KV cache"] + (["pytorch KV cache", "tinytx/pytorch"] if have_torch else [])
+    print(f"  {'block':>5} {'batch':>5}  " + "  ".join(f"{h:>17}" for h in heads)
+          + f"  {'tinytx no cache (1 run)':>23}")
+    same = True
+    for block in (128, 512):
+        for batch in (1, 8):
+            res = interleaved(sides, (block, batch), n, args.repeats)
+            seconds, plain = ours(block, batch, n, use_cache=False)
+            rate = {k: batch * n / statistics.median(t) for k, (t, _) in res.items()}
+            best = {k: batch * n / min(t) for k, (t, _) in res.items()}
+            cols = [f"{rate[k]:8.0f} ({best[k]:6.0f})" for k in res]
+            if have_torch:
+                cols.append(f"{rate['tinytx'] / rate['pytorch']:.2f}x")
+            print(f"  {block:>5} {batch:>5}  " + "  ".join(f"{c:>17}" for c in cols)
+                  + f"  {batch * n / seconds:23.0f}")
+            outs = [ids for _, ids in res.values()] + [plain]
+            same &= all(np.array_equal(outs[0], o) for o in outs[1:])
+    print(f"  every loop gives the same tokens: {same}")
+    ours.close()
+    if have_torch:
+        theirs.close()
 
 
 if __name__ == "__main__":

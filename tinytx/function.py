@@ -13,6 +13,11 @@ Introduced in lesson 00. Every op in `tinytx.functional` is a small subclass:
 share one device, unwraps Tensors to arrays, runs `forward`, wraps the results and, when
 a gradient is needed, links the outputs to this Function so that `Tensor.backward` can
 walk the graph. Ops save arrays (not Tensors) for backward; `release()` drops them.
+
+Under `no_grad` (evaluation, generation) nothing is recorded, so `__call__` takes a
+shorter road when every input is a Tensor of one device: no needs_input_grad, no output
+metadata, no links; the outputs are plain Tensors with no `_ctx`. Generating one token
+of a small GPT is ~80 tiny ops, so this bookkeeping is a large share of its time.
 """
 from __future__ import annotations
 
@@ -35,6 +40,21 @@ class Function:
     output_device: Device = None  # where the outputs live, if not on the inputs' device
 
     def __call__(self, *inputs):
+        if not is_grad_enabled():                     # inference: the short road
+            device, arrays = None, []
+            for x in inputs:                          # all Tensors, on one device?
+                if not isinstance(x, Tensor) or (device is not None and x.device is not device):
+                    break                             # no: to_tensors below sorts it out
+                device = x.device
+                arrays.append(x.data)
+            else:
+                if device is not None:
+                    self.device, self.xp = device, device.xp
+                    ys = self.forward(*arrays)
+                    out = self.output_device or device
+                    if type(ys) is tuple:
+                        return tuple(Tensor._make(y, out, False) for y in ys)
+                    return Tensor._make(ys, out, False)
         tensors, device = to_tensors(inputs, type(self).__name__)
         self.device, self.xp = device, device.xp
         self.needs_input_grad = tuple(t.requires_grad for t in tensors)

@@ -62,8 +62,11 @@ def sample_loop(step, ids: np.ndarray, max_new_tokens: int, *, rng, greedy, temp
     row has stopped; rows that stopped are padded with pad_id.
     Shapes: ids host (B, T) -> host (B, T + n), n <= max_new_tokens
     """
-    T0, done = ids.shape[1], np.zeros(len(ids), dtype=bool)
-    for _ in range(max_new_tokens):
+    (B, T0), done = ids.shape, np.zeros(len(ids), dtype=bool)
+    out = np.empty((B, T0 + max_new_tokens), dtype=np.int64)    # filled in place
+    out[:, :T0] = ids
+    for t in range(T0, T0 + max_new_tokens):
+        ids = out[:, :t]                                     # (B, t): the sequences so far
         logits = step(ids)                                   # (B, V)
         if no_repeat_ngram_size:
             logits[no_repeat_ngram_mask(ids, no_repeat_ngram_size, logits.shape[1])] = -np.inf
@@ -71,14 +74,15 @@ def sample_loop(step, ids: np.ndarray, max_new_tokens: int, *, rng, greedy, temp
         nxt = sample_next(logits, rng, temperature=temperature, top_k=top_k, top_p=top_p,
                           greedy=greedy)
         nxt[done] = pad_id
-        ids = np.concatenate([ids, nxt[:, None]], axis=1)    # (B, T) -> (B, T + 1)
-        done |= np.isin(nxt, stop_tokens)
+        out[:, t] = nxt
+        if stop_tokens:
+            done |= np.isin(nxt, stop_tokens)
         for b in np.flatnonzero(~done) if stop_strings else ():
-            text = tokenizer.decode(ids[b, T0:].tolist())
+            text = tokenizer.decode(out[b, T0:t + 1].tolist())
             done[b] = any(s in text for s in stop_strings)
         if done.all():
-            break
-    return ids
+            return out[:, :t + 1]
+    return out
 
 
 def generate(model, idx, max_new_tokens: int, *, temperature: float = 1.0,

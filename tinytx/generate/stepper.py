@@ -80,7 +80,7 @@ def gpt_stepper(model, use_cache: bool = True) -> Stepper:
     """A Stepper for a GPT: context limit block_size, a cache of n_layer layers."""
     c = model.config
     cache = KVCache(c.n_layer, capacity=c.block_size) if use_cache else None
-    return Stepper(lambda ids, kv: model(ids, cache=kv)[0], c.block_size,
+    return Stepper(lambda ids, kv: model(ids, cache=kv, last_only=True)[0], c.block_size,
                    model_device(model), cache)
 
 

@@ -77,11 +77,14 @@ class GPT(nn.Module):
                     "c_proj.weight") else 0.02
                 p.data = p.device.randn(p.shape, p.dtype) * p.dtype.type(std)
 
-    def forward(self, idx: Tensor, targets: Tensor | None = None, cache=None):
+    def forward(self, idx: Tensor, targets: Tensor | None = None, cache=None,
+                last_only: bool = False):
         """Shapes: idx (B, T) int, targets (B, T) int -> logits (B, T, V), loss scalar
 
         `cache` (a tinytx.nn.kv_cache.KVCache, generation under no_grad only): idx holds
         the new tokens, at positions cache.length .. cache.length + T - 1.
+        `last_only`: logits of the last position only, (B, 1, V) (generation needs no
+        more; without targets).
         """
         B, T = idx.shape
         start = 0 if cache is None else cache.length
@@ -95,6 +98,11 @@ class GPT(nn.Module):
         x = tr.drop(tr.wte(idx) + tr.wpe(T, start))       # (B, T, C) + (T, C)
         for i, block in enumerate(tr.h):
             x = block(x) if cache is None else block(x, cache=cache[i])
+        if last_only:
+            if targets is not None:
+                raise ValueError("GPT: last_only=True gives no logits for the loss; pass "
+                                 "targets=None")
+            x = x[:, -1:]                                  # (B, T, C) -> (B, 1, C)
         logits = self.lm_head(tr.ln_f(x))                  # (B, T, V)
         loss = None if targets is None else fused.cross_entropy(logits, targets)
         return logits, loss

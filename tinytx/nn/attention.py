@@ -66,13 +66,13 @@ class MultiHeadAttention(Module):
         """`cache` (a LayerCache, generation under no_grad only): x holds the new tokens;
         their keys and values are appended and the queries attend to all cached keys
         (causally: `mask`, if given, must then cover (T, T_cached + T))."""
+        if cache is not None:                  # generation: the cache splits, stores, attends
+            y = cache.attend(self.c_attn(x), self.n_head, mask, self.causal, self.similarity,
+                             self.dropout if self.training else 0.0)
+            return self.resid_dropout(self.c_proj(y))
         q, k, v = self.c_attn(x).split(self.n_embd, axis=2)     # 3 x (B, T, C)
         q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))
-        if cache is not None:
-            k, v = cache.append(k, v)                            # (B, H, T_cached + T, D)
-        # one new query may attend to every key: the causal mask would be all True
-        causal = self.causal and (cache is None or q.shape[2] > 1)
-        y = fused.attention(q, k, v, mask=mask, is_causal=causal,
+        y = fused.attention(q, k, v, mask=mask, is_causal=self.causal,
                             similarity=self.similarity, dropout_p=self.dropout,
                             training=self.training)
         return self.resid_dropout(self.c_proj(merge_heads(y)))

@@ -43,7 +43,10 @@ reaches the model's limit.
 from __future__ import annotations
 
 from ..backend import device_of
+from ..functional.attention import similarity_scale
+from ..kernels.attention import exp_rows_
 from ..tensor import Tensor, is_grad_enabled
+from . import fused
 
 
 class LayerCache:
@@ -52,6 +55,7 @@ class LayerCache:
     Args:
         capacity: preallocated length (block_size), or None to grow by concatenation.
     Shapes: append(k (B, H, T, D), v (B, H, T, D)) -> k, v (B, H, T_cached + T, D)
+            attend(qkv (B, T, 3C), n_head) -> (B, T, C)
     """
 
     def __init__(self, capacity: int | None = None):
@@ -59,11 +63,18 @@ class LayerCache:
             raise ValueError(f"capacity: expected a positive int or None, got {capacity}")
         self.capacity = capacity
         self.k = self.v = None          # arrays (B, H, capacity or T_cached, D)
+        self.spare = None               # (k, v) buffers like k, v that reorder() fills
         self.length = 0                 # how many positions are filled
         self.cross = None               # (k, v) Tensors of the encoder memory, or None
 
     def append(self, k: Tensor, v: Tensor):
         """Add the new positions' keys and values; return all keys and values so far."""
+        k_all, v_all = self.store(k.data, v.data)
+        return Tensor._make(k_all, k.device, False), Tensor._make(v_all, v.device, False)
+
+    def store(self, k, v):
+        """`append` on raw arrays: -> all keys and values so far, (B, H, n, D) arrays
+        (views of the preallocated buffers, or the grown arrays)."""
         if is_grad_enabled():
             raise RuntimeError("KVCache: the cache holds arrays outside the autograd graph; "
                                "use it under tinytx.no_grad() (generation), not in training")
@@ -72,34 +83,62 @@ class LayerCache:
             raise ValueError(f"KVCache: the cache holds {self.k.shape[0]} rows, the new keys "
                              f"have {B}; reorder() the cache or reset() it first")
         if self.capacity is None:                            # grow: copy the whole cache
-            xp = k.device.xp
-            self.k = k.data if not self.length else xp.concatenate([self.k, k.data], axis=2)
-            self.v = v.data if not self.length else xp.concatenate([self.v, v.data], axis=2)
+            xp = device_of(k).xp
+            self.k = k if not self.length else xp.concatenate([self.k, k], axis=2)
+            self.v = v if not self.length else xp.concatenate([self.v, v], axis=2)
             self.length = n
-            return Tensor._make(self.k, k.device, False), Tensor._make(self.v, v.device, False)
+            return self.k, self.v
         if n > self.capacity:
             raise ValueError(f"KVCache: {n} positions asked for, but capacity is "
                              f"{self.capacity}; reset() and refill from the cropped context")
         if self.k is None or self.k.shape[0] != B:            # first use: (B, H, capacity, D)
-            self.k = _empty_rows(k.data, B, self.capacity)
-            self.v = _empty_rows(v.data, B, self.capacity)
-        self.k[:, :, self.length:n] = k.data
-        self.v[:, :, self.length:n] = v.data
+            self.k, self.v = _empty_rows(k, B, self.capacity), _empty_rows(v, B, self.capacity)
+        self.k[:, :, self.length:n] = k
+        self.v[:, :, self.length:n] = v
         self.length = n
-        return (Tensor._make(self.k[:, :, :n], k.device, False),   # views: (B, H, n, D)
-                Tensor._make(self.v[:, :, :n], v.device, False))
+        return self.k[:, :, :n], self.v[:, :, :n]                   # views: (B, H, n, D)
+
+    def attend(self, qkv: Tensor, n_head: int, mask=None, causal: bool = True,
+               similarity: str = "scaled_dot", dropout_p: float = 0.0) -> Tensor:
+        """Self-attention of the new positions (generation): split the output of c_attn
+        into heads, store the keys and values, and let the queries attend to every
+        cached key. A single new query (each step after the prompt) is one
+        matmul-softmax-matmul on raw arrays: no causal mask (it may see every key), no
+        graph, no head-split ops; the prompt (T > 1), masks, cosine similarity and
+        dropout go through `fused.attention` (causal there: the queries are the last T).
+        Shapes: qkv (B, T, 3C) -> (B, T, C)
+        """
+        B, T, C3 = qkv.shape
+        dev, C = qkv.device, C3 // 3
+        q, k, v = qkv.data.reshape(B, T, 3, n_head, C // n_head).transpose(2, 0, 3, 1, 4)
+        # (B, T, 3C) -> (B, T, 3, H, D) -> 3 x (B, H, T, D): views, no copies
+        k, v = self.store(k, v)                                    # (B, H, n, D)
+        if T == 1 and mask is None and similarity != "cosine" and not dropout_p:
+            c = q.dtype.type(similarity_scale(similarity, q.shape[-1]))
+            e, r = exp_rows_(dev, (q * c) @ k.swapaxes(-1, -2))    # scores (B, H, 1, n)
+            y = e @ v
+            y *= r                                                 # softmax(s) v: (B, H, 1, D)
+        else:
+            q, k, v = (Tensor._make(a, dev, False) for a in (q, k, v))
+            y = fused.attention(q, k, v, mask=mask, is_causal=causal and T > 1,
+                                similarity=similarity, dropout_p=dropout_p).data
+        return Tensor._make(y.transpose(0, 2, 1, 3).reshape(B, T, C), dev, False)  # -> (B, T, C)
 
     def reorder(self, index):
-        """Keep rows `index` (int array-like (B',), host or device) in that order."""
+        """Keep rows `index` (int array-like (B',), host or device) in that order. The
+        preallocated buffers are not reallocated: the rows are copied into a spare pair
+        of the same shape, which then becomes the cache (and the old pair the spare)."""
         if self.k is not None and self.length:
             n, index = self.length, device_of(self.k).asarray(index)
             if self.capacity is None:
                 self.k, self.v = self.k[index], self.v[index]
             else:                                # copy the filled part only, not capacity
-                k, v = self.k[index, :, :n], self.v[index, :, :n]   # (B', H, n, D)
-                self.k = _empty_rows(k, len(index), self.capacity)
-                self.v = _empty_rows(v, len(index), self.capacity)
-                self.k[:, :, :n], self.v[:, :, :n] = k, v
+                if self.spare is None or self.spare[0].shape[0] != len(index):
+                    self.spare = tuple(_empty_rows(a, len(index), self.capacity)
+                                       for a in (self.k, self.v))
+                k, v = self.spare
+                k[:, :, :n], v[:, :, :n] = self.k[index, :, :n], self.v[index, :, :n]
+                self.spare, self.k, self.v = (self.k, self.v), k, v
         if self.cross is not None:
             k, v = self.cross
             index = k.device.asarray(index)
