@@ -65,8 +65,7 @@ class LinearGELUFunction(Function):
     the first read the CPU's cache instead of main memory."""
 
     def forward(self, x, weight, bias=None):
-        self.linear = LinearFunction()
-        self.linear.needs_input_grad, self.linear.device = self.needs_input_grad, self.device
+        self.linear = LinearFunction()                            # the matmul part, on arrays
         self.h = h = self.linear.forward(x, weight, bias)         # (..., M), saved
         y = self.xp.empty_like(h)
         for hp, yp in self.device.pieces(h, y):
@@ -77,6 +76,7 @@ class LinearGELUFunction(Function):
         g = self.xp.empty_like(self.h)                            # dh
         for hp, gyp, gp in self.device.pieces(self.h, gy, g):
             gelu_backward_(self.xp, hp, gyp, gp)
+        self.linear.device, self.linear.needs_input_grad = self.device, self.needs_input_grad
         return self.linear.backward(g)
 
 
