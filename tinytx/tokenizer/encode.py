@@ -36,6 +36,7 @@ from .bpe import encode_bytes
 
 CACHE_SIZE = 100_000  # most chunks and words remembered between calls (then start over)
 CACHE_CHARS = 2_000_000  # and most characters in them
+LONG_WORD = 64  # longer words are encoded where they occur, never remembered
 
 
 def closes(word):
@@ -71,7 +72,7 @@ class Encoder:
 
     def encode(self, text):
         """The ids of ``text`` (a list)."""
-        ids = self._encode_words(text) if self.cut_at_spaces else list(self._encode_piece(text))
+        ids = self._encode_words(text) if self.cut_at_spaces else self._encode_piece(text)
         if len(self.chunks) + len(self.words) > CACHE_SIZE or self.chars > CACHE_CHARS:
             self.chunks, self.words, self.chars = {}, {}, 0  # simplest bound: start over
         return ids
@@ -92,19 +93,21 @@ class Encoder:
         return cache
 
     def _encode_piece(self, text):
-        """The ids of ``text`` through the split, each distinct chunk BPE'd once (a tuple)."""
+        """The ids of ``text`` through the split, each distinct chunk BPE'd once."""
         chunks = self.split(text)
         ids_of = self.chunk_ids(chunks)
-        return tuple(chain.from_iterable(map(ids_of.__getitem__, chunks)))
+        return list(chain.from_iterable(map(ids_of.__getitem__, chunks)))
 
     def _encode_words(self, text):
         words = text.split(" ")  # every word but the first had a space before it
+        if words.count("") > len(words) // 8:
+            return self._encode_piece(text)  # mostly runs of spaces: words would not pay
         cache = self.words
-        self._learn([w for w in set(words).difference(cache) if closes(w)])
+        self._learn([w for w in set(words).difference(cache)
+                     if closes(w) and len(w) <= LONG_WORD])
         per_word = list(map(cache.get, words))  # the ids of " " + word, or None
         per_word[0] = None  # the first word has no space before it
-        n = len(words)
-        k = _find_none(per_word, 0)
+        n, k = len(words), _find(per_word, None, 0)
         while k < n:  # encode words k..end as one piece, up to a closing word
             end = k
             while end + 1 < n and not closes(words[end]):
@@ -112,7 +115,7 @@ class Encoder:
             piece = " ".join(words[k:end + 1])
             ids = self._encode_piece(" " + piece if k else piece)
             per_word[k:end + 1] = [ids] + [()] * (end - k)
-            k = _find_none(per_word, end + 1)
+            k = _find(per_word, None, end + 1)
         return list(chain.from_iterable(per_word))
 
     def _learn(self, words):
@@ -136,9 +139,9 @@ class Encoder:
         self.chars += sum(map(len, words))
 
 
-def _find_none(items, start):
-    """The index of the first ``None`` in ``items[start:]`` (a C loop), or ``len(items)``."""
+def _find(items, item, start):
+    """The index of the first ``item`` in ``items[start:]`` (a C loop), or ``len(items)``."""
     try:
-        return items.index(None, start)
+        return items.index(item, start)
     except ValueError:
         return len(items)
