@@ -1,10 +1,13 @@
 """Encoding a whole text fast: BPE each distinct piece once, then look the pieces up.
 
 Lesson 05 "Tokenization" (report chapter 4). A book repeats itself: Don Quixote's
-523 000 chunks are 24 000 distinct strings, and its 392 000 space-separated words
+519 000 chunks are 24 000 distinct strings, and its 392 000 space-separated words
 54 000. So ``Encoder`` never runs BPE (or even the split regex) twice on the same
 string; the work per occurrence is a dictionary lookup, done by C loops (``map``,
-``itertools.chain``), not by a Python loop.
+``itertools.chain``), not by a Python loop. What it has seen stays remembered for
+the next call (up to ``CACHE_SIZE`` strings and ``CACHE_CHARS`` characters, then it
+starts over); a new tokenizer state (training, loading, new special tokens) starts
+a new ``Encoder``.
 
 **Chunks.** The general way, for any split: split the text, BPE each *distinct* chunk
 (``chunk_ids``), then map every chunk to its ids. A chunk whose bytes are a token is
@@ -28,7 +31,9 @@ of ``text.split(" ")`` *closing* when it ends in a non-whitespace character (see
 ``closes``): the ids of the text are the ids of the first word, then, for each later
 word, the ids of ``" " + word``, when the word before it closes. A run of words
 that do not close ("", "\\n", "the\\t") is encoded together with the closing word
-after it, as one piece ``" " + " ".join(run)``.
+after it, as one piece ``" " + " ".join(run)``; so are words longer than
+``LONG_WORD``. A text that is mostly runs of spaces (indented code) goes chunk by
+chunk instead, where the word lookups would not pay.
 """
 from itertools import chain
 
@@ -103,8 +108,8 @@ class Encoder:
         if words.count("") > len(words) // 8:
             return self._encode_piece(text)  # mostly runs of spaces: words would not pay
         cache = self.words
-        self._learn([w for w in set(words).difference(cache)
-                     if closes(w) and len(w) <= LONG_WORD])
+        self._learn([w for w in set(words).difference(cache)  # closes(w), inlined
+                     if 0 < len(w) <= LONG_WORD and not w[-1].isspace()])
         per_word = list(map(cache.get, words))  # the ids of " " + word, or None
         per_word[0] = None  # the first word has no space before it
         n, k = len(words), _find(per_word, None, 0)
