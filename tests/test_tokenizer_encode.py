@@ -16,15 +16,15 @@ from tinytx.tokenizer.bpe import encode_bytes, whole_tokens
 QUIXOTE = Path(__file__).resolve().parents[1].parent / "shared/data/quixote.txt"
 SAMPLE = ("In a village of La Mancha, the name of which I have no desire to call to mind,\n"
           "there lived not long since one of those gentlemen that keep a lance in the\r\n"
-          "lance-rack, an old buckler... 1605!  ¿Qué? Ñandú — naïve café 😀😀 日本語\t\ttabs"
-          "  and   spaces\n\n   indented 12345678 it's I'LL we've\n") * 30
+          "lance-rack, an old buckler... 1605!  ¿Qué? Ñandú — naïve café 😀😀 "
+          "日本語\t\ttabs  and   spaces\n\n   indented 12345678 it's I'LL we've\n") * 30
 
 # pieces that stress the word cuts: whitespace of every kind next to spaces,
 # punctuation before newlines, emoji, CJK, digits, contractions, lone combining marks
-ATOMS = [" ", "  ", "\n", "\n\n", "\r\n", "\r", "\t", "\x0b", "\x0c", "\x1c", "\x85", "\u00a0",
-         "\u2028", "\u3000", "a", "Ab", "the", "don", "'s", "'LL", "'", "1", "123", "12345",
-         "😀", "👩‍👩‍👧", "日本語", "!", "...", ",", ".\n", "é", "e\u0301", "\u0301", "¿", "—",
-         "\x00", "<|end|>"]
+ATOMS = [" ", "  ", "\n", "\n\n", "\r\n", "\r", "\t", "\x0b", "\x0c", "\x1c", "\x85",
+         "\u00a0", "\u2028", "\u3000", "a", "Ab", "the", "don", "'s", "'LL", "'", "1",
+         "123", "12345", "😀", "👩‍👩‍👧", "日本語", "!", "...", ",", ".\n", "é", "e\u0301",
+         "\u0301", "¿", "—", "\x00", "<|end|>"]
 TEXTS = st.lists(st.sampled_from(ATOMS), max_size=40).map("".join) | st.text(max_size=120)
 
 
