@@ -33,10 +33,11 @@ def chunk_by_chunk(tok, text):
     return [i for chunk in tok._split(text) for i in encode_bytes(chunk.encode(), tok.merges)]
 
 
-@pytest.fixture(scope="module", params=["gpt4", "gpt2", "custom", "basic"])
+@pytest.fixture(scope="module", params=["gpt4", "gpt2", "custom", "trailing", "basic"])
 def tok(request):
     pattern = {"gpt4": GPT4_SPLIT_PATTERN, "gpt2": GPT2_SPLIT_PATTERN,
-               "custom": r"\w+|\s+|[^\w\s]+"}.get(request.param)
+               "custom": r"\w+|\s+|[^\w\s]+",
+               "trailing": r"\S+\s?|\s"}.get(request.param)  # "word " is one chunk
     t = BasicTokenizer() if pattern is None else RegexTokenizer(pattern)
     with warnings.catch_warnings():  # short chunks may run out of pairs: fine here
         warnings.simplefilter("ignore")
@@ -51,6 +52,9 @@ def test_encode_equals_bpe_chunk_by_chunk(tok, text):
     expected = chunk_by_chunk(tok, text)
     assert tok.encode_ordinary(text) == expected
     assert tok.encode_ordinary(text) == expected  # again, now from the caches
+    if tok._encoder.cut_at_spaces:  # word by word, whatever the text's length and spaces
+        assert tok._encoder._encode_words(text.split(" ")) == expected
+        assert tok._encoder._encode_words(text.split(" ")) == expected
 
 
 @settings(max_examples=100, deadline=None)
@@ -68,6 +72,8 @@ def test_special_tokens_between_parts(tok, texts):
                                   "x" * 100 + " " + "y" * 100, " " * 1000 + "z", "z" + "\t " * 50])
 def test_edge_texts(tok, text):
     assert tok.encode_ordinary(text) == chunk_by_chunk(tok, text)
+    if tok._encoder.cut_at_spaces:
+        assert tok._encoder._encode_words(text.split(" ")) == chunk_by_chunk(tok, text)
 
 
 @settings(max_examples=300, deadline=None)
@@ -125,9 +131,10 @@ def test_a_token_that_bpe_never_reaches_is_no_shortcut(tmp_path):
 # -------------------------------------------------------------- the caches
 def test_words_and_chunks_are_remembered_and_bounded(monkeypatch):
     t = trained_on(SAMPLE, 256 + 50)
-    first = t.encode("the knight the knight the knight")
-    assert t._encoder.words["knight"] == tuple(t.encode_ordinary(" knight"))
-    assert t.encode("the knight the knight the knight") == first
+    text = "the knight, " * 10  # long enough to go word by word
+    first = t.encode(text)
+    assert t._encoder.words["knight,"] == tuple(t.encode_ordinary(" knight,"))
+    assert t.encode(text) == first
     monkeypatch.setattr(E, "CACHE_SIZE", 3)
     t.encode("a b c d e f g h i j k l")
     assert len(t._encoder.words) + len(t._encoder.chunks) <= 3

@@ -32,8 +32,8 @@ of ``text.split(" ")`` *closing* when it ends in a non-whitespace character (see
 word, the ids of ``" " + word``, when the word before it closes. A run of words
 that do not close ("", "\\n", "the\\t") is encoded together with the closing word
 after it, as one piece ``" " + " ".join(run)``; so are words longer than
-``LONG_WORD``. A text that is mostly runs of spaces (indented code) goes chunk by
-chunk instead, where the word lookups would not pay.
+``LONG_WORD``. Short texts and texts that are mostly runs of spaces (indented code)
+go chunk by chunk instead, where the word lookups would not pay.
 """
 from itertools import chain
 
@@ -42,6 +42,7 @@ from .bpe import encode_bytes
 CACHE_SIZE = 100_000  # most chunks and words remembered between calls (then start over)
 CACHE_CHARS = 2_000_000  # and most characters in them
 LONG_WORD = 64  # longer words are encoded where they occur, never remembered
+SHORT_TEXT = 64  # shorter texts go chunk by chunk: too few words to repeat
 
 
 def closes(word):
@@ -77,7 +78,11 @@ class Encoder:
 
     def encode(self, text):
         """The ids of ``text`` (a list)."""
-        ids = self._encode_words(text) if self.cut_at_spaces else self._encode_piece(text)
+        words = text.split(" ") if self.cut_at_spaces and len(text) > SHORT_TEXT else None
+        if words and words.count("") <= len(words) // 8:  # not mostly runs of spaces
+            ids = self._encode_words(words)
+        else:
+            ids = self._encode_piece(text)
         if len(self.chunks) + len(self.words) > CACHE_SIZE or self.chars > CACHE_CHARS:
             self.chunks, self.words, self.chars = {}, {}, 0  # simplest bound: start over
         return ids
@@ -100,13 +105,14 @@ class Encoder:
     def _encode_piece(self, text):
         """The ids of ``text`` through the split, each distinct chunk BPE'd once."""
         chunks = self.split(text)
-        ids_of = self.chunk_ids(chunks)
-        return list(chain.from_iterable(map(ids_of.__getitem__, chunks)))
+        try:
+            return list(chain.from_iterable(map(self.chunks.__getitem__, chunks)))
+        except KeyError:  # new chunks: BPE them first
+            ids_of = self.chunk_ids(chunks)
+            return list(chain.from_iterable(map(ids_of.__getitem__, chunks)))
 
-    def _encode_words(self, text):
-        words = text.split(" ")  # every word but the first had a space before it
-        if words.count("") > len(words) // 8:
-            return self._encode_piece(text)  # mostly runs of spaces: words would not pay
+    def _encode_words(self, words):
+        """The ids of ``" ".join(words)``: every word but the first had a space before it."""
         cache = self.words
         self._learn([w for w in set(words).difference(cache)  # closes(w), inlined
                      if 0 < len(w) <= LONG_WORD and not w[-1].isspace()])
