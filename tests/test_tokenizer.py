@@ -65,20 +65,6 @@ def test_round_trip_of_long_runs(tok, basic, run):
     assert basic.decode(basic.encode(run)) == run
 
 
-def test_repeated_chunks_are_cached_and_the_cache_is_bounded(monkeypatch):
-    tok = RegexTokenizer()
-    tok.train(SAMPLE, 256 + 50)
-    text = " the knight the knight the knight"
-    first = tok.encode(text)
-    assert tok._cache[" knight"] == tok.encode_ordinary(" knight")
-    assert tok.encode(text) == first
-    monkeypatch.setattr(T.base, "CACHE_SIZE", 3)
-    tok.encode(" a b c d e f g h i j k l")
-    assert len(tok._cache) <= 3
-    tok.train(SAMPLE, 256 + 60)  # new merges: the cache starts over
-    assert tok._cache == {}
-
-
 @pytest.mark.parametrize("method", ["encode", "encode_ordinary", "train"])
 def test_lone_surrogates_get_a_clear_error(tok, method):
     text = "fine \ud800 not fine"

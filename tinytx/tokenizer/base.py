@@ -8,7 +8,8 @@ it: ``BasicTokenizer`` keeps the whole text as one chunk, ``RegexTokenizer``
 splits it with a regular expression so that no merge crosses a chunk.
 
 The BPE steps on ids (``get_stats``, ``merge`` and the fast encoders of one
-chunk) are in ``bpe.py``; the fast trainer is ``train.py``; the file format is
+chunk) are in ``bpe.py``; encoding whole texts fast (each distinct chunk and word
+once) is ``encode.py``; the fast trainer is ``train.py``; the file format is
 ``model_file.py``.
 """
 import warnings
@@ -19,12 +20,10 @@ from itertools import islice
 import regex as re
 from tqdm import tqdm
 
-from .bpe import encode_bytes
+from .bpe import whole_tokens
+from .encode import Encoder
 from .model_file import read_model, write_model, write_vocab
 from .train import train_merges
-
-CACHE_SIZE = 100_000  # most chunks remembered by encode (then it starts over)
-CACHE_MAX_CHARS = 64  # longer chunks are encoded every time, never cached
 
 
 class Tokenizer:
@@ -40,9 +39,8 @@ class Tokenizer:
 
     def __init__(self, pattern=""):
         self.pattern = pattern
-        self.merges = {}
         self.special_tokens = {}
-        self._rebuild()
+        self._set_merges({}, trained=True)
 
     def _split(self, text):
         """Cut ``text`` into the chunks that BPE works on (a list of str)."""
@@ -94,8 +92,7 @@ class Tokenizer:
         if len(merges) < num_merges:
             warnings.warn(f"vocab_size={vocab_size}: the text ran out of pairs after "
                           f"{len(merges)} merges; the vocabulary has {len(vocab)} tokens")
-        self.merges = merges
-        self._rebuild()
+        self._set_merges(merges, trained=True)
 
     # ------------------------------------------------------------- encoding
     def encode_ordinary(self, text):
@@ -107,16 +104,10 @@ class Tokenizer:
             [104, 105, 33]
         """
         _check_text(text)
-        cache, ids = self._cache, []
         try:
-            for chunk in self._split(text):
-                chunk_ids = cache.get(chunk)
-                if chunk_ids is None:
-                    chunk_ids = self._encode_chunk(chunk)
-                ids.extend(chunk_ids)
+            return self._encoder.encode(text)
         except UnicodeEncodeError as e:
             raise _surrogate_error(text) from e
-        return ids
 
     def encode(self, text, allowed_special="none_raise"):
         """Encode ``text`` to ids, with tiktoken's rules for special tokens.
@@ -172,16 +163,6 @@ class Tokenizer:
             raise ValueError(f"ids: expected token ids in the vocabulary "
                              f"(0..{self._n_ordinary - 1} or a special id), got {bad!r}") from None
         return data.decode("utf-8", errors="replace")
-
-    def _encode_chunk(self, chunk):
-        """BPE one chunk (str) and remember short ones."""
-        data = chunk.encode("utf-8")
-        ids = encode_bytes(data, self.merges)
-        if len(chunk) <= CACHE_MAX_CHARS:
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()  # simplest bound: start over
-            self._cache[chunk] = ids
-        return ids
 
     # ------------------------------------------------------- special tokens
     def register_special_tokens(self, special_tokens):
@@ -255,25 +236,37 @@ class Tokenizer:
             raise ValueError(f"model_file: {str(model_file)!r} holds a {want} model; load it "
                              f"with {want}().load(...) or tinytx.tokenizer.load(...)")
         self._set_pattern(pattern)
-        self.merges, self.special_tokens = merges, {}
-        self._rebuild()
+        self.special_tokens = {}
+        self._set_merges(merges)
         self.register_special_tokens(special_tokens)
         return self
 
     def _set_pattern(self, pattern):
         self.pattern = pattern
 
-    def _rebuild(self):
-        """Derive the vocabulary from merges and specials; forget cached chunks."""
+    def _cut_at_spaces(self):
+        """Whether the split allows encoding word by word (see ``encode.py``)."""
+        return False
+
+    def _set_merges(self, merges, trained=False):
+        """Take new merges: the ordinary tokens, and which ones BPE gives back whole."""
+        self.merges = merges
         vocab = {i: bytes([i]) for i in range(256)}
-        for (a, b), idx in self.merges.items():
+        for (a, b), idx in merges.items():
             vocab[idx] = vocab[a] + vocab[b]
+        self._ordinary = vocab
+        self._whole = whole_tokens(vocab, merges, trained)
+        self._rebuild()
+
+    def _rebuild(self):
+        """Add the special tokens to the vocabulary; start a new encoder (empty caches)."""
+        vocab = dict(self._ordinary)
         self._n_ordinary = len(vocab)
         for s, idx in self.special_tokens.items():
             vocab[idx] = s.encode("utf-8")
         self.vocab = vocab
         self.inverse_special_tokens = {idx: s for s, idx in self.special_tokens.items()}
-        self._cache = {}
+        self._encoder = Encoder(self._split, self.merges, self._whole, self._cut_at_spaces())
 
 
 def _check_text(text):

@@ -5,7 +5,8 @@ two steps of the report's algorithm (count adjacent pairs, replace the most
 frequent one by a new id); the tests build the naive trainer from them that the
 fast one (``train.py``) is pinned to. ``encode_bytes`` applies learned merges to
 the bytes of one chunk: ``bpe_short`` is minbpe's loop, ``bpe_long`` gives the
-same ids in O(n log n) for long chunks.
+same ids in O(n log n) for long chunks; ``whole_tokens`` lists the tokens that a
+chunk made of exactly their bytes encodes to directly.
 
     >>> encode_bytes(b"aaab", {(97, 97): 256, (256, 97): 257})
     [257, 98]
@@ -14,7 +15,7 @@ import heapq
 from itertools import repeat
 
 LONG_CHUNK = 64  # chunks with more bytes than this use the heap encoder
-NO_MERGE = float("inf")  # the "rank" of a pair that is not a merge
+NO_MERGE = 1 << 62  # the "rank" of a pair that is not a merge (an int: faster min)
 
 
 def get_stats(ids, counts=None):
@@ -58,6 +59,32 @@ def merge(ids, pair, idx):
     return out
 
 
+def whole_tokens(vocab, merges, trained=False):
+    """``{bytes: (id,)}`` for the tokens whose bytes BPE to that one token (tiktoken's fast path).
+
+    A chunk whose bytes are such a token is that token, with no merge loop. Merges
+    learnt by ``train`` make every token qualify: each token was made inside some
+    chunk, and no merge ever crosses its edges there, so the merges on its bytes alone
+    happen in the same order and end at the same token. ``trained=True`` skips the
+    check on that ground (the tests confirm it); loaded or hand-made merges are
+    checked token by token, since e.g. ``ab``, ``bc``, then ``a`` + ``bc`` make a
+    token ``abc`` that BPE never reaches (it merges ``ab`` first).
+
+    Args:
+        vocab: ``{id: bytes}`` of the ordinary tokens.
+        merges: ``{(a, b): new_id}``.
+        trained: the merges come from ``train`` (no check needed).
+
+    Example:
+        >>> merges = {(97, 98): 256, (98, 99): 257, (97, 257): 258}
+        >>> vocab = {256: b"ab", 257: b"bc", 258: b"abc"}
+        >>> sorted(whole_tokens(vocab, merges).values())
+        [(256,), (257,)]
+    """
+    return {data: (idx,) for idx, data in vocab.items()
+            if trained or idx < 256 or encode_bytes(data, merges) == [idx]}
+
+
 def encode_bytes(data, merges):
     """The ids of one chunk's bytes after the merges ``{(a, b): new_id}``."""
     return bpe_long(data, merges) if len(data) > LONG_CHUNK else bpe_short(data, merges)
@@ -78,13 +105,14 @@ def bpe_short(data, merges):
         if r == NO_MERGE:
             break
         i = rank.index(r)
-        ids[i:i + 2] = [r]  # a merge's rank is its new token's id
-        del rank[i]  # the merged pair's rank; the pair to its right shifts to i
+        ids[i] = r  # a merge's rank is its new token's id
+        del ids[i + 1], rank[i]  # the pair to the right of the merged one shifts to i
         if i > 0:
             rank[i - 1] = get((ids[i - 1], r), NO_MERGE)
         if i < len(rank):
             rank[i] = get((r, ids[i + 1]), NO_MERGE)
     return ids
+
 
 def bpe_long(data, merges):
     """The same result as ``bpe_short`` in O(n log n): a heap of (rank, node).

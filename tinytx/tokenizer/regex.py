@@ -54,6 +54,11 @@ class RegexTokenizer(Tokenizer):
         except regex.error as e:
             raise ValueError(f"pattern: expected a valid regex, got {pattern!r} ({e})") from None
         self.pattern = pattern
+        self._rebuild()  # a new split: a new encoder
+
+    def _cut_at_spaces(self):
+        # proved for these two patterns in encode.py; any other pattern goes chunk by chunk
+        return self.pattern in (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN)
 
     def _split(self, text):
         if self._compiled.groups:  # findall would return the groups, not the matches
