@@ -14,9 +14,9 @@ so that a slow spell of a shared machine hits both. Printed per config:
   - the fraction of the machine's float32 GEMM peak each side reaches: model FLOPs per
     token (6 N + 12 L T C, nanoGPT's estimate) × tokens/s ÷ the GEMM rate NumPy measures
     on large square matrices with the same threads.
-Both sides use the same thread count; PyTorch runs with the stock malloc (tinytx's malloc
-tuning, tinytx.backend.keep_freed_memory, would speed it up too). --profile prints where
-tinytx's time goes, per op type.
+Both sides use the same thread count and the same malloc settings (tinytx's
+keep_freed_memory, applied when tinytx is imported: PyTorch's CPU tensors come from malloc
+too, and gain from it). --profile prints where tinytx's time goes, per op type.
 """
 import argparse
 import os
@@ -146,6 +146,7 @@ def worker(side, name, threads):
     prints its seconds; "mem" prints the peak resident memory since the model was built,
     above the memory then (MiB); "gemm" prints the float32 GEMM rate with the worker's
     threads (NumPy fixes its thread count when it loads); "quit" ends."""
+    import tinytx  # noqa: F401  (both sides: its malloc settings, tinytx.backend.memory)
     cfg = CONFIGS[name]
     make = tinytx_step_fn if side == "tinytx" else torch_step_fn
     step, _ = make(cfg, threads)
@@ -172,8 +173,6 @@ def worker(side, name, threads):
 class Worker:
     def __init__(self, side, name, threads):
         env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        if side == "torch":
-            env["TINYTX_MALLOC_TUNE"] = "0"
         self.side = side
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--worker", side, "--configs", name, "--threads",
