@@ -1,6 +1,6 @@
 """Train a GPT on Don Quixote and sample from it — tinytx's main job (report chapter 7).
 
-    python examples/train_quixote.py                       # 10-15 min on a 2-core CPU (844 s, 1.632 bits/byte)
+    python examples/train_quixote.py                       # 10-15 min on a 2-core CPU (789 s, 1.633 bits/byte)
     python examples/train_quixote.py --max_iters=200       # any field: --key=value
     python examples/train_quixote.py --resume              # continue out/quixote/last
     python examples/train_quixote.py --config=seed-small --device=cuda   # the report's model
