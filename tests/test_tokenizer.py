@@ -9,7 +9,6 @@ import pytest
 import regex
 from hypothesis import given, settings, strategies as st
 
-import tinytx.tokenizer as T
 from tinytx.tokenizer import (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BasicTokenizer,
                               RegexTokenizer, load)
 from tinytx.tokenizer.__main__ import main
