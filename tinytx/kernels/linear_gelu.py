@@ -1,10 +1,11 @@
 """Fused linear + GELU, the first half of the transformer's MLP: y = gelu(x @ W + b).
 
 Introduced in lesson 07 (the MLP). The reference is the composed pair `F.linear` then
-`F.gelu(approximate="tanh")`: the linear saves x, the GELU saves its input h and tanh(u),
-three arrays as wide as the hidden layer (4C) per token. This kernel saves x and h only
-and recomputes tanh(u) in backward (one tanh pass over h, cheap next to the matmuls), so
-the MLP keeps a third less of its activations alive until backward — what PyTorch keeps.
+`F.gelu(approximate="tanh")`: the GELU saves its input h and tanh(u) for backward, and
+the MLP's second linear saves the output, three arrays as wide as the hidden layer (4C)
+per token. This kernel saves h only and recomputes tanh(u) in backward (one tanh pass over
+h, cheap next to the matmuls), so the MLP holds two such arrays until backward, as
+PyTorch does, instead of three.
 
 Forward, with GPT-2's tanh form and C = √(2/π), a = 0.044715:
     h = x W + b,   u = C·(h + a·h³),   t = tanh(u),   y = ½·h·(1 + t)
