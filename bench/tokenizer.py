@@ -2,6 +2,7 @@
 
     python bench/tokenizer.py                      # ../shared/data/quixote.txt
     python bench/tokenizer.py --data quixote.txt --vocab-sizes 1024 4096 --no-hf
+    python bench/tokenizer.py --unwrap             # the book as the main job reads it
 
 Prints, for tinytx's RegexTokenizer (GPT-4 split):
   * training time on the whole book for each vocabulary size (24540 is the
@@ -24,7 +25,7 @@ from pathlib import Path
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")  # HF tokenizers: one thread, like us
 
-from tinytx.data import load_text  # noqa: E402
+from tinytx.data import load_quixote, load_text  # noqa: E402
 from tinytx.tokenizer import GPT4_SPLIT_PATTERN, RegexTokenizer  # noqa: E402
 from tinytx.tokenizer.bpe import encode_bytes  # noqa: E402
 
@@ -169,10 +170,14 @@ def main():
     parser.add_argument("--vocab-sizes", type=int, nargs="+", default=[1024, 4096, 24540])
     parser.add_argument("--repeat", type=int, default=7, help="encode runs per side (>= 5)")
     parser.add_argument("--no-hf", action="store_true", help="skip HF tokenizers (slow)")
+    parser.add_argument("--unwrap", action="store_true",
+                        help="the book as examples/train_quixote.py reads it (load_quixote: "
+                             "hard line wraps undone, one line per paragraph)")
     args = parser.parse_args()
     if not args.data.is_file():
         parser.error(f"--data: no such file {str(args.data)!r}")
-    book = load_text(args.data)  # BOM, Gutenberg header and footer removed
+    # BOM, Gutenberg header and footer removed; with --unwrap also the line wraps
+    book = load_quixote(args.data, progress=False) if args.unwrap else load_text(args.data)
     cut = int(len(book) * 0.9)
     train, held = book[:cut], book[cut:]
     tok = tinytx_figures(book, train, held, args.vocab_sizes)
