@@ -40,22 +40,22 @@ Expected output (abridged; every number is measured by the run):
              1       41.159       6.870      0.0000     1.0000
        ...
        12,704 parameters = 12·C² + 13·C = 12,704 (attention 4·C² + 4·C, ...)
-    2. Pre-LN against post-LN: 12 layers, n_embd 32, byte-level LM on 2,096,091 bytes, ...
+    2. Pre-LN against post-LN: 12 layers, n_embd 32, byte-level LM on 2,086,255 bytes, ...
               lr norm      loss (first 50)  loss (last 50)  held-out loss     s
-           0.001 pre-LN              4.151           2.494          2.483  14.7
-           0.001 post-LN             4.154           2.489          2.470  14.4
-            0.01 pre-LN              3.109           2.303          2.283  14.7
-            0.01 post-LN             3.375           3.130          3.159  14.7
-       stuck near the byte-frequency loss (3.14), ...: post-LN at lr 0.01
+           0.001 pre-LN              4.111           2.440          2.432   9.9
+           0.001 post-LN             4.109           2.435          2.427   9.8
+            0.01 pre-LN              3.027           2.253          2.242   9.8
+            0.01 post-LN             3.306           3.069          3.121   9.3
+       stuck near the byte-frequency loss (3.09), ...: post-LN at lr 0.01
     3. Gradient flow through depth at the first step (12 layers; layer 0 is next to the input)
        |dL/dx| of the residual stream entering each layer
                      layer 0   layer 1   layer 6  layer 10  layer 11   first/last
-       pre-LN       1.79e-02  1.76e-02  1.60e-02  1.49e-02  1.46e-02    1.22e+00
-       post-LN      1.78e-02  2.31e-02  2.28e-02  2.44e-02  2.34e-02    7.63e-01
-       no residual  2.78e-03  2.12e-02  5.46e-02  5.72e-02  6.01e-02    4.62e-02
+       pre-LN       1.76e-02  1.75e-02  1.59e-02  1.49e-02  1.45e-02    1.22e+00
+       post-LN      1.72e-02  2.25e-02  2.24e-02  2.44e-02  2.33e-02    7.39e-01
+       no residual  4.57e-03  2.86e-02  6.67e-02  6.79e-02  6.89e-02    6.64e-02
     saved out/lessons/07/pre_post_ln.png, out/lessons/07/gradient_flow.png
 
-Runtime (measured on a 2-core CPU shared with other jobs): full 61 s wall (30 s of CPU);
+Runtime (measured): full 40 s on a quiet 2-core CPU (61 s on one shared with other jobs);
 --smoke 3 s.
 
 Exercises (your code goes in lessons/exercises/block.py; check it with
