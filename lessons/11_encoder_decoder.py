@@ -49,8 +49,8 @@ Expected output (abridged; measured on the whole book, seed 1337):
          tgt_out [He][re][ Dulcinea][ li][es][.][[EOS]]·······
        src_mask (1 = True = may attend): 1111110000000000 and 1111111111111111
     2. Seq2Seq: 1,190,147 parameters (2 encoder + 2 decoder layers, 128 wide, ...)
-       step 600: train 3.6061, val 4.0903
-       139 s; held-out loss over every target token: 4.143 nats/token
+       step 600: train 3.5346, val 4.0903
+       111 s; held-out loss over every target token: 4.143 nats/token
     3. source:    CHAPTER LXIV.
        reference: TREATING OF THE ADVENTURE WHICH GAVE DON QUIXOTE MORE UNHAPPINESS THAN ...
        greedy:    CHAPTER XXXVI OF THE INNTABLE ADVENTURE OF THE CURAY OF THE INN   [-1.57 nats/token, 24 tokens]
@@ -61,18 +61,18 @@ Expected output (abridged; measured on the whole book, seed 1337):
        beam 4:    All evil befall thee!   [-1.49 nats/token, 9 tokens]
     4. Beam width on 64 held-out sources (length penalty 1.0):
        width  nats/token  total nats  tokens  ended by [EOS]  seconds
-           1      -2.030      -78.76    38.7             22%     0.38
-           2      -1.861      -65.81    34.9             48%     0.72
-           4      -1.696      -52.07    29.4             77%     1.30
-           8      -1.496      -35.74    21.6             97%     2.28
+           1      -2.030      -78.76    38.7             22%     0.33
+           2      -1.861      -65.81    34.9             48%     0.67
+           4      -1.696      -52.07    29.4             77%     1.37
+           8      -1.496      -35.74    21.6             97%     2.82
        the true next sentences: -4.114 nats/token under the same model
        saved out/lessons/11/beam_search.png
 
-Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 257 s,
-of which parts 1-4 about 140 s; --smoke about 5-10 s in all. Part 5 uses the model
+Runtime (quiet 2-core CPU, one OpenBLAS thread, measured): full 259 s, of which parts
+1-4 about 125 s; --smoke about 5-10 s in all. Part 5 uses the model
 `python examples/translate.py` trains (2,400 steps, 10-25 min; its test scores are in
 docs/translation.md §6) when out/translate/best exists (--mt_checkpoint), and otherwise
-trains the same model here for 250 steps only (--mt_max_iters; 113 s of the 257), so its
+trains the same model here for 250 steps only (--mt_max_iters; 115 s of the 259), so its
 translations are rougher; --smoke trains it for 10 steps on 300 pairs (or six built-in
 pairs without the files).
 

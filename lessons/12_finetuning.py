@@ -45,34 +45,37 @@ Run:
     python lessons/12_finetuning.py --text=pg2000.txt       # finetune on another book
     python lessons/12_finetuning.py --gpt2=/path/to/gpt2 --context=128 --iters=40
 
-Expected output (abridged; measured after lesson 10's full run, seed 1337):
+Expected output (abridged; measured after lesson 10's full run, seed 1337, one run):
     1. out/lessons/10/gpt: 734,336 parameters, 3 layers, block 64, vocabulary 1024
     2. The new text: the book's speeches, one per line (held out: the last 10% of the
-       book): 386,296 tokens to finetune on, 41,721 held out
+       book): 382,580 tokens to finetune on, 41,346 held out
     3. 600 steps of 16 x 64 tokens each way
-       finetune  step    0: held-out 4.663
-       finetune  step   50: held-out 3.816
-       finetune  step  600: held-out 3.799
-       scratch   step    0: held-out 6.958
-       scratch   step  300: held-out 4.397
-       scratch   step  600: held-out 4.232
-       on all 41,721 held-out tokens:   nats/token  bits/byte
-       pretrained, before                4.626      2.341
-       finetuned                         3.729      1.887
-       from scratch                      4.169      2.109
+       finetune  step    0: held-out 4.031
+       finetune  step   50: held-out 3.771
+       finetune  step  600: held-out 3.776
+       scratch   step    0: held-out 6.953
+       scratch   step  300: held-out 4.416
+       scratch   step  600: held-out 4.220
+       on all 41,346 held-out tokens:   nats/token  bits/byte
+       pretrained, before                4.022      2.017
+       finetuned                         3.716      1.863
+       from scratch                      4.177      2.094
        saved out/lessons/12/finetune.png
-    4. pretrained, before: '“Sancho, my friend, there is no more than\nfreenance! I know that
-                            he had not, but, so that the same time I\ntwoke; ...'
-       finetuned:          '“Sancho, my friend, if I may take no soul and reair of that the
-                            clecher, my declared lawful clember of our own, and to see ...'
-       from scratch:       '“Sancho, my friend, whole’s good for the ment of her, and I will
-                            be to be, or, for I daughter of the langer; ...'
-    5. (added later; its form, from a --smoke run) beam 5 and top-k samples, then
-       T = 0.3: top-3 tokens [108, 32, 101] with p = [0.045, 0.042, 0.031]; greedy picks 108
-       T = 2.0: top-3 tokens [108, 32, 101] with p = [0.006, 0.006, 0.005]; greedy picks 108
+    4. pretrained, before: '“Sancho, my friend, señor, señor,” replied the curate, “for, I
+                            can seeking I was nobody to be so much as a good fortune, ...'
+       finetuned:          '“Sancho, my friend, señor, ‘The breattle of Ky; for the
+                            bachegle, the valiant and other is a wife and valiant, ...'
+       from scratch:       '“Sancho, my friend, but of your worship has gotted me!”\n“And
+                            that, señor, señor,”\n“for it, for there are a mother,” ...'
+    5. beam 5, no_repeat_ngram_size 2: '“Sancho, my friend, señora,”\n“but I am not to
+                            say, for it is no one of the world.” ...'
+       T = 0.3: top-3 tokens [808, 271, 304] with p = [0.28, 0.265, 0.135]; greedy picks 808
+       T = 2.0: top-3 tokens [808, 271, 304] with p = [0.017, 0.017, 0.015]; greedy picks 808
+       Applied for real (logits / 0.7 inside the model), beam search gives the same
+       output: False
 
-Runtime (2-core CPU shared with other jobs, one OpenBLAS thread, measured): full 117 s;
---smoke about 2 s.
+Runtime (quiet 2-core CPU, one OpenBLAS thread, measured): full 96 s (117 s on one shared
+with other jobs); --smoke about 2 s.
 
 Exercises (your code goes in lessons/exercises/finetuning.py; check it with
 `python -m lessons.check finetuning`; our answers are in lessons/solutions/finetuning.py)
