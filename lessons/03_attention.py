@@ -27,7 +27,7 @@ This lesson
 docs/attention.md has the formulas and the kernels (lesson 04).
 
 Run:
-    python lessons/03_attention.py            # the full lesson (about 70 s, 2 CPU cores)
+    python lessons/03_attention.py            # the full lesson (about 95 s, 2 CPU cores)
     python lessons/03_attention.py --smoke    # a few seconds (the tests)
 
 Expected output (from a full run; one seed per model, deterministic on one machine):
@@ -44,16 +44,15 @@ Expected output (from a full run; one seed per model, deterministic on one machi
            N               RNN              LSTM         attention
            2    100.0% (  100)    100.0% (  100)    100.0% (  100)
            5    100.0% (  100)    100.0% (  100)    100.0% (  100)
-          10     24.2% (    -)    100.0% (  200)    100.0% (  100)
-          20     26.9% (    -)     99.3% ( 3000)    100.0% (  100)
+          10     24.7% (    -)    100.0% (  200)    100.0% (  100)
+          20     25.8% (    -)    100.0% ( 2000)    100.0% (  100)
           40     15.4% (    -)     14.4% (    -)    100.0% (  200)
        (the RNN and LSTM rows are lesson 02's: the same seeds give the same runs); the
        trained attention model's last token puts weight 0.999 on position 1
     7. D=64, scores divided by √D: std 1.00 at T=8, 1.00 at T=512
        D=64, scores divided by √T: std 2.84 at T=8, 0.35 at T=512
     pictures: out/lessons/03/sentence_attention.png, out/lessons/03/recall_attention.png
-Runtime: full 68 s (150 s with the 2 cores busy), smoke 0.9 s plus ~1 s of imports
-(2-core CPU, measured).
+Runtime: full 95 s on a quiet 2-core CPU (measured), smoke 0.9 s plus ~1 s of imports.
 
 Exercises (your code goes in lessons/exercises/attention.py; check it with
 `python -m lessons.check attention`; our answers are in lessons/solutions/attention.py)

@@ -36,11 +36,11 @@ Expected output (abridged; every number is measured by the run):
     2. The GPT-4 split pattern, alternative by alternative (8 of them)
        3. \p{N}{1,3}+                    '160'  '5'  '123'  '45'
        ...
-    3. Vocabulary size against sequence length (... held out: the last 10%, 233,425 bytes)
+    3. Vocabulary size against sequence length (... held out: the last 10%, 232,332 bytes)
             V  merges  train s  held-out tokens  bytes/token  wte (V x 384)  longest token
-          256       0     0.24          233,425         1.00         98,304  (bytes only)
+          256       0     0.17          232,332         1.00         98,304  (bytes only)
           ...
-         8192    7936     1.18           59,044         3.95      3,145,728  ' accomplishments'
+         8192    7936     0.62           54,459         4.27      3,145,728  ' accomplishments'
     4. The Quixote tokenizer (V=4096) on a sentence from the report
        "My name is Hallvard, and I'm a student.": 39 bytes -> 16 tokens
        tokens [My][ name][ is][ H][all][v][ard][,][ and][ I]['][m][ a][ stud][ent][.]
@@ -52,7 +52,7 @@ Expected output (abridged; every number is measured by the run):
        no initial vocabulary               -> KeyError: 32
        fixed: the same 64 merges as tinytx's RegexTokenizer: True; round trip True
 
-Runtime (measured on a 2-core CPU shared with other jobs): full 7.8 s wall (3.7 s of CPU);
+Runtime (measured on a quiet 2-core CPU): full 3.5 s (7.8 s on one shared with other jobs);
 --smoke 1.5 s.
 
 Exercises (your code goes in lessons/exercises/tokenization.py; check it with

@@ -38,12 +38,12 @@ Expected output (abridged; all numbers are measured by the run):
     3. Reversing 16 digits (vocabulary 10) with the same 2-layer attention model (...)
        permutation check (no positions): max |model(x[:, perm]) - model(x)[:, perm]| = 3.6e-07
        positions     params  steps  train s  final loss  token accuracy  sequence accuracy
-       none          26,122    600      9.9       1.944           0.242              0.000
-       sinusoidal    26,122    600      9.7       0.000           1.000              1.000
-       learned       26,634    600      9.8       0.000           1.000              1.000
+       none          26,122    600      5.4       1.944           0.242              0.000
+       sinusoidal    26,122    600      5.3       0.000           1.000              1.000
+       learned       26,634    600      5.5       0.000           1.000              1.000
     saved out/lessons/08/sinusoidal_table.png, out/lessons/08/reverse_task.png
 
-Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU);
+Runtime (measured on a quiet 2-core CPU): full 17 s (32 s on one shared with other jobs);
 --smoke 3 s.
 
 Exercises (your code goes in lessons/exercises/positional.py; check it with

@@ -40,7 +40,7 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
        ...
     2. Cross-attention: x (2, 4, 16) from the decoder, memory (2, 6, 16) from the encoder, 2 heads
        (B, H, ., D): Q = x W_Q (2, 2, 4, 8), K = memory W_K (2, 2, 6, 8), V = ... (2, 2, 6, 8)
-       output: (2, 4, 16); max |by hand - CrossAttention(x, memory, mask)| = 6.0e-08
+       output: (2, 4, 16); max |by hand - CrossAttention(x, memory, mask)| = 8.9e-08
        row 1 (2 padded source positions): weight on padding 0.0e+00; ...
     3. A toy task: reverse 3 to 12 digits with a Seq2Seq (2 + 2 layers, ... parameters)
        step   100: loss 1.7780, held-out sequence accuracy 0.295 (first 200), 5 s
@@ -56,7 +56,7 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
        no mask, whole prefix every step   sequence accuracy 0.990; decodes equal to ...: 99%
     saved out/lessons/09/masks.png, training.png, cross_attention.png
 
-Runtime (measured on a 2-core CPU shared with other jobs): full 32 s wall (16 s of CPU),
+Runtime (measured on a quiet 2-core CPU): full 19 s (32 s on one shared with other jobs),
 56 s with section 4 on a busier machine; --smoke 4 s.
 
 Exercises (your code goes in lessons/exercises/cross_attention.py; check it with
