@@ -28,30 +28,30 @@ class LayerNormFunction(Function):
     def forward(self, x, weight, bias=None):
         xp, C = self.xp, x.shape[-1]
         x2 = x.reshape(-1, C)                                       # (..., C) -> (N, C)
+        y = xp.empty_like(x2)
         pieces = self.device.row_pieces(*x2.shape)
         if len(pieces) == 1:                                        # few rows (generation)
-            y, self.mu, self.rstd = self._normalize(x2, weight, bias)
+            self.mu, self.rstd = self._normalize(x2, weight, bias, y)
         else:
-            y = xp.empty_like(x2)
             self.mu = xp.empty((x2.shape[0], 1), x.dtype)
             self.rstd = xp.empty_like(self.mu)
             for rows in pieces:
-                y[rows], self.mu[rows], self.rstd[rows] = self._normalize(x2[rows], weight,
-                                                                          bias)
+                self.mu[rows], self.rstd[rows] = self._normalize(x2[rows], weight, bias,
+                                                                 y[rows])
         self.x, self.weight = x2, weight
         return y.reshape(x.shape)                                   # (N, C) -> (..., C)
 
-    def _normalize(self, x, weight, bias):
-        """-> (y, μ, 1/σ) of these rows."""
+    def _normalize(self, x, weight, bias, y):
+        """y = LN(x) of these rows, written into y; -> (μ, 1/σ), (rows, 1) each."""
         xp, dev, inv_c = self.xp, self.device, x.dtype.type(1 / x.shape[-1])
-        mu = dev.sum_last(x) * inv_c                                # μ, (rows, 1)
-        y = x - mu
+        mu = dev.sum_last(x) * inv_c                                # μ
+        xp.subtract(x, mu, out=y)                                   # x - μ
         rstd = 1 / xp.sqrt(dev.sum_last(y * y) * inv_c + x.dtype.type(self.eps))   # 1/σ
         y *= rstd                                                   # x̂, in place
         y *= weight
         if bias is not None:
             y += bias
-        return y, mu, rstd
+        return mu, rstd
 
     def backward(self, gy):
         xp, x = self.xp, self.x
