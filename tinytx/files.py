@@ -1,4 +1,5 @@
-"""Writing a file atomically: the whole new file or the old one, never half of either.
+"""Files that survive a crash: atomic writes, text read with a clear error, and one
+writer per run folder.
 
 Introduced in lesson 10 (checkpoints and logs that survive a crash). Every file tinytx
 writes for later (checkpoints, loss.csv and loss.png, tokenizer files, cached token ids,
@@ -12,6 +13,9 @@ leaves the old file as it was and no temporary file behind.
     >>> _ = atomic_write(p, lambda tmp: tmp.write_text("hello"))
     >>> open(p).read()
     'hello'
+
+`read_text` reads a UTF-8 file and, on a byte that is not UTF-8, raises a ValueError that
+names the file and the offset (a bare UnicodeDecodeError names neither).
 """
 from __future__ import annotations
 
@@ -49,6 +53,31 @@ def atomic_write_text(path, text: str) -> Path:
     """`atomic_write` of a UTF-8 text file (newlines written as given)."""
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8",
                                                          newline=""))
+
+
+def read_text(path, what: str = "a UTF-8 text file", *, bom: bool = True) -> str:
+    """The text of a UTF-8 file; a leading byte-order mark is dropped when `bom`.
+
+    Raises FileNotFoundError, or ValueError naming `path`, `what` was expected and the
+    offset of the first byte that is not UTF-8.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "bad.txt"
+    >>> _ = p.write_bytes(b"ok\\xff")
+    >>> read_text(p, "a tokenizer file")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../bad.txt: expected a tokenizer file (UTF-8), got a byte that is not UTF-8 (0xff) at offset 2
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: expected {what}, but the file does not exist")
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig" if bom else "utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: expected {what} (UTF-8), got a byte that is not UTF-8 "
+                         f"(0x{data[e.start]:02x}) at offset {e.start}") from None
 
 
 def temp_name(final: Path) -> Path:
