@@ -6,10 +6,12 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from safetensors.numpy import load_file
+
 import tinytx as tx
 from tinytx import nn, optim
-from tinytx.checkpoint import (CheckpointError, checkpoint_paths, load_checkpoint,
-                               read_checkpoint_meta, save_checkpoint)
+from tinytx.checkpoint import (CheckpointError, arrays_checksum, checkpoint_paths,
+                               load_checkpoint, read_checkpoint_meta, save_checkpoint)
 
 
 @dataclass
@@ -188,23 +190,42 @@ def test_changed_bytes_fail_the_checksum_naming_the_file(tmp_path):
     path.write_bytes(bytes(data))
     model2, opt2 = trained("cpu", seed=1)
     before = params(model2)
-    with pytest.raises(CheckpointError, match=r"ckpt.safetensors: the arrays' SHA-256 does "
+    with pytest.raises(CheckpointError, match=r"ckpt.safetensors: the file's SHA-256 does "
                                               r"not match .*ckpt.json.*corrupt"):
         load_checkpoint(tmp_path / "ckpt", model2, opt2)
     check_unchanged(model2, before)
 
 
-def test_version_1_checkpoints_without_checksum_still_load(tmp_path):
-    """Checkpoints written before the checksum (format version 1) load as before."""
+def as_old_version(json_path, version):
+    """Rewrite a manifest the way format `version` (1-3, before the manifest hash) wrote
+    it: no manifest_sha256 or safetensors entry; versions 2-3 carry arrays_sha256."""
+    meta = json.loads(json_path.read_text())
+    for key in ("manifest_sha256", "safetensors"):
+        del meta[key]
+    meta["version"] = version
+    if version >= 2:
+        st = load_file(str(json_path.with_suffix(".safetensors")))
+        meta["arrays_sha256"] = arrays_checksum(st)
+    json_path.write_text(json.dumps(meta, indent=1))
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_old_versions_still_load(tmp_path, version):
+    """Checkpoints written before the manifest hash (versions 1-3) load as before, with
+    the checks they had: versions 2 and 3 verify arrays_sha256, version 1 nothing."""
     model, opt = trained("cpu")
     save_checkpoint(tmp_path / "old", model, opt, step=5)
-    meta = json.loads((tmp_path / "old.json").read_text())
-    meta["version"] = 1
-    del meta["arrays_sha256"]
-    (tmp_path / "old.json").write_text(json.dumps(meta))
+    as_old_version(tmp_path / "old.json", version)
     model2, opt2 = trained("cpu", seed=1)
     assert load_checkpoint(tmp_path / "old", model2, opt2)["step"] == 5
     assert_same(params(model2), params(model))
+    if version >= 2:
+        path = tmp_path / "old.safetensors"
+        data = bytearray(path.read_bytes())
+        data[-3] ^= 0x40
+        path.write_bytes(bytes(data))
+        with pytest.raises(CheckpointError, match="arrays' SHA-256 does not match"):
+            load_checkpoint(tmp_path / "old", model2, opt2)
 
 
 def test_mixed_saves_are_detected(tmp_path):

@@ -2,7 +2,6 @@
 inside) and load_model; checkpoints of the old layout (tinytx checkpoint version 2)
 load, or fail with an error naming that layout. The old layouts are built here by hand,
 as the old code wrote them."""
-import json
 import os
 import shutil
 
@@ -18,6 +17,7 @@ from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import RegexTokenizer
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import seq2seq_loss
+from test_checkpoint import as_old_version
 
 
 @pytest.fixture
@@ -46,9 +46,7 @@ def same_weights(a, b):
 
 def as_version_2(path):
     """Rewrite a checkpoint's JSON as the old code wrote it: format version 2."""
-    json_path = checkpoint_paths(path)[1]
-    meta = json.loads(json_path.read_text())
-    json_path.write_text(json.dumps({**meta, "version": 2}))
+    as_old_version(checkpoint_paths(path)[1], 2)
 
 
 def test_the_tokenizer_travels_inside_the_checkpoint(tok, tmp_path, monkeypatch):
@@ -154,3 +152,20 @@ def test_unknown_model_types_are_clear(tok, tmp_path):
     save_checkpoint(tmp_path / "lin", lin, config=model_record(lin))
     with pytest.raises(CheckpointError, match="model_type' is None"):
         load_model(tmp_path / "lin")
+
+
+def test_an_old_checkpoint_cannot_make_load_model_read_files_outside_its_folder(
+        tok, tmp_path, monkeypatch):
+    """An old-layout checkpoint names its tokenizer by a path: only a file inside the
+    checkpoint's folder is read, so a crafted one cannot read (and echo) another file."""
+    model = gpt(tok)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("password=hunter2\n")
+    for named in (str(secret), "../secret.txt"):
+        save_checkpoint(tmp_path / "run" / "best", model,
+                        config={"model": model.config.to_dict(), "tokenizer": named})
+        as_version_2(tmp_path / "run" / "best")
+        monkeypatch.chdir(tmp_path / "run")
+        with pytest.raises(CheckpointError, match="old layout") as e:
+            load_model(tmp_path / "run" / "best")
+        assert "hunter2" not in str(e.value)

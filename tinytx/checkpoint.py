@@ -1,4 +1,4 @@
-"""Checkpoints: the weights in safetensors, everything else in JSON beside them.
+"""Checkpoints: the weights in safetensors, everything else in a JSON manifest beside them.
 
 Introduced in lesson 10 (saving and resuming the GPT). A checkpoint `out/ckpt` is two
 files:
@@ -6,25 +6,34 @@ files:
     out/ckpt.safetensors   arrays: "model.<name>" for each parameter and persistent
                            buffer, "optim.state.<index>.<name>" for the optimizer's
                            moment/momentum arrays
-    out/ckpt.json          format version, config, step, the optimizer's scalars (step
-                           counts) and param_groups, each device's RNG state, extra
+    out/ckpt.json          the manifest: format version, the SHA-256 of the safetensors
+                           file, config, step, the optimizer's scalars (step counts) and
+                           param_groups, each device's RNG state, extra
 
-The JSON also holds `arrays_sha256`, a SHA-256 of every array (name, dtype, shape and
-bytes); load recomputes it and refuses a file whose bytes changed (a bad disk, a copy cut
-short in a way that still parses) with an error naming the file. Version-1 checkpoints,
-written before the checksum existed, still load (without that check). Up to version 2 a
-Seq2Seq was saved inside a wrapper module, its weights under one more "model." prefix;
-such checkpoints load into the bare model (see `_unwrap`). What the JSON's `config`
-holds for a model (its type, config and tokenizer) is `tinytx.checkpoint_model`'s.
+The manifest is the checkpoint. Its first key, `manifest_sha256`, is the SHA-256 of the
+JSON text itself (with that one value left empty), and its `safetensors.sha256` is the
+SHA-256 of the whole safetensors file: a change of one byte anywhere (a weight, the
+tokenizer, the step, an RNG word, the version number) is an error naming the file.
 
-Writes are atomic: each file is written by `tinytx.files.atomic_write` (a temporary file
-in the same directory, then `os.replace`), the safetensors first and the JSON last. Both
-carry the same random `checkpoint_id`. Until the new JSON is in place the old arrays stay
-on disk as `.NAME.safetensors.prev`, so a process killed between the two writes leaves
-the old checkpoint loadable (load finds the arrays whose id the JSON names); a new
-safetensors beside a JSON of another save is detected instead of resuming from a mix.
-Loading checks every name, shape and dtype before it changes anything: an error leaves
-the model, the optimizer and the RNG as they were.
+A save never destroys the checkpoint that the manifest on disk names, whatever happens
+to it and to the saves after it (a kill, a full disk):
+
+    1. stale temporary files of earlier, killed saves of this checkpoint are removed;
+    2. the arrays go to a temporary file, flushed to disk;
+    3. if `ckpt.safetensors` belongs to the current manifest it is kept as
+       `.ckpt.safetensors.prev` (a file that belongs to no manifest, left by a killed
+       save, is simply replaced: the manifest's arrays are then already in `.prev`);
+    4. the temporary file is renamed to `ckpt.safetensors`;
+    5. the new manifest is written (temporary file, rename) and the folder flushed;
+    6. `.prev` is removed: no manifest names it any more.
+
+Until step 5 the old manifest names arrays that are on disk, in `ckpt.safetensors` or in
+`.prev`; loading looks in both for the file whose SHA-256 the manifest names. Loading
+checks every name, shape and dtype before it changes anything: an error leaves the model,
+the optimizer and the RNG as they were. Checkpoints of format versions 1-3 (before the
+manifest hash) still load, with the checks they had (version 2 and 3: the arrays'
+SHA-256; version 1: none); saving again writes version 4. What the JSON's `config` holds
+for a model (its type, config and tokenizer) is `tinytx.checkpoint_model`'s.
 
     >>> import tempfile, tinytx as tx
     >>> from tinytx import nn
@@ -40,19 +49,23 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load as load_bytes
+from safetensors.numpy import save_file
 
 from .backend import cuda_available, get_device
-from .files import atomic_write, atomic_write_text, fsync
+from .files import (atomic_write_text, fsync, read_text, stale_temporaries,
+                    temp_name)
 
 FORMAT = "tinytx-checkpoint"
-VERSION = 3            # 3: no wrapper prefix (see _unwrap); 2: arrays_sha256 in the
-                       # JSON; 1 (no checksum) still loads
+VERSION = 4            # 4: the manifest (manifest_sha256, safetensors.sha256); 3: no
+                       # wrapper prefix (see _unwrap); 2: arrays_sha256; 1: no checksum
+_MANIFEST_LINE = re.compile(r'\A\{\n "manifest_sha256": "([0-9a-f]{64})",\n')
 
 
 class CheckpointError(ValueError):
@@ -81,54 +94,100 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
         config: a dataclass or dict (JSON-able), e.g. the model's config.
         step: the training step, returned on load (for resuming).
         extra: anything JSON-able (best validation loss, tokenizer file, ...).
+    Raises:
+        TypeError for a config/step/extra that is not JSON-able (nothing is written);
+        OSError when the disk refuses (full, read-only): the checkpoint on disk is then
+        the previous one, whole, and no temporary file is left.
     """
     st_path, json_path = checkpoint_paths(path)
     checkpoint_id = uuid.uuid4().hex
     arrays = {f"model.{k}": np.ascontiguousarray(v) for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": VERSION, "checkpoint_id": checkpoint_id,
+    meta = {"manifest_sha256": "", "format": FORMAT, "version": VERSION,
+            "checkpoint_id": checkpoint_id, "safetensors": None,
             "config": _config_dict(config), "step": step, "optimizer": None,
             "rng": {name: get_device(name).get_rng_state() for name in _rng_devices()},
             "extra": extra}
     if optimizer is not None:
-        sd, scalars = optimizer.state_dict(), {}
-        for i, entries in sd["state"].items():
-            scalars[str(i)] = {}
-            for name, v in entries.items():
-                if isinstance(v, np.ndarray):
-                    arrays[f"optim.state.{i}.{name}"] = np.ascontiguousarray(v)
-                else:
-                    scalars[str(i)][name] = v
-        meta["optimizer"] = {"type": type(optimizer).__name__, "state": scalars,
-                             "param_groups": sd["param_groups"]}
-    meta["arrays_sha256"] = arrays_checksum(arrays)
+        meta["optimizer"] = _optimizer_entry(optimizer, arrays)
     try:
-        text = json.dumps(meta, indent=1, default=_json_default)
+        json.dumps(meta, default=_json_default)
     except (TypeError, ValueError) as e:
         raise TypeError(f"save_checkpoint: config, step and extra must be JSON-able: {e}")
     st_path.parent.mkdir(parents=True, exist_ok=True)
-    prev = _previous(st_path)
-    if st_path.exists():                 # kept until the new JSON is in place, so a crash
-        os.replace(st_path, prev)        # before it leaves the old pair loadable
-    atomic_write(st_path, lambda tmp: save_file(   # the arrays first ...
-        arrays, str(tmp), metadata={"format": FORMAT, "checkpoint_id": checkpoint_id}))
-    atomic_write_text(json_path, text)                             # ... the JSON last
+    try:
+        _write(st_path, json_path, arrays, meta)
+    except (OSError, SafetensorError) as e:
+        raise OSError(getattr(e, "errno", None), f"save_checkpoint: could not write "
+                      f"{st_path.with_suffix('')} ({e}); the checkpoint on disk is the "
+                      f"previous one, whole") from None
+
+
+def _write(st_path: Path, json_path: Path, arrays: dict, meta: dict):
+    """Steps 1-6 of the module docstring."""
+    _remove_stale_temporaries(st_path, json_path)
+    prev, tmp = _previous(st_path), temp_name(st_path)
+    try:
+        save_file(arrays, str(tmp), metadata={"format": FORMAT,
+                                              "checkpoint_id": meta["checkpoint_id"]})
+        fsync(tmp)
+        meta["safetensors"] = {"sha256": file_sha256(tmp), "bytes": tmp.stat().st_size}
+        if st_path.is_file() and _belongs(st_path, json_path):
+            os.replace(st_path, prev)
+        os.replace(tmp, st_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic_write_text(json_path, manifest_text(meta))
     fsync(st_path.parent)
-    prev.unlink(missing_ok=True)
+    try:                      # the new checkpoint is whole: what is left is tidying up,
+        prev.unlink(missing_ok=True)     # which the next save does again if this fails
+    except OSError:
+        pass
+
+
+def manifest_text(meta: dict) -> str:
+    """The JSON text of a manifest, its first key `manifest_sha256` set to the SHA-256 of
+    the same text with that value empty."""
+    meta = {"manifest_sha256": "", **{k: v for k, v in meta.items()
+                                      if k != "manifest_sha256"}}
+    text = json.dumps(meta, indent=1, default=_json_default) + "\n"
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return text.replace('"manifest_sha256": ""', f'"manifest_sha256": "{digest}"', 1)
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 of a file's bytes, read in 1 MiB pieces."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            h.update(piece)
+    return h.hexdigest()
 
 
 def read_checkpoint_meta(path) -> dict:
-    """The JSON half of a checkpoint (config, step, extra, ...), checked, without
+    """The manifest of a checkpoint (config, step, extra, ...), verified, without
     touching any model: read the config to build the model before `load_checkpoint`."""
     _, json_path = checkpoint_paths(path)
     if not json_path.is_file():
         raise FileNotFoundError(f"checkpoint: {json_path} not found")
+    text = read_text(json_path, "a tinytx checkpoint manifest", bom=False)
     try:
-        meta = json.loads(json_path.read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        meta = json.loads(text)
+    except json.JSONDecodeError as e:
         raise CheckpointError(f"{json_path}: not valid JSON ({e}); the file is corrupt")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{json_path}: not a tinytx checkpoint (key 'format' is not "
                               f"{FORMAT!r})")
+    found = _MANIFEST_LINE.match(text)
+    if found is None and not (isinstance(meta.get("version"), int) and meta["version"] < 4):
+        raise CheckpointError(f"{json_path}: expected the line 'manifest_sha256' first (a "
+                              f"version-{VERSION} manifest), got none: the file was edited "
+                              f"or is corrupt")
+    if found is not None:
+        unsigned = text[:found.start(1)] + text[found.end(1):]
+        if hashlib.sha256(unsigned.encode()).hexdigest() != found.group(1):
+            raise CheckpointError(f"{json_path}: the text's SHA-256 does not match its key "
+                                  f"'manifest_sha256': the file was changed after it was "
+                                  f"saved (edited, or corrupt on disk)")
     if not isinstance(meta.get("version"), int) or meta["version"] > VERSION:
         raise CheckpointError(f"{json_path}: key 'version' is {meta.get('version')!r}; this "
                               f"tinytx reads versions up to {VERSION}")
@@ -136,8 +195,8 @@ def read_checkpoint_meta(path) -> dict:
 
 
 def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) -> dict:
-    """Load what `save_checkpoint` wrote into `model` (and `optimizer`); return the JSON
-    dict (config, step, extra, ...). Nothing changes unless everything checks out.
+    """Load what `save_checkpoint` wrote into `model` (and `optimizer`); return the
+    manifest (config, step, extra, ...). Nothing changes unless everything checks out.
 
     Args:
         path: as for save_checkpoint.
@@ -147,30 +206,11 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
         restore_rng: also restore each device's random generator (exact resume).
     Raises:
         FileNotFoundError for a missing file; CheckpointError (a ValueError) naming the
-        file and key for a truncated/corrupt file or a mismatch with the model.
+        file and key for a truncated/corrupt/edited file or a mismatch with the model.
     """
     st_path, json_path = checkpoint_paths(path)
     meta = read_checkpoint_meta(path)
-    prev = _previous(st_path)
-    if not st_path.is_file() and not prev.is_file():
-        raise FileNotFoundError(f"checkpoint: {st_path} not found")
-    file_meta = _read_safetensors_header(st_path) if st_path.is_file() else {}
-    if file_meta.get("checkpoint_id") != meta.get("checkpoint_id") and prev.is_file() and (
-            _read_safetensors_header(prev).get("checkpoint_id") == meta["checkpoint_id"]):
-        st_path, file_meta = prev, {"checkpoint_id": meta["checkpoint_id"]}  # see save
-    if file_meta.get("checkpoint_id") != meta.get("checkpoint_id"):
-        raise CheckpointError(f"{st_path}: key 'checkpoint_id' is "
-                              f"{file_meta.get('checkpoint_id')!r} but the JSON beside it "
-                              f"says {meta.get('checkpoint_id')!r}: the two files come "
-                              f"from different saves (an interrupted save?)")
-    try:
-        arrays = load_file(str(st_path))
-    except SafetensorError as e:
-        raise CheckpointError(f"{st_path}: cannot read the safetensors file ({e})") from None
-    if meta["version"] >= 2 and arrays_checksum(arrays) != meta.get("arrays_sha256"):
-        raise CheckpointError(f"{st_path}: the arrays' SHA-256 does not match key "
-                              f"'arrays_sha256' of {json_path}: the file "
-                              f"is corrupt (changed on disk after it was saved)")
+    st_path, arrays = _read_arrays(st_path, json_path, meta)
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
     model_sd = _unwrap(model_sd, model, meta["version"])
     try:
@@ -188,6 +228,67 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     return meta
 
 
+def _read_arrays(st_path: Path, json_path: Path, meta: dict) -> tuple[Path, dict]:
+    """(the file, its arrays): the safetensors file the manifest names, found at NAME or
+    at .NAME.prev (see the module docstring), its bytes checked against the manifest."""
+    candidates = [p for p in (st_path, _previous(st_path)) if p.is_file()]
+    if not candidates:
+        raise FileNotFoundError(f"checkpoint: {st_path} not found")
+    ids = {p: _read_safetensors_header(p).get("checkpoint_id") for p in candidates}
+    chosen = next((p for p in candidates if ids[p] == meta.get("checkpoint_id")), None)
+    if chosen is None:
+        raise CheckpointError(f"{st_path}: key 'checkpoint_id' is {ids[candidates[0]]!r} "
+                              f"but the manifest {json_path} says "
+                              f"{meta.get('checkpoint_id')!r}: the two files come from "
+                              f"different saves (an interrupted save?)")
+    data = chosen.read_bytes()
+    if meta["version"] >= 4 and hashlib.sha256(data).hexdigest() != (
+            meta.get("safetensors") or {}).get("sha256"):
+        raise CheckpointError(f"{chosen}: the file's SHA-256 does not match key "
+                              f"'safetensors.sha256' of {json_path}: the file is corrupt "
+                              f"(changed on disk after it was saved)")
+    try:
+        arrays = load_bytes(data)
+    except SafetensorError as e:
+        raise CheckpointError(f"{chosen}: cannot read the safetensors file ({e})") from None
+    if meta["version"] in (2, 3) and arrays_checksum(arrays) != meta.get("arrays_sha256"):
+        raise CheckpointError(f"{chosen}: the arrays' SHA-256 does not match key "
+                              f"'arrays_sha256' of {json_path}: the file is corrupt "
+                              f"(changed on disk after it was saved)")
+    return chosen, arrays
+
+
+def _belongs(st_path: Path, json_path: Path) -> bool:
+    """Whether the manifest on disk names the arrays in st_path (by checkpoint_id)."""
+    try:
+        meta = json.loads(json_path.read_text(encoding="utf-8"))
+        return _read_safetensors_header(st_path).get("checkpoint_id") == meta.get(
+            "checkpoint_id")
+    except (OSError, ValueError):     # no manifest, or an unreadable one: names nothing
+        return False
+
+
+def _remove_stale_temporaries(st_path: Path, json_path: Path):
+    """Temporary files of earlier saves of this checkpoint that were killed."""
+    for final in (st_path, json_path):
+        for stale in stale_temporaries(final):
+            stale.unlink(missing_ok=True)
+
+
+def _optimizer_entry(optimizer, arrays: dict) -> dict:
+    """The optimizer's JSON entry; its arrays go into `arrays` as optim.state.I.NAME."""
+    sd, scalars = optimizer.state_dict(), {}
+    for i, entries in sd["state"].items():
+        scalars[str(i)] = {}
+        for name, v in entries.items():
+            if isinstance(v, np.ndarray):
+                arrays[f"optim.state.{i}.{name}"] = np.ascontiguousarray(v)
+            else:
+                scalars[str(i)][name] = v
+    return {"type": type(optimizer).__name__, "state": scalars,
+            "param_groups": sd["param_groups"]}
+
+
 def _unwrap(model_sd: dict, model, version: int) -> dict:
     """Up to version 2 a Seq2Seq (or T5) was trained inside the PairLoss adapter, whose
     only child was the model under the name `model`: its weights are "model.src_emb...".
@@ -200,7 +301,8 @@ def _unwrap(model_sd: dict, model, version: int) -> dict:
 
 
 def arrays_checksum(arrays: dict) -> str:
-    """SHA-256 over the arrays in name order: each name, dtype, shape and raw bytes."""
+    """SHA-256 over the arrays in name order: each name, dtype, shape and raw bytes (the
+    check of format versions 2 and 3; version 4 hashes the whole file)."""
     h = hashlib.sha256()
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
@@ -293,6 +395,6 @@ def _json_default(obj):
 
 
 def _previous(st_path: Path) -> Path:
-    """Where a save keeps the arrays it replaces until its JSON is renamed into place: a
-    crash in between leaves the old JSON, whose arrays are found here."""
+    """Where a save keeps the arrays the manifest on disk names until the new manifest
+    is in place (steps 3-6 of the module docstring)."""
     return st_path.with_name(f".{st_path.name}.prev")

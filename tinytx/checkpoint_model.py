@@ -42,6 +42,7 @@ from .checkpoint import (CheckpointError, checkpoint_paths, load_checkpoint,
                          read_checkpoint_meta)
 from .checkpoint_gpt2 import load_gpt2_tokenizer
 from .checkpoint_t5 import load_t5_tokenizer
+from .files import read_text
 from .models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
 from .models.t5 import T5, T5Config
 from .tokenizer import Tokenizer
@@ -146,15 +147,19 @@ def _old_model_type(config, json_path) -> str:
 
 
 def _old_tokenizer_record(named: str, kind, config, json_path) -> dict:
-    """An old checkpoint's tokenizer path, looked up as named, then beside the checkpoint."""
+    """An old checkpoint's tokenizer path, looked up as named, then beside the checkpoint;
+    only a file inside the checkpoint's folder is read (a checkpoint from elsewhere must
+    not make tinytx read, and echo, any file on the machine)."""
     if config.get("base") in ("gpt2", "t5") or Path(named).is_dir():   # a pretrained folder
         return {"format": HUGGINGFACE, "path": named}
+    folder = json_path.parent.resolve()
     for candidate in (Path(named), json_path.parent / Path(named).name):
-        if candidate.is_file():
-            return {"format": TINYTX_BPE, "text": candidate.read_text(encoding="utf-8")}
+        if candidate.is_file() and candidate.resolve().is_relative_to(folder):
+            return {"format": TINYTX_BPE,
+                    "text": read_text(candidate, "a tinytx tokenizer .model file")}
     raise CheckpointError(
         f"{json_path}: a checkpoint in the old layout (tinytx checkpoint version 2, before "
         f"the tokenizer was stored inside it) names its tokenizer file {named!r}, relative "
-        f"to the directory it was trained in; it is neither there nor beside the "
-        f"checkpoint ({json_path.parent / Path(named).name}). Copy that .model file beside "
-        f"the checkpoint, or run from the training directory.")
+        f"to the directory it was trained in; it is neither there (inside the checkpoint's "
+        f"folder) nor beside the checkpoint ({json_path.parent / Path(named).name}). Copy "
+        f"that .model file beside the checkpoint.")

@@ -19,7 +19,9 @@ names the file and the offset (a bare UnicodeDecodeError names neither).
 """
 from __future__ import annotations
 
+import glob
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -83,6 +85,18 @@ def read_text(path, what: str = "a UTF-8 text file", *, bom: bool = True) -> str
 def temp_name(final: Path) -> Path:
     """A fresh hidden name beside `final` (same folder, so os.replace is a rename)."""
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def stale_temporaries(final) -> list[Path]:
+    """The temporary files `temp_name` made for `final` that are still on disk: left by
+    a process killed while writing (an error removes its own)."""
+    final = Path(final)
+    prefix = f".{final.name}."
+    return [p for p in final.parent.glob(glob.escape(prefix) + "*.tmp")
+            if _TEMP_TAIL.fullmatch(p.name[len(prefix):])]
+
+
+_TEMP_TAIL = re.compile(r"[0-9a-f]{8}\.tmp")
 
 
 def fsync(path) -> None:
