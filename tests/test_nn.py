@@ -227,3 +227,34 @@ def test_gradcheck_sequential_with_dropout_and_gelu(device):
                         nn.Linear(5, 2, device=device, dtype="float64"))
     x = tx.randn(4, 3, dtype="float64", device=device, requires_grad=True)
     assert tx.gradcheck(lambda x, *ps: mlp(x), [x, *mlp.parameters()])
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 5)])
+def test_embedding_of_an_empty_batch(device, shape):
+    """As in PyTorch: an empty output and a zero gradient for the table (the backward
+    used to raise IndexError in the CPU scatter-add)."""
+    emb = nn.Embedding(7, 3, device=device)
+    y = emb(tx.tensor(np.zeros(shape, np.int64), device=device))
+    assert y.shape == (*shape, 3)
+    y.sum().backward()
+    g = device.to_host(emb.weight.grad)
+    assert g.shape == (7, 3) and not g.any()
+
+
+@pytest.mark.parametrize("use_fused", [True, False])
+def test_gpt_runs_on_an_empty_batch(device, use_fused):
+    """The choice for a (0, T) batch: it runs, as in PyTorch, giving (0, T, V) logits, the
+    loss 0 of a cross-entropy with no counted target, and a zero gradient everywhere."""
+    from tinytx.models.gpt import GPT, GPTConfig
+    from tinytx.nn.fused import fused
+    tx.manual_seed(0)
+    model = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
+    model.to(device)
+    idx = tx.tensor(np.zeros((0, 5), np.int64), device=device)
+    with fused(use_fused):
+        logits, loss = model(idx, idx)
+        loss.backward()
+    assert logits.shape == (0, 5, 11) and loss.item() == 0.0
+    for name, p in model.named_parameters():
+        g = device.to_host(p.grad)
+        assert g.shape == p.shape and not g.any(), name

@@ -10,11 +10,13 @@ from ..function import Function
 from ..tensor import Tensor, arange
 from .activations import log_softmax
 from .arithmetic import matmul, sqrt
+from .convert import astype, upcast_dtype
 
 
 class EmbeddingFunction(Function):
     """weight[idx]: a lookup of rows. Backward scatter-adds each row's gradient back
-    (a token that appears twice gets both gradients).
+    (a token that appears twice gets both gradients). An empty idx gives an empty output
+    and a zero gradient, as in PyTorch.
     Shapes: idx (...) int, weight (V, C) -> (..., C)"""
 
     def forward(self, idx, weight):
@@ -26,7 +28,8 @@ class EmbeddingFunction(Function):
     def backward(self, gy):
         gw = self.xp.zeros(self.weight_shape, dtype=gy.dtype)
         C = self.weight_shape[-1]
-        self.device.scatter_add(gw, self.idx.reshape(-1), gy.reshape(-1, C))  # (N, C) rows
+        if self.idx.size:       # an empty batch adds nothing; NumPy's run-sum needs a row
+            self.device.scatter_add(gw, self.idx.reshape(-1), gy.reshape(-1, C))  # (N, C) rows
         return None, gw
 
 
@@ -94,14 +97,27 @@ def layer_norm(x, weight=None, bias=None, eps=1e-5):
 def cross_entropy(logits, targets, ignore_index=-100):
     """Mean negative log-likelihood of `targets` under softmax(logits).
 
-    Targets equal to `ignore_index` (e.g. padding) are left out of the mean; if every
-    target is ignored the loss is 0. Composed from log_softmax and indexing.
-    Shapes: logits (..., V), targets (...) int -> a scalar
+    Targets equal to `ignore_index` (e.g. padding) are left out of the mean; if no target
+    is counted (every one ignored, or an empty batch) the loss is 0 and the gradient 0
+    (PyTorch gives NaN there). Composed from log_softmax and indexing.
+
+    float16 (and bfloat16) logits are cast to float32 first, as PyTorch's autocast does:
+    the log-sum-exp and the loss are float32, and the gradient comes back in the logits'
+    dtype, rounded once. In float16 itself the log-sum-exp of logits near 1e3 is off by up
+    to 0.25 and near 3e4 by up to 8. float32 and float64 logits are computed as they are.
+    Shapes: logits (..., V), targets (...) int -> a scalar (float32 for float16 logits)
+
+        >>> import tinytx as tx
+        >>> z = tx.tensor([[1000.0] * 5], dtype="float16")
+        >>> round(cross_entropy(z, tx.tensor([2])).item(), 4)      # ln 5
+        1.6094
     """
     V = logits.shape[-1]
     if targets.shape != logits.shape[:-1]:
         raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
                          f"logits of shape {logits.shape} (expected {logits.shape[:-1]})")
+    if upcast_dtype(logits.dtype) != logits.dtype:
+        logits = astype(logits, upcast_dtype(logits.dtype))    # float16 -> float32
     xp, t = logits.device.xp, targets.data.reshape(-1)       # (N,)
     valid = t != ignore_index
     if bool(((t < 0) | (t >= V))[valid].any()):

@@ -83,7 +83,9 @@ class Linear(Module):
 
 class Embedding(Module):
     """A table of `num_embeddings` learned vectors, looked up by integer index (token
-    embeddings wte, position embeddings wpe). Starts normal(0, 1), as in PyTorch.
+    embeddings wte, position embeddings wpe). Starts normal(0, 1), as in PyTorch. An empty
+    batch is fine, as in PyTorch: idx of shape (0, T) gives (0, T, embedding_dim) and a
+    zero gradient for the table.
 
     Shapes: idx (...) int -> (..., embedding_dim)
 

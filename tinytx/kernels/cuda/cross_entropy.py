@@ -6,15 +6,19 @@ in shared memory, first the maximum, then Σ exp(z − max):
     L_i = max_i + log Σ_v exp(z_iv − max_i),   loss_i = L_i − z_i[t_i]
     loss = (1/n) Σ_i w_i loss_i,  w_i = 0 for ignored rows (t_i = ignore_index), else 1
 Only L (N floats) is saved: backward recomputes the probabilities from it, so they are
-never stored (the CPU kernel keeps the (N, V) softmax instead).
+never stored (the CPU kernel does the same).
 Backward (a thread per element): gz_iv = gy · w_i/n · (exp(z_iv − L_i) − [v = t_i])
-Shapes: logits (..., V), targets (...) int -> a scalar
+float16 logits run the float32 kernels on a float32 copy (made in forward and again in
+backward, never kept): the loss is float32 and the gradient is rounded to float16 once,
+as in the CPU kernel and PyTorch's autocast.
+Shapes: logits (..., V), targets (...) int -> a scalar (float32 for float16 logits)
 """
 from __future__ import annotations
 
 import math
 
 from ...function import Function
+from ...functional.convert import upcast_dtype
 from .common import cached, float_type, grid, numba_cuda, reducers, threads
 
 cuda = numba_cuda()
@@ -78,19 +82,21 @@ class CudaCrossEntropy(Function):
             raise IndexError(f"cross_entropy: targets must lie in [0, {V}) or equal "
                              f"ignore_index={self.ignore_index}")
         self.t = xp.where(valid, t, -1).astype(xp.int64)          # -1 marks ignored rows
-        self.w = valid.astype(logits.dtype) / max(int(valid.sum()), 1)
+        ct = upcast_dtype(logits.dtype)                           # float16 -> float32
+        self.w = valid.astype(ct) / max(int(valid.sum()), 1)
         N = self.z.shape[0]
-        self.lse, loss = xp.empty(N, logits.dtype), xp.empty(N, logits.dtype)
-        forward_kernel(self.nt, float_type(logits.dtype))[N, self.nt](
-            self.z, self.t, self.lse, loss)
+        self.lse, loss = xp.empty(N, ct), xp.empty(N, ct)
+        if N:                                     # a grid of 0 blocks is a CUDA launch error
+            forward_kernel(self.nt, float_type(ct))[N, self.nt](
+                self.z.astype(ct, copy=False), self.t, self.lse, loss)
         return (loss * self.w).sum()
 
     def backward(self, gy):
-        gz = self.xp.empty_like(self.z)
+        z = self.z.astype(self.lse.dtype, copy=False)             # float32/64: no copy
+        gz = self.xp.empty_like(z)
         scale = self.w * gy
-        backward_kernel()[grid(self.z.size, self.nt), self.nt](self.z, self.t, self.lse,
-                                                               scale, gz)
-        return gz.reshape(self.shape), None
+        backward_kernel()[grid(z.size, self.nt), self.nt](z, self.t, self.lse, scale, gz)
+        return gz.astype(self.z.dtype, copy=False).reshape(self.shape), None
 
 
 def cross_entropy(logits, targets, ignore_index=-100, n_threads=None):
