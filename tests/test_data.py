@@ -1,11 +1,10 @@
 """tinytx.data: Gutenberg stripping, where the book comes from, the download (never the
-network: a fake opener or a file:// URL), LM splits/batches/token cache, sentence pairs."""
+network: a fake opener or a file:// URL; tests/test_download.py uses a real HTTP server on
+127.0.0.1), LM splits/batches/token cache, sentence pairs."""
 import io
 import json
 import math
-import urllib.error
-import urllib.request
-from http.client import IncompleteRead
+import socket
 
 import numpy as np
 import pytest
@@ -101,9 +100,12 @@ def test_real_book_has_one_line_per_paragraph(quixote_path):
 # ------------------------------------------------------------------ where it comes from
 
 class FakeResponse(io.BytesIO):
-    def __init__(self, data, on_read=None):
+    """What urllib returns; `length` is the Content-Length sent. Like http.client's
+    `read(n)`, a body shorter than that just ends (b""), with no IncompleteRead."""
+
+    def __init__(self, data, on_read=None, length=None):
         super().__init__(data)
-        self.headers = {"Content-Length": str(len(data))}
+        self.headers = {"Content-Length": str(len(data) if length is None else length)}
         self.on_read = on_read
 
     def read(self, n=-1):
@@ -113,7 +115,8 @@ class FakeResponse(io.BytesIO):
 
 
 class FakeOpener:
-    """Serves `pages` {url: bytes or an exception}; records the calls."""
+    """Serves `pages` {url: bytes, (bytes, Content-Length) or an exception}; records the
+    calls."""
 
     def __init__(self, pages, on_read=None):
         self.pages, self.on_read, self.calls = pages, on_read, []
@@ -123,7 +126,12 @@ class FakeOpener:
         page = self.pages[url]
         if isinstance(page, BaseException):
             raise page
-        return FakeResponse(page, self.on_read)
+        data, length = page if isinstance(page, tuple) else (page, None)
+        return FakeResponse(data, self.on_read, length)
+
+
+def mirror(name):
+    return f"https://mirror.example/{name}"
 
 
 def refuse(url, timeout):
@@ -137,8 +145,8 @@ def places(tmp_path, monkeypatch):
     for name in ("explicit", "env", "cache"):
         folder = tmp_path / name
         folder.mkdir()
-        paths[name] = folder / "quixote.txt"
-        paths[name].write_text(gutenberg(f"{name} copy\n"), encoding="utf-8")
+        paths[name] = folder / "quixote.txt"      # found copies must pass the size check
+        paths[name].write_text(gutenberg(f"{name} copy\n", repeat=100_000), encoding="utf-8")
     monkeypatch.setenv(DATA_ENV, str(paths["env"].parent))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     return paths
@@ -147,16 +155,17 @@ def places(tmp_path, monkeypatch):
 def test_resolution_order(places, monkeypatch):
     cache = places["cache"].parent
     load = lambda path=None: load_quixote(path, cache_dir=cache, opener=refuse)  # noqa: E731
-    assert load(places["explicit"]) == "explicit copy\n"
-    assert load() == "env copy\n"
+    copy = lambda name: " ".join([f"{name} copy"] * 100_000) + "\n"  # noqa: E731
+    assert load(places["explicit"]) == copy("explicit")
+    assert load() == copy("env")
     places["env"].unlink()                       # $TINYTX_DATA_DIR set, but no file there
-    assert load() == "cache copy\n"
+    assert load() == copy("cache")
     monkeypatch.delenv(DATA_ENV)
-    assert load() == "cache copy\n"
+    assert load() == copy("cache")
     places["cache"].unlink()
-    opener = FakeOpener({u: BOOK for u in ("u1",)})
+    opener = FakeOpener({mirror("u1"): BOOK})
     unwrapped = " ".join([BODY.strip()] * 13_000) + "\n"     # one paragraph, one line
-    assert load_quixote(cache_dir=cache, urls=("u1",), opener=opener, progress=False) \
+    assert load_quixote(cache_dir=cache, urls=(mirror("u1"),), opener=opener, progress=False) \
         == unwrapped
     assert load() == unwrapped and len(opener.calls) == 1   # second time: the cache
 
@@ -164,6 +173,33 @@ def test_resolution_order(places, monkeypatch):
 def test_explicit_path_never_falls_back(places):
     with pytest.raises(FileNotFoundError, match="nowhere.txt"):
         load_quixote(places["cache"].parent / "nowhere.txt", opener=refuse)
+
+
+def test_explicit_path_is_read_as_it_is(places):
+    small = places["explicit"].with_name("small.txt")
+    small.write_text(gutenberg("mine\n"), encoding="utf-8")       # under 1 MB: still read
+    assert load_quixote(small, opener=refuse) == "mine\n"
+    small.write_text(HEADER + BODY, encoding="utf-8")            # START without END
+    with pytest.raises(ValueError, match="small.txt.*END OF THE PROJECT GUTENBERG"):
+        load_quixote(small, opener=refuse)
+
+
+def test_bad_found_copies(places, capsys):
+    """A bad $TINYTX_DATA_DIR copy is an error naming it; a bad cached copy is fetched again
+    (one printed line), or, with download=False, an error."""
+    cache = places["cache"].parent
+    places["env"].write_bytes(BOOK[:-len(FOOTER)])               # cut before the END line
+    with pytest.raises(ValueError, match=r"env[/\\]quixote.txt: not a whole.*END OF THE"):
+        load_quixote(cache_dir=cache, opener=refuse)
+    places["env"].unlink()
+    places["cache"].write_bytes(b"\xff" + BOOK)                  # a damaged disk
+    with pytest.raises(ValueError, match="not UTF-8 at offset 0.*download=False"):
+        load_quixote(cache_dir=cache, download=False)
+    opener = FakeOpener({mirror("u1"): BOOK})
+    load_quixote(cache_dir=cache, urls=(mirror("u1"),), opener=opener, progress=False)
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1 and "not a whole" in out[0] and "downloading a fresh copy" in out[0]
+    assert places["cache"].read_bytes() == BOOK and len(opener.calls) == 1
 
 
 def test_default_cache_dir(monkeypatch, tmp_path):
@@ -184,12 +220,12 @@ def test_download_progress_and_atomic_save(tmp_path, capsys):
         assert [p.name.startswith(".quixote.txt.") and p.name.endswith(".tmp")
                 for p in tmp_path.iterdir()] == [True]
 
-    opener = FakeOpener({"down": urllib.error.URLError("no route"), "cut": IncompleteRead(b""),
-                         "up": BOOK},
-                        on_read=while_streaming)
-    assert download_file(("down", "cut", "up"), dest, opener=opener, timeout=7) == dest
+    pages = {mirror("down"): OSError("no route"), mirror("cut"): (BOOK[:-100], len(BOOK)),
+             mirror("up"): BOOK}
+    opener = FakeOpener(pages, on_read=while_streaming)
+    assert download_file(list(pages), dest, opener=opener, timeout=7) == dest
     assert dest.read_bytes() == BOOK and list(tmp_path.iterdir()) == [dest]
-    assert opener.calls == [("down", 7), ("cut", 7), ("up", 7)]   # fallbacks, same timeout
+    assert opener.calls == [(u, 7) for u in pages]     # fallbacks, same timeout
     err = capsys.readouterr().err
     assert "downloading quixote.txt" in err and "100%" in err
 
@@ -197,25 +233,31 @@ def test_download_progress_and_atomic_save(tmp_path, capsys):
 @pytest.mark.parametrize("page, why", [
     (b"<html>503 Service Unavailable</html>", "more than 1000000 bytes"),
     (b"x" * 1_100_000, "START OF THE PROJECT GUTENBERG"),
+    (BOOK[:-len(FOOTER)], "END OF THE PROJECT GUTENBERG"),
+    ((BOOK[:-10], len(BOOK)), f"cut short: got {len(BOOK) - 10} of {len(BOOK)} bytes"),
+    ((BOOK, len(BOOK) - 10), f"expected {len(BOOK) - 10} bytes .Content-Length., got"),
+    (b"\xff" + BOOK, "not UTF-8 at offset 0"),
     (KeyboardInterrupt(), None),
 ])
 def test_download_failure_leaves_nothing(tmp_path, page, why):
     cache = tmp_path / "cache"
-    opener = FakeOpener({"u": page})
+    opener = FakeOpener({mirror("u"): page})
+    load = lambda: load_quixote(cache_dir=cache, urls=(mirror("u"),), opener=opener,  # noqa
+                                progress=False)
     if why is None:                              # interrupted: the exception goes through
         with pytest.raises(KeyboardInterrupt):
-            load_quixote(cache_dir=cache, urls=("u",), opener=opener, progress=False)
+            load()
     else:
         with pytest.raises(DownloadError, match=why):
-            load_quixote(cache_dir=cache, urls=("u",), opener=opener, progress=False)
+            load()
     assert list(cache.iterdir()) == []
 
 
 def test_offline_message(tmp_path, monkeypatch):
-    def offline(request, timeout):
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+    def offline(*args, **kwargs):
+        raise socket.gaierror(-3, "Temporary failure in name resolution")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)   # the default opener
+    monkeypatch.setattr(socket, "getaddrinfo", offline)   # the default opener, no DNS
     monkeypatch.delenv(DATA_ENV, raising=False)
     with pytest.raises(OSError) as e:
         load_quixote(cache_dir=tmp_path, progress=False)
@@ -232,7 +274,10 @@ def test_download_from_a_file_url(tmp_path):
     source = tmp_path / "mirror.txt"
     source.write_bytes(BOOK)
     (tmp_path / "cache").mkdir()
-    got = download_file((source.as_uri(),), tmp_path / "cache" / "q.txt", progress=False)
+    dest = tmp_path / "cache" / "q.txt"
+    with pytest.raises(DownloadError, match="expected a URL starting https://"):
+        download_file((source.as_uri(),), dest, progress=False)      # https only by default
+    got = download_file((source.as_uri(),), dest, progress=False, schemes=("file",))
     assert got.read_bytes() == BOOK
 
 

@@ -14,8 +14,15 @@ written Norwegians both ways. `load_tatoeba` finds a split, in this order:
     4. a download of that file from the release's GitHub repository into the cache
        (dev and test only: the release's training data is a large tar of other corpora).
 
-The download is checked (four tab-separated fields per line) and renamed into place only
-when whole, so the cache never holds half a file.
+The download goes through `download_file` (https only, redirects kept to the same site,
+Content-Length enforced) and is renamed into place only when whole and checked: four
+tab-separated fields per line, and, for the release files in `SHA256` (dev and test of
+eng-nor and nor-nor), the pinned SHA-256, so a file cut short or changed upstream cannot
+silently score on part of a test set. A cached or $TINYTX_DATA_DIR copy of a pinned file
+is checked against the pin too: a bad cached copy is downloaded again (a printed line says
+so), a bad $TINYTX_DATA_DIR copy is a ValueError naming both hashes. A file passed as
+`path=` is the user's and is not checked against the pin. Other pairs get the structural
+check only.
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "test.txt")
@@ -25,12 +32,21 @@ when whole, so the cache never holds half a file.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
+from ..files import read_text
 from .quixote import DATA_ENV, default_cache_dir, download_file
 
 RELEASE = "https://raw.githubusercontent.com/Helsinki-NLP/Tatoeba-Challenge/master/data"
+# SHA-256 of RELEASE/<split>/<pair>/<split>.txt, the files the lessons' numbers come from
+SHA256 = {
+    ("dev", "eng-nor"): "2a5f4736c3c58ffd01fe41007ef13b8a6131f5b9155e0f10d76793b7d7b414ad",
+    ("dev", "nor-nor"): "f32d704b8f5c380efbfe1ba2a6df98be9d0a801cc064e8a5becce8cf27527907",
+    ("test", "eng-nor"): "79e28e1e76b14480ce7ea20676339b9f86f63ae85417ecf1c49f2230d62a948c",
+    ("test", "nor-nor"): "71e2a28b78d7a4689fb30bc59b8fbaaf0ebcf681c7d2eb939eb8067b3af8631f",
+}
 SPLITS = ("dev", "test")      # what the release has as plain files
 
 
@@ -56,32 +72,30 @@ def read_tatoeba(path, target_langs=None, source_langs=None, *,
             line (default), or, with skip_bad=True, skipped and counted in a printed note.
     Blank lines are ignored; a BOM and `\\r\\n` are fine.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: expected a Tatoeba file of "
-                                f"'src_lang<TAB>tgt_lang<TAB>source<TAB>target' lines, but "
-                                f"{str(path)!r} does not exist")
     targets, sources = _langs(target_langs, "target_langs"), _langs(source_langs,
                                                                     "source_langs")
+    text = read_text(path, "a Tatoeba file of 'src_lang<TAB>tgt_lang<TAB>source<TAB>target' "
+                           "lines")
+    # split on \r\n, \r and \n only: str.splitlines would also split inside a sentence
+    # at characters such as U+2028 or \x1c
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     pairs, bad = [], 0
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = [x.strip() for x in line.split("\t")]
-            if len(fields) != 4 or not all(fields):
-                if not skip_bad:
-                    raise ValueError(f"{path}: line {lineno}: expected 4 non-empty "
-                                     f"tab-separated fields 'src_lang, tgt_lang, source, "
-                                     f"target', got {line[:80]!r} (skip_bad=True skips such "
-                                     f"lines)")
-                bad += 1
-                continue
-            src_lang, tgt_lang, source, target = fields
-            if (targets is None or tgt_lang in targets) and \
-                    (sources is None or src_lang in sources):
-                pairs.append((source, target))
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = [x.strip() for x in line.split("\t")]
+        if len(fields) != 4 or not all(fields):
+            if not skip_bad:
+                raise ValueError(f"{path}: line {lineno}: expected 4 non-empty "
+                                 f"tab-separated fields 'src_lang, tgt_lang, source, "
+                                 f"target', got {line[:80]!r} (skip_bad=True skips such "
+                                 f"lines)")
+            bad += 1
+            continue
+        src_lang, tgt_lang, source, target = fields
+        if (targets is None or tgt_lang in targets) and \
+                (sources is None or src_lang in sources):
+            pairs.append((source, target))
     if bad:
         print(f"{path}: skipped {bad} bad line{'s' * (bad != 1)} (not 4 non-empty fields)")
     return pairs
@@ -96,12 +110,16 @@ def find_tatoeba(split: str, pair: str = "eng-nor", *, cache_dir=None) -> Path |
     return next((root / relative for root in roots if (root / relative).is_file()), None)
 
 
-def check_tatoeba(data: bytes):
-    """Raise ValueError unless `data` looks like a Tatoeba Challenge dev/test file."""
+def check_tatoeba(data: bytes, sha256: str | None = None):
+    """Raise ValueError unless `data` looks like a Tatoeba Challenge dev/test file and,
+    when `sha256` is given, has that SHA-256 (the release file pinned in `SHA256`)."""
     lines = data.decode("utf-8", errors="replace").splitlines()[:20]
     if not lines or any(len(line.split("\t")) != 4 for line in lines if line.strip()):
         raise ValueError("expected lines of 4 tab-separated fields, got "
                          f"{(lines or [''])[0][:80]!r} (an error page?)")
+    if sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != sha256:
+        raise ValueError(f"expected the release file with SHA-256 {sha256}, got SHA-256 "
+                         f"{got} (cut short, damaged, or changed upstream)")
 
 
 def load_tatoeba(split: str = "test", pair: str = "eng-nor", target_langs=None,
@@ -113,26 +131,53 @@ def load_tatoeba(split: str = "test", pair: str = "eng-nor", target_langs=None,
         split: "dev" or "test" (what the release publishes as plain files).
         pair: the release's language pair, e.g. "eng-nor" or "nor-nor".
         target_langs, source_langs, skip_bad: as in `read_tatoeba`.
-        path: a local file; it wins over everything else.
+        path: a local file; it wins over everything else and is not checked against
+            the pinned SHA-256.
         cache_dir, download, opener, progress: where and whether to fetch (tests pass
             download=False or a fake opener; they never use the network).
-    Raises DownloadError (an OSError) when the file is nowhere and cannot be fetched.
+    Raises DownloadError (an OSError) when the file is nowhere and cannot be fetched;
+    ValueError when a $TINYTX_DATA_DIR copy (or, with download=False, the cached copy)
+    does not match the pinned SHA-256.
 
     >>> pairs = load_tatoeba("test", "eng-nor", target_langs="nob")   # doctest: +SKIP
     """
     if path is None:
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
-        path = find_tatoeba(split, pair, cache_dir=cache_dir)
-    if path is None:
-        target = Path(cache_dir or default_cache_dir()) / "tatoeba" / split / pair / \
-            f"{split}.txt"
-        hint = (f"put the release's file at ${DATA_ENV}/tatoeba/{split}/{pair}/{split}.txt "
-                f"or pass its path; get it from {RELEASE}/{split}/{pair}/{split}.txt")
-        if not download:
-            raise FileNotFoundError(f"Tatoeba {pair} {split}: no local copy and "
-                                    f"download=False; {hint}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        path = download_file([f"{RELEASE}/{split}/{pair}/{split}.txt"], target,
-                             opener=opener, check=check_tatoeba, progress=progress, hint=hint)
+        path = _release_file(split, pair, cache_dir, download, opener, progress)
     return read_tatoeba(path, target_langs, source_langs, skip_bad=skip_bad)
+
+
+def _release_file(split, pair, cache_dir, download, opener, progress) -> Path:
+    """The release's `<split>/<pair>/<split>.txt`: a good local copy, or downloaded."""
+    relative = f"{split}/{pair}/{split}.txt"
+    url, sha256 = f"{RELEASE}/{relative}", SHA256.get((split, pair))
+    target = Path(cache_dir or default_cache_dir()) / "tatoeba" / relative
+    found = find_tatoeba(split, pair, cache_dir=cache_dir)
+    if found is not None and sha256 is not None:
+        found = _pinned_copy(found, relative, sha256, cache_file=target, download=download)
+    if found is not None:
+        return found
+    hint = f"put the release's file at ${DATA_ENV}/tatoeba/{relative} or pass its path; " \
+           f"get it from {url}"
+    if not download:
+        raise FileNotFoundError(f"Tatoeba {pair} {split}: no local copy and "
+                                f"download=False; {hint}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return download_file([url], target, opener=opener, progress=progress, hint=hint,
+                         check=lambda data: check_tatoeba(data, sha256))
+
+
+def _pinned_copy(found: Path, relative, sha256, *, cache_file: Path, download) -> Path | None:
+    """`found` when its SHA-256 is the pin; None when it is the cache's copy, to be
+    downloaded again; else ValueError naming the file, both hashes and what to do."""
+    got = hashlib.sha256(found.read_bytes()).hexdigest()
+    if got == sha256:
+        return found
+    bad = f"{found}: expected the Tatoeba release file {relative} with SHA-256 {sha256}, " \
+          f"got SHA-256 {got}"
+    if found != cache_file or not download:
+        raise ValueError(f"{bad}; replace it with {RELEASE}/{relative} or delete it, "
+                         f"or pass your own file with path=... (not checked against the pin)")
+    print(f"{bad}; downloading a fresh copy")
+    return None
