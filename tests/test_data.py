@@ -11,7 +11,7 @@ import pytest
 
 import tinytx as tx
 from tinytx.data import (DATA_ENV, SPECIALS, DownloadError, add_special_tokens,
-                         default_cache_dir, download_file, encode_cached, encode_pairs,
+                         check_gutenberg, default_cache_dir, download_file, encode_cached, encode_pairs,
                          find_quixote, get_batch, iter_windows, load_quixote, load_text,
                          pad_batch, pair_batches, read_tsv_pairs, sentence_pairs,
                          special_ids, split_sentences, strip_gutenberg, train_val_split)
@@ -223,7 +223,8 @@ def test_download_progress_and_atomic_save(tmp_path, capsys):
     pages = {mirror("down"): OSError("no route"), mirror("cut"): (BOOK[:-100], len(BOOK)),
              mirror("up"): BOOK}
     opener = FakeOpener(pages, on_read=while_streaming)
-    assert download_file(list(pages), dest, opener=opener, timeout=7) == dest
+    assert download_file(list(pages), dest, check=check_gutenberg, opener=opener,
+                         timeout=7) == dest
     assert dest.read_bytes() == BOOK and list(tmp_path.iterdir()) == [dest]
     assert opener.calls == [(u, 7) for u in pages]     # fallbacks, same timeout
     err = capsys.readouterr().err
@@ -276,8 +277,10 @@ def test_download_from_a_file_url(tmp_path):
     (tmp_path / "cache").mkdir()
     dest = tmp_path / "cache" / "q.txt"
     with pytest.raises(DownloadError, match="expected a URL starting https://"):
-        download_file((source.as_uri(),), dest, progress=False)      # https only by default
-    got = download_file((source.as_uri(),), dest, progress=False, schemes=("file",))
+        download_file((source.as_uri(),), dest, check=check_gutenberg,
+                      progress=False)                                # https only by default
+    got = download_file((source.as_uri(),), dest, check=check_gutenberg, progress=False,
+                        schemes=("file",))
     assert got.read_bytes() == BOOK
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tinytx.data import DATA_ENV, DownloadError, download_file, load_quixote, load_tatoeba
-from tinytx.data import quixote, tatoeba
-from tinytx.data.quixote import check_redirect, same_site
+from tinytx.data import check_gutenberg, download, tatoeba
+from tinytx.data.download import check_redirect, same_site
 
 HEADER = "*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\r\n\r\n"
 FOOTER = "\r\n*** END OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\r\nlicense\r\n"
@@ -137,7 +137,8 @@ def test_a_redirect_off_the_site_or_the_schemes_is_refused(server, tmp_path, loc
 def test_only_https_by_default(server, tmp_path):
     server.routes["/book"] = whole(BOOK)
     with pytest.raises(DownloadError, match="expected a URL starting https://"):
-        download_file((server.url("/book"),), tmp_path / "q.txt", progress=False)
+        download_file((server.url("/book"),), tmp_path / "q.txt", check=check_gutenberg,
+                      progress=False)
     assert server.requests == [] and list(tmp_path.iterdir()) == []
 
 
@@ -164,7 +165,7 @@ def test_redirect_rule(old, new, schemes, ok):
 
 def test_urllib_handler_refuses_https_to_http():
     """The handler the default opener installs, as urllib calls it (no TLS server needed)."""
-    handler = quixote._SameSiteRedirects(("http", "https"))
+    handler = download._SameSiteRedirects(("http", "https"))
     request = urllib.request.Request("https://www.gutenberg.org/cache/epub/996/pg996.txt")
     closed = []
     fp = type("Body", (), {"close": lambda self: closed.append(True)})()
@@ -198,52 +199,64 @@ def release(server, monkeypatch):
     """The release's URLs answered by the local server (urllib itself, over http)."""
     monkeypatch.delenv(DATA_ENV, raising=False)
     return lambda url, timeout: urllib.request.urlopen(
-        url.replace(tatoeba.RELEASE, server.url("/data")), timeout=timeout)
+        url.replace(tatoeba.REPOSITORY, server.url("")), timeout=timeout)
+
+
+def pinned_route(split, pair):
+    """Where the local server answers the pinned release file (split, pair)."""
+    return f"/{tatoeba.PINNED[split, pair].commit}/data/{split}/{pair}/{split}.txt"
 
 
 def test_a_downloaded_tatoeba_file_must_match_its_pin(server, release, tmp_path):
-    server.routes["/data/dev/eng-nor/dev.txt"] = whole(TSV)   # well formed, but not the pin
+    server.routes[pinned_route("dev", "eng-nor")] = whole(TSV)   # well formed, not the pin
     with pytest.raises(DownloadError) as e:
         load_tatoeba("dev", "eng-nor", cache_dir=tmp_path, opener=release, progress=False)
     msg = str(e.value)
-    assert "dev/eng-nor/dev.txt" in msg and hashlib.sha256(TSV).hexdigest() in msg
-    assert tatoeba.SHA256["dev", "eng-nor"] in msg and "TINYTX_DATA_DIR/tatoeba" in msg
+    assert "dev/eng-nor/dev.txt" in msg and "expected the release file's 6264 lines, got 2" \
+        in msg and "TINYTX_DATA_DIR/tatoeba" in msg
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
-    server.routes["/data/dev/eng-xyz/dev.txt"] = whole(TSV)   # no pin: structure only
+    nor = tatoeba.PINNED["dev", "nor-nor"]                    # pinned by its bytes too
+    server.routes[pinned_route("dev", "nor-nor")] = whole(b"x\ty\ta\tb\n" * nor.lines)
+    with pytest.raises(DownloadError, match=f"SHA-256 {nor.sha256}, got SHA-256"):
+        load_tatoeba("dev", "nor-nor", cache_dir=tmp_path, opener=release, progress=False)
+    server.routes["/master/data/dev/eng-xyz/dev.txt"] = whole(TSV)   # no pin: structure only
     assert load_tatoeba("dev", "eng-xyz", cache_dir=tmp_path, opener=release,
                         progress=False) == [("I eat.", "Jeg spiser."), ("I eat.", "Eg et.")]
 
 
 def test_a_tatoeba_copy_with_a_wrong_hash(server, release, tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(tatoeba.SHA256, ("test", "eng-nor"), hashlib.sha256(TSV).hexdigest())
-    server.routes["/data/test/eng-nor/test.txt"] = whole(TSV)
+    commit = tatoeba.PINNED["test", "eng-nor"].commit
+    monkeypatch.setitem(tatoeba.PINNED, ("test", "eng-nor"),
+                        tatoeba.Pin(commit, 2, hashlib.sha256(TSV).hexdigest()))
+    server.routes[pinned_route("test", "eng-nor")] = whole(TSV)
     cached = tmp_path / "cache" / "tatoeba" / "test" / "eng-nor" / "test.txt"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(FIRST)                 # cut short by an older tinytx
     load = lambda **kw: load_tatoeba("test", cache_dir=tmp_path / "cache",  # noqa: E731
                                      opener=release, progress=False, **kw)
-    with pytest.raises(ValueError, match="test.txt: expected the Tatoeba release file "
-                                         "test/eng-nor/test.txt with SHA-256"):
+    with pytest.raises(ValueError, match="test.txt: not the Tatoeba release file .*"
+                                         "test/eng-nor/test.txt: expected the release "
+                                         "file's 2 lines, got 1"):
         load(download=False)
     assert len(load()) == 2 and cached.read_bytes() == TSV
     assert "downloading a fresh copy" in capsys.readouterr().out
-    assert server.requests == ["/data/test/eng-nor/test.txt"]
+    assert server.requests == [pinned_route("test", "eng-nor")]
     data = tmp_path / "data" / "tatoeba" / "test" / "eng-nor" / "test.txt"   # the user's
     data.parent.mkdir(parents=True)
     data.write_bytes(FIRST)
     monkeypatch.setenv(DATA_ENV, str(tmp_path / "data"))
-    with pytest.raises(ValueError, match=r"got SHA-256 [0-9a-f]{64}; replace it"):
+    with pytest.raises(ValueError, match=r"got 1 \(cut short.*\); replace it"):
         load()
     assert load(path=data) == [("I eat.", "Jeg spiser.")]    # path=: not checked
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize("split, pair", sorted(tatoeba.SHA256))
+@pytest.mark.parametrize("split, pair", sorted(tatoeba.PINNED))
 def test_the_pins_are_the_local_release_files(split, pair):
     local = SHARED / split / pair / f"{split}.txt"
     if not local.is_file():
         pytest.skip(f"no local copy of the release file at {local}")
-    tatoeba.check_tatoeba(local.read_bytes(), tatoeba.SHA256[split, pair])
+    tatoeba.check_tatoeba(local.read_bytes(), tatoeba.PINNED[split, pair])
 
 
 def test_read_tatoeba_names_a_byte_that_is_not_utf8(tmp_path):

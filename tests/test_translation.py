@@ -1,6 +1,7 @@
 """Translation: the Tatoeba reader and lookup, the shared tokenizer, decoding with and
 without the KV cache, the baselines, and examples/translate.py end to end on a tiny
 synthetic corpus (no network)."""
+import hashlib
 import importlib.util
 import io
 import sys
@@ -11,7 +12,7 @@ import pytest
 
 import tinytx as tx
 from tinytx.checkpoint import checkpoint_paths
-from tinytx.data import DownloadError, load_tatoeba, read_tatoeba, shared_tokenizer
+from tinytx.data import DownloadError, load_tatoeba, read_tatoeba, shared_tokenizer, tatoeba
 from tinytx.generate import beam_search_seq2seq, generate_seq2seq
 from tinytx.data.pairs import pad_batch, special_ids
 from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -66,16 +67,19 @@ def test_bad_arguments_are_named(tmp_path):
 # -- the lookup: explicit path > $TINYTX_DATA_DIR/tatoeba > cache > download -------------
 
 def test_lookup_order(tmp_path, monkeypatch):
+    """On a pair without a pinned SHA-256 (eng-deu): the order alone (the pins are
+    tests/test_download.py's)."""
     data, cache = tmp_path / "data", tmp_path / "cache"
-    rel = Path("tatoeba/test/eng-nor/test.txt")
-    _write(cache / rel, "eng\tnob\tcache\tcache\n")
+    rel = Path("tatoeba/test/eng-deu/test.txt")
+    _write(cache / rel, "eng\tdeu\tcache\tcache\n")
     monkeypatch.delenv("TINYTX_DATA_DIR", raising=False)
-    assert load_tatoeba("test", cache_dir=cache, download=False) == [("cache", "cache")]
-    _write(data / rel, "eng\tnob\tdata\tdata\n")
+    load = lambda **kw: load_tatoeba("test", "eng-deu", cache_dir=cache, **kw)  # noqa: E731
+    assert load(download=False) == [("cache", "cache")]
+    _write(data / rel, "eng\tdeu\tdata\tdata\n")
     monkeypatch.setenv("TINYTX_DATA_DIR", str(data))
-    assert load_tatoeba("test", cache_dir=cache, download=False) == [("data", "data")]
-    explicit = _write(tmp_path / "mine.txt", "eng\tnob\tmine\tmine\n")
-    assert load_tatoeba("test", path=explicit, cache_dir=cache) == [("mine", "mine")]
+    assert load(download=False) == [("data", "data")]
+    explicit = _write(tmp_path / "mine.txt", "eng\tdeu\tmine\tmine\n")
+    assert load(path=explicit) == [("mine", "mine")]
 
 
 class _Response(io.BytesIO):
@@ -83,7 +87,11 @@ class _Response(io.BytesIO):
 
 
 def test_download_is_checked_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    """eng-nor's dev file is pinned: GOOD stands in for it with its own pin."""
     monkeypatch.delenv("TINYTX_DATA_DIR", raising=False)
+    commit = tatoeba.PINNED["dev", "eng-nor"].commit
+    monkeypatch.setitem(tatoeba.PINNED, ("dev", "eng-nor"), tatoeba.Pin(
+        commit, len(GOOD.splitlines()), hashlib.sha256(GOOD.encode()).hexdigest()))
     with pytest.raises(FileNotFoundError, match="download=False"):
         load_tatoeba("dev", cache_dir=tmp_path, download=False)
 

@@ -16,11 +16,12 @@ written Norwegians both ways. `load_tatoeba` finds a split, in this order:
 
 The download goes through `download_file` (https only, redirects kept to the same site,
 Content-Length enforced) and is renamed into place only when whole and checked: four
-tab-separated fields per line, and, for the release files in `SHA256` (dev and test of
-eng-nor and nor-nor), the pinned SHA-256, so a file cut short or changed upstream cannot
+tab-separated fields per line, and, for the release files in `PINNED` (dev and test of
+eng-nor and nor-nor, each fetched at a fixed commit of the repository), the number of
+lines and, where known, the SHA-256, so a file cut short or changed upstream cannot
 silently score on part of a test set. A cached or $TINYTX_DATA_DIR copy of a pinned file
 is checked against the pin too: a bad cached copy is downloaded again (a printed line says
-so), a bad $TINYTX_DATA_DIR copy is a ValueError naming both hashes. A file passed as
+so), a bad $TINYTX_DATA_DIR copy is a ValueError saying what is wrong. A file passed as
 `path=` is the user's and is not checked against the pin. Other pairs get the structural
 check only.
 
@@ -34,18 +35,37 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..files import read_text
-from .quixote import DATA_ENV, default_cache_dir, download_file
+from .download import download_file
+from .quixote import DATA_ENV, default_cache_dir
 
-RELEASE = "https://raw.githubusercontent.com/Helsinki-NLP/Tatoeba-Challenge/master/data"
-# SHA-256 of RELEASE/<split>/<pair>/<split>.txt, the files the lessons' numbers come from
-SHA256 = {
-    ("dev", "eng-nor"): "2a5f4736c3c58ffd01fe41007ef13b8a6131f5b9155e0f10d76793b7d7b414ad",
-    ("dev", "nor-nor"): "f32d704b8f5c380efbfe1ba2a6df98be9d0a801cc064e8a5becce8cf27527907",
-    ("test", "eng-nor"): "79e28e1e76b14480ce7ea20676339b9f86f63ae85417ecf1c49f2230d62a948c",
-    ("test", "nor-nor"): "71e2a28b78d7a4689fb30bc59b8fbaaf0ebcf681c7d2eb939eb8067b3af8631f",
+REPOSITORY = "https://raw.githubusercontent.com/Helsinki-NLP/Tatoeba-Challenge"
+RELEASE = f"{REPOSITORY}/master/data"      # pairs not pinned below: the newest files
+
+
+@dataclass(frozen=True)
+class Pin:
+    """A release file fixed in time: the repository commit it is fetched at, its number
+    of lines and, where its bytes could be checked, its SHA-256."""
+    commit: str
+    lines: int
+    sha256: str | None = None
+
+
+# The files the lessons' and docs' numbers come from. The nor-nor pins are the bytes at
+# these commits. The eng-nor files at 6faf2dab have the same lines but, by the repository
+# index, 2 (test) and 3 (dev) invisible characters more than the copies the numbers were
+# measured on, so their bytes are pinned by commit and checked by line count only.
+PINNED = {
+    ("test", "nor-nor"): Pin("a7d15df66562742e38a7b8b04a79650a6585cfd5", 948,
+                             "71e2a28b78d7a4689fb30bc59b8fbaaf0ebcf681c7d2eb939eb8067b3af8631f"),
+    ("dev", "nor-nor"): Pin("e0298338de476a4133460025a7a84da0a026cfb8", 289,
+                            "f32d704b8f5c380efbfe1ba2a6df98be9d0a801cc064e8a5becce8cf27527907"),
+    ("test", "eng-nor"): Pin("6faf2dab0b7b01a0e08a114dbacbb7deac54988d", 5000),
+    ("dev", "eng-nor"): Pin("6faf2dab0b7b01a0e08a114dbacbb7deac54988d", 6264),
 }
 SPLITS = ("dev", "test")      # what the release has as plain files
 
@@ -110,16 +130,21 @@ def find_tatoeba(split: str, pair: str = "eng-nor", *, cache_dir=None) -> Path |
     return next((root / relative for root in roots if (root / relative).is_file()), None)
 
 
-def check_tatoeba(data: bytes, sha256: str | None = None):
+def check_tatoeba(data: bytes, pin: Pin | None = None):
     """Raise ValueError unless `data` looks like a Tatoeba Challenge dev/test file and,
-    when `sha256` is given, has that SHA-256 (the release file pinned in `SHA256`)."""
-    lines = data.decode("utf-8", errors="replace").splitlines()[:20]
-    if not lines or any(len(line.split("\t")) != 4 for line in lines if line.strip()):
+    for a pinned release file (`PINNED`), has its number of lines and SHA-256."""
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    if not lines or any(len(line.split("\t")) != 4 for line in lines[:20] if line.strip()):
         raise ValueError("expected lines of 4 tab-separated fields, got "
                          f"{(lines or [''])[0][:80]!r} (an error page?)")
-    if sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != sha256:
-        raise ValueError(f"expected the release file with SHA-256 {sha256}, got SHA-256 "
-                         f"{got} (cut short, damaged, or changed upstream)")
+    if pin is None:
+        return
+    if len(lines) != pin.lines:
+        raise ValueError(f"expected the release file's {pin.lines} lines, got {len(lines)} "
+                         f"(cut short, damaged, or another version)")
+    if pin.sha256 is not None and (got := hashlib.sha256(data).hexdigest()) != pin.sha256:
+        raise ValueError(f"expected the release file with SHA-256 {pin.sha256}, got SHA-256 "
+                         f"{got} (damaged, or another version)")
 
 
 def load_tatoeba(split: str = "test", pair: str = "eng-nor", target_langs=None,
@@ -150,12 +175,12 @@ def load_tatoeba(split: str = "test", pair: str = "eng-nor", target_langs=None,
 
 def _release_file(split, pair, cache_dir, download, opener, progress) -> Path:
     """The release's `<split>/<pair>/<split>.txt`: a good local copy, or downloaded."""
-    relative = f"{split}/{pair}/{split}.txt"
-    url, sha256 = f"{RELEASE}/{relative}", SHA256.get((split, pair))
+    relative, pin = f"{split}/{pair}/{split}.txt", PINNED.get((split, pair))
+    url = f"{REPOSITORY}/{pin.commit}/data/{relative}" if pin else f"{RELEASE}/{relative}"
     target = Path(cache_dir or default_cache_dir()) / "tatoeba" / relative
     found = find_tatoeba(split, pair, cache_dir=cache_dir)
-    if found is not None and sha256 is not None:
-        found = _pinned_copy(found, relative, sha256, cache_file=target, download=download)
+    if found is not None and pin is not None:
+        found = _pinned_copy(found, url, pin, cache_file=target, download=download)
     if found is not None:
         return found
     hint = f"put the release's file at ${DATA_ENV}/tatoeba/{relative} or pass its path; " \
@@ -165,19 +190,19 @@ def _release_file(split, pair, cache_dir, download, opener, progress) -> Path:
                                 f"download=False; {hint}")
     target.parent.mkdir(parents=True, exist_ok=True)
     return download_file([url], target, opener=opener, progress=progress, hint=hint,
-                         check=lambda data: check_tatoeba(data, sha256))
+                         check=lambda data: check_tatoeba(data, pin))
 
 
-def _pinned_copy(found: Path, relative, sha256, *, cache_file: Path, download) -> Path | None:
-    """`found` when its SHA-256 is the pin; None when it is the cache's copy, to be
-    downloaded again; else ValueError naming the file, both hashes and what to do."""
-    got = hashlib.sha256(found.read_bytes()).hexdigest()
-    if got == sha256:
+def _pinned_copy(found: Path, url, pin, *, cache_file: Path, download) -> Path | None:
+    """`found` when it is the pinned release file; None when it is the cache's copy, to
+    be downloaded again; else ValueError naming the file, what is wrong and what to do."""
+    try:
+        check_tatoeba(found.read_bytes(), pin)
         return found
-    bad = f"{found}: expected the Tatoeba release file {relative} with SHA-256 {sha256}, " \
-          f"got SHA-256 {got}"
+    except ValueError as e:
+        bad = f"{found}: not the Tatoeba release file {url}: {e}"
     if found != cache_file or not download:
-        raise ValueError(f"{bad}; replace it with {RELEASE}/{relative} or delete it, "
-                         f"or pass your own file with path=... (not checked against the pin)")
+        raise ValueError(f"{bad}; replace it with that file or delete it, or pass your "
+                         f"own file with path=... (not checked against the pin)")
     print(f"{bad}; downloading a fresh copy")
     return None
