@@ -35,7 +35,8 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
-from tinytx.data import load_text, read_tsv_pairs
+from tinytx.data import load_text, read_tsv_pairs, text_record
+from tinytx.files import lock_folder, read_text
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
@@ -172,6 +173,12 @@ def save_hf(kind, model, tok, folder):
 
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
+    tx.get_device(cfg.device)         # no GPU is an error now, not after loading
+    with lock_folder(cfg.out_dir):    # one run per folder
+        return finetune(cfg, resume)
+
+
+def finetune(cfg, resume):
     t_start, out = time.perf_counter(), Path(cfg.out_dir)
     tx.manual_seed(cfg.train.seed)
     kind, model, tok = load_pretrained(cfg.model, cfg.dropout)
@@ -191,6 +198,7 @@ def main(argv=None):
     trainer = Trainer(model, train_cfg, batches(kind, data, cfg, pad), out,
                       loss_fn=loss_for(kind), tokenizer=tok,
                       meta={"example": asdict(cfg)},
+                      data=text_record(read_text(cfg.data, "a text or TSV file")),
                       tokens_per_batch=int(train_cfg.batch_size * mean_tokens))
     if resume:
         trainer.resume()

@@ -5,6 +5,7 @@
     python examples/train_quixote.py --resume              # continue out/quixote/last
     python examples/train_quixote.py --config=seed-small --device=cuda   # the report's model
     python examples/train_quixote.py --data=/path/to/pg996.txt          # no download
+    python examples/train_quixote.py --resume --data=other.txt --allow_new_data  # go on, new text
 
 It fetches the book once (or reads --data / $TINYTX_DATA_DIR/quixote.txt), trains a BPE
 tokenizer on the first 90% (cached for the next run), trains a GPT on it, evaluates on the
@@ -13,6 +14,11 @@ training. Everything lands in --out_dir (default out/quixote): loss.csv, loss.pn
 checkpoints last.* and best.* (the tokenizer inside: examples/sample.py needs nothing
 else), and the tokenizer. The last line is a summary: validation loss, validation bits
 per byte, tokens/s and wall time.
+
+The run holds --out_dir's lock (a second run there is refused). --resume continues with
+the checkpoint's own tokenizer and refuses a text other than the one it was trained on,
+unless --allow_new_data. Errors (a missing file, a full disk, a GPU that is not there,
+a run that diverged) are one line, `error: ...`, and exit code 1.
 """
 from __future__ import annotations
 
@@ -23,11 +29,12 @@ from pathlib import Path
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
-from tinytx.data import encode_cached, get_batch, load_quixote, train_val_split
+from tinytx.data import encode_cached, get_batch, load_quixote, text_record, train_val_split
+from tinytx.files import lock_folder
 from tinytx.generate import generate_text
 from tinytx.models import GPT, GPTConfig
 from tinytx.tokenizer.cached import cached_tokenizer
-from tinytx.train import Trainer, TrainConfig, evaluate
+from tinytx.train import Trainer, TrainConfig, evaluate, resume_tokenizer
 
 PROMPTS = ('"Here is the apple of which I spoke," said Don Quixote,',
            "My name is Hallvard, and I'm a student.")
@@ -39,6 +46,7 @@ class Config:
     fields are options too, flat: --n_layer=6, --lr=1e-3 (tinytx.config.nested)."""
     # data and output
     data: str = ""                 # a local copy of the book ("" = cache or download)
+    allow_new_data: bool = False   # --resume on another text (with the old tokenizer)
     out_dir: str = "out/quixote"
     vocab_size: int = 2048         # the tokenizer's (and so the model's) vocabulary
     model: GPTConfig = nested(GPTConfig, derived=("vocab_size",), n_layer=4, n_head=4,
@@ -93,20 +101,31 @@ def print_sample(header, text):
 
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
+    tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
+    with lock_folder(cfg.out_dir):
+        return train_and_sample(cfg, resume)
+
+
+def train_and_sample(cfg, resume):
     t_start, out, tc = time.perf_counter(), Path(cfg.out_dir), cfg.train
     text = load_quixote(cfg.data or None)
     train_text, val_text = train_val_split(text, 0.1)      # contiguous: last 10% held out
-    tok = cached_tokenizer(train_text, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
-                           progress=tc.progress)
-    train_ids = encode_cached(tok, train_text, out / f"train-{cfg.vocab_size}.npy")
-    val_ids = encode_cached(tok, val_text, out / f"val-{cfg.vocab_size}.npy")
+    data = text_record(train_text)
+    if resume:               # the checkpoint's tokenizer, on the text it was trained on
+        tok = resume_tokenizer(out / "last", data, cfg.allow_new_data)
+    else:
+        tok = cached_tokenizer(train_text, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
+                               progress=tc.progress)
+    vocab = len(tok.vocab)
+    train_ids = encode_cached(tok, train_text, out / f"train-{vocab}.npy")
+    val_ids = encode_cached(tok, val_text, out / f"val-{vocab}.npy")
     bytes_per_token = len(val_text.encode()) / len(val_ids)
-    print(f"Don Quixote: {len(text):,} characters; vocabulary {len(tok.vocab)}; "
+    print(f"Don Quixote: {len(text):,} characters; vocabulary {vocab}; "
           f"{len(train_ids):,} training and {len(val_ids):,} held-out tokens "
           f"({bytes_per_token:.2f} bytes per token)")
 
     tx.manual_seed(tc.seed)
-    mc = replace(cfg.model, vocab_size=len(tok.vocab))
+    mc = replace(cfg.model, vocab_size=vocab)
     model = GPT(mc).to(cfg.device)
     print(f"GPT: {model.num_parameters():,} parameters, {mc.n_layer} layers, {mc.n_head} "
           f"heads, {mc.n_embd} wide, block {mc.block_size}")
@@ -120,12 +139,12 @@ def main(argv=None):
                      f"({row['val_bpb']:.3f} bits/byte)",
                      sample(model, tok, PROMPTS[0], cfg, seed=trainer.step))
 
-    trainer = Trainer(model, tc, batch, out, tokenizer=tok, on_eval=on_eval,
+    trainer = Trainer(model, tc, batch, out, tokenizer=tok, on_eval=on_eval, data=data,
                       meta={"example": asdict(cfg)},
                       tokens_per_batch=tc.batch_size * mc.block_size,
                       bytes_per_token=bytes_per_token)
     if resume:
-        trainer.resume()
+        trainer.resume(allow_new_data=cfg.allow_new_data)
         print(f"resumed from {out / 'last'} at step {trainer.step}")
     else:
         for prompt in PROMPTS:

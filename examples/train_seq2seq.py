@@ -41,7 +41,9 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
+from tinytx.files import lock_folder
 from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
+                         text_record,
                          special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer.cached import cached_tokenizer
@@ -118,10 +120,16 @@ def print_decodes(model, tok, examples, cfg):
 
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
+    tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
+    with lock_folder(cfg.out_dir):    # one run per folder
+        return train_and_decode(cfg, resume)
+
+
+def train_and_decode(cfg, resume):
     t_start, out, tc = time.perf_counter(), Path(cfg.out_dir), cfg.train
     train_pairs, val_pairs, what = load_pairs(cfg)
-    sentences = dict.fromkeys(s for pair in train_pairs for s in pair)   # each once
-    tok = cached_tokenizer("\n".join(sentences), cfg.vocab_size,
+    sentences = "\n".join(dict.fromkeys(s for pair in train_pairs for s in pair))  # each once
+    tok = cached_tokenizer(sentences, cfg.vocab_size,
                            out / f"tokenizer-{cfg.vocab_size}", progress=tc.progress)
     specials = add_special_tokens(tok)
     tok.save(str(out / "tokenizer"))                   # with [PAD] [BOS] [EOS], readable
@@ -150,6 +158,7 @@ def main(argv=None):
 
     trainer = Trainer(model, tc, batch, out, loss_fn=seq2seq_loss, tokenizer=tok,
                       on_eval=on_eval, meta={"example": asdict(cfg)},
+                      data=text_record(sentences),
                       tokens_per_batch=int(tc.batch_size * tokens_per_pair),
                       batch_tokens=target_tokens)  # padded pairs: weight by tokens
     if resume:

@@ -46,7 +46,8 @@ from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
 from tinytx.checkpoint_model import load_model
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
-                         special_ids, train_val_split)
+                         special_ids, text_record, train_val_split)
+from tinytx.files import lock_folder
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.train import Trainer, TrainConfig
 from tinytx.train.seq2seq import pair_loss, random_pair_batch
@@ -228,6 +229,12 @@ def main(argv=None):
                                     **decode_options(saved_cfg))[0]
             print(f"{name + ':':<8} {text}")
         return {"translation": text}
+    tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
+    with lock_folder(cfg.out_dir):    # one run per folder
+        return train_and_score(cfg, mode, out, t_start)
+
+
+def train_and_score(cfg, mode, out, t_start):
     train, val, test, what = load_data(cfg)
     tc = cfg.train
     tok = shared_tokenizer(train, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
@@ -259,10 +266,10 @@ def main(argv=None):
         for (src, ref), g, b in zip(examples, greedy, beam):
             print(f"  {src}  ->  greedy: {g}  |  beam: {b}  |  reference: {ref}")
 
-    out.mkdir(parents=True, exist_ok=True)
     tok.save(str(out / "tokenizer"))                  # with [PAD] [BOS] [EOS], readable
     trainer = Trainer(s2s, tc, batch, out, loss_fn=smoothed_loss(cfg.label_smoothing),
                       tokenizer=tok, on_eval=on_eval, meta={"example": asdict(cfg)},
+                      data=text_record("\n".join(f"{s}\t{t}" for s, t in train)),
                       tokens_per_batch=int(tc.batch_size * tokens_per_pair))
     if mode in ("resume", "evaluate"):
         trainer.resume()

@@ -35,6 +35,9 @@ import sys
 import types
 import typing
 
+from .backend import DeviceUnavailable
+from .train import TrainingDiverged
+
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -149,19 +152,24 @@ def parse_config(config, argv, extra_flags=()):
 
 def run_main(main, argv=None) -> int:
     """Run an example's `main(argv)`; an expected user error (a bad flag, a missing or
-    corrupt file, no network for the download) prints one `error: ...` line to stderr
-    and returns 1 instead of a traceback. Use: `sys.exit(run_main(main))`.
+    corrupt file, no network for the download, a full disk, a folder another run holds,
+    a device this machine lacks, a run that diverged) prints one `error: ...` line to
+    stderr and returns 1 instead of a traceback. Use: `sys.exit(run_main(main))`.
 
-    Expected errors are OSError (missing file, download failed, checkpoint not found) and
-    ValueError (bad value, bad data file, CheckpointError); anything else is a bug and
-    keeps its traceback.
+    Expected errors are OSError (missing file, download failed, disk full, folder in
+    use), ValueError (bad value, bad data file, CheckpointError, ResumeMismatch),
+    DeviceUnavailable and TrainingDiverged; anything else is a bug and keeps its
+    traceback.
     """
     try:
         main(argv)
-    except (OSError, ValueError) as e:
+    except EXPECTED_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     return 0
+
+
+EXPECTED_ERRORS = (OSError, ValueError, DeviceUnavailable, TrainingDiverged)
 
 
 def pick_preset(configs: dict, argv):

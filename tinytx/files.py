@@ -16,14 +16,27 @@ leaves the old file as it was and no temporary file behind.
 
 `read_text` reads a UTF-8 file and, on a byte that is not UTF-8, raises a ValueError that
 names the file and the offset (a bare UnicodeDecodeError names neither).
+
+`lock_folder` makes a run folder one run's: a second process that asks for the same
+folder is refused with the owner's pid, instead of writing its checkpoints and loss.csv
+between the first one's.
 """
 from __future__ import annotations
 
+import contextlib
+import datetime
 import glob
 import os
 import re
+import socket
+import sys
 import uuid
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:       # Windows: no advisory locks (lock_folder then only records)
+    fcntl = None
 
 
 def atomic_write(path, write) -> Path:
@@ -111,3 +124,69 @@ def fsync(path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class FolderInUse(OSError):
+    """Another process holds the folder's lock (see lock_folder)."""
+
+
+_HELD: dict[str, list] = {}      # resolved folder -> [open lock file, depth]: re-entrant
+
+
+@contextlib.contextmanager
+def lock_folder(folder, flag: str = "--out_dir"):
+    """Hold an advisory lock on `folder` (created if missing) for the `with` block.
+
+    The lock is `fcntl.flock` on `folder/.lock`, which records the owner (pid, host,
+    start time, command). The kernel drops it when the process ends, however it ends,
+    so a killed run never leaves a stale lock. The same process may nest the lock (the
+    job holds it, its Trainer asks again). Another process is refused at once. A folder
+    this call created and nobody wrote into is removed again at the end.
+
+    Args:
+        folder: the run folder (e.g. out/quixote).
+        flag: the option that chose the folder, named in the error.
+    Raises FolderInUse (an OSError) naming the folder and the owner.
+
+    >>> import tempfile
+    >>> with lock_folder(tempfile.mkdtemp()) as lock_file:
+    ...     lock_file.name
+    '.lock'
+    """
+    folder = Path(folder)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    key = str(folder.resolve())
+    if key in _HELD:
+        _HELD[key][1] += 1
+    else:
+        _HELD[key] = [_acquire(folder / ".lock", flag), 1]
+    try:
+        yield folder / ".lock"
+    finally:
+        _HELD[key][1] -= 1
+        if _HELD[key][1] == 0:
+            _HELD.pop(key)[0].close()           # closing the file releases the lock
+            if created and [p.name for p in folder.iterdir()] == [".lock"]:
+                (folder / ".lock").unlink()     # a run that wrote nothing leaves nothing
+                folder.rmdir()
+
+
+def _acquire(path: Path, flag: str):
+    f = open(path, "a+", encoding="utf-8")
+    if fcntl is not None:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            owner = f.read().strip() or "another process"
+            f.close()
+            raise FolderInUse(f"{path.parent} is in use by another run ({owner}); wait "
+                              f"for it to finish, or pass another {flag}") from None
+    f.seek(0)
+    f.truncate()
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} since {started}: "
+            f"{' '.join(sys.argv)[:200]}\n")
+    f.flush()
+    return f

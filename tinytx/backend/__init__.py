@@ -19,11 +19,12 @@ The files: device.py (Device, get_device), gpu.py (CuPy on first use, the cuda d
 random generator), strict.py (the strict device's arrays), memory.py (malloc tuning,
 memory_owner).
 """
-from .device import DEVICE_NAMES, Device, device_of, get_device, manual_seed
+from .device import (DEVICE_NAMES, Device, DeviceUnavailable, device_of, get_device,
+                     manual_seed)
 from .gpu import CudaGenerator, cuda_available, load_cupy
 from .memory import MALLOC_TUNED, keep_freed_memory, memory_owner
 from .strict import StrictArray
 
-__all__ = ["DEVICE_NAMES", "Device", "device_of", "get_device", "manual_seed",
+__all__ = ["DEVICE_NAMES", "Device", "DeviceUnavailable", "device_of", "get_device", "manual_seed",
            "CudaGenerator", "cuda_available", "load_cupy", "MALLOC_TUNED",
            "keep_freed_memory", "memory_owner", "StrictArray"]

@@ -158,6 +158,8 @@ def _scatter_rows(target, rows, values):
     """target[rows] += values for whole rows (an embedding's backward) on NumPy: sort the
     rows, sum each run of equal rows with one reduceat, add once per distinct row. Several
     times faster than np.add.at, which handles one element at a time."""
+    if len(rows) == 0:                          # an empty batch: nothing to add
+        return
     order = np.argsort(rows, kind="stable")
     rows = rows[order]
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # first of each run
@@ -166,6 +168,10 @@ def _scatter_rows(target, rows, values):
 
 _DEVICES: dict[str, Device] = {}
 DEVICE_NAMES = ("cpu", "cuda", "strict")
+
+
+class DeviceUnavailable(RuntimeError):
+    """A device was asked for that this machine cannot give (cuda without CuPy or a GPU)."""
 
 
 def get_device(device: str | Device | None = None) -> Device:
@@ -179,8 +185,8 @@ def get_device(device: str | Device | None = None) -> Device:
         raise ValueError(f"device: expected one of {DEVICE_NAMES}, got {device!r}")
     if name not in _DEVICES:
         if name == "cuda" and not gpu.cuda_available():
-            raise RuntimeError(f"device 'cuda' was asked for, but {gpu.why_no_cuda()}; "
-                               "use device='cpu'")
+            raise DeviceUnavailable(f"device 'cuda' was asked for, but "
+                                    f"{gpu.why_no_cuda()}; use device='cpu'")
         _DEVICES[name] = Device(name)
     return _DEVICES[name]
 

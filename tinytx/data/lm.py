@@ -54,6 +54,17 @@ def train_val_split(seq, val_frac: float = 0.1):
     return seq[:n_train], seq[n_train:]
 
 
+def text_record(text: str) -> dict:
+    """What a checkpoint records of the text a model was trained on (a resumed run is
+    compared with it: `tinytx.train.check_resume`): its SHA-256 and length.
+
+    >>> text_record("abc")["characters"]
+    3
+    """
+    return {"sha256": hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
+            "characters": len(text)}
+
+
 # ---------------------------------------------------------------------------------------
 # Token cache
 # ---------------------------------------------------------------------------------------

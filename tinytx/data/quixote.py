@@ -98,6 +98,8 @@ def load_text(path, gutenberg="auto") -> str:
         gutenberg: "auto" strips the Project Gutenberg header/footer when the file has a
             START or END marker (and then needs both); True always strips (raises without
             markers); False never strips.
+    Raises ValueError naming the file for a byte that is not UTF-8, missing markers, or a
+    file with no text in it (empty or only whitespace: nothing to train on).
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "poem.txt")
@@ -118,9 +120,13 @@ def load_text(path, gutenberg="auto") -> str:
     marked = _START.search(text) is not None or _END.search(text) is not None
     if gutenberg is True or (gutenberg == "auto" and marked):
         try:
-            return strip_gutenberg(text)
+            text = strip_gutenberg(text)
         except ValueError as e:
             raise ValueError(f"{path}: {e}") from None
+    if not text.strip():
+        raise ValueError(f"{path}: expected a text to train on, got "
+                         f"{'an empty file' if not text else 'only whitespace'}"
+                         f"{' between the Gutenberg markers' if marked else ''}")
     return text
 
 

@@ -13,7 +13,10 @@ batches (never training batches), a val row is added, loss.png is redrawn, and t
 checkpoints `last` and (if the validation loss improved) `best` are saved. A checkpoint
 holds everything the next step depends on — weights, AdamW moments, step, the batch
 generator's state and the device generators (dropout) — so `resume()` continues exactly
-as if training had never stopped.
+as if training had never stopped. It also records what the model was trained on (the
+tokenizer, and the data when the job describes it), and `resume()` refuses to go on with
+another tokenizer or other data (`check_resume`). While it trains, the Trainer holds the
+out_dir's lock (`tinytx.files.lock_folder`): a second run in the same folder is refused.
 """
 from __future__ import annotations
 
@@ -26,8 +29,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import optim
-from ..checkpoint import checkpoint_paths, load_checkpoint, save_checkpoint
-from ..checkpoint_model import model_record
+from ..checkpoint import (checkpoint_paths, load_checkpoint, read_checkpoint_meta,
+                          save_checkpoint)
+from ..checkpoint_model import load_tokenizer, model_record
+from ..files import lock_folder
 from ..tensor import no_grad
 from .evaluation import bits_per_byte
 from .logs import plot_losses, read_rows, write_rows
@@ -56,6 +61,64 @@ class TrainConfig:
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or inf."""
+
+
+class ResumeMismatch(ValueError):
+    """A checkpoint resumed with another tokenizer or other data than it was trained on."""
+
+
+def check_resume(saved: dict, current: dict, path, allow_new_data: bool | None = None):
+    """Refuse to resume the checkpoint at `path` when what it was trained on differs.
+
+    Args:
+        saved: the checkpoint's config (its manifest's "config": tokenizer and data).
+        current: the same records for this run: {"tokenizer": ..., "data": ...}
+            (`model_record`'s tokenizer; the data as the job describes it, e.g. the text's
+            SHA-256 and length); a record left out is not checked (a job checks its data
+            before it builds a tokenizer, the Trainer checks both).
+        allow_new_data: go on with other data (a new text, the same tokenizer); None
+            when the job offers no such option (its error message then names none).
+    Raises ResumeMismatch (a ValueError) saying what differs. A tokenizer that differs is
+    always refused: every token id would change meaning under the trained weights.
+    Checkpoints from before these records (no data; the tokenizer as a path) are not
+    checked for what they lack.
+    """
+    data, now = saved.get("data"), current.get("data")
+    if data is not None and data != now and not allow_new_data:
+        option = ("" if allow_new_data is None else ", or add --allow_new_data to go on "
+                  "with the new text and the checkpoint's tokenizer")
+        raise ResumeMismatch(f"--resume: {path} was trained on {_describe(data)}, but this "
+                             f"run reads {_describe(now)}. Pass the same data, or train "
+                             f"into a new --out_dir{option}")
+    if "tokenizer" in current and not isinstance(saved.get("tokenizer"), str) and \
+            saved.get("tokenizer") != current["tokenizer"]:
+        raise ResumeMismatch(f"--resume: {path} was trained with another tokenizer than "
+                             f"this run's; every token id would change meaning. Resume "
+                             f"with the same data and options, or train into a new "
+                             f"--out_dir")
+
+
+def resume_tokenizer(path, data=None, allow_new_data: bool | None = None):
+    """The tokenizer saved in the checkpoint at `path`, to resume it with: the model's own,
+    whatever the tokenizer cache holds now. With `data` (this run's record), a text other
+    than the checkpoint's is refused first (check_resume), before any work is done.
+
+    Raises FileNotFoundError naming --resume when there is no checkpoint.
+    """
+    json_path = checkpoint_paths(path)[1]
+    if not json_path.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {json_path}; train without "
+                                f"--resume first (or pass the right --out_dir)")
+    config = read_checkpoint_meta(path)["config"] or {}
+    if data is not None:
+        check_resume(config, {"data": data}, path, allow_new_data)
+    return load_tokenizer(config, config.get("model_type"), json_path)
+
+
+def _describe(data) -> str:
+    if not isinstance(data, dict):
+        return "data it does not describe" if data is None else repr(data)
+    return ", ".join(f"{k} {v}" for k, v in data.items())
 
 
 def lm_loss(model, batch):
@@ -99,6 +162,8 @@ class Trainer:
             checkpoint with the model's type and config (tinytx.checkpoint_model), so
             `load_model(out_dir / "best")` rebuilds both.
         meta: more JSON-able entries for the checkpoints' config (the job's options …).
+        data: a JSON-able record of the training data (e.g. {"sha256": ..., "characters":
+            ...}), saved in the checkpoints and compared on resume (see check_resume).
         on_eval: called as on_eval(trainer, row) after each evaluation (e.g. to sample).
         tokens_per_batch: tokens in one micro-batch, for tokens/s.
         batch_tokens: batch_tokens(batch) -> the number of target tokens its loss is a
@@ -108,15 +173,16 @@ class Trainer:
     """
 
     def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, loss_fn=lm_loss,
-                 tokenizer=None, meta=None, on_eval=None, tokens_per_batch=None,
+                 tokenizer=None, meta=None, data=None, on_eval=None, tokens_per_batch=None,
                  batch_tokens=None, bytes_per_token=None):
-        for name in ("max_iters", "grad_accum", "eval_interval", "log_interval"):
+        for name in ("max_iters", "grad_accum", "eval_interval", "log_interval",
+                     "eval_iters"):
             if getattr(config, name) < 1:
                 raise ValueError(f"{name}: expected a positive int, got "
                                  f"{getattr(config, name)!r}")
         self.model, self.config, self.get_batch = model, config, get_batch
         self.loss_fn, self.on_eval, self.out_dir = loss_fn, on_eval, Path(out_dir)
-        self.meta = {**model_record(model, tokenizer), **(meta or {})}
+        self.meta = {**model_record(model, tokenizer), "data": data, **(meta or {})}
         self.tokens_per_batch, self.batch_tokens = tokens_per_batch or 0, batch_tokens
         self.bytes_per_token = bytes_per_token
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
@@ -132,12 +198,12 @@ class Trainer:
                         extra={"batch_rng": self.rng.bit_generator.state,
                                "best_val": self.best_val, "elapsed_s": self.elapsed})
 
-    def resume(self, name="last"):
-        """Load out_dir/name and continue from its step (a clear error if it is missing)."""
-        json_path = checkpoint_paths(self.out_dir / name)[1]
-        if not json_path.exists():
-            raise FileNotFoundError(f"--resume: no checkpoint at {json_path}; train without "
-                                    f"--resume first (or pass the right --out_dir)")
+    def resume(self, name="last", allow_new_data: bool | None = None):
+        """Load out_dir/name and continue from its step (a clear error if it is missing,
+        or if it was trained on another tokenizer or other data: see check_resume)."""
+        resume_tokenizer(self.out_dir / name)          # the checkpoint is there
+        saved = read_checkpoint_meta(self.out_dir / name)
+        check_resume(saved["config"] or {}, self.meta, self.out_dir / name, allow_new_data)
         meta = load_checkpoint(self.out_dir / name, self.model, self.optimizer)
         self.step, extra = meta["step"], meta["extra"]
         self.rng.bit_generator.state = extra["batch_rng"]
@@ -195,9 +261,10 @@ class Trainer:
         optim.set_lr(self.optimizer, self.lr_at(self.step))
         batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
         counts = [self.batch_tokens(b) for b in batches] if self.batch_tokens else None
-        loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)
-        params = [p for g in self.optimizer.param_groups for p in g["params"]]
-        norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the guard
+            loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)  # below
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]  # says it
+            norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             self.optimizer.zero_grad()
             raise TrainingDiverged(
@@ -210,9 +277,13 @@ class Trainer:
         return loss, norm
 
     def train(self):
-        """Run until max_iters; returns the last evaluation row."""
+        """Run until max_iters, holding the out_dir's lock; returns the last evaluation
+        row."""
+        with lock_folder(self.out_dir):
+            return self._train()
+
+    def _train(self):
         c, row = self.config, None
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.model.train()
         if self.step == 0 and not self.rows:
             row = self._log_eval()
