@@ -31,6 +31,10 @@ Writing back (`save_gpt2`, used by examples/finetune.py) is the same map the oth
 our state dict's names already are GPT2LMHeadModel's (`transformer.h.0.attn.c_attn.weight`,
 (in, out) as Conv1D stores them), `lm_head.weight` is left out because it is tied to
 wte (Hugging Face ties it again on load), and config.json gets GPT-2's field names.
+
+Every file is read with checks: a file that is not UTF-8, JSON that does not parse, a
+truncated model.safetensors, a merge line that is not two tokens is a ValueError that
+names the file (`read_json`, `tinytx.safetensors_file`), so the examples print one line.
 """
 from __future__ import annotations
 
@@ -40,10 +44,11 @@ from pathlib import Path
 
 import numpy as np
 import regex
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
-from .files import atomic_write, atomic_write_text
+from .files import atomic_write, atomic_write_text, read_text
 from .models import GPT, GPTConfig
+from .safetensors_file import read_arrays
 from .tokenizer import GPT2_SPLIT_PATTERN
 
 SKIPPED = (".attn.bias", ".attn.masked_bias")   # buffers, not weights
@@ -62,6 +67,24 @@ def hf_to_tinytx_name(name: str) -> str | None:
     if name == "lm_head.weight" or name.endswith(SKIPPED):
         return None
     return "transformer." + name
+
+
+def read_json(path, what: str) -> dict:
+    """The JSON object in a Hugging Face file (config.json, vocab.json).
+
+    Raises FileNotFoundError, or ValueError naming the file and `what` was expected, and
+    for a syntax error its line and column.
+    """
+    text = read_text(path, what)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: expected {what}, got invalid JSON at line {e.lineno} "
+                         f"column {e.colno} ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected {what} (a JSON object), got a JSON "
+                         f"{type(value).__name__}")
+    return value
 
 
 def _files(path) -> tuple[Path, Path | None]:
@@ -84,7 +107,8 @@ def gpt2_config(arrays: dict, config_json: dict | None, n_head: int | None,
         raise ValueError("n_head: expected a config.json beside the weights or an explicit "
                          "load_gpt2(..., n_head=H) (the shapes do not give it), got neither")
     wte, wpe = arrays["wte.weight"], arrays["wpe.weight"]
-    n_layer = 1 + max(int(k.split(".")[1]) for k in arrays if k.startswith("h."))
+    blocks = {k.split(".")[1] for k in arrays if k.startswith("h.")}   # "h.N.…" -> "N"
+    n_layer = 1 + max((int(n) for n in blocks if n.isdecimal()), default=-1)
     return GPTConfig(block_size=wpe.shape[0], vocab_size=wte.shape[0], n_layer=n_layer,
                      n_head=int(n_head), n_embd=wte.shape[1], dropout=dropout, bias=True)
 
@@ -101,14 +125,21 @@ def load_gpt2(path, *, n_head: int | None = None, dropout: float = 0.0) -> GPT:
         unexpected or wrongly shaped array.
     """
     weights, config_path = _files(path)
-    raw = load_file(str(weights))
+    raw = read_arrays(weights)
     arrays = {k.removeprefix("transformer."): v for k, v in raw.items()}
     for key in ("wte.weight", "wpe.weight"):
-        if key not in arrays:
-            raise ValueError(f"{weights}: expected the GPT-2 array {key!r}, got the keys "
-                             f"{sorted(arrays)[:8]} ...")
-    config_json = json.loads(config_path.read_text()) if config_path else None
-    model = GPT(gpt2_config(arrays, config_json, n_head, dropout))
+        if key not in arrays or arrays[key].ndim != 2:
+            raise ValueError(f"{weights}: expected the GPT-2 array {key!r} (2-D), got the "
+                             f"keys {sorted(arrays)[:8]} ...")
+    config_json = read_json(config_path, "GPT-2's config.json") if config_path else None
+    given = (config_json or {}).get("n_head", 1)
+    if isinstance(given, bool) or not isinstance(given, int) or given < 1:
+        raise ValueError(f"{config_path}: key 'n_head': expected a positive int, got "
+                         f"{given!r}")
+    try:
+        model = GPT(gpt2_config(arrays, config_json, n_head, dropout))
+    except ValueError as e:
+        raise ValueError(f"{weights}: {e}") from None
     state = {}
     for name, array in raw.items():
         ours = hf_to_tinytx_name(name)
@@ -273,7 +304,11 @@ def _merge(parts, pair):
 
 def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
     """GPT-2's tokenizer from a folder holding vocab.json and merges.txt; `tok.folder`
-    remembers the folder (a checkpoint stores it, tinytx.checkpoint_model)."""
+    remembers the folder (a checkpoint stores it, tinytx.checkpoint_model).
+
+    Raises FileNotFoundError for a missing file, ValueError naming the file (and line)
+    for one that is not UTF-8, not JSON, or does not hold what GPT-2's files hold.
+    """
     path = Path(path)
     folder = path if path.is_dir() else path.parent
     vocab, merges = folder / "vocab.json", folder / "merges.txt"
@@ -281,9 +316,35 @@ def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
         if not f.is_file():
             raise FileNotFoundError(f"path: expected GPT-2's vocab.json and merges.txt in "
                                     f"{str(folder)!r}, but {f.name} is missing")
-    lines = merges.read_text(encoding="utf-8").splitlines()
-    pairs = [tuple(line.split(" ")) for line in lines
-             if line.strip() and not line.startswith("#version")]
-    tok = GPT2Tokenizer(json.loads(vocab.read_text(encoding="utf-8")), pairs)
+    encoder = _read_vocab(vocab)
+    tok = GPT2Tokenizer(encoder, _read_merges(merges, encoder))
     tok.folder = str(folder.resolve())          # where it came from, for checkpoints
     return tok
+
+
+def _read_vocab(path: Path) -> dict[str, int]:
+    """vocab.json: {token: id}, with a token for each of the 256 byte characters."""
+    encoder = read_json(path, "GPT-2's vocab.json {token: id}")
+    for token, i in encoder.items():
+        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
+            raise ValueError(f"{path}: expected {{token: id}} with int ids >= 0, got "
+                             f"{token!r}: {i!r}")
+    missing = [c for c in bytes_to_unicode().values() if c not in encoder]
+    if missing:
+        raise ValueError(f"{path}: expected a token for each of the 256 byte characters, "
+                         f"got none for {missing[:8]}")
+    return encoder
+
+
+def _read_merges(path: Path, encoder: dict) -> list[tuple[str, str]]:
+    """merges.txt: one "a b" per line, in rank order, each a + b a token of vocab.json."""
+    pairs = []
+    for lineno, line in enumerate(read_text(path, "GPT-2's merges.txt").splitlines(), 1):
+        if not line.strip() or line.startswith("#version"):
+            continue
+        pair = tuple(line.split(" "))
+        if len(pair) != 2 or not all(pair) or pair[0] + pair[1] not in encoder:
+            raise ValueError(f"{path}: line {lineno}: expected a merge 'a b' whose "
+                             f"a + b is in vocab.json, got {line[:80]!r}")
+        pairs.append(pair)
+    return pairs

@@ -24,15 +24,19 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import save_file
 
-from .checkpoint_gpt2 import WEIGHTS
+from .checkpoint_gpt2 import WEIGHTS, read_json
 from .files import atomic_write, atomic_write_text
 from .models.t5 import T5, T5Config
+from .safetensors_file import read_arrays
 from .tokenizer.unigram import UnigramTokenizer
 
 LINEARS = (".q.weight", ".k.weight", ".v.weight", ".o.weight", ".wi.weight",
            ".wi_0.weight", ".wi_1.weight", ".wo.weight")
+# config.json's sizes: each, when present, a positive int
+SIZES = ("vocab_size", "d_model", "d_kv", "d_ff", "num_layers", "num_heads",
+         "relative_attention_num_buckets", "relative_attention_max_distance")
 
 
 def t5_config(config_json: dict, dropout: float | None = None,
@@ -72,6 +76,22 @@ def hf_t5_state(arrays: dict, config: T5Config) -> dict:
     return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}
 
 
+def read_t5_config(path) -> dict:
+    """T5's config.json, its model_type and sizes checked (ValueError naming the file)."""
+    config_json = read_json(path, "T5's config.json")
+    if config_json.get("model_type") != "t5":
+        raise ValueError(f"{path}: model_type is {config_json.get('model_type')!r}, "
+                         f"expected 't5'")
+    for key in SIZES:
+        value = config_json.get(key, 1)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{path}: key {key!r}: expected a positive int, got {value!r}")
+    if not isinstance(config_json.get("feed_forward_proj", "relu"), str):
+        raise ValueError(f"{path}: key 'feed_forward_proj': expected a string such as "
+                         f"'relu', got {config_json['feed_forward_proj']!r}")
+    return config_json
+
+
 def load_t5(path, *, dropout: float | None = 0.0) -> T5:
     """A tinytx T5 holding the weights of a Hugging Face T5 folder.
 
@@ -89,12 +109,12 @@ def load_t5(path, *, dropout: float | None = 0.0) -> T5:
         if not f.is_file():
             raise FileNotFoundError(f"path: expected a T5 folder with {WEIGHTS} and "
                                     f"config.json, but {str(f)!r} does not exist")
-    config_json = json.loads(config_path.read_text())
-    if config_json.get("model_type") != "t5":
-        raise ValueError(f"{config_path}: model_type is {config_json.get('model_type')!r}, "
-                         f"expected 't5'")
-    arrays = load_file(str(weights))
-    model = T5(t5_config(config_json, dropout, "lm_head.weight" in arrays))
+    config_json = read_t5_config(config_path)
+    arrays = read_arrays(weights)
+    try:
+        model = T5(t5_config(config_json, dropout, "lm_head.weight" in arrays))
+    except ValueError as e:     # e.g. an unknown feed_forward_proj
+        raise ValueError(f"{config_path}: {e}") from None
     try:
         model.load_state_dict(hf_t5_state(arrays, model.config))
     except ValueError as e:
@@ -110,7 +130,7 @@ def load_t5_tokenizer(path):
     if not model_file.is_file():
         raise FileNotFoundError(f"path: expected T5's spiece.model in {str(path)!r}, but "
                                 f"{str(model_file)!r} does not exist")
-    tok = UnigramTokenizer.load(model_file)
+    tok = UnigramTokenizer.load(model_file)     # a ValueError naming the file if corrupt
     tok.folder = str(model_file.parent.resolve())   # where it came from, for checkpoints
     return tok
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..files import read_text
 from ..tensor import tensor
 
 # The special tokens, with their offsets after the tokenizer's vocabulary:
@@ -107,7 +108,8 @@ def read_tsv_pairs(path) -> list[tuple[str, str]]:
 
     Blank lines are skipped; a BOM and `\\r\\n` are fine; columns after the second are
     ignored (the Tatoeba/Anki files put an attribution there). A line without a tab, or
-    with an empty source or target, raises ValueError naming the file and line number.
+    with an empty source or target, raises ValueError naming the file and line number;
+    so does a byte that is not UTF-8 (naming its offset).
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "en-es.tsv")
@@ -119,17 +121,17 @@ def read_tsv_pairs(path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise FileNotFoundError(f"path: expected a TSV file of pairs, but {str(path)!r} "
                                 f"does not exist")
+    text = read_text(path, "a TSV file of pairs")
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # as open() reads
     pairs = []
-    with open(path, encoding="utf-8-sig") as f:
-        for lineno, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
-                raise ValueError(f"{path}: line {lineno}: expected 'source<TAB>target' with "
-                                 f"both non-empty, got {line[:80]!r}")
-            pairs.append((fields[0].strip(), fields[1].strip()))
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or not fields[0].strip() or not fields[1].strip():
+            raise ValueError(f"{path}: line {lineno}: expected 'source<TAB>target' with "
+                             f"both non-empty, got {line[:80]!r}")
+        pairs.append((fields[0].strip(), fields[1].strip()))
     return pairs
 
 

@@ -36,5 +36,5 @@ def load(model_file):
         'BasicTokenizer'
     """
     pattern, _, _ = read_model(model_file)
-    tok = RegexTokenizer(pattern) if pattern else BasicTokenizer()
-    return tok.load(model_file)
+    tok = RegexTokenizer() if pattern else BasicTokenizer()
+    return tok.load(model_file)  # takes the file's pattern, naming the file in any error

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+from ..files import read_text
 from . import BasicTokenizer, GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, RegexTokenizer, load
 
 PATTERNS = {"gpt4": GPT4_SPLIT_PATTERN, "gpt2": GPT2_SPLIT_PATTERN}
@@ -27,7 +28,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (FileNotFoundError, ValueError, TypeError) as e:
+    except (OSError, ValueError, TypeError) as e:
         parser.exit(2, f"{parser.prog} {args.command}: error: {e}\n")
 
 
@@ -78,8 +79,9 @@ def _check_file(path, flag):
 
 
 def _read_file(path, flag):
-    with open(_check_file(path, flag), encoding="utf-8-sig") as f:  # drops a BOM
-        return f.read()
+    """The text of a UTF-8 file, a BOM dropped and line ends made "\\n" (as open() does)."""
+    text = read_text(_check_file(path, flag), f"a text file for {flag}")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _parser():

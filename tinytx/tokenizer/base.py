@@ -229,16 +229,23 @@ class Tokenizer:
         write_vocab(f"{file_prefix}.vocab", self.vocab, self.merges, self.special_tokens)
 
     def load(self, model_file):
-        """Read a ``.model`` file written by ``save`` (or by minbpe); returns self."""
+        """Read a ``.model`` file written by ``save`` (or by minbpe); returns self.
+
+        Every error in the file (a pattern that is not a regex, a special token with
+        an id that is taken) is a ValueError naming the file.
+        """
         pattern, special_tokens, merges = read_model(model_file)
         if bool(pattern) != bool(self.pattern):
             want = "RegexTokenizer" if pattern else "BasicTokenizer"
             raise ValueError(f"model_file: {str(model_file)!r} holds a {want} model; load it "
                              f"with {want}().load(...) or tinytx.tokenizer.load(...)")
-        self._set_pattern(pattern)
-        self.special_tokens = {}
-        self._set_merges(merges)
-        self.register_special_tokens(special_tokens)
+        try:
+            self._set_pattern(pattern)
+            self.special_tokens = {}
+            self._set_merges(merges)
+            self.register_special_tokens(special_tokens)
+        except ValueError as e:
+            raise ValueError(f"model_file: {str(model_file)!r}: {e}") from None
         return self
 
     def _set_pattern(self, pattern):

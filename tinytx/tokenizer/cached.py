@@ -23,8 +23,11 @@ from .regex import RegexTokenizer
 def cached_tokenizer(text: str, vocab_size: int, prefix, progress: bool = False):
     """A RegexTokenizer (GPT-4 pattern) trained on `text`, cached as `prefix.model`.
 
-    A JSON beside it records the vocabulary size and the text's SHA-256; if either
-    differs, the tokenizer is trained again and the files replaced.
+    A JSON beside it records the vocabulary size, the text's SHA-256 and the SHA-256 of
+    the .model file's bytes; if any differs, the tokenizer is trained again and the
+    files replaced. The .model and the JSON are written one after the other, so a crash
+    between the two can leave a new .model beside the JSON of another text: the
+    .model's hash is what tells them apart.
     """
     prefix = Path(prefix)
     meta_path = prefix.with_suffix(".meta.json")
@@ -34,12 +37,17 @@ def cached_tokenizer(text: str, vocab_size: int, prefix, progress: bool = False)
     model_file = prefix.with_name(prefix.name + ".model")
     if model_file.exists() and meta_path.exists():
         try:
-            if json.loads(meta_path.read_text()) == key:
+            recorded = json.loads(meta_path.read_text(encoding="utf-8"))
+            if recorded == {**key, "model_sha256": _sha256(model_file)}:
                 return tok.load(model_file)
         except (ValueError, OSError):
             pass  # unreadable: train again
     tok.train(text, vocab_size, progress=progress)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     tok.save(str(prefix))
-    atomic_write_text(meta_path, json.dumps(key))
+    atomic_write_text(meta_path, json.dumps({**key, "model_sha256": _sha256(model_file)}))
     return tok
+
+
+def _sha256(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

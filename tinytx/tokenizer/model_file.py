@@ -18,7 +18,7 @@ import json
 import os
 import unicodedata
 
-from ..files import atomic_write_text
+from ..files import atomic_write_text, read_text
 
 MAGIC = "tinytx-bpe"
 VERSION = 1
@@ -39,14 +39,14 @@ def read_model(path):
     """Read a ``.model`` file; returns ``(pattern, special_tokens, merges)``.
 
     Raises ``FileNotFoundError`` for a missing file and ``ValueError`` naming
-    the line for a corrupt one or an unknown version.
+    the file and the line for a corrupt one (or one that is not UTF-8) or an
+    unknown version.
     """
     path = str(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"model_file: expected a .model file written by save(), "
                                 f"but {path!r} does not exist")
-    with open(path, encoding="utf-8", newline="\n") as f:
-        lines = f.read().split("\n")
+    lines = read_text(path, "a tokenizer .model file").split("\n")
     if lines and lines[-1] == "":
         lines.pop()
 

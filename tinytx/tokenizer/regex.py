@@ -6,6 +6,13 @@ whatever follows it. The default is GPT-4's pattern (tiktoken's
 ``cl100k_base``); GPT-2's is here too. ``docs/tokenization.md`` explains the
 pattern alternative by alternative. The ``regex`` package is needed (not
 ``re``) for ``\\p{L}``, possessive quantifiers and atomic matching.
+
+A pattern can be hostile: ``(a|a)+$`` on "aaa...ab" backtracks through 2^n ways
+before it fails, and a ``.model`` file or a checkpoint may hold any pattern. The
+patterns tinytx defines (``KNOWN_PATTERNS``) run as they are; any other runs under
+the ``regex`` package's ``timeout=``, and a split that runs out of time raises a
+ValueError naming the pattern. The timer is not free (a split with it takes about
+2.5 times as long), which is why the known patterns go without.
 """
 import regex
 
@@ -22,6 +29,16 @@ GPT2_SPLIT_PATTERN = (
 GPT4_SPLIT_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
 )
+
+# The patterns tinytx defines: no nested repetition, so the time they take grows
+# linearly with the text. They need no time limit.
+KNOWN_PATTERNS = frozenset({GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN})
+
+# Any other pattern gets TIMEOUT_SECONDS for the whole split, plus TIMEOUT_PER_CHAR per
+# character of the text (the GPT-4 pattern needs about 0.4 microseconds per character
+# with the timer on, 25 times less); past that, the split is given up.
+TIMEOUT_SECONDS = 1.0
+TIMEOUT_PER_CHAR = 1e-5
 
 
 class RegexTokenizer(Tokenizer):
@@ -54,13 +71,25 @@ class RegexTokenizer(Tokenizer):
         except regex.error as e:
             raise ValueError(f"pattern: expected a valid regex, got {pattern!r} ({e})") from None
         self.pattern = pattern
+        self._known = pattern in KNOWN_PATTERNS
         self._rebuild()  # a new split: a new encoder
 
     def _cut_at_spaces(self):
-        # proved for these two patterns in encode.py; any other pattern goes chunk by chunk
-        return self.pattern in (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN)
+        # proved for the known patterns in encode.py; any other pattern goes chunk by chunk
+        return self.pattern in KNOWN_PATTERNS
 
     def _split(self, text):
-        if self._compiled.groups:  # findall would return the groups, not the matches
-            return [m.group() for m in self._compiled.finditer(text)]
-        return self._compiled.findall(text)
+        if self._known:  # no groups, no time limit: the fast path
+            return self._compiled.findall(text)
+        limit = TIMEOUT_SECONDS + TIMEOUT_PER_CHAR * len(text)
+        try:
+            if self._compiled.groups:  # findall would return the groups, not the matches
+                return [m.group() for m in self._compiled.finditer(text, timeout=limit)]
+            return self._compiled.findall(text, timeout=limit)
+        except TimeoutError:
+            raise ValueError(
+                f"pattern: the split regex {self.pattern!r} ran out of time ({limit:.1f} s) "
+                f"on a text of {len(text):,} characters: it backtracks too much (nested "
+                f"repetition such as (a|a)+); use GPT4_SPLIT_PATTERN or GPT2_SPLIT_PATTERN, "
+                f"or a pattern whose repetitions cannot match the same text two ways"
+            ) from None

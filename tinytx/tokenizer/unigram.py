@@ -151,12 +151,19 @@ class UnigramTokenizer:
 
     @classmethod
     def load(cls, path) -> "UnigramTokenizer":
-        pieces, spec = parse_model(Path(path).read_bytes())
+        """The tokenizer of a spiece.model file; a ValueError names the file if the bytes
+        are not a unigram SentencePiece model (truncated, a field of the wrong type)."""
+        try:
+            pieces, spec = parse_model(Path(path).read_bytes())
+        except (ValueError, TypeError, AttributeError, struct.error) as e:
+            # any bytes reach the decoder: a field may be a number where text belongs
+            raise ValueError(f"{path}: not a SentencePiece model file ({e})") from None
         if spec["model_type"] != 1:
             raise ValueError(f"{path}: model_type {spec['model_type']} is not a unigram "
                              f"model (1); only unigram models (T5's) are supported")
-        if not pieces:
-            raise ValueError(f"{path}: no pieces found; not a SentencePiece model file")
+        if not pieces or not all(isinstance(t, int) for _, _, t in pieces):
+            raise ValueError(f"{path}: no pieces found (or a piece whose type is not a "
+                             f"number); not a SentencePiece model file")
         return cls(pieces, spec["add_dummy_prefix"], spec["remove_extra_whitespaces"])
 
     def __len__(self):

@@ -19,13 +19,12 @@ right, their targets set to -100 (left out of the loss).
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
+from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer, read_json
 from ..checkpoint_model import load_model
 from ..checkpoint_t5 import load_t5, load_t5_tokenizer
 from ..data.pairs import collate_pairs
@@ -129,7 +128,7 @@ def model_type(path) -> str:
     path = Path(path)
     config = (path if path.is_dir() else path.parent) / "config.json"
     if path.is_dir() and config.is_file():
-        kind = json.loads(config.read_text()).get("model_type")
+        kind = read_json(config, "a Hugging Face config.json").get("model_type")
         if kind in ("gpt2", "t5"):
             return kind
         raise ValueError(f"--model: {config} has model_type {kind!r}; expected 'gpt2' or "
