@@ -169,3 +169,24 @@ def test_an_old_checkpoint_cannot_make_load_model_read_files_outside_its_folder(
         with pytest.raises(CheckpointError, match="old layout") as e:
             load_model(tmp_path / "run" / "best")
         assert "hunter2" not in str(e.value)
+
+
+def test_a_crafted_config_is_refused_before_the_model_is_allocated(tok, tmp_path):
+    """A small file whose manifest claims a big model: load_model compares the config's
+    shapes with the file's header (a model built in nn.abstract_init) and refuses before
+    allocating the big one (here ~800 MB: tracemalloc sees NumPy's allocations)."""
+    import tracemalloc
+    model = gpt(tok)
+    record = model_record(model, tok)
+    record["model"] = {**record["model"], "vocab_size": 50_000, "n_embd": 4096}
+    save_checkpoint(tmp_path / "crafted", model, config=record)
+    assert (tmp_path / "crafted.safetensors").stat().st_size < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(CheckpointError, match=r"crafted.safetensors: .*shape.*"
+                                                  r"expected \(50000, 4096\)"):
+            load_model(tmp_path / "crafted")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, f"{peak / 1e6:.0f} MB allocated before the refusal"

@@ -160,6 +160,14 @@ def test_fully_masked_rows_give_zero_output_and_gradient():
     assert np.abs(o[0]).min() > 0
 
 
+def test_an_empty_batch_through_the_embedding_kernel():
+    """No launch on zero rows (a grid of 0 blocks is a launch error on a GPU)."""
+    from tinytx.kernels.cuda.embedding import embedding
+    weight = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    out, grad = run(lambda i, w: embedding(i, w), [_t(np.zeros((0, 3), np.int64)), weight])
+    assert out.shape == (0, 3, 6) and grad.shape == (5, 6) and not grad.any()
+
+
 def test_cuda_kernels_pass_gradcheck():
     """float64 central differences, random upstream gradient, for the elementwise and
     row kernels (attention is pinned to the CPU kernels, which are gradient-checked)."""

@@ -59,6 +59,8 @@ from safetensors.numpy import load as load_bytes
 from safetensors.numpy import save_file
 
 from .backend import cuda_available, get_device
+from .nn.module import placeholder
+from .safetensors_file import read_header
 from .files import (atomic_write_text, fsync, read_text, stale_temporaries,
                     temp_name)
 
@@ -228,9 +230,31 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     return meta
 
 
-def _read_arrays(st_path: Path, json_path: Path, meta: dict) -> tuple[Path, dict]:
-    """(the file, its arrays): the safetensors file the manifest names, found at NAME or
-    at .NAME.prev (see the module docstring), its bytes checked against the manifest."""
+def check_shapes(path, model) -> None:
+    """Compare the names, shapes and dtype kinds of `model`'s weights with the arrays the
+    checkpoint at `path` holds, from the safetensors header alone (no array is read).
+
+    For a model built inside `nn.abstract_init()` from the checkpoint's config: a config
+    that does not match its arrays is refused before a model of that size is allocated.
+    Raises CheckpointError listing the differences.
+    """
+    st_path, json_path = checkpoint_paths(path)
+    meta = read_checkpoint_meta(path)
+    chosen = _arrays_file(st_path, json_path, meta)
+    shapes = {k[len("model."):]: placeholder(info["shape"], _KINDS.get(info["dtype"][0], "f4"))
+              for k, info in _header(chosen)[0].items() if k.startswith("model.")}
+    try:
+        model.match_state(_unwrap(shapes, model, meta["version"]), strict=True)
+    except ValueError as e:
+        raise CheckpointError(f"{chosen}: {e} (the manifest {json_path} says config "
+                              f"{meta.get('config', {}).get('model')})") from None
+
+
+_KINDS = {"F": "f4", "B": "f4", "I": "i8", "U": "u8"}     # F32/BF16/I64/U8... -> a kind
+
+
+def _arrays_file(st_path: Path, json_path: Path, meta: dict) -> Path:
+    """The safetensors file the manifest names: NAME or .NAME.prev, by checkpoint_id."""
     candidates = [p for p in (st_path, _previous(st_path)) if p.is_file()]
     if not candidates:
         raise FileNotFoundError(f"checkpoint: {st_path} not found")
@@ -241,6 +265,13 @@ def _read_arrays(st_path: Path, json_path: Path, meta: dict) -> tuple[Path, dict
                               f"but the manifest {json_path} says "
                               f"{meta.get('checkpoint_id')!r}: the two files come from "
                               f"different saves (an interrupted save?)")
+    return chosen
+
+
+def _read_arrays(st_path: Path, json_path: Path, meta: dict) -> tuple[Path, dict]:
+    """(the file, its arrays): the safetensors file the manifest names, found at NAME or
+    at .NAME.prev (see the module docstring), its bytes checked against the manifest."""
+    chosen = _arrays_file(st_path, json_path, meta)
     data = chosen.read_bytes()
     if meta["version"] >= 4 and hashlib.sha256(data).hexdigest() != (
             meta.get("safetensors") or {}).get("sha256"):
@@ -293,9 +324,10 @@ def _unwrap(model_sd: dict, model, version: int) -> dict:
     """Up to version 2 a Seq2Seq (or T5) was trained inside the PairLoss adapter, whose
     only child was the model under the name `model`: its weights are "model.src_emb...".
     Such a checkpoint loads into the bare model with that prefix taken off."""
-    own = model.state_dict()
-    if version < 3 and model_sd and not own.keys() & model_sd.keys() and all(
-            k.startswith("model.") for k in model_sd):
+    if version >= 3 or not model_sd:
+        return model_sd
+    own = {name for name, _ in model.named_parameters()}     # names only: no copies
+    if not own & model_sd.keys() and all(k.startswith("model.") for k in model_sd):
         return {k[len("model."):]: v for k, v in model_sd.items()}
     return model_sd
 
@@ -350,27 +382,16 @@ def _check_rng(meta, json_path):
 
 
 def _read_safetensors_header(path: Path) -> dict:
-    """Check that every tensor's bytes are in the file (naming the first one that is
-    cut off) and return the header's __metadata__."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else -1
-        if not 0 < n <= size - 8:
-            raise CheckpointError(f"{path}: truncated or not a safetensors file ({size} "
-                                  f"bytes; header length {n})")
-        try:
-            header = json.loads(f.read(n))
-            tensors = sorted((info["data_offsets"][1], key) for key, info in header.items()
-                             if key != "__metadata__")
-        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as e:
-            raise CheckpointError(f"{path}: corrupt safetensors header ({e!r})") from None
-    have = size - 8 - n
-    for end, key in tensors:
-        if end > have:
-            raise CheckpointError(f"{path}: truncated: key {key!r} needs {end} bytes of "
-                                  f"data, the file holds {have}")
-    return header.get("__metadata__") or {}
+    """The header's __metadata__, after checking that every tensor's bytes are in the
+    file (`tinytx.safetensors_file.read_header`); a CheckpointError naming what is not."""
+    return _header(path)[1]
+
+
+def _header(path: Path) -> tuple[dict, dict]:
+    try:
+        return read_header(path)
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def _rng_devices():

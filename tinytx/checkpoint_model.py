@@ -38,7 +38,8 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from .checkpoint import (CheckpointError, checkpoint_paths, load_checkpoint,
+from . import nn
+from .checkpoint import (CheckpointError, check_shapes, checkpoint_paths, load_checkpoint,
                          read_checkpoint_meta)
 from .checkpoint_gpt2 import load_gpt2_tokenizer
 from .checkpoint_t5 import load_t5_tokenizer
@@ -104,9 +105,15 @@ def load_model(path, device="cpu", *, dropout: float | None = None):
         raise CheckpointError(f"{json_path}: key 'config.model_type' is {kind!r}; expected "
                               f"one of {list(MODELS)}")
     cls, config_cls = MODELS[kind]
-    model_config = config_cls(**config["model"])
+    try:
+        model_config = config_cls(**config["model"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{json_path}: key 'config.model' is not a {config_cls.__name__}"
+                              f" ({e})") from None
     if dropout is not None:
         model_config = dataclasses.replace(model_config, dropout=dropout)
+    with nn.abstract_init():            # the config's shapes, checked against the file's
+        check_shapes(path, cls(model_config))   # before a model that size is allocated
     model = cls(model_config)
     load_checkpoint(path, model, restore_rng=False)
     return model.to(device), load_tokenizer(config, kind, json_path)
@@ -124,7 +131,12 @@ def load_tokenizer(config: dict, kind: str, json_path: Path):
     if record.get("format") == TINYTX_BPE:
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "tok.model").write_text(record["text"], encoding="utf-8")
-            return load_tokenizer_file(str(Path(tmp) / "tok.model"))
+            try:
+                return load_tokenizer_file(str(Path(tmp) / "tok.model"))
+            except ValueError as e:           # name the checkpoint, not the temporary file
+                why = str(e).replace(str(Path(tmp) / "tok.model"), "the tokenizer")
+                raise CheckpointError(f"{json_path}: key 'config.tokenizer.text': {why}") \
+                    from None
     if record.get("format") == HUGGINGFACE:
         if kind == "t5":
             return load_t5_tokenizer(record["path"])

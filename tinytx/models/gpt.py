@@ -69,6 +69,8 @@ class GPT(nn.Module):
     def _init_weights(self):
         """GPT-2's init: normal(0, 0.02) for matrices and embeddings, zero biases, and the
         projections into the residual stream scaled by 1/sqrt(2·n_layer)."""
+        if nn.building_abstract():          # placeholders (nn.abstract_init): no values
+            return
         for name, p in self.named_parameters():
             if name.endswith("bias"):
                 p.data[...] = 0
@@ -80,6 +82,7 @@ class GPT(nn.Module):
     def forward(self, idx: Tensor, targets: Tensor | None = None, cache=None,
                 last_only: bool = False):
         """Shapes: idx (B, T) int, targets (B, T) int -> logits (B, T, V), loss scalar
+        (an empty batch, B = 0, gives logits (0, T, V), loss 0 and zero gradients)
 
         `cache` (a tinytx.nn.kv_cache.KVCache, generation under no_grad only): idx holds
         the new tokens, at positions cache.length .. cache.length + T - 1.

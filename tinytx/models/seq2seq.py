@@ -78,8 +78,9 @@ class Seq2Seq(nn.Module):
         # You Need"; with little data this lets rare words share what the embedding learned
         self.generator = (LMHead(self.tgt_emb.weight) if c.tie_generator
                           else nn.Linear(c.n_embd, tgt_vocab, bias=c.bias))
-        for p in (self.src_emb.weight, self.tgt_emb.weight):
-            p.data = p.device.randn(p.shape, p.dtype) * p.dtype.type(c.n_embd ** -0.5)
+        if not nn.building_abstract():      # placeholders (nn.abstract_init): no values
+            for p in (self.src_emb.weight, self.tgt_emb.weight):
+                p.data = p.device.randn(p.shape, p.dtype) * p.dtype.type(c.n_embd ** -0.5)
 
     def _embed(self, emb, ids, start=0):
         x = emb(ids) * math.sqrt(self.config.n_embd)          # (B, T, C)

@@ -138,7 +138,8 @@ class T5LayerNorm(nn.Module):
     def __init__(self, d_model: int, eps: float = 1e-6):
         super().__init__()
         self.eps = eps
-        self.weight = nn.Parameter(np.ones(d_model, dtype=np.float32))
+        self.weight = nn.parameter(lambda: np.ones(d_model, dtype=np.float32), (d_model,),
+                                   np.float32)
 
     def forward(self, x: Tensor) -> Tensor:
         return rms_norm(x, self.weight, self.eps)
@@ -289,8 +290,9 @@ class T5(nn.Module):
         self.shared = nn.Embedding(c.vocab_size, c.d_model)
         self.encoder = T5Stack(c, is_decoder=False)
         self.decoder = T5Stack(c, is_decoder=True)
-        self.lm_head = (LMHead(self.shared.weight) if c.tie_word_embeddings
-                        else LMHead(nn.Parameter(self.shared.weight.numpy().copy())))
+        w = self.shared.weight
+        self.lm_head = (LMHead(w) if c.tie_word_embeddings else LMHead(nn.parameter(
+            lambda: w.numpy().copy(), w.shape, w.dtype)))
 
     def encode(self, src: Tensor, src_mask: Tensor | None = None) -> Tensor:
         """src (B, S), src_mask (B, S) "may attend" (True at real tokens) or None ->

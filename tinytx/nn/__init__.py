@@ -11,13 +11,13 @@ GELU/MLP/Block 07, the sinusoidal table 08, encoder/decoder layers 09).
 from .attention import CrossAttention, MultiHeadAttention
 from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
 from .containers import ModuleDict, ModuleList, Sequential
-from .module import Module, Parameter
+from .module import Module, Parameter, abstract_init, building_abstract, parameter
 from .positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
                          sinusoidal_table)
 from .recurrent import LSTM, RNN, LSTMCell, RNNCell
 from .transformer import MLP, Block, DecoderLayer, EncoderLayer
 
-__all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
+__all__ = ["Module", "Parameter", "abstract_init", "building_abstract", "parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
            "Embedding", "LayerNorm", "Dropout", "GELU", "RNNCell", "RNN", "LSTMCell", "LSTM",
            "MultiHeadAttention", "CrossAttention", "MLP", "Block", "EncoderLayer",
            "DecoderLayer", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",

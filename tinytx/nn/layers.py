@@ -20,7 +20,7 @@ from .. import functional as F
 from ..backend import get_device
 from ..tensor import Tensor
 from . import fused
-from .module import Module, Parameter
+from .module import Module, parameter
 
 
 def _positive_int(value, name, where):
@@ -40,7 +40,7 @@ def _draw(draw, shape, dev, dtype):
     """A Parameter filled by the device generator (`dev.rand` or `dev.randn`); float16
     and bfloat16 are drawn in float32 and cast, as NumPy draws only float32/float64."""
     drawn = np.float64 if dtype == np.float64 else np.float32
-    return Parameter(draw(shape, drawn).astype(dtype, copy=False), device=dev)
+    return parameter(lambda: draw(shape, drawn).astype(dtype, copy=False), shape, dtype, dev)
 
 
 class Linear(Module):
@@ -132,8 +132,9 @@ class LayerNorm(Module):
         self.eps = float(eps)
         dev, dtype = get_device(device), _float_dtype(dtype, "LayerNorm")
         n = self.normalized_shape
-        self.weight = Parameter(dev.xp.ones(n, dtype=dtype), device=dev)
-        self.bias = Parameter(dev.xp.zeros(n, dtype=dtype), device=dev) if bias else None
+        self.weight = parameter(lambda: dev.xp.ones(n, dtype=dtype), (n,), dtype, dev)
+        self.bias = parameter(lambda: dev.xp.zeros(n, dtype=dtype), (n,), dtype, dev) \
+            if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1:] != (self.normalized_shape,):

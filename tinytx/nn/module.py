@@ -21,9 +21,17 @@ order). `load_state_dict()` accepts it under any of its names.
     ...         return x * self.w
     >>> [name for name, _ in Affine().named_parameters()]
     ['w']
+
+Inside `abstract_init()` modules are built without their memory: every weight made with
+`parameter(...)` (all of tinytx's layers) is a placeholder with the right shape and dtype
+and no data (NumPy's zero-stride `broadcast_to`), as PyTorch's meta device or
+accelerate's `init_empty_weights`. `tinytx.checkpoint_model.load_model` builds such a
+model from a checkpoint's config to compare its shapes with the file's before it
+allocates a model that large. A placeholder model cannot run.
 """
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 
 import numpy as np
@@ -51,6 +59,45 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+_ABSTRACT = [False]       # inside abstract_init()
+
+
+@contextlib.contextmanager
+def abstract_init():
+    """Build modules whose weights hold no memory (see the module docstring).
+
+    >>> from tinytx import nn
+    >>> with nn.abstract_init():
+    ...     big = nn.Linear(100_000, 100_000)          # 40 GB if it were real
+    >>> big.weight.shape, big.weight.data.strides
+    ((100000, 100000), (0, 0))
+    """
+    before, _ABSTRACT[0] = _ABSTRACT[0], True
+    try:
+        yield
+    finally:
+        _ABSTRACT[0] = before
+
+
+def building_abstract() -> bool:
+    """Whether modules are being built inside abstract_init()."""
+    return _ABSTRACT[0]
+
+
+def placeholder(shape, dtype) -> np.ndarray:
+    """An array of `shape` and `dtype` that takes no memory (every element the same
+    zero, read-only)."""
+    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
+
+
+def parameter(make, shape, dtype, device=None) -> "Parameter":
+    """A module's weight: `Parameter(make(), device=device)`, or, inside
+    abstract_init(), a placeholder of `shape` and `dtype` (make is not called)."""
+    if _ABSTRACT[0]:
+        return Parameter._make(placeholder(shape, dtype), get_device("cpu"), True)
+    return Parameter(make(), device=device)
 
 
 class Module:
@@ -228,12 +275,20 @@ class Module:
         array)], missing, unexpected, or raise ValueError listing every problem. Public so
         that a checkpoint can check the model and the optimizer before it changes either
         (tinytx.checkpoint; the optimizer's counterpart is Optimizer.plan_load)."""
+        matched, missing, unexpected = self.match_state(state_dict, strict)
+        plan = [(t, t.device.asarray(value, dtype=t.dtype).copy()) for t, value in matched]
+        return plan, missing, unexpected
+
+    def match_state(self, state_dict, strict: bool = True):
+        """Match `state_dict`'s names, shapes and dtype kinds with this module's, reading
+        only `.shape` and `.dtype` of its values: return [(tensor, value)], missing,
+        unexpected, or raise ValueError listing every problem."""
         aliases = {}   # id(tensor) -> [tensor, names...], canonical name first
         for name, t in self._state_tensors(remove_duplicate=False):
             aliases.setdefault(id(t), [t]).append(name)
         known = {n for t_names in aliases.values() for n in t_names[1:]}
         unexpected = [k for k in state_dict if k not in known]
-        plan, missing, problems = [], [], []
+        matched, missing, problems = [], [], []
         for t, *names in aliases.values():
             key = next((n for n in names if n in state_dict), None)
             if key is None:
@@ -249,14 +304,14 @@ class Module:
             elif kind not in "biuf":
                 problems.append(f"{key!r}: dtype kind {kind!r} cannot become {t.dtype}")
             else:
-                plan.append((t, t.device.asarray(value, dtype=t.dtype).copy()))
+                matched.append((t, value))
         if strict:
             problems += [f"missing key {k!r}" for k in missing]
             problems += [f"unexpected key {k!r}" for k in unexpected]
         if problems:
             raise ValueError(f"load_state_dict for {type(self).__name__}: "
                              + "; ".join(problems))
-        return plan, missing, unexpected
+        return matched, missing, unexpected
 
     # -- printing --------------------------------------------------------------------------
     def extra_repr(self) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from ..backend import get_device
 from ..tensor import Tensor, arange
 from .layers import Embedding
-from .module import Module
+from .module import Module, building_abstract, placeholder
 
 
 def sinusoidal_table(n_positions: int, n_embd: int, base: float = 10000.0) -> np.ndarray:
@@ -39,9 +39,12 @@ class SinusoidalPositionalEncoding(Module):
     def __init__(self, n_embd: int, max_len: int = 5000, device=None, dtype="float32"):
         super().__init__()
         self.max_len = max_len
-        table = get_device(device).asarray(sinusoidal_table(max_len, n_embd), dtype=dtype)
-        self.register_buffer("pe", Tensor._make(table, get_device(device), False),
-                             persistent=False)
+        if building_abstract():
+            dev, table = get_device("cpu"), placeholder((max_len, n_embd), dtype)
+        else:
+            dev = get_device(device)
+            table = dev.asarray(sinusoidal_table(max_len, n_embd), dtype=dtype)
+        self.register_buffer("pe", Tensor._make(table, dev, False), persistent=False)
 
     def forward(self, x: Tensor, start: int = 0) -> Tensor:
         T = x.shape[1]

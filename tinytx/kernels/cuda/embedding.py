@@ -39,8 +39,9 @@ class CudaEmbedding(EmbeddingFunction):
         xp, C = self.xp, self.weight_shape[-1]
         gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
         g = xp.ascontiguousarray(gy.reshape(-1, C))                 # (..., C) -> (N, C)
-        backward_kernel()[grid(g.size, self.nt), self.nt](
-            xp.ascontiguousarray(self.idx.reshape(-1)), g, gw)
+        if g.size:                    # an empty batch: no launch (a grid of 0 blocks fails)
+            backward_kernel()[grid(g.size, self.nt), self.nt](
+                xp.ascontiguousarray(self.idx.reshape(-1)), g, gw)
         return None, gw
 
 
