@@ -154,26 +154,35 @@ def manifest_and_arrays(tmp_path):
     return path, (tmp_path / "ckpt.json"), (tmp_path / "ckpt.safetensors")
 
 
+def each_edit_is_refused(path, file, edits, match):
+    """Write each edited content into `file`: loading must fail naming it; then put the
+    file back, and the checkpoint loads again."""
+    original = file.read_bytes()
+    for edited in edits:
+        file.write_bytes(edited)
+        with pytest.raises(CheckpointError, match=match):
+            load_checkpoint(path, *model_at(0))
+    file.write_bytes(original)
+    assert loaded_save(path) == 1
+
+
 def test_a_one_character_edit_anywhere_in_the_manifest_is_refused(tmp_path):
     path, manifest, _ = manifest_and_arrays(tmp_path)
     text = manifest.read_text()
     assert '"text": "tinytx-bpe v1' in text and '"rng"' in text and '"step": 1' in text
-    for i, c in enumerate(text):
-        other = "1" if c == "0" else "0" if c.isdigit() else "x" if c != "x" else "y"
-        manifest.write_text(text[:i] + other + text[i + 1:])
-        with pytest.raises(CheckpointError, match="ckpt.json"):
-            load_checkpoint(path, *model_at(0))
-    manifest.write_text(text)
-    assert loaded_save(path) == 1
+    other = {c: "1" if c == "0" else "0" if c.isdigit() else "x" if c != "x" else "y"
+             for c in set(text)}
+    each_edit_is_refused(path, manifest, (
+        (text[:i] + other[c] + text[i + 1:]).encode() for i, c in enumerate(text)),
+        "ckpt.json")
 
 
 def test_an_edited_version_does_not_turn_verification_off(tmp_path):
-    path, manifest, arrays = manifest_and_arrays(tmp_path)
+    path, manifest, _ = manifest_and_arrays(tmp_path)
     text = manifest.read_text()
-    for version in ("1", "2", "3"):
-        manifest.write_text(text.replace('"version": 4', f'"version": {version}'))
-        with pytest.raises(CheckpointError, match="manifest_sha256"):
-            load_checkpoint(path, *model_at(0))
+    each_edit_is_refused(path, manifest, (
+        text.replace('"version": 4', f'"version": {v}').encode() for v in (1, 2, 3)),
+        "manifest_sha256")
 
 
 def test_a_one_byte_edit_in_the_arrays_file_is_refused(tmp_path):
@@ -182,14 +191,9 @@ def test_a_one_byte_edit_in_the_arrays_file_is_refused(tmp_path):
     header_end = 8 + int.from_bytes(data[:8], "little")
     rng = np.random.default_rng(0)
     positions = list(range(header_end)) + list(rng.integers(header_end, len(data), 64))
-    for i in positions:
-        edited = bytearray(data)
-        edited[i] ^= 0x01
-        arrays.write_bytes(bytes(edited))
-        with pytest.raises(CheckpointError, match="ckpt.safetensors"):
-            load_checkpoint(path, *model_at(0))
-    arrays.write_bytes(data)
-    assert loaded_save(path) == 1
+    each_edit_is_refused(path, arrays, (
+        data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:] for i in positions),
+        "ckpt.safetensors")
 
 
 def test_a_manifest_without_its_hash_is_refused(tmp_path):

@@ -174,30 +174,31 @@ READERS = {
 }
 
 
-@pytest.mark.parametrize("reader", READERS)
-def test_a_file_that_is_not_utf8_is_named(tmp_path, reader):
+def read_broken(tmp_path, reader, content: bytes) -> tuple[Path, str]:
+    """Good GPT-2 and T5 folders with the reader's file replaced by `content`: (that
+    file, the message of the ValueError its reader raises)."""
     name, read = READERS[reader]
     gpt2_folder(tmp_path / "gpt2")
     t5_folder(tmp_path / "t5")
     path = tmp_path / name
-    path.write_bytes(NOT_UTF8)
+    path.write_bytes(content)
     with pytest.raises(ValueError) as info:
         read(path)
-    assert str(path) in str(info.value) and "offset 3" in str(info.value)
+    return path, str(info.value)
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_a_file_that_is_not_utf8_is_named(tmp_path, reader):
+    path, message = read_broken(tmp_path, reader, NOT_UTF8)
+    assert str(path) in message and "offset 3" in message
 
 
 @pytest.mark.parametrize("reader", ["gpt2-config", "vocab", "finetune-config", "t5-config"])
 @pytest.mark.parametrize("text, what", [('{"n_head": 2,\n "n_embd" 4}', "line 2 column 11"),
                                         ("[1, 2]", "a JSON list")])
 def test_json_that_is_not_an_object_is_named_with_what_is_wrong(tmp_path, reader, text, what):
-    name, read = READERS[reader]
-    gpt2_folder(tmp_path / "gpt2")
-    t5_folder(tmp_path / "t5")
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(ValueError) as info:
-        read(path)
-    assert str(path) in str(info.value) and what in str(info.value)
+    path, message = read_broken(tmp_path, reader, text.encode())
+    assert str(path) in message and what in message
 
 
 @pytest.mark.parametrize("content, match", [

@@ -59,10 +59,9 @@ from safetensors.numpy import load as load_bytes
 from safetensors.numpy import save_file
 
 from .backend import cuda_available, get_device
+from .files import atomic_write, atomic_write_text, fsync, read_text, stale_temporaries
 from .nn.module import placeholder
 from .safetensors_file import read_header
-from .files import (atomic_write_text, fsync, read_text, stale_temporaries,
-                    temp_name)
 
 FORMAT = "tinytx-checkpoint"
 VERSION = 4            # 4: the manifest (manifest_sha256, safetensors.sha256); 3: no
@@ -127,17 +126,15 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
 def _write(st_path: Path, json_path: Path, arrays: dict, meta: dict):
     """Steps 1-6 of the module docstring."""
     _remove_stale_temporaries(st_path, json_path)
-    prev, tmp = _previous(st_path), temp_name(st_path)
-    try:
+    prev = _previous(st_path)
+
+    def write_arrays(tmp):
         save_file(arrays, str(tmp), metadata={"format": FORMAT,
                                               "checkpoint_id": meta["checkpoint_id"]})
-        fsync(tmp)
         meta["safetensors"] = {"sha256": file_sha256(tmp), "bytes": tmp.stat().st_size}
-        if st_path.is_file() and _belongs(st_path, json_path):
-            os.replace(st_path, prev)
-        os.replace(tmp, st_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+        if st_path.is_file() and _belongs(st_path, json_path):   # step 3, just before the
+            os.replace(st_path, prev)                             # rename of step 4
+    atomic_write(st_path, write_arrays)
     atomic_write_text(json_path, manifest_text(meta))
     fsync(st_path.parent)
     try:                      # the new checkpoint is whole: what is left is tidying up,
