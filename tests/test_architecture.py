@@ -112,9 +112,14 @@ def check(pkg: Path, doc: str) -> list[str]:
                     problems.append(f"{where}:{line}: imports {target[1]} inside a function "
                                     f"(only optional dependencies may be: {sorted(optional)})")
                 continue
-            if in_function:
+            lazy = any(fnmatch.fnmatchcase(target, p) for p in optional)
+            if in_function and not lazy:
                 problems.append(f"{where}:{line}: imports {pkg.name}.{target} inside a "
                                 f"function; import it at the top of the file")
+            if lazy and not in_function and name.rsplit(".", 1)[0] != target.rsplit(".", 1)[0]:
+                problems.append(f"{where}:{line}: imports {pkg.name}.{target} at the top of "
+                                f"the file; it loads an optional library: import it inside "
+                                f"the function that uses it")
             theirs = layer_of(target, layers)
             if theirs is not None and theirs > mine:
                 problems.append(f"{where}:{line}: {name} (layer {layers[mine][0]}) imports "

@@ -1,8 +1,8 @@
 """The CUDA kernels of tinytx/kernels/cuda run in numba's CUDA simulator and equal their
 CPU references, forward and backward (float32 to 1e-5, float64 to 1e-10), on tiny shapes
 with tiles of 4: T not a multiple of the tile, Tq != Tk, causal + padding, fully masked
-rows. The registry drives the cases, and a CPU fused kernel without a checked CUDA
-counterpart fails here.
+rows. The dispatch's table (tinytx.kernels.dispatch.OPS) drives the cases, and a CPU fused
+kernel without a checked CUDA counterpart fails here.
 
 numba reads NUMBA_ENABLE_CUDASIM when it is imported, so this module sets it first (and
 skips when numba was already imported without it, or is not installed). With
@@ -37,7 +37,7 @@ def _t(a):
 
 
 from tinytx.gradcheck import gradcheck  # noqa: E402
-from tinytx.kernels.cuda.registry import KERNELS, load  # noqa: E402
+from tinytx.kernels.dispatch import OPS, pick  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 TOL = {"float32": 1e-5, "float64": 1e-10}
@@ -125,7 +125,7 @@ CASES = {
     "flash_attention": attention_cases(),
     "layer_norm": _single(_layer_norm),
     "cross_entropy": _single(_cross_entropy),
-    "lstm": _single(_lstm),
+    "lstm_cell": _single(_lstm),
     "bias_gelu": _single(_bias_gelu),
     "embedding": _single(_embedding),
 }
@@ -142,11 +142,10 @@ def _inputs(make, kwargs, dtype):
 def test_cuda_kernel_equals_cpu_reference(name, case, dtype):
     """Forward and every input gradient of the CUDA kernel equal the CPU fused kernel's
     (or, where there is none, the composed reference's)."""
-    entry = KERNELS[name]
+    entry = OPS[name]
     make, kwargs = CASES[name][case]
     inputs, kwargs = _inputs(make, kwargs, dtype)
-    ref = load(entry.cpu or entry.composed)
-    cuda_fn = load(entry.cuda)
+    ref, cuda_fn = entry.cpu or entry.composed, entry.cuda
     assert_close(run(lambda *x: cuda_fn(*x, **kwargs), inputs),
                  run(lambda *x: ref(*x, **kwargs), inputs), dtype)
 
@@ -197,28 +196,30 @@ def test_adamw_kernel_equals_optimizer():
 
 
 def test_every_cpu_fused_kernel_has_a_checked_cuda_counterpart():
-    """Adding a CPU fused kernel, or a registry entry, without its CUDA check fails here."""
+    """Adding a CPU fused kernel, or a dispatch entry, without its CUDA check fails here."""
     kernels_dir = pathlib.Path(tx.__file__).parent / "kernels"
-    cpu_modules = {p.stem for p in kernels_dir.glob("*.py") if p.stem != "__init__"}
-    registered = {e.cpu.split(":")[0].rsplit(".", 1)[1] for e in KERNELS.values() if e.cpu}
-    assert cpu_modules <= registered, f"CPU fused kernels missing from the registry: {cpu_modules - registered}"
-    for name, entry in KERNELS.items():
+    cpu_modules = {p.stem for p in kernels_dir.glob("*.py")} - {"__init__", "dispatch",
+                                                                 "cuda_ops"}
+    registered = {e.cpu.__module__.rsplit(".", 1)[1] for e in OPS.values() if e.cpu}
+    assert cpu_modules <= registered, f"CPU fused kernels missing from the dispatch: {cpu_modules - registered}"
+    for name, entry in OPS.items():
         if entry.cuda is None:
             assert entry.why, f"{name}: no CUDA kernel and no reason given"
             continue
-        checked = name in CASES or name == "adamw"     # adamw: test_adamw_kernel_equals_optimizer
-        assert checked, f"{name}: CUDA kernel {entry.cuda} has no simulator check in CASES"
-        load(entry.cuda)
+        checked = name in CASES or name in ("adam", "lstm_step", "linear_gelu")  # own tests
+        assert checked, f"{name}: CUDA kernel {entry.cuda.__name__} has no simulator check in CASES"
 
 
 def test_dispatch_picks_the_cuda_kernel_on_cuda_only():
-    from tinytx.kernels.cuda.registry import pick
-    q = tx.zeros(1, 1, 3, 4)
-    assert pick("layer_norm", "cuda") is load(KERNELS["layer_norm"].cuda)
-    assert pick("layer_norm", "cpu") is load(KERNELS["layer_norm"].cpu)
-    assert pick("attention", "cuda", q, q, q) is load(KERNELS["attention"].cuda)
-    assert pick("attention", "cuda", q, q, q, dropout_p=0.1) is load(KERNELS["attention"].cpu)
-    assert pick("linear", "cuda") is load(KERNELS["linear"].cpu)
+    q, w = tx.zeros(1, 1, 3, 4), tx.ones(4)
+    assert pick("layer_norm", "cuda", q, w) is OPS["layer_norm"].cuda
+    assert pick("layer_norm", "cpu", q, w) is OPS["layer_norm"].cpu
+    assert pick("layer_norm", "cuda", q, None) is OPS["layer_norm"].composed   # no weight
+    assert pick("attention", "cuda", q, q, q) is OPS["attention"].cuda
+    assert pick("attention", "cuda", q, q, q, dropout_p=0.1) is OPS["attention"].cpu
+    assert pick("linear", "cuda", q, w) is OPS["linear"].cpu
+    with tx.nn.fused.fused(False):
+        assert pick("layer_norm", "cuda", q, w) is OPS["layer_norm"].composed
 
 
 @pytest.mark.parametrize("cc", ["8.0", "9.0"])

@@ -244,3 +244,24 @@ def test_schedule_values():
     assert optim.lr_schedule(0, lr=1.0, min_lr=0.0, warmup_steps=0, decay_steps=0) == 0.0
     with pytest.raises(ValueError, match="warmup_steps <= decay_steps"):
         optim.lr_schedule(0, lr=1.0, min_lr=0.1, warmup_steps=5, decay_steps=2)
+
+
+@pytest.mark.parametrize("decoupled", [True, False])
+def test_the_cpu_adam_kernel_equals_its_composed_reference_bit_for_bit(decoupled,
+                                                                      monkeypatch):
+    """kernels/adam.py: the update in cache-sized pieces (with a tiny piece size, so that
+    several pieces and a short last one run) equals the one-line-per-formula reference."""
+    from tinytx.backend import get_device
+    from tinytx.kernels.adam import adam, adam_composed
+    rng = np.random.default_rng(0)
+    shapes = [(37, 5), (3,), (11, 2, 3)]
+    make = lambda: [rng.standard_normal(s).astype(np.float32) for s in shapes]  # noqa: E731
+    p, g, m, v = make(), make(), make(), [np.abs(a) for a in make()]
+    args = dict(steps=[1, 5, 9], lr=0.01, betas=(0.9, 0.99), eps=1e-8, weight_decay=0.1,
+                decoupled=decoupled)
+    copies = [[a.copy() for a in arrays] for arrays in (p, m, v)]
+    monkeypatch.setattr(type(get_device("cpu")), "PIECE", 16)
+    adam(p, g, m, v, **args)
+    adam_composed(copies[0], g, copies[1], copies[2], **args)
+    for got, want in zip(p + m + v, copies[0] + copies[1] + copies[2]):
+        np.testing.assert_array_equal(got, want)

@@ -11,7 +11,9 @@ from .attention import (causal_mask, combine_masks, padding_mask,
 from .arithmetic import (add, div, exp, log, masked_fill, matmul, mul, neg, pow, sqrt, sub,
                          where)
 from .convert import astype, to_device
-from .layers import cross_entropy, dropout, embedding, layer_norm, linear, one_hot
+from .layers import (cross_entropy, dropout, embedding, layer_norm, linear, linear_gelu,
+                     one_hot)
+from .recurrent import lstm_cell, lstm_step
 from .reductions import max, mean, sum, var
 from .shape import (broadcast_to, concat, getitem, permute, reshape, split, squeeze, stack,
                     transpose, unsqueeze)

@@ -181,7 +181,8 @@ def _data(m):
 
 # -- attention --------------------------------------------------------------------------------
 def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0,
-                                 training=True, scale=None, return_weights=False):
+                                 training=True, scale=None, return_weights=False,
+                                 is_causal=False):
     """Softmax attention composed from F ops (the reference for the fused kernels).
 
     S = scale·sim(Q, K); masked positions get `mask_fill_value`; P = softmax(S) with rows
@@ -194,7 +195,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dr
     Args:
         q, k, v: queries, keys, values; mask: bool "may attend", broadcast to the scores;
         dropout_p: dropout on the weights; scale: overrides the similarity's factor;
-        return_weights: also return P (after dropout), e.g. for the lesson's heatmaps.
+        return_weights: also return P (after dropout), e.g. for the lesson's heatmaps;
+        is_causal: also mask every key after the query (`causal_mask`), as PyTorch's.
     Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, Tq, Dv)
         (any leading dims work: (Tq, D) or (B, Tq, D) for a single head)
 
@@ -204,6 +206,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dr
         (2, 5, 4)
     """
     shape = check_qkv(q, k, v)
+    if is_causal:
+        mask = combine_masks(causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)
     c = similarity_scale(similarity, q.shape[-1], scale)
     if similarity == "cosine":
         q, k = l2_normalize(q), l2_normalize(k)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..function import Function
 from ..tensor import Tensor, arange
-from .activations import log_softmax
+from .activations import gelu, log_softmax
 from .arithmetic import matmul, sqrt
 from .convert import astype, upcast_dtype
 
@@ -77,6 +77,12 @@ def linear(x, weight, bias=None):
     """y = x @ W + b with W shaped (in_features, out_features), like the report's XW_Q."""
     y = matmul(x, weight)
     return y if bias is None else y + bias
+
+
+def linear_gelu(x, weight, bias=None):
+    """gelu(x @ W + b, "tanh"), the MLP's first half composed from two ops: the reference
+    of the fused kernel `tinytx.kernels.linear_gelu`."""
+    return gelu(linear(x, weight, bias), approximate="tanh")
 
 
 def layer_norm(x, weight=None, bias=None, eps=1e-5):

@@ -1,7 +1,7 @@
 """Fused LSTM cell: one op with a hand-derived backward, in place of thirteen.
 
 Introduced in lesson 02 (the LSTM, report chapter 2). The reference is the composed
-`tinytx.nn.recurrent.lstm_cell` (concat, matmul, add, split, three sigmoids, two tanhs,
+`tinytx.functional.recurrent.lstm_cell` (concat, matmul, add, split, three sigmoids, two tanhs,
 three products and a sum, each saving its inputs); this kernel computes the same thing as
 one op and saves only [h_{t-1}, x_t], W, C_{t-1}, the four activated gates and tanh(C_t).
 Tests pin the two together on every device, forward and backward. The derivation is
@@ -34,6 +34,7 @@ computed for every t in one matmul before the loop, so each step only adds h_{t-
 from __future__ import annotations
 
 from ..function import Function
+from ..functional.recurrent import check_cell_shapes
 
 
 def gates_forward(xp, z, c_prev):
@@ -108,21 +109,6 @@ class LSTMStep(Function):
         dh_prev = dz @ self.W_h.T if need[1] else None       # (B, 4H) @ (4H, H)
         dW_h = self.h_prev.T @ dz if need[3] else None       # (H, B) @ (B, 4H)
         return dz, dh_prev, dc_prev if need[2] else None, dW_h
-
-
-def check_cell_shapes(where, x, h_prev, c_prev, W, b=None):
-    """Raise ValueError naming the expected and actual shapes unless x (B, I),
-    h_prev (B, H), c_prev (B, H), W (H+I, 4H) and b (4H,) fit together."""
-    if W.ndim != 2 or W.shape[1] % 4:
-        raise ValueError(f"{where}: W must have shape (H+I, 4H), got {W.shape}")
-    H = W.shape[1] // 4
-    I = W.shape[0] - H
-    B = x.shape[0] if x.ndim == 2 else "B"
-    for name, t, want in [("x", x, (B, I)), ("h_prev", h_prev, (B, H)),
-                          ("c_prev", c_prev, (B, H)), ("b", b, (4 * H,))]:
-        if t is not None and t.shape != want:
-            raise ValueError(f"{where}: {name} must have shape {want} (W is {W.shape}: "
-                             f"H={H}, I={I}), got {t.shape}")
 
 
 def lstm_cell(x, h_prev, c_prev, W, b=None):

@@ -15,8 +15,10 @@ in one matmul before the loop, leaving only h_{t-1} W_h inside it.
 
 The LSTM's columns hold the gates in the order (forget Γ_f, update Γ_u, output Γ_o,
 candidate C̃): the three sigmoid gates side by side. The LSTM runs the fused kernel of
-`tinytx.kernels.lstm` unless `is_fused()` is off (`with fused(False):`, TINYTX_FUSED=0),
-when it runs `lstm_cell` below, composed from F ops: the readable reference.
+`tinytx.kernels.lstm` (on the cuda device its CUDA gates kernel) unless the fused switch
+is off (`with fused(False):`, TINYTX_FUSED=0), when it runs `lstm_cell` of
+`tinytx.functional.recurrent`, composed from F ops: the readable reference
+(`tinytx.kernels.dispatch` picks).
 
     >>> import tinytx as tx
     >>> hs, (h, c) = LSTM(3, 5, num_layers=2)(tx.randn(4, 7, 3))     # (B, T, I)
@@ -29,57 +31,15 @@ import math
 
 from .. import functional as F
 from ..backend import get_device
-from ..kernels.cuda.registry import load
-from ..kernels.lstm import check_cell_shapes
-from ..kernels.lstm import lstm_cell as fused_lstm_cell
-from ..kernels.lstm import lstm_step as fused_lstm_step
+from ..functional.recurrent import (check_cell_shapes, lstm_cell, lstm_gates,  # noqa: F401
+                                    lstm_step)
+from ..kernels import dispatch
 from ..tensor import Tensor, zeros
-from . import fused
 from .layers import _draw, _float_dtype, _positive_int
 from .containers import ModuleList
 from .module import Module
 
 _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
-
-
-def _fused_kernel(name, x):
-    """The fused LSTM `name` ("lstm_cell" or "lstm_step"): on the cuda device the CUDA
-    gates kernel (tinytx/kernels/cuda/lstm.py, loaded by name on first use: it imports
-    numba), else the CPU fused kernel."""
-    if x.device.name == "cuda":
-        return load(f"tinytx.kernels.cuda.lstm:{name}")
-    return fused_lstm_cell if name == "lstm_cell" else fused_lstm_step
-
-
-# -- the composed LSTM cell: the reference the fused kernel is pinned to -----------------
-def lstm_gates(z, c_prev):
-    """The gates from the pre-activations z = [z_f, z_u, z_o, z_c] (B, 4H); (h, c)."""
-    z_f, z_u, z_o, z_c = F.split(z, c_prev.shape[-1], axis=-1)      # (B, 4H) -> 4 × (B, H)
-    forget, update, output = F.sigmoid(z_f), F.sigmoid(z_u), F.sigmoid(z_o)  # Γ_f, Γ_u, Γ_o
-    candidate = F.tanh(z_c)                                          # C̃_t
-    c = forget * c_prev + update * candidate
-    return output * F.tanh(c), c
-
-
-def lstm_cell(x, h_prev, c_prev, weight, bias=None):
-    """One LSTM step composed from F ops; returns (h, c).
-
-    Shapes: x (B, I), h_prev (B, H), c_prev (B, H), weight (H+I, 4H), bias (4H,)
-
-        >>> import tinytx as tx
-        >>> x, h0, c0 = tx.randn(2, 3), tx.zeros(2, 4), tx.zeros(2, 4)
-        >>> h, c = lstm_cell(x, h0, c0, tx.randn(3 + 4, 16))
-        >>> h.shape
-        (2, 4)
-    """
-    check_cell_shapes("lstm_cell", x, h_prev, c_prev, weight, bias)
-    z = F.linear(F.concat([h_prev, x], axis=1), weight, bias)     # (B, H+I) @ (H+I, 4H)
-    return lstm_gates(z, c_prev)
-
-
-def lstm_step(xw, h_prev, c_prev, W_h):
-    """One composed step of a sequence whose input part xw (B, 4H) was precomputed."""
-    return lstm_gates(xw + h_prev @ W_h, c_prev)                     # (B, H) @ (H, 4H)
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -247,7 +207,7 @@ class LSTMCell(Module):
         B = _check_step("LSTMCell", x, self.input_size)
         h, c = (_zeros(B, self.hidden_size, self.weight),) * 2 if state is None else state
         check_cell_shapes("LSTMCell", x, h, c, self.weight, self.bias)
-        cell = _fused_kernel("lstm_cell", x) if fused.is_fused() else lstm_cell
+        cell = dispatch.pick("lstm_cell", x.device)
         return cell(x, h, c, self.weight, self.bias)
 
     def extra_repr(self):
@@ -305,7 +265,7 @@ class LSTM(Module):
         H = self.hidden_size
         W_h, W_x = cell.weight[:H], cell.weight[H:]           # (H, 4H), (I, 4H)
         xw = F.linear(x, W_x, cell.bias)                      # (B, T, I) @ (I, 4H), all t
-        step = _fused_kernel("lstm_step", x) if fused.is_fused() else lstm_step
+        step = dispatch.pick("lstm_step", x.device)
         hs = []
         for xw_t in _time_steps(xw):
             h, c = step(xw_t, h, c, W_h)

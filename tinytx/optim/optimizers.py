@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..kernels.cuda.registry import KERNELS, load
-from ..nn.fused import is_fused
+from ..kernels.dispatch import run
 from ..nn.module import Module
 from ..tensor import Tensor
 
@@ -217,48 +216,25 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay))
 
-    def _update(self, p, grad, state, group):
-        lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
-        xp = p.device.xp
-        if not state:
-            state.update(step=0, exp_avg=xp.zeros_like(p.data),
-                         exp_avg_sq=xp.zeros_like(p.data))
-        state["step"] += 1
-        t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
-        if self.decoupled and _cuda_kernel(p):     # the whole update in one CUDA launch
-            return _cuda_kernel(p)(p.data, grad, m, v, t, lr, (b1, b2), group["eps"], wd)
-        if wd and not self.decoupled:
-            grad = grad + wd * p.data    # Adam: L2 penalty folded into the gradient
-        shrink = 1 - lr * wd if wd and self.decoupled else None   # AdamW: decay p itself
-        for piece in p.device.pieces(p.data, grad, m, v):        # (p, grad, m, v) views
-            _adam_block(xp, *piece, b1, b2, 1 - b2 ** t, group["eps"], lr / (1 - b1 ** t),
-                        shrink)
-
-
-# One update reads and writes p, m and v and reads the gradient about a dozen times; on a
-# small GPT's 12 M parameters each pass is 48 MB from main memory. Done piece by piece
-# (Device.pieces), every pass after the first hits the CPU's cache: measured 4x faster
-# (148 -> 36 ms a step) with bit-identical results.
-def _adam_block(xp, p, grad, m, v, b1, b2, bias2, eps, step_size, shrink):
-    """The Adam(W) update of one piece, in place with two scratch arrays:
-    p *= shrink;  m = b1·m + (1-b1)·g;  v = b2·v + (1-b2)·g²;
-    p -= step_size·m / (sqrt(v / bias2) + eps)."""
-    if shrink is not None:
-        p *= shrink
-    a, b = xp.empty_like(p), xp.empty_like(p)
-    m *= b1
-    xp.multiply(grad, 1 - b1, out=a)
-    m += a
-    v *= b2
-    xp.multiply(grad, 1 - b2, out=a)
-    a *= grad
-    v += a
-    xp.divide(v, bias2, out=a)
-    xp.sqrt(a, out=a)
-    a += eps                                   # the denominator
-    xp.multiply(m, step_size, out=b)
-    b /= a
-    p -= b
+    def step(self):
+        """Update every parameter that has a gradient: the parameters of a group in one
+        call of the "adam" op (tinytx.kernels.dispatch: on the cuda device in fused mode
+        the CUDA kernel; on the CPU each tensor in cache-sized pieces)."""
+        index = {id(p): i for i, p, _ in self._indexed()}
+        for group in self.param_groups:
+            todo = [(p, self.state.setdefault(index[id(p)], {}))
+                    for p in group["params"] if p.grad is not None]
+            for p, state in todo:
+                if not state:
+                    xp = p.device.xp
+                    state.update(step=0, exp_avg=xp.zeros_like(p.data),
+                                 exp_avg_sq=xp.zeros_like(p.data))
+                state["step"] += 1
+            if todo:
+                run("adam", [p.data for p, _ in todo], [p.grad for p, _ in todo],
+                    [s["exp_avg"] for _, s in todo], [s["exp_avg_sq"] for _, s in todo],
+                    [s["step"] for _, s in todo], group["lr"], group["betas"], group["eps"],
+                    group["weight_decay"], self.decoupled, device=todo[0][0].device)
 
 
 class AdamW(Adam):
@@ -288,16 +264,6 @@ def decay_groups(model, weight_decay: float):
     groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": weight_decay},
               {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
     return [g for g in groups if g["params"]]
-
-
-def _cuda_kernel(p):
-    """The AdamW CUDA kernel for a contiguous parameter on the cuda device in fused mode
-    (kernels/cuda/adamw.py), else None (the xp code below runs)."""
-    if p.device.name != "cuda" or not p.data.flags.c_contiguous:
-        return None
-    if not is_fused():
-        return None
-    return load(KERNELS["adamw"].cuda)
 
 
 def _check(**values):

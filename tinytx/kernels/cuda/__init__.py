@@ -12,8 +12,12 @@ imported), which runs every CUDA thread as a Python thread on the CPU.
     lstm.py           the LSTM cell's gates                   CPU: kernels/lstm.py
     gelu.py           bias + tanh-GELU                         reference F.gelu(x + b, "tanh")
     embedding.py      embedding backward (atomic scatter-add)  reference F.embedding
-    adamw.py          the AdamW update, one launch per tensor  reference optim.AdamW
-    registry.py       (composed, CPU fused, CUDA fused) triples: dispatch and tests
+    adamw.py          the AdamW update                         CPU: kernels/adam.py
+    common.py         the numba import, launch sizes, the launch itself
 
-This package imports nothing itself: `import tinytx` never loads numba or CuPy.
+The dispatch (`tinytx.kernels.dispatch`) reaches them through `tinytx.kernels.cuda_ops`,
+whose functions import their kernel file the first time they run, so that `import tinytx`
+never loads numba (the kernel files import it at their top). The architecture doc lists
+`kernels.cuda.*` with the optional dependencies: imported inside functions only. This
+package imports nothing itself.
 """

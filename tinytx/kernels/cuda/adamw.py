@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .common import cached, grid, numba_cuda, threads
+from .common import cached, grid, launch, numba_cuda, threads
 
 cuda = numba_cuda()
 
@@ -41,5 +41,14 @@ def adamw_step(p, g, m, v, t, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
     b1, b2 = betas
     nt = threads(n_threads)
     flat = [a.reshape(-1) for a in (p, g, m, v)]   # p, m, v: views, written in place
-    step_kernel()[grid(p.size, nt), nt](*flat, lr, b1, b2, eps, weight_decay,
-                                        1 - b1 ** t, 1 - b2 ** t)
+    launch(step_kernel(), grid(p.size, nt), nt, *flat, lr, b1, b2, eps, weight_decay,
+           1 - b1 ** t, 1 - b2 ** t)
+
+
+def adam(ps, gs, ms, vs, steps, lr, betas, eps, weight_decay, decoupled=True):
+    """The AdamW step of every tensor i (ps[i] updated in place with ms[i], vs[i]; step
+    count steps[i]), with the arguments of `tinytx.kernels.adam.adam`."""
+    if not decoupled:
+        raise ValueError("cuda adam: the kernel is AdamW's (decoupled weight decay)")
+    for p, g, m, v, t in zip(ps, gs, ms, vs, steps):
+        adamw_step(p, g, m, v, t, lr, betas, eps, weight_decay)

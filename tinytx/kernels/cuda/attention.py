@@ -29,7 +29,7 @@ import math
 
 from ...function import Function
 from ..attention import _as_tensor, prepare
-from .common import cached, float_type, grid, numba_cuda, tile
+from .common import cached, float_type, grid, launch, numba_cuda, tile
 
 cuda = numba_cuda()
 INF = math.inf
@@ -241,8 +241,8 @@ class CudaAttention(Function):
         self.o = xp.empty((N, Tq, v.shape[-1]), dtype=q.dtype)
         self.lse = xp.empty((N, Tq), dtype=q.dtype)
         kern = forward_kernel(*self._sizes(q, v, self.masked))
-        kern[(grid(Tq, self.bq), N), self.bq](self.q, self.k, self.v, self.kmask, self.scale,
-                                               self.o, self.lse)
+        launch(kern, (grid(Tq, self.bq), N), self.bq, self.q, self.k, self.v, self.kmask,
+               self.scale, self.o, self.lse)
         return self.o.reshape(B, H, Tq, v.shape[-1])     # (N, Tq, Dv) -> (B, H, Tq, Dv)
 
     def backward(self, do):
@@ -251,10 +251,10 @@ class CudaAttention(Function):
         delta = (do * o).sum(axis=-1)                    # δ: (N, Tq)
         dq, dk, dv = xp.empty_like(q), xp.empty_like(k), xp.empty_like(v)
         sizes, N, args = self._sizes(q, v, self.masked), q.shape[0], (do, self.lse, delta)
-        dq_kernel(*sizes)[(grid(q.shape[1], self.bq), N), self.bq](
-            q, k, v, self.kmask, self.scale, *args, dq)
-        dkv_kernel(*sizes)[(grid(k.shape[1], self.bk), N), self.bk](
-            q, k, v, self.kmask, self.scale, *args, dk, dv)
+        launch(dq_kernel(*sizes), (grid(q.shape[1], self.bq), N), self.bq,
+               q, k, v, self.kmask, self.scale, *args, dq)
+        launch(dkv_kernel(*sizes), (grid(k.shape[1], self.bk), N), self.bk,
+               q, k, v, self.kmask, self.scale, *args, dk, dv)
         B, H = self.shape[:2]
         grads = (dq.reshape(self.shape), dk.reshape(B, H, *k.shape[1:]),
                  dv.reshape(B, H, *v.shape[1:]), None)   # (N, T, D) -> (B, H, T, D)

@@ -1,8 +1,15 @@
-"""What every CUDA kernel file shares: the guarded numba import, dtypes, launch sizes.
+"""What every CUDA kernel file shares: the guarded numba import, dtypes, launch sizes,
+and the launch itself.
 
 Introduced in docs/cuda.md. numba is imported here, on first use of a CUDA kernel, never
-by `import tinytx` (the kernel files import this module; nothing else does). In numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1) each CUDA thread is
-a Python thread, so the default tile and block sizes are tiny there and GPU-sized on a GPU.
+by `import tinytx` (the kernel files import this module; nothing else does). In numba's
+CUDA simulator (NUMBA_ENABLE_CUDASIM=1) each CUDA thread is a Python thread, so the
+default tile and block sizes are tiny there and GPU-sized on a GPU.
+
+Every kernel is launched by `launch`: on CuPy's current stream (so it is ordered with
+CuPy's own work, with no wait between them) and reading CuPy's arrays without the CUDA
+array interface's default synchronisation (which would make the host wait for the stream
+at every launch). It also counts the launch (`tinytx.kernels.dispatch.counting`).
 """
 from __future__ import annotations
 
@@ -10,6 +17,8 @@ import functools
 import math
 
 import numpy as np
+
+from ..dispatch import COUNTS
 
 
 def numba_cuda():
@@ -64,6 +73,28 @@ def cached(factory):
 
 
 cuda = numba_cuda()
+
+
+def launch(kernel, blocks, threads_per_block, *args):
+    """kernel[blocks, threads_per_block](*args) on CuPy's current stream, without a host
+    sync; in the simulator, as it is (its arrays are NumPy's)."""
+    COUNTS["launches"] += 1
+    if simulated():
+        return kernel[blocks, threads_per_block](*args)
+    args = [cuda.as_cuda_array(a, sync=False) if hasattr(a, "__cuda_array_interface__")
+            else a for a in args]
+    kernel[blocks, threads_per_block, _current_stream()](*args)
+
+
+def _current_stream():
+    """numba's handle on CuPy's current stream (one per stream pointer)."""
+    import cupy
+    return _stream(cupy.cuda.get_current_stream().ptr)
+
+
+@functools.lru_cache(maxsize=None)
+def _stream(ptr):
+    return cuda.external_stream(ptr)
 
 
 # Tree reductions of buf[0:n] (shared memory, one value per thread, n a power of two) by

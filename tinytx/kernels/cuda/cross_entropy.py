@@ -19,7 +19,7 @@ import math
 
 from ...function import Function
 from ...functional.convert import upcast_dtype
-from .common import cached, float_type, grid, numba_cuda, reducers, threads
+from .common import cached, float_type, grid, launch, numba_cuda, reducers, threads
 
 cuda = numba_cuda()
 
@@ -87,15 +87,16 @@ class CudaCrossEntropy(Function):
         N = self.z.shape[0]
         self.lse, loss = xp.empty(N, ct), xp.empty(N, ct)
         if N:                                     # a grid of 0 blocks is a CUDA launch error
-            forward_kernel(self.nt, float_type(ct))[N, self.nt](
-                self.z.astype(ct, copy=False), self.t, self.lse, loss)
+            launch(forward_kernel(self.nt, float_type(ct)), N, self.nt,
+                   self.z.astype(ct, copy=False), self.t, self.lse, loss)
         return (loss * self.w).sum()
 
     def backward(self, gy):
         z = self.z.astype(self.lse.dtype, copy=False)             # float32/64: no copy
         gz = self.xp.empty_like(z)
         scale = self.w * gy
-        backward_kernel()[grid(z.size, self.nt), self.nt](z, self.t, self.lse, scale, gz)
+        launch(backward_kernel(), grid(z.size, self.nt), self.nt, z, self.t, self.lse, scale,
+               gz)
         return gz.astype(self.z.dtype, copy=False).reshape(self.shape), None
 
 

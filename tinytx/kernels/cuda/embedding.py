@@ -11,7 +11,7 @@ Shapes: idx (...) int, weight (V, C) -> (..., C)
 from __future__ import annotations
 
 from ...functional.layers import EmbeddingFunction
-from .common import cached, grid, numba_cuda, threads
+from .common import cached, grid, launch, numba_cuda, threads
 
 cuda = numba_cuda()
 
@@ -40,8 +40,8 @@ class CudaEmbedding(EmbeddingFunction):
         gw = xp.zeros(self.weight_shape, dtype=gy.dtype)
         g = xp.ascontiguousarray(gy.reshape(-1, C))                 # (..., C) -> (N, C)
         if g.size:                    # an empty batch: no launch (a grid of 0 blocks fails)
-            backward_kernel()[grid(g.size, self.nt), self.nt](
-                xp.ascontiguousarray(self.idx.reshape(-1)), g, gw)
+            launch(backward_kernel(), grid(g.size, self.nt), self.nt,
+                   xp.ascontiguousarray(self.idx.reshape(-1)), g, gw)
         return None, gw
 
 

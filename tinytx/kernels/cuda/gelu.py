@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ...function import Function
-from .common import cached, grid, numba_cuda, threads
+from .common import cached, grid, launch, numba_cuda, threads
 
 cuda = numba_cuda()
 C0 = math.sqrt(2 / math.pi)
@@ -51,14 +51,15 @@ class CudaBiasGELU(Function):
     def forward(self, x, b):
         self.x, self.b = self.xp.ascontiguousarray(x), b
         y = self.xp.empty_like(self.x)
-        forward_kernel()[grid(x.size, self.nt), self.nt](self.x.reshape(-1), b, y.reshape(-1))
+        launch(forward_kernel(), grid(x.size, self.nt), self.nt, self.x.reshape(-1), b,
+               y.reshape(-1))
         return y
 
     def backward(self, gy):
         x, xp = self.x, self.xp
         gx = xp.empty_like(x)
-        backward_kernel()[grid(x.size, self.nt), self.nt](
-            x.reshape(-1), self.b, xp.ascontiguousarray(gy).reshape(-1), gx.reshape(-1))
+        launch(backward_kernel(), grid(x.size, self.nt), self.nt,
+               x.reshape(-1), self.b, xp.ascontiguousarray(gy).reshape(-1), gx.reshape(-1))
         gb = self.device.sum_rows(gx.reshape(-1, self.b.shape[0]))  # (..., C) -> (N, C)
         return gx, gb
 

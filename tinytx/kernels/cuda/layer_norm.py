@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from ...function import Function
-from .common import cached, float_type, grid, numba_cuda, reducers, threads
+from .common import cached, float_type, grid, launch, numba_cuda, reducers, threads
 
 cuda = numba_cuda()
 
@@ -101,18 +101,18 @@ class CudaLayerNorm(Function):
         N = self.x.shape[0]
         y = xp.empty_like(self.x)
         self.mean, self.rstd = xp.empty(N, x.dtype), xp.empty(N, x.dtype)
-        forward_kernel(self.nt, float_type(x.dtype))[N, self.nt](
-            self.x, weight, b, self.eps, y, self.mean, self.rstd)
+        launch(forward_kernel(self.nt, float_type(x.dtype)), N, self.nt,
+               self.x, weight, b, self.eps, y, self.mean, self.rstd)
         return y.reshape(self.shape)                             # (N, C) -> (..., C)
 
     def backward(self, gy):
         xp, x = self.xp, self.x
         gy = xp.ascontiguousarray(gy.reshape(x.shape))           # (..., C) -> (N, C)
         gx, gw, gb = xp.empty_like(x), xp.empty_like(self.w), xp.empty_like(self.w)
-        backward_rows_kernel(self.nt, float_type(x.dtype))[x.shape[0], self.nt](
-            x, self.w, gy, self.mean, self.rstd, gx)
-        backward_cols_kernel()[grid(x.shape[1], self.nt), self.nt](
-            x, gy, self.mean, self.rstd, gw, gb)
+        launch(backward_rows_kernel(self.nt, float_type(x.dtype)), x.shape[0], self.nt,
+               x, self.w, gy, self.mean, self.rstd, gx)
+        launch(backward_cols_kernel(), grid(x.shape[1], self.nt), self.nt,
+               x, gy, self.mean, self.rstd, gw, gb)
         return (gx.reshape(self.shape), gw, gb)[:len(self.needs_input_grad)]
 
 

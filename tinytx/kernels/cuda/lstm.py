@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 
 from ..lstm import LSTMCellFunction, LSTMStep, check_cell_shapes
-from .common import cached, grid, numba_cuda, threads
+from .common import cached, grid, launch, numba_cuda, threads
 
 cuda = numba_cuda()
 
@@ -67,7 +67,7 @@ def gates_forward(xp, z, c_prev):
     h, c, tc = xp.empty_like(c_prev), xp.empty_like(c_prev), xp.empty_like(c_prev)
     g = xp.empty_like(z)
     nt = threads()
-    forward_kernel()[grid(c.size, nt), nt](z, c_prev, h, c, g, tc)
+    launch(forward_kernel(), grid(c.size, nt), nt, z, c_prev, h, c, g, tc)
     return h, c, g, tc
 
 
@@ -75,8 +75,8 @@ def gates_backward(xp, dh, dc, g, tc, c_prev):
     """dh, dc (B, H) -> dz (B, 4H), dC_{t-1} (B, H): as the CPU helper."""
     dz, dc_prev = xp.empty_like(g), xp.empty_like(c_prev)
     nt = threads()
-    backward_kernel()[grid(c_prev.size, nt), nt](
-        xp.ascontiguousarray(dh), xp.ascontiguousarray(dc), g, tc, c_prev, dz, dc_prev)
+    launch(backward_kernel(), grid(c_prev.size, nt), nt,
+           xp.ascontiguousarray(dh), xp.ascontiguousarray(dc), g, tc, c_prev, dz, dc_prev)
     return dz, dc_prev
 
 
