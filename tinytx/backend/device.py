@@ -142,6 +142,12 @@ class Device:
     def randint(self, low, high, shape):
         return self._own(self._rng.integers(low, high, shape))
 
+    def philox_key(self) -> int:
+        """A fresh 63-bit key for a counter-based generator (Philox) run inside a kernel,
+        e.g. attention dropout: drawn on the host from this device's generator, so it
+        costs no wait for the device and replays exactly on resume."""
+        return int(np.random.Generator(self._rng.bit_generator).integers(2 ** 63))
+
     def _own(self, x):
         return StrictArray(x) if self.name == "strict" else x
 
