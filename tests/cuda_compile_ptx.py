@@ -12,34 +12,13 @@ from numba import cuda
 
 from tinytx.kernels.cuda import adamw, attention, cross_entropy, embedding, gelu, layer_norm, lstm
 
-
-def sig(*examples):
-    """Numba argument types from example values (arrays of the right rank and dtype)."""
-    return tuple(numba.typeof(e) for e in examples)
+MODULES = (attention, layer_norm, cross_entropy, gelu, embedding, adamw, lstm)
 
 
-def kernels(dt):
-    a = lambda *shape: np.zeros(shape, dt)                      # noqa: E731
-    ft = numba.from_dtype(np.dtype(dt))
-    n3, n2, n1, i1, u8 = a(1, 1, 1), a(1, 1), a(1), np.zeros(1, np.int64), np.zeros((1, 1), np.uint8)
-    f, i = 1.0, 1
-    for causal in (False, True):
-        for masked in (False, True):
-            sizes = (64, 64, 64, 64, ft, causal, masked)
-            yield "attention.forward", attention.forward_kernel(*sizes), sig(n3, n3, n3, u8, f, n3, n2)
-            yield "attention.dq", attention.dq_kernel(*sizes), sig(n3, n3, n3, u8, f, n3, n2, n2, n3)
-            yield "attention.dkv", attention.dkv_kernel(*sizes), sig(n3, n3, n3, u8, f, n3, n2, n2, n3, n3)
-    yield "layer_norm.forward", layer_norm.forward_kernel(128, ft), sig(n2, n1, n1, f, n2, n1, n1)
-    yield "layer_norm.backward_rows", layer_norm.backward_rows_kernel(128, ft), sig(n2, n1, n2, n1, n1, n2)
-    yield "layer_norm.backward_cols", layer_norm.backward_cols_kernel(), sig(n2, n2, n1, n1, n1, n1)
-    yield "cross_entropy.forward", cross_entropy.forward_kernel(128, ft), sig(n2, i1, n1, n1)
-    yield "cross_entropy.backward", cross_entropy.backward_kernel(), sig(n2, i1, n1, n1, n2)
-    yield "gelu.forward", gelu.forward_kernel(), sig(n1, n1, n1)
-    yield "gelu.backward", gelu.backward_kernel(), sig(n1, n1, n1, n1)
-    yield "embedding.backward", embedding.backward_kernel(), sig(i1, n2, n2)
-    yield "adamw.step", adamw.step_kernel(), sig(n1, n1, n1, n1, f, f, f, f, f, f, f)
-    yield "lstm.forward", lstm.forward_kernel(), sig(n2, n2, n2, n2, n2, n2)
-    yield "lstm.backward", lstm.backward_kernel(), sig(n2, n2, n2, n2, n2, n2, n2)
+def kernels(dtype):
+    """(name, kernel, argument types) of every kernel, from each file's specializations."""
+    for module in MODULES:
+        yield from module.specializations(np.dtype(dtype))
 
 
 def probe(cc):

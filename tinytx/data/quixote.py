@@ -32,7 +32,7 @@ import os
 import re
 from pathlib import Path
 
-from .download import SCHEMES, DownloadError, download_file
+from .download import SCHEMES, download_file
 
 FILE_NAME = "quixote.txt"
 DATA_ENV = "TINYTX_DATA_DIR"

@@ -52,3 +52,14 @@ def adam(ps, gs, ms, vs, steps, lr, betas, eps, weight_decay, decoupled=True):
         raise ValueError("cuda adam: the kernel is AdamW's (decoupled weight decay)")
     for p, g, m, v, t in zip(ps, gs, ms, vs, steps):
         adamw_step(p, g, m, v, t, lr, betas, eps, weight_decay)
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    n1, f = _types(dtype)
+    yield "adamw.step", step_kernel(), (n1, n1, n1, n1, f, f, f, f, f, f, f)
+
+
+def _types(dtype):
+    import numba
+    return numba.from_dtype(dtype)[::1], numba.float64

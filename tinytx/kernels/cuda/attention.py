@@ -300,3 +300,20 @@ def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, traini
         raise ValueError(f"cuda attention: mask of shape {mask.shape} varies over queries; "
                          "the kernel takes key-padding masks (B, 1, 1, Tk) and is_causal")
     return op(q, k, v, _as_tensor(kmask, q.device))
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    ft, n3, n2, u8, f = _types(dtype)
+    for causal in (False, True):
+        for masked in (False, True):
+            sizes = (64, 64, 64, 64, ft, causal, masked)
+            yield "attention.forward", forward_kernel(*sizes), (n3, n3, n3, u8, f, n3, n2)
+            yield "attention.dq", dq_kernel(*sizes), (n3, n3, n3, u8, f, n3, n2, n2, n3)
+            yield "attention.dkv", dkv_kernel(*sizes), (n3, n3, n3, u8, f, n3, n2, n2, n3, n3)
+
+
+def _types(dtype):
+    import numba
+    ft = numba.from_dtype(dtype)
+    return ft, ft[:, :, ::1], ft[:, ::1], numba.uint8[:, ::1], numba.float64

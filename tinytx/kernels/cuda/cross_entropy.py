@@ -106,3 +106,16 @@ def cross_entropy(logits, targets, ignore_index=-100, n_threads=None):
         raise ValueError(f"cross_entropy: targets of shape {targets.shape} do not match "
                          f"logits of shape {logits.shape} (expected {logits.shape[:-1]})")
     return CudaCrossEntropy(ignore_index, n_threads)(logits, targets)
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    ft, n2, n1, i1 = _types(dtype)
+    yield "cross_entropy.forward", forward_kernel(128, ft), (n2, i1, n1, n1)
+    yield "cross_entropy.backward", backward_kernel(), (n2, i1, n1, n1, n2)
+
+
+def _types(dtype):
+    import numba
+    ft = numba.from_dtype(dtype)
+    return ft, ft[:, ::1], ft[::1], numba.int64[::1]

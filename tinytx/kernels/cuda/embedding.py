@@ -48,3 +48,14 @@ class CudaEmbedding(EmbeddingFunction):
 def embedding(idx, weight, n_threads=None):
     """Rows of `weight` picked by `idx`, with the atomic scatter-add backward."""
     return CudaEmbedding(n_threads)(idx, weight)
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    n2, i1 = _types(dtype)
+    yield "embedding.backward", backward_kernel(), (i1, n2, n2)
+
+
+def _types(dtype):
+    import numba
+    return numba.from_dtype(dtype)[:, ::1], numba.int64[::1]

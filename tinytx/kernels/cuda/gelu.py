@@ -70,3 +70,15 @@ def bias_gelu(x, b, n_threads=None):
         raise ValueError(f"bias_gelu: bias of shape {b.shape} does not match input of "
                          f"shape {x.shape} (expected ({x.shape[-1]},))")
     return CudaBiasGELU(n_threads)(x, b)
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    n1 = _types(dtype)
+    yield "gelu.forward", forward_kernel(), (n1, n1, n1)
+    yield "gelu.backward", backward_kernel(), (n1, n1, n1, n1)
+
+
+def _types(dtype):
+    import numba
+    return numba.from_dtype(dtype)[::1]

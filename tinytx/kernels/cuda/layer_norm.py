@@ -120,3 +120,17 @@ def layer_norm(x, weight, bias=None, eps=1e-5, n_threads=None):
     """The CUDA LayerNorm with the arguments of `tinytx.kernels.layer_norm.layer_norm`."""
     op = CudaLayerNorm(eps, n_threads)
     return op(x, weight) if bias is None else op(x, weight, bias)
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    ft, n2, n1, f = _types(dtype)
+    yield "layer_norm.forward", forward_kernel(128, ft), (n2, n1, n1, f, n2, n1, n1)
+    yield "layer_norm.backward_rows", backward_rows_kernel(128, ft), (n2, n1, n2, n1, n1, n2)
+    yield "layer_norm.backward_cols", backward_cols_kernel(), (n2, n2, n1, n1, n1, n1)
+
+
+def _types(dtype):
+    import numba
+    ft = numba.from_dtype(dtype)
+    return ft, ft[:, ::1], ft[::1], numba.float64

@@ -99,3 +99,15 @@ def lstm_cell(x, h_prev, c_prev, W, b=None):
 def lstm_step(xw, h_prev, c_prev, W_h):
     """One step of a sequence with the CUDA gates; as `kernels.lstm.lstm_step`."""
     return CudaLSTMStep()(xw, h_prev, c_prev, W_h)
+
+def specializations(dtype):
+    """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
+    they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
+    n2 = _types(dtype)
+    yield "lstm.forward", forward_kernel(), (n2, n2, n2, n2, n2, n2)
+    yield "lstm.backward", backward_kernel(), (n2, n2, n2, n2, n2, n2, n2)
+
+
+def _types(dtype):
+    import numba
+    return numba.from_dtype(dtype)[:, ::1]
