@@ -4,8 +4,12 @@ Introduced in lesson 10 (report chapter 7). One optimizer step:
 
     lr = warmup + cosine schedule(step)
     repeat grad_accum times:  b = a training batch;  (loss_fn(model, b) · n_i / Σn).backward()
-    stop if the loss or the gradient norm is NaN/inf (nothing is saved)
     clip the global gradient norm;  AdamW step;  zero the gradients
+
+A step never waits for the device: its loss and gradient norm stay device values until
+the next log, where they are read in one transfer and checked. A NaN/inf there stops
+training with TrainingDiverged before anything is saved, so `last` stays the last good
+checkpoint.
 
 Every `log_interval` steps a train row (loss, lr, gradient norm, tokens/s) goes to
 loss.csv. Every `eval_interval` steps the model is evaluated on `eval_iters` held-out
@@ -135,6 +139,8 @@ def accumulate_gradients(model, batches, counts=None, loss_fn=lm_loss) -> float:
     target tokens of each micro-batch) loss i is weighted by counts[i] / Σ counts: every
     token counts the same, however the batches were padded. Without, each gets 1/k
     (right when all micro-batches have the same number of tokens, as LM windows do).
+    The loss comes back as a float64 0-d array on the model's device (float() reads it,
+    which waits for the device: the Trainer does so only at its log interval).
     """
     counts = [1] * len(batches) if counts is None else counts
     if len(counts) != len(batches) or min(counts, default=1) < 0 or sum(counts) <= 0:
@@ -145,7 +151,7 @@ def accumulate_gradients(model, batches, counts=None, loss_fn=lm_loss) -> float:
         loss = loss_fn(model, batch)
         weight = n / sum(counts)
         (loss * weight).backward()
-        total += loss.item() * weight
+        total = total + loss.data.astype("float64") * weight   # on the device: no wait
     return total
 
 
@@ -190,6 +196,7 @@ class Trainer:
                                      eps=config.eps)
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best_val, self.elapsed, self.rows = 0, math.inf, 0.0, []
+        self._unread = []          # (step, loss, norm) on the device, not read yet
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self, name):
@@ -256,25 +263,44 @@ class Trainer:
                                  warmup_steps=min(c.warmup_iters, decay))  # short runs
 
     def train_step(self):
-        """One optimizer step; returns (mean loss, gradient norm before clipping)."""
+        """One optimizer step; returns (mean loss, gradient norm before clipping) as 0-d
+        arrays on the device, without waiting for it: they are read, and checked for
+        NaN/inf, at the next log (`_read_steps`)."""
         c = self.config
         optim.set_lr(self.optimizer, self.lr_at(self.step))
         batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
         counts = [self.batch_tokens(b) for b in batches] if self.batch_tokens else None
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # the guard
-            loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)  # below
-            params = [p for g in self.optimizer.param_groups for p in g["params"]]  # says it
+        # a diverging step overflows; _read_steps reports it, NumPy's warnings would not
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)
+            params = [p for g in self.optimizer.param_groups for p in g["params"]]
             norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
-        if not (math.isfinite(loss) and math.isfinite(norm)):
-            self.optimizer.zero_grad()
-            raise TrainingDiverged(
-                f"step {self.step}: the loss is {loss} and the gradient norm {norm}; "
-                f"training stopped without saving, so {self.out_dir / 'last'} is the last "
-                f"good checkpoint. Try a lower --lr or a smaller --grad_clip.")
-        self.optimizer.step()
+            self.optimizer.step()
         self.optimizer.zero_grad()
+        self._unread.append((self.step, loss, norm))
         self.step += 1
         return loss, norm
+
+    def _read_steps(self) -> list[tuple[float, float]]:
+        """(loss, norm) of each step since the last read, as floats, in one transfer from
+        the device: the one wait for it between logs. A non-finite loss or norm raises
+        TrainingDiverged naming the first such step; nothing has been saved since the
+        last read, so `last` on disk is the last good checkpoint."""
+        steps, self._unread = self._unread, []
+        if not steps:
+            return []
+        dev = next(iter(self.model.parameters())).device
+        xp = dev.xp
+        values = dev.to_host(xp.stack([xp.asarray(v, dtype=xp.float64)
+                                       for _, loss, norm in steps for v in (loss, norm)]))
+        pairs = [(float(values[2 * i]), float(values[2 * i + 1])) for i in range(len(steps))]
+        for (step, _, _), (loss, norm) in zip(steps, pairs):
+            if not (math.isfinite(loss) and math.isfinite(norm)):
+                raise TrainingDiverged(
+                    f"step {step}: the loss is {loss} and the gradient norm {norm}; "
+                    f"training stopped without saving, so {self.out_dir / 'last'} is the "
+                    f"last good checkpoint. Try a lower --lr or a smaller --grad_clip.")
+        return pairs
 
     def train(self):
         """Run until max_iters, holding the out_dir's lock; returns the last evaluation
@@ -289,21 +315,21 @@ class Trainer:
             row = self._log_eval()
         bar = tqdm(total=c.max_iters, initial=self.step, disable=not c.progress,
                    unit="step", dynamic_ncols=True)
-        losses, tokens, t0 = [], 0, time.perf_counter()
+        tokens, t0 = 0, time.perf_counter()
         start, elapsed_before = t0, self.elapsed
         while self.step < c.max_iters:
             lr = self.lr_at(self.step)
-            loss, norm = self.train_step()
+            self.train_step()
             self.elapsed = elapsed_before + time.perf_counter() - start  # wall, with evals
-            losses.append(loss)
             tokens += self.tokens_per_batch * c.grad_accum
-            tok_s = tokens / max(time.perf_counter() - t0, 1e-9)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{tok_s:,.0f}")
             evaluate = self.step % c.eval_interval == 0 or self.step == c.max_iters
-            if evaluate or self.step % c.log_interval == 0:
-                self._log_train(losses, lr, norm, tok_s)
-                losses, tokens, t0 = [], 0, time.perf_counter()
+            if evaluate or self.step % c.log_interval == 0:    # read the device: a log
+                read = self._read_steps()
+                tok_s = tokens / max(time.perf_counter() - t0, 1e-9)
+                self._log_train([loss for loss, _ in read], lr, read[-1][1], tok_s)
+                bar.set_postfix(loss=f"{read[-1][0]:.3f}", tok_s=f"{tok_s:,.0f}")
+                tokens, t0 = 0, time.perf_counter()
             if evaluate:
                 row = self._log_eval()
                 bar.write(f"step {self.step}: train {self.rows[-2]['train_loss']:.4f}, "
