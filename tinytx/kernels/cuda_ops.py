@@ -65,11 +65,15 @@ def lstm_step(xw, h_prev, c_prev, W_h):
 
 
 def adam(ps, gs, ms, vs, steps, lr, betas, eps, weight_decay, decoupled):
-    """The AdamW update of every tensor (adamw.py), as `kernels.adam.adam`."""
+    """The AdamW update of every tensor in one launch (adamw.py), as `kernels.adam.adam`."""
     from .cuda import adamw as kernel
     return kernel.adam(ps, gs, ms, vs, steps, lr, betas, eps, weight_decay, decoupled)
 
 
 def adam_supports(ps, gs, ms, vs, steps, lr, betas, eps, weight_decay, decoupled):
-    """The kernel is AdamW's (decoupled decay), on contiguous arrays."""
-    return decoupled and all(a.flags.c_contiguous for a in (*ps, *gs, *ms, *vs))
+    """The kernel is AdamW's (decoupled decay), on contiguous arrays of one float32 or
+    float64 dtype (else the CPU kernel's xp code runs on CuPy)."""
+    arrays = (*ps, *gs, *ms, *vs)
+    return (decoupled and len({a.dtype for a in arrays}) == 1
+            and arrays[0].dtype in ("float32", "float64")
+            and all(a.flags.c_contiguous for a in arrays))

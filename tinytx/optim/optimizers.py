@@ -219,7 +219,9 @@ class Adam(Optimizer):
     def step(self):
         """Update every parameter that has a gradient: the parameters of a group in one
         call of the "adam" op (tinytx.kernels.dispatch: on the cuda device in fused mode
-        the CUDA kernel; on the CPU each tensor in cache-sized pieces)."""
+        one launch of the CUDA kernel for the whole group; on the CPU each tensor in
+        cache-sized pieces). Nothing is read back from the device: step counts are
+        Python ints, the bias corrections are computed on the host."""
         index = {id(p): i for i, p, _ in self._indexed()}
         for group in self.param_groups:
             todo = [(p, self.state.setdefault(index[id(p)], {}))
