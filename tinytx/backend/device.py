@@ -10,7 +10,7 @@ import numpy as np
 
 from ..erf import erf as _np_erf
 from . import gpu
-from .strict import StrictArray, StrictModule, unwrap
+from .strict import StrictArray, StrictModule, count_host_read, unwrap
 
 
 _ALL_ROWS = (slice(None),)
@@ -39,6 +39,8 @@ class Device:
         cupy = gpu.loaded_cupy()
         if cupy is not None and isinstance(x, cupy.ndarray):
             x = cupy.asnumpy(x)
+        if self.name == "cpu" and isinstance(x, StrictArray):
+            count_host_read("asarray")        # strict -> host: what waits for a GPU
         x = np.asarray(unwrap(x), dtype=dtype)
         return StrictArray(x) if self.name == "strict" else x
 
@@ -46,6 +48,8 @@ class Device:
         """An array of this device -> a NumPy array (a copy when it crosses devices)."""
         if self.name == "cuda":
             return self.xp.asnumpy(x)
+        if isinstance(x, StrictArray):
+            count_host_read("to_host")        # counted, as it would wait for a GPU
         return np.asarray(unwrap(x))
 
     def is_own(self, x) -> bool:
@@ -129,8 +133,15 @@ class Device:
         return self._own(_np_erf(unwrap(x)))
 
     # -- random numbers: one generator per device, seeded by tinytx.manual_seed ---------
+    # cpu and strict: NumPy's PCG64; cuda: cuRAND's Philox, whose state is (seed, offset)
+    # (backend/gpu.py). Either state is plain JSON, so a resume replays every draw.
     def seed(self, seed: int):
-        self._rng = gpu.CudaGenerator(seed) if self.name == "cuda" else np.random.default_rng(seed)
+        if self.name != "cuda":
+            self._rng = np.random.default_rng(seed)
+        elif getattr(self, "_rng", None) is None:
+            self._rng = gpu.CudaGenerator(seed)        # one per device, made once
+        else:
+            self._rng.manual_seed(seed)
 
     def randn(self, shape, dtype):
         return self._own(self._rng.standard_normal(shape, dtype=dtype))
@@ -144,8 +155,10 @@ class Device:
 
     def philox_key(self) -> int:
         """A fresh 63-bit key for a counter-based generator (Philox) run inside a kernel,
-        e.g. attention dropout: drawn on the host from this device's generator, so it
+        e.g. attention dropout: made on the host from this device's generator, so it
         costs no wait for the device and replays exactly on resume."""
+        if self.name == "cuda":
+            return self._rng.philox_key()
         return int(np.random.Generator(self._rng.bit_generator).integers(2 ** 63))
 
     def _own(self, x):
@@ -153,10 +166,16 @@ class Device:
 
     def get_rng_state(self):
         """JSON-serialisable state of this device's generator (for exact resume)."""
+        if self.name == "cuda":
+            return self._rng.state
         return self._rng.bit_generator.state
 
     def set_rng_state(self, state):
-        if state is not None:
+        if state is None:
+            return
+        if self.name == "cuda":
+            self._rng.state = state
+        else:
             self._rng.bit_generator.state = state
 
 

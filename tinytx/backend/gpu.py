@@ -5,7 +5,9 @@ Introduced in lesson 01 (devices); docs/cuda.md tells how to install CuPy.
 """
 from __future__ import annotations
 
+import math
 import sys
+import weakref
 
 import numpy as np
 
@@ -52,25 +54,97 @@ def why_no_cuda() -> str:
 
 
 class CudaGenerator:
-    """The cuda device's random numbers, with a state that can be saved (exact resume).
+    """The cuda device's one random generator: cuRAND's Philox4x32-10 (counter-based), whose
+    whole state is (seed, offset), so it saves as JSON and a CUDA resume replays exactly.
 
-    CuPy's generators do not expose their state, so a NumPy generator (whose state is
-    plain JSON) draws a fresh 63-bit seed for every CuPy draw: restoring the NumPy state
-    restores every later draw. The price is one small CuPy generator set-up per draw.
+    Philox computes its n-th 32-bit value from (seed, n) alone, no state carried between
+    values. So each draw of n values sets the generator's absolute offset to `offset`,
+    generates there, and advances `offset` past what it used (whole blocks of four values,
+    two per float64), and no two draws share a value. One cuRAND generator is created per
+    device, on the first draw, and runs on CuPy's current stream; nothing waits for the GPU.
+
+        state = {"bit_generator": "Philox4x32-10 (cuRAND)", "seed": int, "offset": int}
+
+    `philox_key()` gives a kernel its own Philox key (e.g. for dropout inside a kernel),
+    derived on the host from (seed, offset), which it also advances.
     """
 
-    def __init__(self, seed):
-        self.bit_generator = np.random.default_rng(seed).bit_generator
+    NAME = "Philox4x32-10 (cuRAND)"
 
-    def _draw(self):
-        seed = int(np.random.Generator(self.bit_generator).integers(2 ** 63))
-        return _cupy.random.default_rng(seed)
+    def __init__(self, seed: int):
+        self._handle, self._seeded = None, None
+        self.manual_seed(seed)
 
+    def manual_seed(self, seed: int):
+        self.seed, self.offset = int(seed) % 2 ** 64, 0
+
+    @property
+    def state(self) -> dict:
+        return {"bit_generator": self.NAME, "seed": self.seed, "offset": self.offset}
+
+    @state.setter
+    def state(self, state: dict):
+        if not (isinstance(state, dict) and state.get("bit_generator") == self.NAME and all(
+                isinstance(state.get(k), int) and state[k] >= 0 for k in ("seed", "offset"))):
+            raise ValueError(f"cuda generator state: expected {{'bit_generator': "
+                             f"{self.NAME!r}, 'seed': int, 'offset': int}}, got {state!r:.200}")
+        self.seed, self.offset = state["seed"], state["offset"]
+
+    # -- draws --------------------------------------------------------------------------------
     def standard_normal(self, shape, dtype):
-        return self._draw().standard_normal(shape, dtype=dtype)
+        n, dtype = _size(shape), _float(dtype)
+        out = _cupy.empty(n + n % 2, dtype)             # cuRAND makes normals in pairs
+        self._fill("generateNormal" if dtype == np.float32 else "generateNormalDouble", out,
+                   0.0, 1.0)
+        return out[:n].reshape(shape)
 
     def random(self, shape, dtype):
-        return self._draw().random(shape, dtype=dtype)
+        """Uniform in [0, 1): cuRAND gives (0, 1], so 1 becomes 0 (as CuPy does)."""
+        dtype = _float(dtype)
+        out = _cupy.empty(_size(shape), dtype)
+        self._fill("generateUniform" if dtype == np.float32 else "generateUniformDouble", out)
+        return _cupy.where(out == 1, dtype.type(0), out).reshape(shape)
 
     def integers(self, low, high, shape):
-        return self._draw().integers(low, high, shape)
+        """int64 in [low, high): two 32-bit values make 64 random bits, taken modulo the
+        range (a bias below range/2^64)."""
+        if not high > low:
+            raise ValueError(f"integers: high must be > low, got low={low}, high={high}")
+        bits = _cupy.empty(2 * _size(shape), np.uint32)
+        self._fill("generate", bits)
+        value = bits.view(np.uint64) % np.uint64(high - low)
+        return (value.astype(np.int64) + np.int64(low)).reshape(shape)
+
+    def philox_key(self) -> int:
+        """A 63-bit key for a Philox generator inside a kernel, made on the host from
+        (seed, offset); takes one block of the offsets, so keys never repeat."""
+        key = int(np.random.default_rng([self.seed, self.offset]).integers(2 ** 63))
+        self.offset += 4
+        return key
+
+    def _fill(self, function, out, *args):
+        """Fill `out` with cuRAND's `function` at `offset`, then advance `offset` past the
+        32-bit values used, in whole Philox blocks of four."""
+        if out.size == 0:
+            return
+        curand = _cupy.cuda.curand
+        if self._handle is None:
+            self._handle = curand.createGenerator(curand.CURAND_RNG_PSEUDO_PHILOX4_32_10)
+            weakref.finalize(self, curand.destroyGenerator, self._handle)
+        if self._seeded != self.seed:
+            curand.setPseudoRandomGeneratorSeed(self._handle, self.seed)
+            self._seeded = self.seed
+        curand.setGeneratorOffset(self._handle, self.offset)
+        getattr(curand, function)(self._handle, out.data.ptr, out.size, *args)
+        self.offset += -(-out.nbytes // 16) * 4
+
+
+def _size(shape):
+    return math.prod(shape) if isinstance(shape, (tuple, list)) else int(shape)
+
+
+def _float(dtype):
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"cuda random numbers: dtype must be float32 or float64, got {dtype}")
+    return dtype

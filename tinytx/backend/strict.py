@@ -3,10 +3,47 @@ host arrays. It exists for the tests: a CPU-only CI catches device-mixing bugs w
 (docs/autograd.md).
 
 Introduced in lesson 01 with the devices.
+
+Every read of a strict array's values into the host (what waits for the GPU on the cuda
+device) is counted in `HOST_READS`, by kind and by the line that asked for it, so a test
+can hold a training step to the reads its caller asked for:
+
+    >>> with counting_host_reads() as reads:
+    ...     x = StrictArray(np.arange(3.0))
+    ...     total = float(x.sum())
+    >>> sum(reads.values()), next(iter(reads)).split(" at ")[0]
+    (1, 'float')
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+from collections import Counter
+
 import numpy as np
+
+# "<kind> at <file>:<line>" -> count: every read of a strict array into the host, with the
+# first caller outside the backend (kinds: bool int float index item tolist tobytes repr
+# to_host asarray). `counting_host_reads()` clears it; it counts at all times.
+HOST_READS = Counter()
+_BACKEND = os.path.dirname(__file__) + os.sep
+
+
+def count_host_read(kind: str):
+    """Count one host read of `kind`, at the first caller outside tinytx/backend."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_BACKEND):
+        frame = frame.f_back
+    where = f"{frame.f_code.co_filename}:{frame.f_lineno}" if frame else "?"
+    HOST_READS[f"{kind} at {where}"] += 1
+
+
+@contextlib.contextmanager
+def counting_host_reads():
+    """Clear `HOST_READS` and yield it: the strict arrays' host reads inside the block."""
+    HOST_READS.clear()
+    yield HOST_READS
 
 
 class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
@@ -19,7 +56,9 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
       * implicit conversion to NumPy: `np.asarray(a)`, `np.array(a)`, `np.asarray([a, b])`;
       * mixing in host arrays, 0-d ones included: `a + np.ones(3)`, `a * np.array(2.0)`;
       * indexing with a host array: `a[np.array([0, 2])]`.
-    `Device.to_host` and `Device.asarray` are the explicit transfers.
+    `Device.to_host` and `Device.asarray` are the explicit transfers. Reading values into
+    the host (`float(a)`, `bool(a)`, `a.item()`, `a.tolist()`, `repr(a)` …) works, as on
+    CuPy where it waits for the GPU, and is counted in `HOST_READS`.
     """
 
     __slots__ = ("a",)
@@ -55,6 +94,8 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
         if name == "a" or name.startswith("__"):  # `a` unset (copy, pickle); no
             raise AttributeError(name)              # __array_interface__ & co for NumPy
         attr = getattr(self.a, name)
+        if name in _READS:
+            count_host_read(name)
         if not callable(attr):
             return _wrap(attr) if isinstance(attr, np.ndarray) else attr
 
@@ -71,19 +112,27 @@ class StrictArray(np.lib.mixins.NDArrayOperatorsMixin):
         return (_wrap(row) for row in self.a)
 
     def __float__(self):
+        count_host_read("float")
         return float(self.a)
 
     def __int__(self):
+        count_host_read("int")
         return int(self.a)
 
     def __index__(self):
+        count_host_read("index")
         return self.a.__index__()
 
     def __bool__(self):
+        count_host_read("bool")
         return bool(self.a)
 
     def __repr__(self):
+        count_host_read("repr")
         return f"strict_{self.a!r}"
+
+
+_READS = {"item", "tolist", "tobytes"}   # the methods that copy values to the host
 
 
 def _refuse_host(values):
