@@ -75,6 +75,7 @@ def measure(fns, qkv, g, repeats):
 
 
 def main():
+    tx.backend.configure_process(plots=False)      # as tinytx's scripts: malloc kept
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats, smaller T=1024 batch")
     p.add_argument("--repeats", type=int, default=None)

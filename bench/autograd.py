@@ -25,6 +25,7 @@ def chain(n):
 
 
 def main():
+    tx.backend.configure_process(plots=False)      # as tinytx's scripts: malloc kept
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     p.add_argument("--repeats", type=int, default=5)

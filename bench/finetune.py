@@ -30,6 +30,7 @@ def tinytx_worker(conn, cfg, B, T):
     import tinytx as tx
     from tinytx import optim
     from tinytx.models import GPT, GPTConfig
+    tx.backend.configure_process(plots=False)      # as tinytx's scripts: malloc kept
     tx.manual_seed(0)
     model = GPT(GPTConfig(dropout=0.1, **cfg))
     opt = optim.AdamW(optim.decay_groups(model, 0.01), lr=5e-5)

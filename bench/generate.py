@@ -18,9 +18,9 @@ layer for keys and for values, written in place, attention on the filled part
 of the last position only. `--torch-cache concat` grows its cache with torch.cat instead.
 
 Each side runs in its own worker process with the same thread count (OMP, OpenBLAS and
-MKL variables, torch.set_num_threads) and the same malloc settings (the PyTorch worker
-imports tinytx to build the weights, which applies tinytx.backend.keep_freed_memory;
-PyTorch gains from it too: ~18% at block 128, batch 8); the runs alternate (which
+MKL variables, torch.set_num_threads) and the same malloc settings (both workers call
+tinytx.backend.configure_process, as tinytx's scripts do; PyTorch gains from it too:
+~18% at block 128, batch 8); the runs alternate (which
 goes first swaps every round), so a change in the machine's load hits both alike. Each
 row is the median tokens/s over --repeats runs, the best in parentheses. The no-cache
 rows run once (the uncached loop is O(T²) per token). The last line checks that every
@@ -130,7 +130,8 @@ def torch_runner(cache_kind):
 def worker(side, threads, cache_kind):
     """Answer one JSON request per stdin line: [block, batch, n, use_cache] ->
     {"seconds": ..., "ids": [...]}."""
-    import tinytx  # noqa: F401  (on both sides: its malloc settings, see the docstring)
+    from tinytx.backend import configure_process
+    configure_process(plots=False)      # on both sides: a script's malloc settings
     if side == "pytorch":
         import torch
         torch.set_num_threads(threads)

@@ -14,9 +14,9 @@ so that a slow spell of a shared machine hits both. Printed per config:
   - the fraction of the machine's float32 GEMM peak each side reaches: model FLOPs per
     token (6 N + 12 L T C, nanoGPT's estimate) × tokens/s ÷ the GEMM rate NumPy measures
     on large square matrices with the same threads.
-Both sides use the same thread count and the same malloc settings (tinytx's
-keep_freed_memory, applied when tinytx is imported: PyTorch's CPU tensors come from malloc
-too, and gain from it). --profile prints where tinytx's time goes, per op type.
+Both sides use the same thread count and the same malloc settings (each worker calls
+tinytx.backend.configure_process, as tinytx's scripts do: PyTorch's CPU tensors come from
+malloc too, and gain from it). --profile prints where tinytx's time goes, per op type.
 """
 import argparse
 import os
@@ -146,7 +146,8 @@ def worker(side, name, threads):
     prints its seconds; "mem" prints the peak resident memory since the model was built,
     above the memory then (MiB); "gemm" prints the float32 GEMM rate with the worker's
     threads (NumPy fixes its thread count when it loads); "quit" ends."""
-    import tinytx  # noqa: F401  (both sides: its malloc settings, tinytx.backend.memory)
+    from tinytx.backend import configure_process
+    configure_process(plots=False)      # both sides: a script's malloc settings
     cfg = CONFIGS[name]
     make = tinytx_step_fn if side == "tinytx" else torch_step_fn
     step, _ = make(cfg, threads)

@@ -25,12 +25,6 @@ its tokenizer, so `tinytx.checkpoint_model.load_model(path)` rebuilds both.
 """
 from __future__ import annotations
 
-import os
-
-# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine);
-# set OPENBLAS_NUM_THREADS yourself to override.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import math
 import sys
 import time
@@ -176,4 +170,4 @@ def train_and_decode(cfg, resume):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, threads=1))   # small matrices: one BLAS thread is faster

@@ -29,10 +29,6 @@ Every Config field is an option: --key=value.
 """
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")    # small matrices: one thread is faster
-
 import json
 import sys
 import time
@@ -294,4 +290,4 @@ def train_and_score(cfg, mode, out, t_start):
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main))
+    sys.exit(run_main(main, threads=1))   # small matrices: one BLAS thread is faster

@@ -74,9 +74,6 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread: steadier timings on a shared machine (set the variable to override).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import statistics
 import time
 import tracemalloc
@@ -260,6 +257,13 @@ def best_time(model, x, g, repeats):
     return min(t for t, _ in runs), runs[0][1]
 
 
+def blas_threads():
+    """The BLAS thread pool's size (course.setup limits it to 1 for the lessons)."""
+    from threadpoolctl import threadpool_info
+    return max((pool["num_threads"] for pool in threadpool_info()
+                if pool["user_api"] == "blas"), default=None)
+
+
 def rnn_vs_attention(cfg, path):
     section("3. Time of forward + backward as T grows: sequential vs parallel")
     B, C, H = cfg.batch_size, cfg.n_embd, cfg.n_head
@@ -268,8 +272,7 @@ def rnn_vs_attention(cfg, path):
     models = {"RNN": nn.RNN(C, C), "LSTM": nn.LSTM(C, C),
               "attention": MultiHeadAttention(C, H, causal=True)}
     print(f"B={B}, C={C} (RNN/LSTM hidden {C}; attention {H} heads, causal, fused kernel), "
-          f"float32, best of {cfg.repeats}, OPENBLAS_NUM_THREADS="
-          f"{os.environ.get('OPENBLAS_NUM_THREADS')}")
+          f"float32, best of {cfg.repeats}, OPENBLAS_NUM_THREADS={blas_threads()}")
     print(f"{'T':>5} | {'RNN ms':>8} {'LSTM ms':>8} {'attn ms':>8} | {'sequential steps':>16} "
           f"| {'graph ops: RNN':>14} {'LSTM':>6} {'attn':>5}")
     rng = np.random.default_rng(cfg.seed)

@@ -68,11 +68,6 @@ Exercises (your code goes in lessons/exercises/tokenization.py; check it with
 """
 from __future__ import annotations
 
-import os
-
-# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import time
 from collections import Counter
 from dataclasses import dataclass

@@ -60,9 +60,6 @@ from __future__ import annotations
 
 import os
 
-# Small matrices: OpenBLAS threads cost more than they save (and fight on a busy machine).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import time
 from dataclasses import dataclass
 

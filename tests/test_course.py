@@ -1,5 +1,6 @@
 """tinytx.course, the lessons' shared helpers: options with --smoke, headings, max_diff,
 token rendering, loading the book, and the headless matplotlib backend."""
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -97,13 +98,19 @@ def test_load_book_without_a_copy(tmp_path, monkeypatch):
         load_book(book_config(missing, smoke=False))
 
 
-def test_importing_course_selects_a_headless_backend():
+def test_a_lesson_setup_selects_a_headless_backend_importing_does_not():
+    """Importing course changes nothing; setup (a lesson's entry point) picks Agg."""
     code = ("import matplotlib; matplotlib.use('svg'); import matplotlib.pyplot; "
-            "import tinytx.course; print(matplotlib.get_backend())")
+            "import tinytx.course; print(matplotlib.get_backend()); "
+            "from dataclasses import dataclass, field; "
+            "C = dataclass(type('C', (), {'__annotations__': {'smoke': bool, 'out_dir': str},"
+            " 'smoke': False, 'out_dir': __import__('tempfile').mkdtemp()})); "
+            "tinytx.course.setup(C(), argv=[]); print(matplotlib.get_backend())")
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=env)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip().lower() == "agg"
+    assert run.stdout.lower().split() == ["svg", "agg"]
 
 
 def test_recall_table(capsys):

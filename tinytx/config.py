@@ -35,7 +35,7 @@ import sys
 import types
 import typing
 
-from .backend import DeviceUnavailable
+from .backend import DeviceUnavailable, configure_process
 from .train import TrainingDiverged
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -150,8 +150,10 @@ def parse_config(config, argv, extra_flags=()):
     return with_options(config, **updates)
 
 
-def run_main(main, argv=None) -> int:
-    """Run an example's `main(argv)`; an expected user error (a bad flag, a missing or
+def run_main(main, argv=None, threads: int | None = None) -> int:
+    """Run an example's `main(argv)` as a script: first the process-wide settings a script
+    opts into (`tinytx.backend.configure_process(threads)`: malloc kept, BLAS threads,
+    matplotlib's Agg), then main; an expected user error (a bad flag, a missing or
     corrupt file, no network for the download, a full disk, a folder another run holds,
     a device this machine lacks, a run that diverged) prints one `error: ...` line to
     stderr and returns 1 instead of a traceback. Use: `sys.exit(run_main(main))`.
@@ -161,6 +163,7 @@ def run_main(main, argv=None) -> int:
     DeviceUnavailable and TrainingDiverged; anything else is a bug and keeps its
     traceback.
     """
+    configure_process(threads=threads)
     try:
         main(argv)
     except EXPECTED_ERRORS as e:

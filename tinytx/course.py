@@ -3,10 +3,11 @@
 Used by lessons/NN_slug.py from lesson 00 on; nothing in the package imports it. A
 lesson's options are a dataclass with `--key=value` overrides; `--smoke` (a bool field of
 that dataclass) shrinks the run to seconds for the tests, through the lesson's SMOKE dict
-of smaller values. Importing this module picks matplotlib's file-only backend (Agg): the
-lessons save pictures as PNG and never open a window, so they run on a machine without a
-display, in the tests too (selecting the backend works before or after `import
-matplotlib.pyplot`, as long as no figure exists yet).
+of smaller values. `setup` is the lessons' entry point: it applies the process-wide
+settings a script opts into (`tinytx.backend.configure_process`: one BLAS thread, since
+the lessons' matrices are small and more threads cost more than they save; malloc kept;
+matplotlib's file-only backend Agg, so the lessons save PNGs and never open a window,
+also on a machine without a display).
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -28,16 +29,14 @@ import dataclasses
 import sys
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 
+from .backend import configure_process
 from .config import parse_config
 from .data import OPENING, load_quixote
 from .tensor import Tensor
 from .tokenizer import render_token
 from .train.recall import steps_to
-
-matplotlib.use("Agg")                 # PNG files only: no window, no display needed
 
 CHAPTER_1 = "In a village of La Mancha"   # where chapter 1 starts in the book
 
@@ -50,6 +49,7 @@ def setup(defaults, smoke: dict | None = None, argv=None):
 
     Returns: (config, out_dir as a Path).
     """
+    configure_process(threads=1)
     cfg = parse_config(defaults, sys.argv[1:] if argv is None else argv)
     smoke = smoke or {}
     unknown = sorted(set(smoke) - {f.name for f in dataclasses.fields(cfg)})

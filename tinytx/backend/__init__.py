@@ -17,14 +17,15 @@ erf) are methods of Device, so ops never branch on the library.
 
 The files: device.py (Device, get_device), gpu.py (CuPy on first use, the cuda device's
 random generator), strict.py (the strict device's arrays), memory.py (malloc tuning,
-memory_owner).
+memory_owner), process.py (the process-wide settings scripts opt into).
 """
 from .device import (DEVICE_NAMES, Device, DeviceUnavailable, device_of, get_device,
                      manual_seed)
 from .gpu import CudaGenerator, cuda_available, load_cupy
-from .memory import MALLOC_TUNED, keep_freed_memory, memory_owner
+from .memory import keep_freed_memory, memory_owner
+from .process import configure_process
 from .strict import StrictArray
 
 __all__ = ["DEVICE_NAMES", "Device", "DeviceUnavailable", "device_of", "get_device", "manual_seed",
-           "CudaGenerator", "cuda_available", "load_cupy", "MALLOC_TUNED",
+           "CudaGenerator", "cuda_available", "load_cupy", "configure_process",
            "keep_freed_memory", "memory_owner", "StrictArray"]

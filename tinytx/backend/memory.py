@@ -1,5 +1,6 @@
-"""Memory: glibc's malloc tuned to keep freed memory (done once, when tinytx is imported),
-and `memory_owner`, which tells whether two arrays share memory.
+"""Memory: glibc's malloc tuned to keep freed memory (when a script asks for it:
+`tinytx.backend.process.configure_process`), and `memory_owner`, which tells whether two
+arrays share memory.
 
 Introduced in lesson 01 with the devices.
 """
@@ -19,8 +20,9 @@ def keep_freed_memory() -> bool:
     mmap and unmaps them on free, so each temporary of a training step costs page faults
     that zero its memory again: in a GELU backward that is 4x the arithmetic. Keeping
     freed memory (what PyTorch's and CuPy's caching allocators do) removes that cost; the
-    price is that the process keeps its peak memory until it exits. Done once at import
-    on Linux with glibc; set TINYTX_MALLOC_TUNE=0 to leave malloc alone.
+    price is that the process keeps its peak memory until it exits, which is why the
+    library never does it on import: scripts opt in (`configure_process`). Linux with
+    glibc only; TINYTX_MALLOC_TUNE=0 leaves malloc alone.
     """
     if os.environ.get("TINYTX_MALLOC_TUNE", "1") == "0" or not sys.platform.startswith("linux"):
         return False
@@ -31,8 +33,6 @@ def keep_freed_memory() -> bool:
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
     return bool(mallopt(M_MMAP_THRESHOLD, 1 << 30) and mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1))
 
-
-MALLOC_TUNED = keep_freed_memory()
 
 
 def memory_owner(a):

@@ -70,14 +70,12 @@ def smooth(values, alpha=0.1):
 def plot_losses(rows, path, title="loss"):
     """The train curve (smoothed), validation points and lr beside them, as a PNG
     (written atomically)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: the process's backend is left alone
     path = Path(path)
     train = [r for r in rows if r["kind"] == "train" and math.isfinite(r["train_loss"])]
     val = [r for r in rows if r["kind"] == "val"]
-    fig, (ax, ax_lr) = plt.subplots(1, 2, figsize=(10, 4), dpi=100,
-                                    gridspec_kw={"width_ratios": [3, 1]})
+    fig = Figure(figsize=(10, 4), dpi=100)
+    ax, ax_lr = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 1]})
     steps, losses = [r["step"] for r in train], [r["train_loss"] for r in train]
     ax.plot(steps, losses, color="C0", alpha=0.25, lw=1)
     alpha = min(1.0, 10 / max(len(losses), 1))  # an average over ~1/10 of the run
@@ -99,7 +97,4 @@ def plot_losses(rows, path, title="loss"):
     ax_lr.set_title("learning rate")
     ax_lr.grid(alpha=0.3)
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
-    finally:
-        plt.close(fig)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png"))
