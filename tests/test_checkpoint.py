@@ -253,3 +253,24 @@ def test_optimizer_plan_load_checks_before_it_assigns():
     assert not all(np.array_equal(opt.state[i][key], before[i]) for i in before)
     with pytest.raises(ValueError, match="param groups"):
         opt.plan_load({"state": {}, "param_groups": sd["param_groups"] * 2})
+
+
+def test_a_generator_state_of_another_kind_is_skipped_with_a_warning(tmp_path):
+    """An older tinytx saved the cuda device's generator as PCG64; it now draws with
+    Philox: the weights still load, and the warning says the draws will differ."""
+    from tinytx.checkpoint import manifest_text
+    model, opt = trained("cpu")
+    save_checkpoint(tmp_path / "ckpt", model, opt, step=3)
+    meta = json.loads((tmp_path / "ckpt.json").read_text())
+    meta["rng"]["cpu"] = {"bit_generator": "MT19937", "state": {"key": [0], "pos": 0}}
+    (tmp_path / "ckpt.json").write_text(manifest_text(meta))
+    target, target_opt = trained("cpu", seed=1)
+    tx.manual_seed(5)
+    before = tx.get_device("cpu").get_rng_state()
+    with pytest.warns(UserWarning, match="rng.cpu' is a MT19937 state"):
+        assert load_checkpoint(tmp_path / "ckpt", target, target_opt)["step"] == 3
+    assert tx.get_device("cpu").get_rng_state() == before
+    meta["rng"]["cpu"] = [1, 2]
+    (tmp_path / "ckpt.json").write_text(manifest_text(meta))
+    with pytest.raises(CheckpointError, match="rng.cpu' is not a PCG64 state"):
+        load_checkpoint(tmp_path / "ckpt", Tiny())
