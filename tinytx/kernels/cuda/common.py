@@ -62,6 +62,21 @@ def float_type(dtype):
     raise TypeError(f"CUDA kernels take float32 or float64 arrays, got {dtype}")
 
 
+def jit_for(ft):
+    """`cuda.jit` for a kernel that computes in `ft`: fastmath for float32, float64 exact.
+
+    fastmath flushes denormals to zero, divides and takes square roots to ~2 ulp, uses
+    __expf/__logf (a few ulp where exp(x) is near 1, more only where it is tiny), fuses
+    multiply-adds, and lets the compiler assume no NaN or infinity in arithmetic (so the
+    maxima start at the lowest finite number, not -inf). tanh keeps its accurate version.
+    By these bounds the row and elementwise kernels stay within the tests' 1e-5 of the
+    CPU kernels; the simulator does not model fastmath, so only a GPU run of
+    tests/test_cuda_kernels.py (TINYTX_CUDA_TESTS=gpu) measures it.
+    """
+    import numba
+    return cuda.jit(fastmath=ft == numba.float32)
+
+
 def grid(n, block) -> int:
     """Blocks of `block` threads needed to cover n items."""
     return max(1, math.ceil(n / block))

@@ -6,6 +6,8 @@ gradients. A thread per element (n, c) does
     gw[idx_n, c] += gy[n, c]      with cuda.atomic.add,
 because two threads may hold the same token and a plain += would lose one of the adds.
 (The order of the atomic adds is not fixed, so float32 sums may differ in the last bit.)
+The kernel does no float arithmetic but the adds: float32 gradients stay float32, and the
+wrapper reads nothing on the host (only shapes) before its one launch.
 Shapes: idx (...) int, weight (V, C) -> (..., C)
 """
 from __future__ import annotations

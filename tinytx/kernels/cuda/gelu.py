@@ -7,6 +7,7 @@ Backward, with τ = tanh u:
     dy/da = ½(1 + τ) + ½a(1 − τ²)·√(2/π)(1 + 3·0.044715a²)
     gx = gy·dy/da,   gb = Σ_rows gx  (a reduction over rows, done by CuPy)
 Nothing is saved but x and b: the kernel recomputes a and τ in backward.
+float32 kernels compute in float32 (typed constants; tanh is not approximated by fastmath).
 Shapes: x (..., C), b (C,) -> y (..., C)
 """
 from __future__ import annotations
@@ -14,32 +15,40 @@ from __future__ import annotations
 import math
 
 from ...function import Function
-from .common import cached, grid, launch, numba_cuda, threads
+from .common import cached, float_type, grid, jit_for, launch, numba_cuda, threads
 
 cuda = numba_cuda()
-C0 = math.sqrt(2 / math.pi)
+
+
+def constants(ft):
+    """½, 1, √(2/π), 0.044715 and 3·0.044715 as `ft` numbers."""
+    return ft(0.5), ft(1), ft(math.sqrt(2 / math.pi)), ft(0.044715), ft(3 * 0.044715)
 
 
 @cached
-def forward_kernel():
-    @cuda.jit
+def forward_kernel(ft):
+    half, one, c0, k, _ = constants(ft)
+
+    @jit_for(ft)
     def forward(x, b, y):
         e = cuda.grid(1)                      # x, y flattened to (N·C,), b (C,)
         if e < x.size:
             a = x[e] + b[e % b.size]
-            y[e] = 0.5 * a * (1.0 + math.tanh(C0 * (a + 0.044715 * a * a * a)))
+            y[e] = half * a * (one + math.tanh(c0 * (a + k * a * a * a)))
     return forward
 
 
 @cached
-def backward_kernel():
-    @cuda.jit
+def backward_kernel(ft):
+    half, one, c0, k, k3 = constants(ft)
+
+    @jit_for(ft)
     def backward(x, b, gy, gx):
         e = cuda.grid(1)
         if e < x.size:
             a = x[e] + b[e % b.size]
-            tau = math.tanh(C0 * (a + 0.044715 * a * a * a))
-            da = 0.5 * (1.0 + tau) + 0.5 * a * (1.0 - tau * tau) * C0 * (1.0 + 3 * 0.044715 * a * a)
+            tau = math.tanh(c0 * (a + k * a * a * a))
+            da = half * (one + tau) + half * a * (one - tau * tau) * c0 * (one + k3 * a * a)
             gx[e] = gy[e] * da
     return backward
 
@@ -51,14 +60,14 @@ class CudaBiasGELU(Function):
     def forward(self, x, b):
         self.x, self.b = self.xp.ascontiguousarray(x), b
         y = self.xp.empty_like(self.x)
-        launch(forward_kernel(), grid(x.size, self.nt), self.nt, self.x.reshape(-1), b,
-               y.reshape(-1))
+        launch(forward_kernel(float_type(x.dtype)), grid(x.size, self.nt), self.nt,
+               self.x.reshape(-1), b, y.reshape(-1))
         return y
 
     def backward(self, gy):
         x, xp = self.x, self.xp
         gx = xp.empty_like(x)
-        launch(backward_kernel(), grid(x.size, self.nt), self.nt,
+        launch(backward_kernel(float_type(x.dtype)), grid(x.size, self.nt), self.nt,
                x.reshape(-1), self.b, xp.ascontiguousarray(gy).reshape(-1), gx.reshape(-1))
         gb = self.device.sum_rows(gx.reshape(-1, self.b.shape[0]))  # (..., C) -> (N, C)
         return gx, gb
@@ -74,11 +83,8 @@ def bias_gelu(x, b, n_threads=None):
 def specializations(dtype):
     """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
     they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
-    n1 = _types(dtype)
-    yield "gelu.forward", forward_kernel(), (n1, n1, n1)
-    yield "gelu.backward", backward_kernel(), (n1, n1, n1, n1)
-
-
-def _types(dtype):
     import numba
-    return numba.from_dtype(dtype)[::1]
+    ft = numba.from_dtype(dtype)
+    n1 = ft[::1]
+    yield "gelu.forward", forward_kernel(ft), (n1, n1, n1)
+    yield "gelu.backward", backward_kernel(ft), (n1, n1, n1, n1)

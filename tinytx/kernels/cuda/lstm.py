@@ -8,6 +8,7 @@ Backward (given dh, dc; g the saved activated gates, τ = tanh C_t):
     dC = dh Γ_o (1 − τ²) + dc,   dC_{t-1} = dC Γ_f
     dz_f = dC C_{t-1} Γ_f(1−Γ_f),  dz_u = dC C̃ Γ_u(1−Γ_u),  dz_o = dh τ Γ_o(1−Γ_o),
     dz_c = dC Γ_u (1 − C̃²)
+float32 kernels compute in float32 (typed ½ and 1; tanh is not approximated by fastmath).
 `gates_forward`/`gates_backward` have the signatures of the CPU helpers, and the two
 Function classes are the CPU ones with these swapped in.
 Shapes: z (B, 4H) in the gate order (forget, update, output, candidate), c_prev (B, H)
@@ -17,22 +18,24 @@ from __future__ import annotations
 import math
 
 from ..lstm import LSTMCellFunction, LSTMStep, check_cell_shapes
-from .common import cached, grid, launch, numba_cuda, threads
+from .common import cached, float_type, grid, jit_for, launch, numba_cuda, threads
 
 cuda = numba_cuda()
 
 
 @cached
-def forward_kernel():
-    @cuda.jit
+def forward_kernel(ft):
+    half, one = ft(0.5), ft(1)
+
+    @jit_for(ft)
     def forward(z, c_prev, h, c, g, tc):
         e = cuda.grid(1)
         H = c_prev.shape[1]
         if e < c_prev.size:
             b, k = e // H, e % H
-            f = 0.5 * (1.0 + math.tanh(0.5 * z[b, k]))           # σ as F.sigmoid computes it
-            u = 0.5 * (1.0 + math.tanh(0.5 * z[b, H + k]))
-            o = 0.5 * (1.0 + math.tanh(0.5 * z[b, 2 * H + k]))
+            f = half * (one + math.tanh(half * z[b, k]))         # σ as F.sigmoid computes it
+            u = half * (one + math.tanh(half * z[b, H + k]))
+            o = half * (one + math.tanh(half * z[b, 2 * H + k]))
             cand = math.tanh(z[b, 3 * H + k])
             g[b, k], g[b, H + k], g[b, 2 * H + k], g[b, 3 * H + k] = f, u, o, cand
             cc = f * c_prev[b, k] + u * cand
@@ -43,8 +46,10 @@ def forward_kernel():
 
 
 @cached
-def backward_kernel():
-    @cuda.jit
+def backward_kernel(ft):
+    one = ft(1)
+
+    @jit_for(ft)
     def backward(dh, dc, g, tc, c_prev, dz, dc_prev):
         e = cuda.grid(1)
         H = c_prev.shape[1]
@@ -52,11 +57,11 @@ def backward_kernel():
             b, k = e // H, e % H
             f, u, o, cand = g[b, k], g[b, H + k], g[b, 2 * H + k], g[b, 3 * H + k]
             t = tc[b, k]
-            dC = dh[b, k] * o * (1.0 - t * t) + dc[b, k]
-            dz[b, k] = dC * c_prev[b, k] * f * (1.0 - f)
-            dz[b, H + k] = dC * cand * u * (1.0 - u)
-            dz[b, 2 * H + k] = dh[b, k] * t * o * (1.0 - o)
-            dz[b, 3 * H + k] = dC * u * (1.0 - cand * cand)
+            dC = dh[b, k] * o * (one - t * t) + dc[b, k]
+            dz[b, k] = dC * c_prev[b, k] * f * (one - f)
+            dz[b, H + k] = dC * cand * u * (one - u)
+            dz[b, 2 * H + k] = dh[b, k] * t * o * (one - o)
+            dz[b, 3 * H + k] = dC * u * (one - cand * cand)
             dc_prev[b, k] = dC * f
     return backward
 
@@ -67,7 +72,7 @@ def gates_forward(xp, z, c_prev):
     h, c, tc = xp.empty_like(c_prev), xp.empty_like(c_prev), xp.empty_like(c_prev)
     g = xp.empty_like(z)
     nt = threads()
-    launch(forward_kernel(), grid(c.size, nt), nt, z, c_prev, h, c, g, tc)
+    launch(forward_kernel(float_type(z.dtype)), grid(c.size, nt), nt, z, c_prev, h, c, g, tc)
     return h, c, g, tc
 
 
@@ -75,7 +80,7 @@ def gates_backward(xp, dh, dc, g, tc, c_prev):
     """dh, dc (B, H) -> dz (B, 4H), dC_{t-1} (B, H): as the CPU helper."""
     dz, dc_prev = xp.empty_like(g), xp.empty_like(c_prev)
     nt = threads()
-    launch(backward_kernel(), grid(c_prev.size, nt), nt,
+    launch(backward_kernel(float_type(g.dtype)), grid(c_prev.size, nt), nt,
            xp.ascontiguousarray(dh), xp.ascontiguousarray(dc), g, tc, c_prev, dz, dc_prev)
     return dz, dc_prev
 
@@ -103,11 +108,8 @@ def lstm_step(xw, h_prev, c_prev, W_h):
 def specializations(dtype):
     """(name, kernel, numba argument types) of every kernel of this file for `dtype`, as
     they are launched: what tests/cuda_compile_ptx.py compiles to PTX and ptxas checks."""
-    n2 = _types(dtype)
-    yield "lstm.forward", forward_kernel(), (n2, n2, n2, n2, n2, n2)
-    yield "lstm.backward", backward_kernel(), (n2, n2, n2, n2, n2, n2, n2)
-
-
-def _types(dtype):
     import numba
-    return numba.from_dtype(dtype)[:, ::1]
+    ft = numba.from_dtype(dtype)
+    n2 = ft[:, ::1]
+    yield "lstm.forward", forward_kernel(ft), (n2, n2, n2, n2, n2, n2)
+    yield "lstm.backward", backward_kernel(ft), (n2, n2, n2, n2, n2, n2, n2)
