@@ -296,3 +296,18 @@ def test_no_op_class_is_named_like_an_nn_module():
     assert {"LinearFunction", "LayerNormFunction", "GELUFunction"} <= ops
     assert {"Linear", "LayerNorm", "GELU"} <= layers
     assert not ops & layers, f"op classes named like nn modules: {sorted(ops & layers)}"
+
+
+def test_no_device_name_branches_outside_the_backend():
+    """What a device does differently is a method of its Device subclass (backend/), so
+    no code elsewhere asks a device for its name to decide what to do."""
+    compare = re.compile(r"""(==|!=)\s*["'](cpu|cuda|strict)["']|["'](cpu|cuda|strict)["']\s*(==|!=)"""
+                         r"""|\.name\s*(==|!=)|device\.name\s+(not\s+)?in\b""")
+    found = []
+    for path in sorted((ROOT / "tinytx").rglob("*.py")):
+        if "backend" in path.relative_to(ROOT / "tinytx").parts:
+            continue
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if compare.search(line.split("#")[0]):
+                found.append(f"{path.relative_to(ROOT)}:{lineno}: {line.strip()}")
+    assert not found, "\n".join(found)

@@ -11,7 +11,6 @@ on CuPy arrays, against the CPU fused kernels' xp code running on CuPy.
 """
 import os
 import pathlib
-import subprocess
 import sys
 
 import numpy as np
@@ -211,32 +210,19 @@ def test_every_cpu_fused_kernel_has_a_checked_cuda_counterpart():
 
 
 def test_dispatch_picks_the_cuda_kernel_on_cuda_only():
+    import types
     q, w = tx.zeros(1, 1, 3, 4), tx.ones(4)
-    assert pick("layer_norm", "cuda", q, w) is OPS["layer_norm"].cuda
-    assert pick("layer_norm", "cpu", q, w) is OPS["layer_norm"].cpu
-    assert pick("layer_norm", "cuda", q, None) is OPS["layer_norm"].composed   # no weight
-    assert pick("attention", "cuda", q, q, q) is OPS["attention"].cuda
-    assert pick("attention", "cuda", q, q, q, dropout_p=0.1) is OPS["attention"].cpu
-    assert pick("linear", "cuda", q, w) is OPS["linear"].cpu
+    gpu, cpu = types.SimpleNamespace(cuda_kernels=True), tx.get_device("cpu")
+    assert pick("layer_norm", gpu, q, w) is OPS["layer_norm"].cuda
+    assert pick("layer_norm", cpu, q, w) is OPS["layer_norm"].cpu
+    assert pick("layer_norm", gpu, q, None) is OPS["layer_norm"].composed   # no weight
+    assert pick("attention", gpu, q, q, q) is OPS["attention"].cuda
+    assert pick("attention", gpu, q, q, q, dropout_p=0.1) is OPS["attention"].cuda
+    per_query = _t(np.tril(np.ones((3, 3), bool)))           # a mask that varies over queries
+    assert pick("attention", gpu, q, q, q, mask=per_query) is OPS["attention"].cpu
+    assert pick("linear", gpu, q, w) is OPS["linear"].cpu
     with tx.nn.fused.fused(False):
-        assert pick("layer_norm", "cuda", q, w) is OPS["layer_norm"].composed
-
-
-@pytest.mark.parametrize("cc", ["8.0", "9.0"])
-def test_every_kernel_compiles_to_ptx(cc):
-    """Every kernel, float32 and float64, compiles to PTX for sm_80 and sm_90 where libNVVM
-    and NVRTC are found (no GPU needed); skips with the reason otherwise."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    if "CUDA_HOME" not in env and pathlib.Path("/usr/local/cuda").exists():
-        env["CUDA_HOME"] = "/usr/local/cuda"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
-    script = ROOT / "tests" / "cuda_compile_ptx.py"
-    done = subprocess.run([sys.executable, str(script), cc], env=env, capture_output=True,
-                          text=True, timeout=300)
-    if done.returncode == 77:
-        pytest.skip(done.stdout.strip())
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    assert f"compiled 46 kernels for sm_{cc.replace('.', '')}" in done.stdout
+        assert pick("layer_norm", gpu, q, w) is OPS["layer_norm"].composed
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -177,9 +177,9 @@ def test_cuda_generator_ranges(fake_cupy):
 
 
 def test_cuda_device_resumes_its_draws(fake_cupy):
-    """Device('cuda') keeps one generator; get/set_rng_state replay randn, rand, randint
+    """The cuda device keeps one generator; get/set_rng_state replay randn, rand, randint
     and philox_key (what a CUDA resume restores from the checkpoint's JSON)."""
-    dev, other = backend.Device("cuda"), backend.Device("cuda")
+    dev, other = backend.CudaDevice(), backend.CudaDevice()
     dev.seed(5)
     gen = dev._rng
     dev.randn((2, 3), np.float32)
@@ -205,10 +205,14 @@ def test_to_device_and_back(device):
 
 @pytest.mark.skipif(tx.cuda_available(), reason="a GPU is present: the script would really run")
 def test_device_check_stops_cleanly_without_a_gpu(tmp_path):
+    """The dry run on a CPU: says "no GPU", writes why, exits 0, installs and runs nothing
+    (bench/device_check.sh stops before its install step and bench/gpu.py)."""
+    env = {k: v for k, v in _env(PYTHON=sys.executable).items()
+           if k not in ("PYTHONPATH", "TINYTX_DEVICE_CHECK_SIMULATE")}    # the script sets it
     done = subprocess.run(["bash", str(ROOT / "bench" / "device_check.sh"), str(tmp_path)],
-                          env=_env(TINYTX_DEVICE_CHECK_NO_INSTALL="1"), capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+                          env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "no GPU" in done.stdout
     result = json.loads((tmp_path / "device_check.json").read_text())
     assert result["gpu"] is False and result["reason"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["device_check.json", "gpu_probe.log"]

@@ -435,3 +435,12 @@ def test_the_host_read_check_catches_a_validation_that_waits(monkeypatch):
                      lambda: operator.index(valid.sum()), lambda: valid[valid]):
             with pytest.raises(HostRead):
                 read()
+
+
+def test_the_dispatch_sends_rows_too_wide_for_the_kernel_elsewhere():
+    import types
+    from tinytx.kernels.dispatch import OPS, pick
+    gpu = types.SimpleNamespace(cuda_kernels=True)
+    narrow, wide = tx.zeros(2, 768), tx.zeros(2, 8192)
+    assert pick("layer_norm", gpu, narrow, tx.ones(768)) is OPS["layer_norm"].cuda
+    assert pick("layer_norm", gpu, wide, tx.ones(8192)) is OPS["layer_norm"].cpu

@@ -368,8 +368,8 @@ def _check_rng(meta, json_path):
     """The RNG states to restore: {device name: state}, each checked."""
     out = {}
     for name, state in (meta.get("rng") or {}).items():
-        if name == "cuda" and not cuda_available() or state is None:
-            continue  # no GPU here, or a generator that exposes no state
+        if state is None or name not in _rng_devices():
+            continue  # a device this machine lacks (a GPU), or a generator with no state
         current = get_device(name).get_rng_state()
         if not isinstance(state, dict) or "bit_generator" not in state:
             raise CheckpointError(f"{json_path}: key 'rng.{name}' is not a "

@@ -74,9 +74,9 @@ class Tensor:
     def _make(cls, array, device: Device, requires_grad: bool):
         """Wrap an op's result without conversion (it must already be on `device`)."""
         if not device.is_own(array):
-            if isinstance(array, np.generic) and device.name == "cpu":
+            if isinstance(array, np.generic):
                 array = np.asarray(array)  # NumPy reductions return scalars
-            else:
+            if not device.is_own(array):
                 raise TypeError(f"an op returned {type(array).__name__} for device "
                                 f"{device}: ops must compute with the device's xp")
         t = cls.__new__(cls)
@@ -96,7 +96,7 @@ class Tensor:
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
-        dev = "" if self.device.name == "cpu" else f", device='{self.device}'"
+        dev = "" if self.device is get_device() else f", device='{self.device}'"
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         return f"tensor({body}{dev}{grad})"
 

@@ -17,12 +17,16 @@ _ALL_ROWS = (slice(None),)
 
 
 class Device:
-    """Where arrays live. Use `get_device(name)`; devices are singletons, compare with `is`."""
+    """Where arrays live, and how its library differs: one subclass per backend
+    (`CpuDevice`, `StrictDevice`, `CudaDevice`). Use `get_device(name)`; devices are
+    singletons, compare with `is`. What this base class does is the plain `xp` code every
+    backend could run; a subclass overrides what its library does differently or faster."""
 
-    def __init__(self, name: str):
-        self.name = name
+    name = ""
+    cuda_kernels = False         # whether the dispatch sends this device's ops to CUDA kernels
+
+    def __init__(self):
         self._ones_cache = {}
-        self.xp = gpu.load_cupy() if name == "cuda" else np if name == "cpu" else StrictModule()
         self.seed(0)
 
     def __repr__(self):
@@ -31,117 +35,59 @@ class Device:
     def __str__(self):
         return self.name
 
-    # -- host <-> device --------------------------------------------------------------
+    # -- host <-> device (each backend its own) -------------------------------------------
     def asarray(self, x, dtype=None):
         """Any array-like (NumPy, CuPy, list, scalar) -> an array on this device."""
-        if self.name == "cuda":
-            return self.xp.asarray(x, dtype=dtype)
-        cupy = gpu.loaded_cupy()
-        if cupy is not None and isinstance(x, cupy.ndarray):
-            x = cupy.asnumpy(x)
-        if self.name == "cpu" and isinstance(x, StrictArray):
-            count_host_read("asarray")        # strict -> host: what waits for a GPU
-        x = np.asarray(unwrap(x), dtype=dtype)
-        return StrictArray(x) if self.name == "strict" else x
+        raise NotImplementedError
 
     def to_host(self, x) -> np.ndarray:
         """An array of this device -> a NumPy array (a copy when it crosses devices)."""
-        if self.name == "cuda":
-            return self.xp.asnumpy(x)
-        if isinstance(x, StrictArray):
-            count_host_read("to_host")        # counted, as it would wait for a GPU
-        return np.asarray(unwrap(x))
+        raise NotImplementedError
 
     def is_own(self, x) -> bool:
         """Whether `x` is an array of this device's kind."""
-        if self.name == "cuda":
-            return isinstance(x, self.xp.ndarray)
-        if self.name == "strict":
-            return isinstance(x, StrictArray)
-        return type(x) is np.ndarray
+        raise NotImplementedError
 
-    # -- the few library differences ------------------------------------------------------
+    def _own(self, x):
+        """A result of NumPy code as an array of this device."""
+        return x
+
+    # -- the few library differences: the plain xp code here --------------------------------
     def scatter_add(self, target, indices, values):
         """target[indices] += values, adding repeated indices up (in place)."""
-        if self.name == "cuda":
-            import cupyx
-            cupyx.scatter_add(target, indices, values)
-        elif getattr(indices, "ndim", 0) == 1 and indices.dtype.kind in "iu" and (
-                values.ndim == target.ndim >= 2):
-            _scatter_rows(unwrap(target), unwrap(indices), unwrap(values))
-        else:
-            np.add.at(unwrap(target), unwrap(indices), unwrap(values))
+        np.add.at(unwrap(target), unwrap(indices), unwrap(values))
 
-    # -- elementwise work in cache-sized pieces ----------------------------------------
     PIECE = 1 << 16   # values: 256 KB of float32 per array, several arrays fit in L2
 
     def pieces(self, *arrays):
-        """The arrays (of one shape) in matching pieces of PIECE values each: 1-D views of
-        their flattened values that write through, on the CPU when all are C-contiguous;
-        else the whole arrays, once. A chain of elementwise passes run piece by piece reads
-        main memory once and the cache after that: the optimizer's update and the GELU
-        of the MLP run ~1.5-4x faster so, with the same results bit for bit.
-        -> [(a_piece, b_piece, ...), ...]"""
-        if (self.name != "cpu" or arrays[0].size <= self.PIECE
-                or not all(a.flags.c_contiguous for a in arrays)):
-            return [arrays]
-        flat = [a.reshape(-1) for a in arrays]                   # (...) -> (n,), views
-        n, size = flat[0].size, self.PIECE
-        return [tuple(a[i:i + size] for a in flat) for i in range(0, n, size)]
+        """The arrays (of one shape) in matching pieces for a chain of elementwise passes
+        (see CpuDevice.pieces); here the whole arrays, once. -> [(a, b, ...)]"""
+        return [arrays]
 
     def row_pieces(self, n_rows, row_size):
-        """Slices over n_rows rows of row_size values, about PIECE values each, on the
-        CPU (row-wise work such as LayerNorm's, piece by piece); else all rows at once."""
-        if self.name != "cpu" or n_rows * row_size <= self.PIECE:
-            return _ALL_ROWS
-        step = max(1, self.PIECE // max(row_size, 1))
-        return [slice(i, i + step) for i in range(0, n_rows, step)]
+        """Slices over n_rows rows for row-wise work piece by piece; here all rows."""
+        return _ALL_ROWS
 
-    # -- row reductions for the fused kernels (the hot loops of softmax and LayerNorm) ----
     def sum_last(self, x):
-        """Σ over the last axis, keepdims: (..., n) -> (..., 1). On the CPU it is a
-        matrix-vector product with ones, which BLAS runs ~7x faster than NumPy's
-        reduction along a short contiguous axis (0.03 vs 0.23 ms for 8192 rows of 128)."""
-        if self.name == "cuda":
-            return x.sum(axis=-1, keepdims=True)
-        return (x @ self._ones(x.shape[-1], x.dtype))[..., None]
+        """Σ over the last axis, keepdims: (..., n) -> (..., 1)."""
+        return x.sum(axis=-1, keepdims=True)
 
     def sum_rows(self, x):
-        """Σ over every axis but the last: (..., n) -> (n,), as ones @ rows on the CPU."""
-        rows = x.reshape(-1, x.shape[-1])                       # (..., n) -> (N, n)
-        if self.name == "cuda":
-            return rows.sum(axis=0)
-        return self._ones(rows.shape[0], x.dtype) @ rows
+        """Σ over every axis but the last: (..., n) -> (n,)."""
+        return x.reshape(-1, x.shape[-1]).sum(axis=0)            # (..., n) -> (N, n)
 
     def max_last(self, x):
-        """max over the last axis, keepdims; np.fmax.reduce is ~1.5x faster than .max on
-        the CPU (NaN still propagates: it reaches the output through exp(x - max))."""
-        if self.name == "cuda":
-            return x.max(axis=-1, keepdims=True)
-        return self._own(np.fmax.reduce(unwrap(x), axis=-1, keepdims=True))
-
-    def _ones(self, n, dtype):
-        key = (n, np.dtype(dtype))
-        if key not in self._ones_cache:
-            self._ones_cache[key] = self.xp.ones(n, dtype=dtype)
-        return self._ones_cache[key]
+        """max over the last axis, keepdims."""
+        return x.max(axis=-1, keepdims=True)
 
     def erf(self, x):
-        if self.name == "cuda":
-            import cupyx.scipy.special
-            return cupyx.scipy.special.erf(x)
         return self._own(_np_erf(unwrap(x)))
 
     # -- random numbers: one generator per device, seeded by tinytx.manual_seed ---------
-    # cpu and strict: NumPy's PCG64; cuda: cuRAND's Philox, whose state is (seed, offset)
-    # (backend/gpu.py). Either state is plain JSON, so a resume replays every draw.
+    # NumPy's PCG64 here; the cuda device's is cuRAND's Philox, whose state is (seed,
+    # offset) (backend/gpu.py). Either state is plain JSON, so a resume replays every draw.
     def seed(self, seed: int):
-        if self.name != "cuda":
-            self._rng = np.random.default_rng(seed)
-        elif getattr(self, "_rng", None) is None:
-            self._rng = gpu.CudaGenerator(seed)        # one per device, made once
-        else:
-            self._rng.manual_seed(seed)
+        self._rng = np.random.default_rng(seed)
 
     def randn(self, shape, dtype):
         return self._own(self._rng.standard_normal(shape, dtype=dtype))
@@ -157,26 +103,165 @@ class Device:
         """A fresh 63-bit key for a counter-based generator (Philox) run inside a kernel,
         e.g. attention dropout: made on the host from this device's generator, so it
         costs no wait for the device and replays exactly on resume."""
-        if self.name == "cuda":
-            return self._rng.philox_key()
         return int(np.random.Generator(self._rng.bit_generator).integers(2 ** 63))
-
-    def _own(self, x):
-        return StrictArray(x) if self.name == "strict" else x
 
     def get_rng_state(self):
         """JSON-serialisable state of this device's generator (for exact resume)."""
-        if self.name == "cuda":
-            return self._rng.state
         return self._rng.bit_generator.state
 
     def set_rng_state(self, state):
-        if state is None:
-            return
-        if self.name == "cuda":
-            self._rng.state = state
-        else:
+        if state is not None:
             self._rng.bit_generator.state = state
+
+
+class CpuDevice(Device):
+    """NumPy arrays; the row reductions and elementwise chains tuned for the CPU's cache
+    and BLAS."""
+
+    name = "cpu"
+    xp = np
+
+    def asarray(self, x, dtype=None):
+        return np.asarray(_from_other_device(x), dtype=dtype)
+
+    def to_host(self, x) -> np.ndarray:
+        return np.asarray(_from_other_device(x))
+
+    def is_own(self, x) -> bool:
+        return type(x) is np.ndarray
+
+    def scatter_add(self, target, indices, values):
+        if getattr(indices, "ndim", 0) == 1 and indices.dtype.kind in "iu" and (
+                values.ndim == target.ndim >= 2):
+            _scatter_rows(unwrap(target), unwrap(indices), unwrap(values))
+        else:
+            super().scatter_add(target, indices, values)
+
+    def pieces(self, *arrays):
+        """The arrays (of one shape) in matching pieces of PIECE values each: 1-D views of
+        their flattened values that write through, when all are C-contiguous; else the
+        whole arrays, once. A chain of elementwise passes run piece by piece reads main
+        memory once and the cache after that: the optimizer's update and the GELU of the
+        MLP run ~1.5-4x faster so, with the same results bit for bit.
+        -> [(a_piece, b_piece, ...), ...]"""
+        if arrays[0].size <= self.PIECE or not all(a.flags.c_contiguous for a in arrays):
+            return [arrays]
+        flat = [a.reshape(-1) for a in arrays]                   # (...) -> (n,), views
+        n, size = flat[0].size, self.PIECE
+        return [tuple(a[i:i + size] for a in flat) for i in range(0, n, size)]
+
+    def row_pieces(self, n_rows, row_size):
+        """Slices over n_rows rows of row_size values, about PIECE values each (row-wise
+        work such as LayerNorm's, piece by piece)."""
+        if n_rows * row_size <= self.PIECE:
+            return _ALL_ROWS
+        step = max(1, self.PIECE // max(row_size, 1))
+        return [slice(i, i + step) for i in range(0, n_rows, step)]
+
+    # the hot loops of softmax and LayerNorm
+    def sum_last(self, x):
+        """Σ over the last axis as a matrix-vector product with ones, which BLAS runs ~7x
+        faster than NumPy's reduction along a short contiguous axis (0.03 vs 0.23 ms for
+        8192 rows of 128)."""
+        return (x @ self._ones(x.shape[-1], x.dtype))[..., None]
+
+    def sum_rows(self, x):
+        """Σ over every axis but the last, as ones @ rows."""
+        rows = x.reshape(-1, x.shape[-1])                       # (..., n) -> (N, n)
+        return self._ones(rows.shape[0], x.dtype) @ rows
+
+    def max_last(self, x):
+        """np.fmax.reduce is ~1.5x faster than .max (NaN still propagates: it reaches the
+        output through exp(x - max))."""
+        return self._own(np.fmax.reduce(unwrap(x), axis=-1, keepdims=True))
+
+    def _ones(self, n, dtype):
+        key = (n, np.dtype(dtype))
+        if key not in self._ones_cache:
+            self._ones_cache[key] = self.xp.ones(n, dtype=dtype)
+        return self._ones_cache[key]
+
+
+class StrictDevice(CpuDevice):
+    """NumPy arrays that refuse to mix silently with host arrays, as CuPy's do: the tests'
+    stand-in for a GPU (backend/strict.py). Every read into the host is counted."""
+
+    name = "strict"
+    xp = StrictModule()
+    pieces, row_pieces = Device.pieces, Device.row_pieces     # as on a GPU: whole arrays
+
+    def asarray(self, x, dtype=None):
+        return StrictArray(np.asarray(unwrap(_from_cupy(x)), dtype=dtype))
+
+    def to_host(self, x) -> np.ndarray:
+        if isinstance(x, StrictArray):
+            count_host_read("to_host")      # counted, as it would wait for a GPU
+        return np.asarray(unwrap(x))
+
+    def is_own(self, x) -> bool:
+        return isinstance(x, StrictArray)
+
+    def _own(self, x):
+        return StrictArray(x)
+
+
+class CudaDevice(Device):
+    """CuPy arrays on the GPU; CuPy is loaded when this device is first asked for."""
+
+    name = "cuda"
+    cuda_kernels = True
+
+    def __init__(self):
+        self.xp = gpu.load_cupy()
+        self._rng = None
+        super().__init__()
+
+    def asarray(self, x, dtype=None):
+        return self.xp.asarray(unwrap(x), dtype=dtype)
+
+    def to_host(self, x) -> np.ndarray:
+        return self.xp.asnumpy(x)
+
+    def is_own(self, x) -> bool:
+        return isinstance(x, self.xp.ndarray)
+
+    def scatter_add(self, target, indices, values):
+        import cupyx
+        cupyx.scatter_add(target, indices, values)
+
+    def erf(self, x):
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+
+    def seed(self, seed: int):
+        if self._rng is None:
+            self._rng = gpu.CudaGenerator(seed)        # one per device, made once
+        else:
+            self._rng.manual_seed(seed)
+
+    def philox_key(self) -> int:
+        return self._rng.philox_key()
+
+    def get_rng_state(self):
+        return self._rng.state
+
+    def set_rng_state(self, state):
+        if state is not None:
+            self._rng.state = state
+
+
+def _from_cupy(x):
+    """A CuPy array copied to the host; anything else as it is."""
+    cupy = gpu.loaded_cupy()
+    return cupy.asnumpy(x) if cupy is not None and isinstance(x, cupy.ndarray) else x
+
+
+def _from_other_device(x):
+    """`_from_cupy`, and a strict array's NumPy array (a read into the host: counted)."""
+    if isinstance(x, StrictArray):
+        count_host_read("asarray")          # strict -> host: what waits for a GPU
+        return unwrap(x)
+    return _from_cupy(x)
 
 
 def _scatter_rows(target, rows, values):
@@ -192,7 +277,8 @@ def _scatter_rows(target, rows, values):
 
 
 _DEVICES: dict[str, Device] = {}
-DEVICE_NAMES = ("cpu", "cuda", "strict")
+BACKENDS = {"cpu": CpuDevice, "cuda": CudaDevice, "strict": StrictDevice}
+DEVICE_NAMES = tuple(BACKENDS)
 
 
 class DeviceUnavailable(RuntimeError):
@@ -212,7 +298,7 @@ def get_device(device: str | Device | None = None) -> Device:
         if name == "cuda" and not gpu.cuda_available():
             raise DeviceUnavailable(f"device 'cuda' was asked for, but "
                                     f"{gpu.why_no_cuda()}; use device='cpu'")
-        _DEVICES[name] = Device(name)
+        _DEVICES[name] = BACKENDS[name]()
     return _DEVICES[name]
 
 

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import os
 
+from threadpoolctl import threadpool_limits
+
 from .memory import keep_freed_memory
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -43,7 +45,6 @@ def configure_process(threads: int | None = None, malloc: bool = True, plots: bo
     done = {"malloc": keep_freed_memory() if malloc else False, "threads": None,
             "plots": None}
     if threads is not None and not any(os.environ.get(v) for v in THREAD_VARIABLES):
-        from threadpoolctl import threadpool_limits
         threadpool_limits(limits=threads)
         done["threads"] = threads
     if plots and not os.environ.get("MPLBACKEND"):

@@ -132,5 +132,5 @@ def cross_entropy(logits, targets, ignore_index=-100):
     logp = log_softmax(logits.reshape(-1, V), axis=-1)        # (..., V) -> (N, V)
     safe_t = Tensor._make(xp.where(valid, t, 0), logits.device, False)
     picked = logp[arange(t.shape[0], device=logits.device), safe_t]    # (N,)
-    weight = valid.astype(logits.dtype) / max(int(valid.sum()), 1)
+    weight = valid.astype(logits.dtype) / xp.maximum(valid.sum(), 1).astype(logits.dtype)
     return -(picked * Tensor._make(weight, logits.device, False)).sum()

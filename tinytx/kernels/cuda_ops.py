@@ -29,6 +29,12 @@ def layer_norm(x, weight, bias=None, eps=1e-5):
     return kernel.layer_norm(x, weight, bias, eps)
 
 
+def layer_norm_supports(x, weight=None, bias=None, eps=1e-5):
+    """A weight to scale by, and rows narrow enough for the kernel's shared memory."""
+    from .cuda import layer_norm as kernel
+    return weight is not None and kernel.fits(x.shape[-1], x.dtype)
+
+
 def cross_entropy(logits, targets, ignore_index=-100):
     """Softmax cross-entropy on the GPU (cross_entropy.py)."""
     from .cuda import cross_entropy as kernel

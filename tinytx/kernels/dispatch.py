@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import functional as F
+from ..backend import get_device
 from . import cuda_ops as cuda
 from .adam import adam, adam_composed
 from .attention import attention
@@ -71,7 +72,8 @@ OPS = {
                  "cuBLAS's matmul on CuPy; a hand-written GEMM would only be slower"),
     "linear_gelu": Op(F.linear_gelu, linear_gelu, cuda.linear_gelu,
                       cuda_supports=_has_bias),
-    "layer_norm": Op(F.layer_norm, layer_norm, cuda.layer_norm, _has_weight, _has_weight),
+    "layer_norm": Op(F.layer_norm, layer_norm, cuda.layer_norm, _has_weight,
+                     cuda.layer_norm_supports),
     "cross_entropy": Op(F.cross_entropy, cross_entropy, cuda.cross_entropy),
     "attention": Op(F.scaled_dot_product_attention, attention, cuda.attention,
                     cuda_supports=cuda.attention_supports),
@@ -85,7 +87,6 @@ OPS = {
 }
 
 _FUSED = [os.environ.get("TINYTX_FUSED", "1").strip().lower() not in ("0", "false", "no")]
-_CUDA = {"cuda"}                 # devices whose ops go to the CUDA kernels
 COUNTS = Counter()               # "launches" and "<op>:<which>", counted inside counting()
 _COUNTING = [0]
 
@@ -111,7 +112,7 @@ def pick(name: str, device, *args, **kwargs) -> Callable:
     op = OPS[name]
     which = "composed"
     if _FUSED[0]:
-        if op.cuda and getattr(device, "name", device) in _CUDA and (
+        if op.cuda and device.cuda_kernels and (
                 op.cuda_supports is None or op.cuda_supports(*args, **kwargs)):
             which = "cuda"
         elif op.cpu and (op.cpu_supports is None or op.cpu_supports(*args, **kwargs)):
@@ -144,8 +145,9 @@ def simulating_cuda(device="cpu"):
     """Send `device`'s ops to the CUDA kernels, as on the cuda device: in numba's CUDA
     simulator (NUMBA_ENABLE_CUDASIM=1) they run on NumPy arrays, so a test can run a
     whole training step through the CUDA kernels without a GPU."""
-    _CUDA.add(device)
+    device = get_device(device)
+    device.cuda_kernels = True
     try:
         yield
     finally:
-        _CUDA.discard(device)
+        del device.cuda_kernels                 # back to the class's False

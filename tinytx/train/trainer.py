@@ -299,7 +299,8 @@ class Trainer:
                 raise TrainingDiverged(
                     f"step {step}: the loss is {loss} and the gradient norm {norm}; "
                     f"training stopped without saving, so {self.out_dir / 'last'} is the "
-                    f"last good checkpoint. Try a lower --lr or a smaller --grad_clip.")
+                    f"last good checkpoint. Try a lower --lr or a smaller --grad_clip "
+                    f"(on the GPU a target id outside the vocabulary also gives NaN).")
         return pairs
 
     def train(self):

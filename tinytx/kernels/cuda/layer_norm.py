@@ -150,6 +150,13 @@ def shared_columns(C, NT):
     return NT * max(1, math.ceil(C / NT))
 
 
+def fits(C, dtype, n_threads=None) -> bool:
+    """Whether rows of C values fit the kernel (see check_width); the dispatch sends wider
+    ones to the CPU kernel's xp code."""
+    NT = threads(n_threads)
+    return (2 * shared_columns(C, NT) + NT) * np.dtype(dtype).itemsize <= SHARED_BYTES
+
+
 def check_width(C, NT, dtype):
     """A clear error where backward_rows' two accumulators of C values (and its NT-value
     reduction buffer) would not fit a block's shared memory: C above 6016 in float32
