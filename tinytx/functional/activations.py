@@ -38,51 +38,23 @@ class ReLU(Function):
         return gy * self.positive
 
 
+# GPT-2's tanh form of the GELU: ½x(1 + tanh(√(2/π)(x + 0.044715x³))). The one place
+# these two numbers live; the fused kernels (kernels/linear_gelu.py, kernels/cuda/gelu.py)
+# import them.
+GELU_C, GELU_A = math.sqrt(2 / math.pi), 0.044715
+
+
 class GELUFunction(Function):
-    """GELU(x) = x·Φ(x), Φ the standard normal CDF.
-
-    approximate="none":  Φ(x) = ½(1 + erf(x/√2)),  GELU'(x) = Φ(x) + x·φ(x)
-    approximate="tanh":  GPT-2's form, ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³)
-    """
-
-    C = math.sqrt(2 / math.pi)
-
-    def __init__(self, approximate="none"):
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+    """GELU(x) = x·Φ(x), Φ the standard normal CDF: Φ(x) = ½(1 + erf(x/√2)),
+    GELU'(x) = Φ(x) + x·φ(x)."""
 
     def forward(self, x):
         self.x = x
-        if self.approximate == "tanh":
-            u = x * x                    # in place on fresh arrays: fewer temporaries
-            u *= self.C * 0.044715       # (and x*x*x, never x**3: NumPy's pow is slow)
-            u += self.C
-            u *= x                       # u = C·(x + 0.044715x³)
-            self.t = self.xp.tanh(u, out=u)
-            y = self.t + 1
-            y *= x
-            y *= 0.5
-            return y
         self.cdf = 0.5 * (1 + self.device.erf(x * (1 / math.sqrt(2))))
         return x * self.cdf
 
     def backward(self, gy):
         x = self.x
-        if self.approximate == "tanh":  # ½(1 + t) + ½x(1 - t²)·C(1 + 3·0.044715x²)
-            t = self.t
-            g = t * t
-            self.xp.subtract(1, g, out=g)
-            g *= x
-            du = x * x
-            du *= 3 * 0.044715 * self.C
-            du += self.C
-            g *= du
-            g += 1
-            g += t
-            g *= 0.5
-            g *= gy
-            return g
         pdf = self.xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return gy * (self.cdf + x * pdf)
 
@@ -145,8 +117,15 @@ def relu(x): return ReLU()(x)
 
 
 def gelu(x, approximate="none"):
-    """Gaussian Error Linear Unit; approximate="tanh" is GPT-2's version."""
-    return GELUFunction(approximate)(x)
+    """Gaussian Error Linear Unit x·Φ(x) (one op, with erf); approximate="tanh" is
+    GPT-2's version, composed from the ops it is made of (autograd derives its backward;
+    the fused kernel `tinytx.kernels.linear_gelu` computes it in place)."""
+    if approximate == "tanh":
+        u = GELU_C * (x + GELU_A * (x * x * x))
+        return 0.5 * x * (1 + tanh(u))
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELUFunction()(x)
 
 
 def softmax(x, axis=-1):

@@ -20,12 +20,10 @@ Shapes: x (..., K), W (K, M), b (M,) -> y (..., M)
 """
 from __future__ import annotations
 
-import math
-
 from ..function import Function
+from ..functional.activations import GELU_A as A
+from ..functional.activations import GELU_C as C
 from .linear import LinearFunction
-
-C, A = math.sqrt(2 / math.pi), 0.044715
 
 
 def tanh_u(xp, h, out):

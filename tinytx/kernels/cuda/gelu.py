@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 from ...function import Function
+from ...functional.activations import GELU_A, GELU_C
 from .common import cached, float_type, grid, jit_for, launch, numba_cuda, threads
 
 cuda = numba_cuda()
@@ -22,7 +23,7 @@ cuda = numba_cuda()
 
 def constants(ft):
     """½, 1, √(2/π), 0.044715 and 3·0.044715 as `ft` numbers."""
-    return ft(0.5), ft(1), ft(math.sqrt(2 / math.pi)), ft(0.044715), ft(3 * 0.044715)
+    return ft(0.5), ft(1), ft(GELU_C), ft(GELU_A), ft(3 * GELU_A)
 
 
 @cached
