@@ -277,3 +277,16 @@ def test_matmul_broadcasting_gradients(batch, n, k, m, seed):
     assert ta.grad.shape == sa and tb.grad.shape == sb
     np.testing.assert_allclose(ta.grad, ga, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(tb.grad, gb, rtol=1e-5, atol=1e-6)
+
+
+def test_backward_drops_exactly_what_forward_saved():
+    """An op's `saved` names are what its forward assigned (here Exp's y and the softmax's
+    y); backward reads them, then drops them and the inputs. The op's own settings stay."""
+    x = tx.randn(3, 4, requires_grad=True)
+    y = F.softmax(x.exp(), axis=0)
+    soft, exp = y._ctx, y._ctx.inputs[0]._ctx
+    assert soft.saved == ("y",) and exp.saved == ("y",) and soft.axis == 0
+    y.backward(tx.randn(3, 4))
+    for fn in (soft, exp):
+        assert fn.released and fn.inputs == () and "y" not in vars(fn)
+    assert soft.axis == 0

@@ -60,13 +60,13 @@ def _sweep(root, gradient, retain_graph):
     grads = {root._ctx: [None] * root._ctx.n_outputs}
     grads[root._ctx][root._index] = gradient
     for fn in reversed(topological_order(root._ctx)):
-        if getattr(fn, "released", False):
+        if fn.released:
             raise RuntimeError(f"backward(): the graph through {fn} was already freed by an "
                                "earlier backward(); pass retain_graph=True to the first one")
         gys = grads.pop(fn)
         gys = [fn.xp.zeros(shape, dtype) if g is None else g
                for g, (shape, dtype) in zip(gys, fn.output_meta)]
-        for i, ref in getattr(fn, "retained", {}).items():
+        for i, ref in (fn.retained or {}).items():
             if ref() is not None:
                 ref().grad = gys[i]
         gxs = fn.backward(*gys)
@@ -85,7 +85,6 @@ def _sweep(root, gradient, retain_graph):
                 slots[x._index] = gx if g is None else g + gx
         if not retain_graph:
             fn.release()
-            fn.released = True
 
 
 def _accumulate(leaf, g, handed_out):

@@ -12,7 +12,9 @@ Introduced in lesson 00. Every op in `tinytx.functional` is a small subclass:
 `Function.__call__` does the bookkeeping once for all ops: it checks that the inputs
 share one device, unwraps Tensors to arrays, runs `forward`, wraps the results and, when
 a gradient is needed, links the outputs to this Function so that `Tensor.backward` can
-walk the graph. Ops save arrays (not Tensors) for backward; `release()` drops them.
+walk the graph. What an op saves for backward is what its `forward` assigns to `self`
+(arrays, not Tensors: `self.y` above); `__call__` notes those names (`saved`), and
+`release()` drops exactly them once backward has used them.
 
 Under `no_grad` (evaluation, generation) nothing is recorded, so `__call__` takes a
 shorter road when every input is a Tensor of one device: no needs_input_grad, no output
@@ -20,6 +22,8 @@ metadata, no links; the outputs are plain Tensors with no `_ctx`. Generating one
 of a small GPT is ~80 tiny ops, so this bookkeeping is a large share of its time.
 """
 from __future__ import annotations
+
+import weakref
 
 from .backend import Device
 from .tensor import Tensor, is_grad_enabled, to_tensors
@@ -38,6 +42,9 @@ class Function:
     xp = None
     device: Device = None
     output_device: Device = None  # where the outputs live, if not on the inputs' device
+    saved: tuple = ()             # the names forward assigned: what backward reads
+    retained = None               # {output index: weakref to a Tensor that keeps its grad}
+    released = False              # backward has run and dropped what was saved
 
     def __call__(self, *inputs):
         if not is_grad_enabled():                     # inference: the short road
@@ -58,6 +65,7 @@ class Function:
         tensors, device = to_tensors(inputs, type(self).__name__)
         self.device, self.xp = device, device.xp
         self.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        before = set(vars(self))
         ys = self.forward(*[t.data for t in tensors])
         multi = isinstance(ys, tuple)
         ys = ys if multi else (ys,)
@@ -65,6 +73,7 @@ class Function:
         out_device = self.output_device or device
         outputs = tuple(Tensor._make(y, out_device, requires_grad) for y in ys)
         if requires_grad:
+            self.saved = tuple(k for k in vars(self) if k not in before)
             self.inputs = tensors
             self.n_outputs = len(outputs)
             self.output_meta = tuple((y.shape, y.dtype) for y in ys)
@@ -79,12 +88,16 @@ class Function:
         raise NotImplementedError
 
     def release(self):
-        """Drop everything saved for backward (called after backward has used it)."""
-        keep = {"n_outputs", "output_meta", "needs_input_grad", "device", "xp",
-                "output_device"}
-        for k in [k for k in vars(self) if k not in keep]:
-            delattr(self, k)
-        self.inputs = ()
+        """Drop what forward saved, and the inputs (called after backward used them)."""
+        for name in self.saved:
+            self.__dict__.pop(name, None)
+        self.inputs, self.released = (), True
+
+    def retain(self, index: int, tensor):
+        """Give `tensor` (this op's output number `index`) its gradient in backward."""
+        if self.retained is None:
+            self.retained = {}
+        self.retained[index] = weakref.ref(tensor)
 
     def __repr__(self):
         return f"<{type(self).__name__}>"

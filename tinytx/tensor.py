@@ -19,7 +19,6 @@ Tensor knows nothing of the ops: they are built on it. Its operators and op meth
 from __future__ import annotations
 
 import contextlib
-import weakref
 
 import numpy as np
 
@@ -128,8 +127,7 @@ class Tensor:
     def retain_grad(self):
         """Keep `grad` on this non-leaf tensor after backward (leaves always keep it)."""
         if self._ctx is not None:
-            retained = self._ctx.__dict__.setdefault("retained", {})
-            retained[self._index] = weakref.ref(self)
+            self._ctx.retain(self._index, self)
 
     def backward(self, gradient=None, retain_graph: bool = False):
         """Accumulate d(self)/d(leaf) into `leaf.grad` for every leaf that requires grad.
