@@ -160,10 +160,10 @@ def train_config(cfg, n_train) -> TrainConfig:
 def save_hf(kind, model, tok, folder):
     """GPT-2 and T5: the finetuned model as a Hugging Face folder (tokenizer included)."""
     if kind == "gpt2":
-        from tinytx.checkpoint_gpt2 import save_gpt2
+        from tinytx.checkpoint import save_gpt2
         save_gpt2(model, folder, tokenizer=tok)
     elif kind == "t5":
-        from tinytx.checkpoint_t5 import save_t5
+        from tinytx.checkpoint import save_t5
         spiece = Path(getattr(tok, "folder", "") or folder) / "spiece.model"
         save_t5(model, folder, spiece=spiece if spiece.is_file() else None)
     else:

@@ -8,7 +8,7 @@
     python examples/sample.py --checkpoint=out/quixote/last --no_cache
 
 Every option is `--key=value` (a bare `--flag` sets a bool). The model and its tokenizer
-are rebuilt from the checkpoint alone (tinytx.checkpoint_model.load_model).
+are rebuilt from the checkpoint alone (tinytx.checkpoint.load_model).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sys
 from dataclasses import dataclass
 
 import tinytx as tx
-from tinytx.checkpoint_model import load_model
+from tinytx.checkpoint import load_model
 from tinytx.config import parse_config, run_main
 from tinytx.generate import beam_search, generate_text
 

@@ -21,7 +21,7 @@ tokens/s and wall time.
 
 The Trainer's batches are whole padded PairBatches and its loss function
 `tinytx.train.seq2seq.seq2seq_loss` unpacks them; the checkpoints hold the Seq2Seq and
-its tokenizer, so `tinytx.checkpoint_model.load_model(path)` rebuilds both.
+its tokenizer, so `tinytx.checkpoint.load_model(path)` rebuilds both.
 """
 from __future__ import annotations
 

@@ -38,8 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import tinytx as tx
-from tinytx.checkpoint import load_checkpoint, read_checkpoint_meta
-from tinytx.checkpoint_model import load_model
+from tinytx.checkpoint import load_checkpoint, load_model, read_checkpoint_meta
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
                          special_ids, text_record, train_val_split)

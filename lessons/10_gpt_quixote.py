@@ -100,8 +100,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx import optim
-from tinytx.checkpoint import save_checkpoint
-from tinytx.checkpoint_model import model_record
+from tinytx.checkpoint import model_record, save_checkpoint
 from tinytx.course import load_book, setup, show_tokens
 from tinytx.data import get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, softmax

@@ -99,7 +99,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tinytx as tx
-from tinytx.checkpoint_model import load_model
+from tinytx.checkpoint import load_model
 from tinytx.course import load_book, setup, show_tokens
 from tinytx.data import (add_special_tokens, collate_pairs, encode_pairs, load_tatoeba,
                          pad_batch, shared_tokenizer, special_ids, train_val_split)

@@ -18,7 +18,7 @@ speeches come from the last 10% of the book, which lesson 10 never trained on.
 
 With --gpt2=PATH (a Hugging Face GPT-2 folder: model.safetensors, config.json,
 vocab.json, merges.txt; any size) the model finetuned is OpenAI's GPT-2 instead, loaded
-with `tinytx.checkpoint_gpt2.load_gpt2`, with its own tokenizer (the from-scratch
+with `tinytx.checkpoint.load_gpt2`, with its own tokenizer (the from-scratch
 baseline is then a GPT-2 of the same size with random weights). GPT-2 small has 124M
 parameters: on a CPU give it a short context and few steps (--context=128 --iters=40
 --batch_size=4), or --device=cuda. Nothing is downloaded. examples/finetune.py is the
@@ -36,8 +36,8 @@ did — so the report's beams were the untempered ones).
 
 If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
 the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds.
-docs/finetuning.md explains the choices; the code is tinytx/checkpoint.py and
-tinytx/checkpoint_gpt2.py.
+docs/finetuning.md explains the choices; the code is tinytx/checkpoint/ (format.py,
+gpt2.py) and tinytx/tokenizer/gpt2.py.
 
 Run:
     python lessons/10_gpt_quixote.py && python lessons/12_finetuning.py   # ~3 + ~2 min
@@ -102,12 +102,12 @@ import numpy as np
 
 import tinytx as tx
 from tinytx import optim
-from tinytx.checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer
-from tinytx.checkpoint_model import load_model
+from tinytx.checkpoint import load_gpt2, load_model
 from tinytx.course import load_book, setup
 from tinytx.data import get_batch, iter_windows, load_text, train_val_split
 from tinytx.generate import beam_search, generate_text, softmax
 from tinytx.models import GPT, GPTConfig
+from tinytx.tokenizer import load_gpt2_tokenizer
 from tinytx.tokenizer.cached import cached_tokenizer
 
 

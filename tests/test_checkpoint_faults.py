@@ -19,7 +19,7 @@ import os
 import numpy as np
 import pytest
 
-import tinytx.checkpoint as checkpoint
+import tinytx.checkpoint.format as checkpoint_format
 from tinytx import nn, optim
 from tinytx.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
@@ -67,7 +67,7 @@ def faulting(monkeypatch, at, kind, calls):
         monkeypatch.setattr(owner, name, call)
     for name in ("replace", "unlink", "fsync"):
         wrap(name, getattr(os, name), os)
-    wrap("save_file", checkpoint.save_file, checkpoint)
+    wrap("save_file", checkpoint_format.save_file, checkpoint_format)
 
 
 def faulted_save(path, k, at, kind):

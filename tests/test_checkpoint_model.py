@@ -1,4 +1,4 @@
-"""tinytx.checkpoint_model: what a model checkpoint holds (model type, config, tokenizer
+"""tinytx.checkpoint.model: what a model checkpoint holds (model type, config, tokenizer
 inside) and load_model; checkpoints of the old layout (tinytx checkpoint version 2)
 load, or fail with an error naming that layout. The old layouts are built here by hand,
 as the old code wrote them."""
@@ -10,8 +10,8 @@ import pytest
 
 import tinytx as tx
 from tinytx import nn, optim
-from tinytx.checkpoint import CheckpointError, checkpoint_paths, save_checkpoint
-from tinytx.checkpoint_model import load_model, model_record
+from tinytx.checkpoint import (CheckpointError, checkpoint_paths, load_model, model_record,
+                               save_checkpoint)
 from tinytx.data import add_special_tokens, collate_pairs
 from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
 from tinytx.tokenizer import RegexTokenizer

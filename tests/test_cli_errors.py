@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-import tinytx.checkpoint as checkpoint
+import tinytx.checkpoint.format as checkpoint_format
 from tinytx.config import run_main
 from tinytx.train import read_rows
 from test_examples import TINY, _load
@@ -85,11 +85,11 @@ def test_a_full_disk_during_a_save(book, tmp_path, capsys, monkeypatch):
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-    monkeypatch.setattr(checkpoint, "save_file", full)
+    monkeypatch.setattr(checkpoint_format, "save_file", full)
     one_error_line(capsys, "train_quixote", quixote(book, out, "--max_iters=6"),
                    "No space left on device", "the checkpoint on disk is the previous one")
     assert (out / "last.json").read_text() == saved          # untouched, still loads
-    checkpoint.read_checkpoint_meta(out / "last")
+    checkpoint_format.read_checkpoint_meta(out / "last")
 
 
 def test_cuda_without_cupy_fails_before_any_work(book, tmp_path, capsys, monkeypatch):

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx.checkpoint_gpt2 import GPT2Tokenizer, load_gpt2, save_gpt2
-from tinytx.checkpoint_t5 import load_t5, save_t5
+from tinytx.checkpoint import load_gpt2, load_t5, save_gpt2, save_t5
 from tinytx.models import GPT, GPTConfig
 from tinytx.models.t5 import T5, T5Config
+from tinytx.tokenizer import GPT2Tokenizer
 from tinytx.tokenizer.unigram import write_model
 from tinytx.train.finetune import (encode_chunks, encode_prefixed_pairs, model_type,
                                    pad_lm_batch, text_chunks)

@@ -1,4 +1,4 @@
-"""GPT-2 import (tinytx.checkpoint_gpt2): a synthetic Hugging Face-format safetensors file
+"""GPT-2 import (tinytx.checkpoint.gpt2, tinytx.tokenizer.gpt2): a synthetic Hugging Face-format safetensors file
 with GPT-2's names and shapes for a tiny config loads into our GPT, which then computes
 what a plain NumPy GPT-2 forward computes from the same arrays. No network."""
 import json
@@ -8,8 +8,8 @@ import pytest
 from safetensors.numpy import save_file
 
 import tinytx as tx
-from tinytx.checkpoint_gpt2 import (GPT2Tokenizer, bytes_to_unicode, hf_to_tinytx_name,
-                                    load_gpt2, load_gpt2_tokenizer)
+from tinytx.checkpoint import hf_to_tinytx_name, load_gpt2
+from tinytx.tokenizer import GPT2Tokenizer, bytes_to_unicode, load_gpt2_tokenizer
 
 L, H, C, T, V = 2, 2, 8, 16, 50
 
@@ -165,7 +165,7 @@ def test_missing_tokenizer_files(tmp_path):
 # -- writing back: save_gpt2 -------------------------------------------------------------------
 
 def test_save_gpt2_round_trip_is_bit_identical(tmp_path):
-    from tinytx.checkpoint_gpt2 import save_gpt2
+    from tinytx.checkpoint import save_gpt2
     arrays = hf_arrays(np.random.default_rng(3))
     model = load_gpt2(write_hf(tmp_path / "in", arrays))
     tok = GPT2Tokenizer.from_merges([("Ġ", "t"), ("h", "e"), ("Ġt", "he")])
@@ -190,7 +190,7 @@ def test_save_gpt2_round_trip_is_bit_identical(tmp_path):
 
 
 def test_save_gpt2_refuses_what_gpt2_cannot_hold(tmp_path):
-    from tinytx.checkpoint_gpt2 import save_gpt2
+    from tinytx.checkpoint import save_gpt2
     from tinytx.models import GPT, GPTConfig
     with pytest.raises(ValueError, match="bias=False"):
         save_gpt2(GPT(GPTConfig(block_size=4, vocab_size=7, n_layer=1, n_head=1, n_embd=4,
@@ -206,7 +206,7 @@ def test_transformers_agrees_both_ways(tmp_path):
     the same logits, and what save_gpt2 writes loads back into transformers."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from tinytx.checkpoint_gpt2 import save_gpt2
+    from tinytx.checkpoint import save_gpt2
     torch.manual_seed(0)
     cfg = transformers.GPT2Config(n_layer=2, n_embd=32, n_head=4, n_positions=16,
                                   vocab_size=V, resid_pdrop=0, embd_pdrop=0, attn_pdrop=0)

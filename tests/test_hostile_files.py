@@ -13,11 +13,11 @@ import pytest
 import regex
 from safetensors.numpy import save_file
 
-from tinytx.checkpoint_gpt2 import GPT2Tokenizer, load_gpt2, load_gpt2_tokenizer, save_gpt2
-from tinytx.checkpoint_t5 import load_t5, load_t5_tokenizer
+from tinytx.checkpoint import load_gpt2, load_t5, load_t5_tokenizer, save_gpt2
 from tinytx.config import run_main
 from tinytx.data.pairs import read_tsv_pairs
-from tinytx.tokenizer import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, RegexTokenizer, load
+from tinytx.tokenizer import (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, GPT2Tokenizer,
+                              RegexTokenizer, load, load_gpt2_tokenizer)
 from tinytx.tokenizer.__main__ import main as tokenizer_cli
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.tokenizer.model_file import write_model

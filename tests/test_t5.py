@@ -1,4 +1,4 @@
-"""T5 (tinytx.models.t5, tinytx.checkpoint_t5, tinytx.tokenizer.unigram): relative position
+"""T5 (tinytx.models.t5, tinytx.checkpoint.t5, tinytx.tokenizer.unigram): relative position
 buckets, float64 gradient checks, KV cache == no cache, Hugging Face files written by the
 tests (and, when transformers + torch are installed, logits and greedy decodes against
 transformers' own T5 for v1.0 and v1.1), and a SentencePiece unigram model file."""
@@ -9,7 +9,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import tinytx as tx
-from tinytx.checkpoint_t5 import load_t5, load_t5_tokenizer, save_t5
+from tinytx.checkpoint import load_t5, load_t5_tokenizer, save_t5
 from tinytx.generate import beam_search_seq2seq, generate_seq2seq
 from tinytx.models.t5 import T5, T5Attention, T5Config, relative_position_bucket, rms_norm
 from tinytx.tokenizer.unigram import UnigramTokenizer, parse_model, write_model

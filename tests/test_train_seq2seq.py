@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx.checkpoint_model import load_model
+from tinytx.checkpoint import load_model
 from tinytx.data import add_special_tokens, collate_pairs, encode_pairs
 from tinytx.generate import beam_search_seq2seq
 from tinytx.models import Seq2Seq, Seq2SeqConfig

@@ -15,7 +15,8 @@ leaves the old file as it was and no temporary file behind.
     'hello'
 
 `read_text` reads a UTF-8 file and, on a byte that is not UTF-8, raises a ValueError that
-names the file and the offset (a bare UnicodeDecodeError names neither).
+names the file and the offset (a bare UnicodeDecodeError names neither); `read_json` reads
+a JSON object the same way (a syntax error: the file, line and column).
 
 `lock_folder` makes a run folder one run's: a second process that asks for the same
 folder is refused with the owner's pid, instead of writing its checkpoints and loss.csv
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import glob
+import json
 import os
 import re
 import socket
@@ -93,6 +95,32 @@ def read_text(path, what: str = "a UTF-8 text file", *, bom: bool = True) -> str
     except UnicodeDecodeError as e:
         raise ValueError(f"{path}: expected {what} (UTF-8), got a byte that is not UTF-8 "
                          f"(0x{data[e.start]:02x}) at offset {e.start}") from None
+
+
+def read_json(path, what: str) -> dict:
+    """The JSON object in a file (a Hugging Face config.json, GPT-2's vocab.json, ...).
+
+    Raises FileNotFoundError, or ValueError naming the file and `what` was expected, and
+    for a syntax error its line and column.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "config.json"
+    >>> _ = p.write_text('{"n_head": 12,}')
+    >>> read_json(p, "a config.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: .../config.json: expected a config.json, got invalid JSON at line 1 column 15 (Expecting property name enclosed in double quotes)
+    """
+    text = read_text(path, what)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: expected {what}, got invalid JSON at line {e.lineno} "
+                         f"column {e.colno} ({e.msg})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path}: expected {what} (a JSON object), got a JSON "
+                         f"{type(value).__name__}")
+    return value
 
 
 def temp_name(final: Path) -> Path:

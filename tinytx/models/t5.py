@@ -22,7 +22,7 @@ Pre-LN residual blocks throughout, a final RMS norm per stack.
 
 Module and parameter names are Hugging Face's (`shared`, `encoder.block.0.layer.0.
 SelfAttention.q`, `...relative_attention_bias`, `DenseReluDense.wi_0`, `EncDecAttention`),
-so tinytx/checkpoint_t5.py maps a checkpoint by name (transposing torch's (out, in) Linear
+so tinytx/checkpoint/t5.py maps a checkpoint by name (transposing torch's (out, in) Linear
 weights into our (in, out)). T5 has the interface of tinytx.models.Seq2Seq (encode,
 decode with a KV cache, forward with targets, config.n_decoder_layer/max_len/pad_id), so
 generate_seq2seq and beam_search_seq2seq decode it unchanged.

@@ -25,7 +25,7 @@ order). `load_state_dict()` accepts it under any of its names.
 Inside `abstract_init()` modules are built without their memory: every weight made with
 `parameter(...)` (all of tinytx's layers) is a placeholder with the right shape and dtype
 and no data (NumPy's zero-stride `broadcast_to`), as PyTorch's meta device or
-accelerate's `init_empty_weights`. `tinytx.checkpoint_model.load_model` builds such a
+accelerate's `init_empty_weights`. `tinytx.checkpoint.load_model` builds such a
 model from a checkpoint's config to compare its shapes with the file's before it
 allocates a model that large. A placeholder model cannot run.
 """

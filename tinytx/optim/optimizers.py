@@ -7,7 +7,7 @@ parameter's index in the order of the groups. `step()` updates `p.data` in place
 parameter's device with its xp; gradients are only read, never written.
 
 `state_dict()` gives {"state": {index: {name: value}}, "param_groups": [...]}, where a
-value is a host NumPy array (moments) or a Python number (step): checkpoint.py puts the
+value is a host NumPy array (moments) or a Python number (step): the checkpoint puts the
 arrays in safetensors and the numbers in JSON.
 
     >>> import tinytx as tx

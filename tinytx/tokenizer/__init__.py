@@ -12,16 +12,21 @@ written for one runs with the other::
     tok = load("quixote.model")            # the right class, ready to use
 
 Command line: ``python -m tinytx.tokenizer {train,encode,decode} --help``.
+
+``GPT2Tokenizer`` (lesson 12, ``gpt2.py``) is GPT-2's own, read from Hugging Face's
+vocab.json and merges.txt by ``load_gpt2_tokenizer(folder)``.
 """
 from .base import Tokenizer
 from .basic import BasicTokenizer
 from .bpe import get_stats, merge
+from .gpt2 import GPT2Tokenizer, bytes_to_unicode, load_gpt2_tokenizer
 from .model_file import read_model, render_token
 from .regex import GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, RegexTokenizer
 from .train import train_merges
 
 __all__ = ["Tokenizer", "BasicTokenizer", "RegexTokenizer", "GPT4_SPLIT_PATTERN",
-           "GPT2_SPLIT_PATTERN", "get_stats", "merge", "train_merges", "render_token", "load"]
+           "GPT2_SPLIT_PATTERN", "get_stats", "merge", "train_merges", "render_token", "load",
+           "GPT2Tokenizer", "bytes_to_unicode", "load_gpt2_tokenizer"]
 
 
 def load(model_file):

@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checkpoint_gpt2 import load_gpt2, load_gpt2_tokenizer, read_json
-from ..checkpoint_model import load_model
-from ..checkpoint_t5 import load_t5, load_t5_tokenizer
+from ..checkpoint import load_gpt2, load_model, load_t5, load_t5_tokenizer
 from ..data.pairs import collate_pairs
+from ..files import read_json
 from ..generate import inference
 from ..models.t5 import T5
 from ..tensor import tensor
+from ..tokenizer import load_gpt2_tokenizer
 from .seq2seq import seq2seq_loss
 from .trainer import lm_loss
 
@@ -155,7 +155,7 @@ def load_pretrained(path, dropout: float = 0.1):
 
 
 def load_tinytx(path, dropout: float = 0.1):
-    """(kind, model, tokenizer) from a tinytx checkpoint (tinytx.checkpoint_model): kind
+    """(kind, model, tokenizer) from a tinytx checkpoint (tinytx.checkpoint.model): kind
     "t5" for a T5, "gpt2" for a GPT with GPT-2's tokenizer (loaded from its Hugging Face
     folder, which it remembers as `.folder`), "gpt" for tinytx's own GPT."""
     model, tok = load_model(path, dropout=dropout)

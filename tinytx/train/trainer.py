@@ -33,9 +33,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import optim
-from ..checkpoint import (checkpoint_paths, load_checkpoint, read_checkpoint_meta,
-                          save_checkpoint)
-from ..checkpoint_model import load_tokenizer, model_record
+from ..checkpoint import (checkpoint_paths, load_checkpoint, load_tokenizer, model_record,
+                          read_checkpoint_meta, save_checkpoint)
 from ..files import lock_folder
 from ..tensor import no_grad
 from .evaluation import bits_per_byte
@@ -165,7 +164,7 @@ class Trainer:
             trains on PairBatches with `loss_fn=tinytx.train.seq2seq.seq2seq_loss`.
         out_dir: where loss.csv, loss.png, last.* and best.* go.
         tokenizer: the model's tokenizer (or a Hugging Face folder), saved in every
-            checkpoint with the model's type and config (tinytx.checkpoint_model), so
+            checkpoint with the model's type and config (tinytx.checkpoint.model), so
             `load_model(out_dir / "best")` rebuilds both.
         meta: more JSON-able entries for the checkpoints' config (the job's options …).
         data: a JSON-able record of the training data (e.g. {"sha256": ..., "characters":

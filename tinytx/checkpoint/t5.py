@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 
-from .checkpoint_gpt2 import WEIGHTS, read_json
-from .files import atomic_write, atomic_write_text
-from .models.t5 import T5, T5Config
-from .safetensors_file import read_arrays
-from .tokenizer.unigram import UnigramTokenizer
+from ..files import atomic_write, atomic_write_text, read_json
+from ..models.t5 import T5, T5Config
+from ..safetensors_file import read_arrays
+from ..tokenizer.unigram import UnigramTokenizer
+from .gpt2 import WEIGHTS
 
 LINEARS = (".q.weight", ".k.weight", ".v.weight", ".o.weight", ".wi.weight",
            ".wi_0.weight", ".wi_1.weight", ".wo.weight")

@@ -32,10 +32,12 @@ Until step 5 the old manifest names arrays that are on disk, in `ckpt.safetensor
 checks every name, shape and dtype before it changes anything: an error leaves the model,
 the optimizer and the RNG as they were. Checkpoints of format versions 1-3 (before the
 manifest hash) still load, with the checks they had (version 2 and 3: the arrays'
-SHA-256; version 1: none); saving again writes version 4. What the JSON's `config` holds
-for a model (its type, config and tokenizer) is `tinytx.checkpoint_model`'s.
+SHA-256; version 1: none); saving again writes version 4. Finding and checking the
+arrays' file is `arrays.py`'s part; the optimizer's entry, the RNG states and what
+versions 1-3 need are `state.py`'s; what the JSON's `config` holds for a model (its type,
+config and tokenizer) is `tinytx.checkpoint.model`'s.
 
-    >>> import tempfile, tinytx as tx
+    >>> import tempfile
     >>> from tinytx import nn
     >>> model = nn.Linear(2, 2)
     >>> d = tempfile.mkdtemp()
@@ -51,27 +53,23 @@ import json
 import os
 import re
 import uuid
-import warnings
 from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError
-from safetensors.numpy import load as load_bytes
 from safetensors.numpy import save_file
 
-from .backend import cuda_available, get_device
-from .files import atomic_write, atomic_write_text, fsync, read_text, stale_temporaries
-from .nn.module import placeholder
-from .safetensors_file import read_header
+from ..backend import get_device
+from ..files import atomic_write, atomic_write_text, fsync, read_text, stale_temporaries
+from ..nn.module import placeholder
+from .arrays import arrays_file, belongs, file_sha256, header, previous, read_arrays
+from .state import (CheckpointError, check_rng, optimizer_entry, plan_optimizer, rng_states,
+                    unwrap)
 
 FORMAT = "tinytx-checkpoint"
 VERSION = 4            # 4: the manifest (manifest_sha256, safetensors.sha256); 3: no
-                       # wrapper prefix (see _unwrap); 2: arrays_sha256; 1: no checksum
+                       # wrapper prefix (see state.unwrap); 2: arrays_sha256; 1: no checksum
 _MANIFEST_LINE = re.compile(r'\A\{\n "manifest_sha256": "([0-9a-f]{64})",\n')
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded: corrupt, inconsistent, or for another model."""
 
 
 def checkpoint_paths(path) -> tuple[Path, Path]:
@@ -107,10 +105,10 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
     meta = {"manifest_sha256": "", "format": FORMAT, "version": VERSION,
             "checkpoint_id": checkpoint_id, "safetensors": None,
             "config": _config_dict(config), "step": step, "optimizer": None,
-            "rng": {name: get_device(name).get_rng_state() for name in _rng_devices()},
+            "rng": rng_states(),
             "extra": extra}
     if optimizer is not None:
-        meta["optimizer"] = _optimizer_entry(optimizer, arrays)
+        meta["optimizer"] = optimizer_entry(optimizer, arrays)
     try:
         json.dumps(meta, default=_json_default)
     except (TypeError, ValueError) as e:
@@ -127,13 +125,13 @@ def save_checkpoint(path, model, optimizer=None, *, config=None, step=None, extr
 def _write(st_path: Path, json_path: Path, arrays: dict, meta: dict):
     """Steps 1-6 of the module docstring."""
     _remove_stale_temporaries(st_path, json_path)
-    prev = _previous(st_path)
+    prev = previous(st_path)
 
     def write_arrays(tmp):
         save_file(arrays, str(tmp), metadata={"format": FORMAT,
                                               "checkpoint_id": meta["checkpoint_id"]})
         meta["safetensors"] = {"sha256": file_sha256(tmp), "bytes": tmp.stat().st_size}
-        if st_path.is_file() and _belongs(st_path, json_path):   # step 3, just before the
+        if st_path.is_file() and belongs(st_path, json_path):    # step 3, just before the
             os.replace(st_path, prev)                             # rename of step 4
     atomic_write(st_path, write_arrays)
     atomic_write_text(json_path, manifest_text(meta))
@@ -152,15 +150,6 @@ def manifest_text(meta: dict) -> str:
     text = json.dumps(meta, indent=1, default=_json_default) + "\n"
     digest = hashlib.sha256(text.encode()).hexdigest()
     return text.replace('"manifest_sha256": ""', f'"manifest_sha256": "{digest}"', 1)
-
-
-def file_sha256(path) -> str:
-    """The SHA-256 of a file's bytes, read in 1 MiB pieces."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while piece := f.read(1 << 20):
-            h.update(piece)
-    return h.hexdigest()
 
 
 def read_checkpoint_meta(path) -> dict:
@@ -210,16 +199,16 @@ def load_checkpoint(path, model, optimizer=None, *, restore_rng: bool = True) ->
     """
     st_path, json_path = checkpoint_paths(path)
     meta = read_checkpoint_meta(path)
-    st_path, arrays = _read_arrays(st_path, json_path, meta)
+    st_path, arrays = read_arrays(st_path, json_path, meta)
     model_sd = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
-    model_sd = _unwrap(model_sd, model, meta["version"])
+    model_sd = unwrap(model_sd, model, meta["version"])
     try:
         plan, _, _ = model.plan_load(model_sd, strict=True)
     except ValueError as e:
         raise CheckpointError(f"{st_path}: {e} (the checkpoint was saved with config "
                               f"{meta.get('config')})") from None
-    apply_optimizer = _plan_optimizer(optimizer, meta, arrays, st_path, json_path)
-    rng = _check_rng(meta, json_path) if restore_rng else {}
+    apply_optimizer = plan_optimizer(optimizer, meta, arrays, st_path, json_path)
+    rng = check_rng(meta, json_path) if restore_rng else {}
     for t, arr in plan:   # everything checked: now assign
         t.data = arr
     apply_optimizer()
@@ -238,11 +227,11 @@ def check_shapes(path, model) -> None:
     """
     st_path, json_path = checkpoint_paths(path)
     meta = read_checkpoint_meta(path)
-    chosen = _arrays_file(st_path, json_path, meta)
+    chosen = arrays_file(st_path, json_path, meta)
     shapes = {k[len("model."):]: placeholder(info["shape"], _KINDS.get(info["dtype"][0], "f4"))
-              for k, info in _header(chosen)[0].items() if k.startswith("model.")}
+              for k, info in header(chosen)[0].items() if k.startswith("model.")}
     try:
-        model.match_state(_unwrap(shapes, model, meta["version"]), strict=True)
+        model.match_state(unwrap(shapes, model, meta["version"]), strict=True)
     except ValueError as e:
         raise CheckpointError(f"{chosen}: {e} (the manifest {json_path} says config "
                               f"{meta.get('config', {}).get('model')})") from None
@@ -251,155 +240,11 @@ def check_shapes(path, model) -> None:
 _KINDS = {"F": "f4", "B": "f4", "I": "i8", "U": "u8"}     # F32/BF16/I64/U8... -> a kind
 
 
-def _arrays_file(st_path: Path, json_path: Path, meta: dict) -> Path:
-    """The safetensors file the manifest names: NAME or .NAME.prev, by checkpoint_id."""
-    candidates = [p for p in (st_path, _previous(st_path)) if p.is_file()]
-    if not candidates:
-        raise FileNotFoundError(f"checkpoint: {st_path} not found")
-    ids = {p: _read_safetensors_header(p).get("checkpoint_id") for p in candidates}
-    chosen = next((p for p in candidates if ids[p] == meta.get("checkpoint_id")), None)
-    if chosen is None:
-        raise CheckpointError(f"{st_path}: key 'checkpoint_id' is {ids[candidates[0]]!r} "
-                              f"but the manifest {json_path} says "
-                              f"{meta.get('checkpoint_id')!r}: the two files come from "
-                              f"different saves (an interrupted save?)")
-    return chosen
-
-
-def _read_arrays(st_path: Path, json_path: Path, meta: dict) -> tuple[Path, dict]:
-    """(the file, its arrays): the safetensors file the manifest names, found at NAME or
-    at .NAME.prev (see the module docstring), its bytes checked against the manifest."""
-    chosen = _arrays_file(st_path, json_path, meta)
-    data = chosen.read_bytes()
-    if meta["version"] >= 4 and hashlib.sha256(data).hexdigest() != (
-            meta.get("safetensors") or {}).get("sha256"):
-        raise CheckpointError(f"{chosen}: the file's SHA-256 does not match key "
-                              f"'safetensors.sha256' of {json_path}: the file is corrupt "
-                              f"(changed on disk after it was saved)")
-    try:
-        arrays = load_bytes(data)
-    except SafetensorError as e:
-        raise CheckpointError(f"{chosen}: cannot read the safetensors file ({e})") from None
-    if meta["version"] in (2, 3) and arrays_checksum(arrays) != meta.get("arrays_sha256"):
-        raise CheckpointError(f"{chosen}: the arrays' SHA-256 does not match key "
-                              f"'arrays_sha256' of {json_path}: the file is corrupt "
-                              f"(changed on disk after it was saved)")
-    return chosen, arrays
-
-
-def _belongs(st_path: Path, json_path: Path) -> bool:
-    """Whether the manifest on disk names the arrays in st_path (by checkpoint_id)."""
-    try:
-        meta = json.loads(json_path.read_text(encoding="utf-8"))
-        return _read_safetensors_header(st_path).get("checkpoint_id") == meta.get(
-            "checkpoint_id")
-    except (OSError, ValueError):     # no manifest, or an unreadable one: names nothing
-        return False
-
-
 def _remove_stale_temporaries(st_path: Path, json_path: Path):
     """Temporary files of earlier saves of this checkpoint that were killed."""
     for final in (st_path, json_path):
         for stale in stale_temporaries(final):
             stale.unlink(missing_ok=True)
-
-
-def _optimizer_entry(optimizer, arrays: dict) -> dict:
-    """The optimizer's JSON entry; its arrays go into `arrays` as optim.state.I.NAME."""
-    sd, scalars = optimizer.state_dict(), {}
-    for i, entries in sd["state"].items():
-        scalars[str(i)] = {}
-        for name, v in entries.items():
-            if isinstance(v, np.ndarray):
-                arrays[f"optim.state.{i}.{name}"] = np.ascontiguousarray(v)
-            else:
-                scalars[str(i)][name] = v
-    return {"type": type(optimizer).__name__, "state": scalars,
-            "param_groups": sd["param_groups"]}
-
-
-def _unwrap(model_sd: dict, model, version: int) -> dict:
-    """Up to version 2 a Seq2Seq (or T5) was trained inside the PairLoss adapter, whose
-    only child was the model under the name `model`: its weights are "model.src_emb...".
-    Such a checkpoint loads into the bare model with that prefix taken off."""
-    if version >= 3 or not model_sd:
-        return model_sd
-    own = {name for name, _ in model.named_parameters()}     # names only: no copies
-    if not own & model_sd.keys() and all(k.startswith("model.") for k in model_sd):
-        return {k[len("model."):]: v for k, v in model_sd.items()}
-    return model_sd
-
-
-def arrays_checksum(arrays: dict) -> str:
-    """SHA-256 over the arrays in name order: each name, dtype, shape and raw bytes (the
-    check of format versions 2 and 3; version 4 hashes the whole file)."""
-    h = hashlib.sha256()
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
-def _plan_optimizer(optimizer, meta, arrays, st_path, json_path):
-    if optimizer is None:
-        return lambda: None
-    saved = meta.get("optimizer")
-    if saved is None:
-        raise CheckpointError(f"{json_path}: key 'optimizer' is null: this checkpoint was "
-                              f"saved without optimizer state (pass optimizer=None)")
-    if saved.get("type") != type(optimizer).__name__:
-        raise CheckpointError(f"{json_path}: key 'optimizer.type' is {saved.get('type')!r}, "
-                              f"but a {type(optimizer).__name__} was given")
-    state = {int(i): dict(entries) for i, entries in saved["state"].items()}
-    for key, v in arrays.items():
-        if key.startswith("optim.state."):
-            i, name = key[len("optim.state."):].split(".", 1)
-            if int(i) not in state:
-                raise CheckpointError(f"{st_path}: key {key!r} has no entry in the JSON")
-            state[int(i)][name] = v
-    try:
-        return optimizer.plan_load({"state": state, "param_groups": saved["param_groups"]})
-    except (ValueError, KeyError) as e:
-        raise CheckpointError(f"{st_path}: optimizer: {e}") from None
-
-
-def _check_rng(meta, json_path):
-    """The RNG states to restore: {device name: state}, each checked."""
-    out = {}
-    for name, state in (meta.get("rng") or {}).items():
-        if state is None or name not in _rng_devices():
-            continue  # a device this machine lacks (a GPU), or a generator with no state
-        current = get_device(name).get_rng_state()
-        if not isinstance(state, dict) or "bit_generator" not in state:
-            raise CheckpointError(f"{json_path}: key 'rng.{name}' is not a "
-                                  f"{current.get('bit_generator')} state")
-        if state["bit_generator"] != current.get("bit_generator"):
-            warnings.warn(f"{json_path}: key 'rng.{name}' is a {state['bit_generator']} "
-                          f"state (an older tinytx); this one draws with "
-                          f"{current.get('bit_generator')}, so the {name} device's random "
-                          f"draws (dropout) after the resume differ from an uninterrupted "
-                          f"run's", stacklevel=3)
-            continue
-        out[name] = state
-    return out
-
-
-def _read_safetensors_header(path: Path) -> dict:
-    """The header's __metadata__, after checking that every tensor's bytes are in the
-    file (`tinytx.safetensors_file.read_header`); a CheckpointError naming what is not."""
-    return _header(path)[1]
-
-
-def _header(path: Path) -> tuple[dict, dict]:
-    try:
-        return read_header(path)
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
-
-
-def _rng_devices():
-    return ("cpu", "strict") + (("cuda",) if cuda_available() else ())
 
 
 def _config_dict(config):
@@ -417,9 +262,3 @@ def _json_default(obj):
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"{type(obj).__name__} is not JSON-able")
-
-
-def _previous(st_path: Path) -> Path:
-    """Where a save keeps the arrays the manifest on disk names until the new manifest
-    is in place (steps 3-6 of the module docstring)."""
-    return st_path.with_name(f".{st_path.name}.prev")

@@ -1,9 +1,9 @@
-"""GPT-2 from Hugging Face's files: the weights into tinytx's GPT, and GPT-2's tokenizer.
+"""GPT-2 from Hugging Face's files: the weights into tinytx's GPT, and back.
 
 Introduced in lesson 12 (finetuning). Hugging Face's `gpt2` repository holds
 `model.safetensors` (the weights), `config.json` (n_layer, n_head, n_embd, n_positions,
-vocab_size) and `vocab.json` + `merges.txt` (the tokenizer). Our GPT uses GPT-2's
-parameter names, so the mapping is a prefix:
+vocab_size) and `vocab.json` + `merges.txt` (the tokenizer: `tinytx.tokenizer.gpt2`).
+Our GPT uses GPT-2's parameter names, so the mapping is a prefix:
 
     HF name                      tinytx name                                  shape
     wte.weight                   transformer.wte.weight (= lm_head, tied)     (V, C)
@@ -23,7 +23,7 @@ the buffers `h.N.attn.bias` (the causal mask) and `h.N.attn.masked_bias`, and
 state dict) is accepted too. GPT-2 uses the tanh GELU and LayerNorm eps 1e-5, as ours.
 
     model = load_gpt2("path/to/gpt2")               # a folder, or the .safetensors file
-    tok = load_gpt2_tokenizer("path/to/gpt2")        # vocab.json + merges.txt
+    tok = load_gpt2_tokenizer("path/to/gpt2")        # tinytx.tokenizer: vocab.json + merges.txt
     generate_text(model, tok, "Don Quixote", 30, top_k=40)
     save_gpt2(model, "out/my-gpt2", tokenizer=tok)   # back to Hugging Face's layout
 
@@ -33,23 +33,21 @@ our state dict's names already are GPT2LMHeadModel's (`transformer.h.0.attn.c_at
 wte (Hugging Face ties it again on load), and config.json gets GPT-2's field names.
 
 Every file is read with checks: a file that is not UTF-8, JSON that does not parse, a
-truncated model.safetensors, a merge line that is not two tokens is a ValueError that
-names the file (`read_json`, `tinytx.safetensors_file`), so the examples print one line.
+truncated model.safetensors is a ValueError that names the file (`tinytx.files.read_json`,
+`tinytx.safetensors_file`), so the examples print one line.
 """
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
-import regex
 from safetensors.numpy import save_file
 
-from .files import atomic_write, atomic_write_text, read_text
-from .models import GPT, GPTConfig
-from .safetensors_file import read_arrays
-from .tokenizer import GPT2_SPLIT_PATTERN
+from ..files import atomic_write, atomic_write_text, read_json
+from ..models import GPT, GPTConfig
+from ..safetensors_file import read_arrays
+from ..tokenizer.gpt2 import GPT2Tokenizer, tokenizer_files
 
 SKIPPED = (".attn.bias", ".attn.masked_bias")   # buffers, not weights
 WEIGHTS = "model.safetensors"
@@ -67,24 +65,6 @@ def hf_to_tinytx_name(name: str) -> str | None:
     if name == "lm_head.weight" or name.endswith(SKIPPED):
         return None
     return "transformer." + name
-
-
-def read_json(path, what: str) -> dict:
-    """The JSON object in a Hugging Face file (config.json, vocab.json).
-
-    Raises FileNotFoundError, or ValueError naming the file and `what` was expected, and
-    for a syntax error its line and column.
-    """
-    text = read_text(path, what)
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: expected {what}, got invalid JSON at line {e.lineno} "
-                         f"column {e.colno} ({e.msg})") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"{path}: expected {what} (a JSON object), got a JSON "
-                         f"{type(value).__name__}")
-    return value
 
 
 def _files(path) -> tuple[Path, Path | None]:
@@ -197,154 +177,3 @@ def save_gpt2(model: GPT, folder, tokenizer: GPT2Tokenizer | None = None):
         vocab, merges = tokenizer_files(tokenizer)
         atomic_write_text(folder / "vocab.json", vocab)
         atomic_write_text(folder / "merges.txt", merges)
-
-
-def tokenizer_files(tok: GPT2Tokenizer) -> tuple[str, str]:
-    """(vocab.json text, merges.txt text) as in Hugging Face's gpt2 repository."""
-    order = sorted(tok.ranks, key=tok.ranks.get)
-    merges = "#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in order)
-    return json.dumps(tok.encoder, ensure_ascii=False), merges
-
-
-# -- the tokenizer --------------------------------------------------------------------------
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's printable stand-in for each byte: printable Latin-1 bytes stand for
-    themselves, the others (space, control bytes ...) for chr(256 + k). vocab.json and
-    merges.txt are written in these characters (a leading space shows as 'Ġ')."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
-            *range(ord("®"), ord("ÿ") + 1)]
-    chars, extra = {b: chr(b) for b in keep}, 0
-    for b in range(256):
-        if b not in chars:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return chars
-
-
-class GPT2Tokenizer:
-    """GPT-2's byte-level BPE from vocab.json and merges.txt (encode/decode only).
-
-    Unlike tinytx's RegexTokenizer, whose first 256 ids are the bytes, GPT-2 numbers its
-    tokens in its own order, so it keeps its table {token string: id} and applies the
-    merges by rank inside each chunk of the GPT-2 split pattern, as the original
-    encoder.py does.
-    """
-
-    def __init__(self, encoder: dict[str, int], merges: list[tuple[str, str]]):
-        self.encoder = dict(encoder)
-        self.decoder = {i: s for s, i in self.encoder.items()}
-        self.ranks = {tuple(pair): r for r, pair in enumerate(merges)}
-        self.byte_char = bytes_to_unicode()
-        self.char_byte = {c: b for b, c in self.byte_char.items()}
-        self.pattern = regex.compile(GPT2_SPLIT_PATTERN)
-        self.special_tokens = {s: i for s, i in self.encoder.items() if s == "<|endoftext|>"}
-        self._cache = {}
-
-    @classmethod
-    def from_merges(cls, merges=()) -> "GPT2Tokenizer":
-        """A byte-level BPE in GPT-2's format: the 256 byte characters (ids in character
-        order), then one token per merge, then <|endoftext|> (tiny models and tests).
-
-            >>> GPT2Tokenizer.from_merges([("h", "e")]).encode("he")
-            [256]
-        """
-        chars = bytes_to_unicode()
-        vocab = {c: i for i, c in enumerate(sorted(chars.values()))}
-        for a, b in merges:
-            vocab[a + b] = len(vocab)
-        vocab["<|endoftext|>"] = len(vocab)
-        return cls(vocab, list(merges))
-
-    def _bpe(self, chunk: str) -> list[str]:
-        """Merge the lowest-ranked adjacent pair (everywhere) until no pair has a rank."""
-        if chunk not in self._cache:
-            parts = list(chunk)
-            while len(parts) > 1:
-                rank, i = min((self.ranks.get(p, math.inf), i)
-                              for i, p in enumerate(zip(parts, parts[1:])))
-                if rank == math.inf:
-                    break
-                parts = _merge(parts, (parts[i], parts[i + 1]))
-            self._cache[chunk] = parts
-        return self._cache[chunk]
-
-    def encode(self, text: str, allowed_special="none_raise") -> list[int]:
-        """Text -> ids; "<|endoftext|>" becomes its id only with allowed_special="all"."""
-        specials = self.special_tokens if allowed_special == "all" else {}
-        pieces = regex.split("(" + "|".join(map(regex.escape, specials)) + ")",
-                             text) if specials else [text]
-        ids = []
-        for piece in pieces:
-            if piece in specials:
-                ids.append(specials[piece])
-                continue
-            for chunk in self.pattern.findall(piece):
-                mapped = "".join(self.byte_char[b] for b in chunk.encode("utf-8"))
-                ids.extend(self.encoder[t] for t in self._bpe(mapped))
-        return ids
-
-    def decode(self, ids) -> str:
-        data = bytes(self.char_byte[c] for i in ids for c in self.decoder[int(i)])
-        return data.decode("utf-8", errors="replace")
-
-
-def _merge(parts, pair):
-    """Every adjacent occurrence of pair, left to right, joined into one string."""
-    out, i = [], 0
-    while i < len(parts):
-        if i + 1 < len(parts) and (parts[i], parts[i + 1]) == pair:
-            out.append(parts[i] + parts[i + 1])
-            i += 2
-        else:
-            out.append(parts[i])
-            i += 1
-    return out
-
-
-def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
-    """GPT-2's tokenizer from a folder holding vocab.json and merges.txt; `tok.folder`
-    remembers the folder (a checkpoint stores it, tinytx.checkpoint_model).
-
-    Raises FileNotFoundError for a missing file, ValueError naming the file (and line)
-    for one that is not UTF-8, not JSON, or does not hold what GPT-2's files hold.
-    """
-    path = Path(path)
-    folder = path if path.is_dir() else path.parent
-    vocab, merges = folder / "vocab.json", folder / "merges.txt"
-    for f in (vocab, merges):
-        if not f.is_file():
-            raise FileNotFoundError(f"path: expected GPT-2's vocab.json and merges.txt in "
-                                    f"{str(folder)!r}, but {f.name} is missing")
-    encoder = _read_vocab(vocab)
-    tok = GPT2Tokenizer(encoder, _read_merges(merges, encoder))
-    tok.folder = str(folder.resolve())          # where it came from, for checkpoints
-    return tok
-
-
-def _read_vocab(path: Path) -> dict[str, int]:
-    """vocab.json: {token: id}, with a token for each of the 256 byte characters."""
-    encoder = read_json(path, "GPT-2's vocab.json {token: id}")
-    for token, i in encoder.items():
-        if isinstance(i, bool) or not isinstance(i, int) or i < 0:
-            raise ValueError(f"{path}: expected {{token: id}} with int ids >= 0, got "
-                             f"{token!r}: {i!r}")
-    missing = [c for c in bytes_to_unicode().values() if c not in encoder]
-    if missing:
-        raise ValueError(f"{path}: expected a token for each of the 256 byte characters, "
-                         f"got none for {missing[:8]}")
-    return encoder
-
-
-def _read_merges(path: Path, encoder: dict) -> list[tuple[str, str]]:
-    """merges.txt: one "a b" per line, in rank order, each a + b a token of vocab.json."""
-    pairs = []
-    for lineno, line in enumerate(read_text(path, "GPT-2's merges.txt").splitlines(), 1):
-        if not line.strip() or line.startswith("#version"):
-            continue
-        pair = tuple(line.split(" "))
-        if len(pair) != 2 or not all(pair) or pair[0] + pair[1] not in encoder:
-            raise ValueError(f"{path}: line {lineno}: expected a merge 'a b' whose "
-                             f"a + b is in vocab.json, got {line[:80]!r}")
-        pairs.append(pair)
-    return pairs

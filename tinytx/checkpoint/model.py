@@ -1,8 +1,9 @@
 """What a model checkpoint holds, decided here: the model's kind and config, and its
 tokenizer, so `load_model(path) -> (model, tokenizer)` works from the files alone.
 
-Introduced in lesson 10 (saving the GPT, sampling from it later). `tinytx.checkpoint`
-stores arrays and a JSON dict; this module fills that dict's `config` for a model:
+Introduced in lesson 10 (saving the GPT, sampling from it later). The checkpoint format
+(`tinytx.checkpoint.format`) stores arrays and a JSON dict; this module fills that dict's
+`config` for a model:
 
     model_type   "gpt" | "seq2seq" | "t5": which class to build
     model        the model's config (GPTConfig, Seq2SeqConfig, T5Config) as a dict
@@ -38,16 +39,16 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from . import nn
-from .checkpoint import (CheckpointError, check_shapes, checkpoint_paths, load_checkpoint,
-                         read_checkpoint_meta)
-from .checkpoint_gpt2 import load_gpt2_tokenizer
-from .checkpoint_t5 import load_t5_tokenizer
-from .files import read_text
-from .models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
-from .models.t5 import T5, T5Config
-from .tokenizer import Tokenizer
-from .tokenizer import load as load_tokenizer_file
+from .. import nn
+from ..files import read_text
+from ..models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
+from ..models.t5 import T5, T5Config
+from ..tokenizer import Tokenizer
+from ..tokenizer import load as load_tokenizer_file
+from ..tokenizer.gpt2 import load_gpt2_tokenizer
+from .format import (CheckpointError, check_shapes, checkpoint_paths, load_checkpoint,
+                     read_checkpoint_meta)
+from .t5 import load_t5_tokenizer
 
 MODELS = {"gpt": (GPT, GPTConfig), "seq2seq": (Seq2Seq, Seq2SeqConfig), "t5": (T5, T5Config)}
 TINYTX_BPE, HUGGINGFACE = "tinytx-bpe", "huggingface"
