@@ -103,7 +103,7 @@ from tinytx import optim
 from tinytx.checkpoint import model_record, save_checkpoint
 from tinytx.course import load_book, setup, show_tokens
 from tinytx.data import get_batch, train_val_split
-from tinytx.generate import apply_temperature, generate_text, softmax
+from tinytx.generate import apply_temperature, generate_text, probabilities
 from tinytx.metrics import copied_fraction, longest_copied
 from tinytx.models import GPT, GPTConfig
 from tinytx.nn.transformer import Block
@@ -237,7 +237,7 @@ def plot_temperatures(model, tok, prompt, path, top=12):
     fig, axes = plt.subplots(1, len(TEMPERATURES), figsize=(4 * len(TEMPERATURES), 3.6),
                              dpi=100, sharey=True)
     for ax, t in zip(axes, TEMPERATURES):
-        p = softmax(apply_temperature(logits[None], t))[0]
+        p = probabilities(apply_temperature(logits[None], t))[0]
         ax.bar(range(top), p[order])
         ax.set_xticks(range(top), labels, rotation=70, fontsize=8)
         ax.set_title(f"temperature {t}: top-{top} mass {p[order].sum():.2f}")

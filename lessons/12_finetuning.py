@@ -105,7 +105,7 @@ from tinytx import optim
 from tinytx.checkpoint import load_gpt2, load_model
 from tinytx.course import load_book, setup
 from tinytx.data import get_batch, iter_windows, load_text, train_val_split
-from tinytx.generate import beam_search, generate_text, softmax
+from tinytx.generate import beam_search, generate_text, probabilities
 from tinytx.models import GPT, GPTConfig
 from tinytx.tokenizer import load_gpt2_tokenizer
 from tinytx.tokenizer.cached import cached_tokenizer
@@ -279,7 +279,7 @@ def beam_vs_sampling(model, tok, cfg):
     z = z.numpy()[0, -1].astype(np.float64)                       # next-token logits (V,)
     orders = []
     for T in (0.3, 0.7, 1.0, 2.0):
-        p = softmax(z / T)
+        p = probabilities(z / T)
         top = np.argsort(-p)[:3]
         orders.append(np.argsort(-p, kind="stable").tolist())
         print(f"   T = {T}: top-3 tokens {top.tolist()} with p = "

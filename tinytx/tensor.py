@@ -44,7 +44,7 @@ def no_grad():
         _grad_enabled = previous
 
 
-def _as_dtype(dtype):
+def as_dtype(dtype):
     return None if dtype is None else np.dtype(dtype)
 
 
@@ -56,7 +56,7 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.data
         dev = get_device(device) if device is not None else device_of(data)
-        dtype = _as_dtype(dtype)
+        dtype = as_dtype(dtype)
         if dtype is None and not hasattr(data, "dtype"):
             probe = np.asarray(data)  # Python lists and scalars: floats become float32
             dtype = np.dtype(np.float32) if probe.dtype.kind == "f" else probe.dtype
@@ -218,7 +218,7 @@ def _shape(shape):
 def _filled(fill, shape, dtype, device, requires_grad):
     dev = get_device(device)
     shape = _shape(shape)
-    data = dev.xp.full(shape, fill, dtype=_as_dtype(dtype) or np.float32)
+    data = dev.xp.full(shape, fill, dtype=as_dtype(dtype) or np.float32)
     return Tensor._make(data, dev, requires_grad)
 
 
@@ -246,14 +246,14 @@ def randn(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples from the device's generator (seed with tinytx.manual_seed)."""
     dev = get_device(device)
     shape = _shape(shape)
-    return Tensor._make(dev.randn(shape, _as_dtype(dtype) or np.float32), dev, requires_grad)
+    return Tensor._make(dev.randn(shape, as_dtype(dtype) or np.float32), dev, requires_grad)
 
 
 def rand(*shape, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1)."""
     dev = get_device(device)
     shape = _shape(shape)
-    return Tensor._make(dev.rand(shape, _as_dtype(dtype) or np.float32), dev, requires_grad)
+    return Tensor._make(dev.rand(shape, as_dtype(dtype) or np.float32), dev, requires_grad)
 
 
 def randint(low, high, shape, device=None) -> Tensor:
@@ -266,4 +266,4 @@ def arange(start, stop=None, step=1, dtype=None, device=None) -> Tensor:
     dev = get_device(device)
     if stop is None:
         start, stop = 0, start
-    return Tensor._make(dev.xp.arange(start, stop, step, dtype=_as_dtype(dtype)), dev, False)
+    return Tensor._make(dev.xp.arange(start, stop, step, dtype=as_dtype(dtype)), dev, False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_device
-from ..tensor import Tensor, _as_dtype
+from ..tensor import Tensor, as_dtype
 from . import activations as A
 from . import arithmetic as M
 from . import convert as C
@@ -67,7 +67,7 @@ def to(self, device=None, dtype=None) -> Tensor:
     """A copy on another device and/or with another dtype; differentiable, like any
     op (the gradient flows back to self, cast back and on self's device)."""
     dev = get_device(device) if device is not None else self.device
-    dtype = _as_dtype(dtype)
+    dtype = as_dtype(dtype)
     out = self if dev is self.device else C.to_device(self, dev)
     return out if dtype is None or dtype == out.dtype else C.astype(out, dtype)
 

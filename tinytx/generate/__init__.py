@@ -18,12 +18,12 @@ docs/generation.md explains each piece. The files:
     (1, 13)
 """
 from .beam import beam_search, beam_search_seq2seq
-from .logits import (apply_temperature, log_softmax, no_repeat_ngram_mask, sample_next,
-                     softmax, top_k_filter, top_p_filter)
+from .logits import (apply_temperature, log_probabilities, no_repeat_ngram_mask,
+                     probabilities, sample_next, top_k_filter, top_p_filter)
 from .sampling import generate, generate_seq2seq, generate_text
 from .stepper import Stepper, gpt_stepper, inference, seq2seq_stepper
 
 __all__ = ["generate", "generate_text", "generate_seq2seq", "beam_search",
            "beam_search_seq2seq", "apply_temperature", "top_k_filter", "top_p_filter",
-           "no_repeat_ngram_mask", "sample_next", "softmax", "log_softmax", "Stepper",
+           "no_repeat_ngram_mask", "sample_next", "probabilities", "log_probabilities", "Stepper",
            "gpt_stepper", "seq2seq_stepper", "inference"]

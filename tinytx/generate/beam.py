@@ -35,7 +35,7 @@ import numbers
 import numpy as np
 
 from ..tensor import Tensor
-from .logits import check_count, log_softmax, no_repeat_ngram_mask
+from .logits import check_count, log_probabilities, no_repeat_ngram_mask
 from .stepper import (as_id_rows, encode_source, gpt_stepper, inference, model_device,
                       seq2seq_stepper)
 
@@ -125,7 +125,7 @@ def beam_loop(step, prompts: np.ndarray, max_new_tokens: int, W: int,
     finished = [[] for _ in range(B)]
     done = np.zeros(B, dtype=bool)
     for t in range(1, max_new_tokens + 1):
-        logp = log_softmax(step(ids))                        # (B·W, V)
+        logp = log_probabilities(step(ids))                        # (B·W, V)
         V = logp.shape[1]
         if ngram:
             logp[no_repeat_ngram_mask(ids, ngram, V)] = -np.inf

@@ -81,7 +81,7 @@ def top_p_filter(logits: np.ndarray, p: float | None) -> np.ndarray:
     if p == 1:
         return logits.copy()
     order = np.argsort(-logits, axis=-1, kind="stable")
-    probs = np.take_along_axis(softmax(logits), order, axis=-1)   # sorted, best first
+    probs = np.take_along_axis(probabilities(logits), order, axis=-1)   # sorted, best first
     above = np.cumsum(probs, axis=-1) - probs                  # mass ranked above each
     drop = np.empty(logits.shape, dtype=bool)
     np.put_along_axis(drop, order, above >= p, axis=-1)
@@ -110,14 +110,16 @@ def no_repeat_ngram_mask(ids: np.ndarray, n: int, vocab_size: int) -> np.ndarray
     return banned
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of host logits; -inf entries get probability 0."""
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of host logits (NumPy arrays, for sampling; the differentiable
+    op is F.softmax); -inf entries get probability 0."""
     z = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax of host logits (log-probabilities)."""
+def log_probabilities(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax of host logits (NumPy arrays, for beam search; the
+    differentiable op is F.log_softmax)."""
     m = logits.max(axis=-1, keepdims=True)
     return logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
 
@@ -138,7 +140,7 @@ def sample_next(logits: np.ndarray, rng: np.random.Generator | None = None, *,
     if greedy or temperature == 0:
         return logits.argmax(axis=-1).astype(np.int64)
     z = top_p_filter(top_k_filter(apply_temperature(logits, temperature), top_k), top_p)
-    probs = softmax(z)
+    probs = probabilities(z)
     cdf = np.cumsum(probs, axis=-1)
     u = make_rng(rng).random(len(probs)) * cdf[:, -1]          # uniform in [0, total)
     ids = (cdf <= u[:, None]).sum(axis=-1)                     # tokens whose cdf <= u

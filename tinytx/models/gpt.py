@@ -40,17 +40,6 @@ class GPTConfig:
         return asdict(self)
 
 
-class LMHead(nn.Module):
-    """logits = x @ weightᵀ, with weight the (V, C) token embedding table (tied)."""
-
-    def __init__(self, weight: nn.Parameter):
-        super().__init__()
-        self.weight = weight
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x @ self.weight.transpose(0, 1)           # (B, T, C) @ (C, V) -> (B, T, V)
-
-
 class GPT(nn.Module):
     def __init__(self, config: GPTConfig):
         super().__init__()
@@ -63,7 +52,7 @@ class GPT(nn.Module):
                              for _ in range(c.n_layer)]),
             ln_f=nn.LayerNorm(c.n_embd, bias=c.bias),
         ))
-        self.lm_head = LMHead(self.transformer.wte.weight)
+        self.lm_head = nn.LMHead(self.transformer.wte.weight)
         self._init_weights()
 
     def _init_weights(self):

@@ -31,7 +31,6 @@ from ..nn import fused
 from ..nn.positional import SinusoidalPositionalEncoding
 from ..nn.transformer import DecoderLayer, EncoderLayer
 from ..tensor import Tensor
-from .gpt import LMHead
 
 
 @dataclass
@@ -76,7 +75,7 @@ class Seq2Seq(nn.Module):
         self.ln_dec = nn.LayerNorm(c.n_embd, bias=c.bias) if c.norm_first else None
         # tied: the output layer reuses the target embedding table, as in "Attention Is All
         # You Need"; with little data this lets rare words share what the embedding learned
-        self.generator = (LMHead(self.tgt_emb.weight) if c.tie_generator
+        self.generator = (nn.LMHead(self.tgt_emb.weight) if c.tie_generator
                           else nn.Linear(c.n_embd, tgt_vocab, bias=c.bias))
         if not nn.building_abstract():      # placeholders (nn.abstract_init): no values
             for p in (self.src_emb.weight, self.tgt_emb.weight):

@@ -46,7 +46,6 @@ from ..functional.attention import mask_fill_value
 from ..nn import fused
 from ..nn.attention import merge_heads, split_heads
 from ..tensor import Tensor
-from .gpt import LMHead
 from .seq2seq import _heads, attend_mask
 
 
@@ -291,7 +290,7 @@ class T5(nn.Module):
         self.encoder = T5Stack(c, is_decoder=False)
         self.decoder = T5Stack(c, is_decoder=True)
         w = self.shared.weight
-        self.lm_head = (LMHead(w) if c.tie_word_embeddings else LMHead(nn.parameter(
+        self.lm_head = (nn.LMHead(w) if c.tie_word_embeddings else nn.LMHead(nn.parameter(
             lambda: w.numpy().copy(), w.shape, w.dtype)))
 
     def encode(self, src: Tensor, src_mask: Tensor | None = None) -> Tensor:

@@ -9,7 +9,7 @@ GELU/MLP/Block 07, the sinusoidal table 08, encoder/decoder layers 09).
     17
 """
 from .attention import CrossAttention, MultiHeadAttention
-from .layers import GELU, Dropout, Embedding, LayerNorm, Linear
+from .layers import GELU, Dropout, Embedding, LayerNorm, Linear, LinearGELU, LMHead
 from .containers import ModuleDict, ModuleList, Sequential
 from .module import Module, Parameter, abstract_init, building_abstract, parameter
 from .positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncoding,
@@ -17,7 +17,7 @@ from .positional import (LearnedPositionalEmbedding, SinusoidalPositionalEncodin
 from .recurrent import LSTM, RNN, LSTMCell, RNNCell
 from .transformer import MLP, Block, DecoderLayer, EncoderLayer
 
-__all__ = ["Module", "Parameter", "abstract_init", "building_abstract", "parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
+__all__ = ["LinearGELU", "LMHead", "Module", "Parameter", "abstract_init", "building_abstract", "parameter", "Sequential", "ModuleList", "ModuleDict", "Linear",
            "Embedding", "LayerNorm", "Dropout", "GELU", "RNNCell", "RNN", "LSTMCell", "LSTM",
            "MultiHeadAttention", "CrossAttention", "MLP", "Block", "EncoderLayer",
            "DecoderLayer", "SinusoidalPositionalEncoding", "LearnedPositionalEmbedding",

@@ -1,4 +1,4 @@
-"""The basic layers: Linear, Embedding, LayerNorm, Dropout, GELU.
+"""The basic layers: Linear, LinearGELU, LMHead, Embedding, LayerNorm, Dropout, GELU.
 
 Linear is introduced in lesson 01 (the report's Q = XW_Q is a Linear without bias),
 Embedding in lesson 06, LayerNorm, Dropout and GELU in lesson 07 (the transformer block).
@@ -20,23 +20,23 @@ from .. import functional as F
 from ..backend import get_device
 from ..tensor import Tensor
 from . import fused
-from .module import Module, parameter
+from .module import Module, Parameter, parameter
 
 
-def _positive_int(value, name, where):
+def positive_int(value, name, where):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
     return int(value)
 
 
-def _float_dtype(dtype, where):
+def float_dtype(dtype, where):
     dtype = np.dtype(np.float32 if dtype is None else dtype)
     if dtype.kind != "f":
         raise TypeError(f"{where}: dtype must be a floating dtype, got {dtype}")
     return dtype
 
 
-def _draw(draw, shape, dev, dtype):
+def draw_parameter(draw, shape, dev, dtype):
     """A Parameter filled by the device generator (`dev.rand` or `dev.randn`); float16
     and bfloat16 are drawn in float32 and cast, as NumPy draws only float32/float64."""
     drawn = np.float64 if dtype == np.float64 else np.float32
@@ -62,16 +62,16 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        self.in_features = _positive_int(in_features, "in_features", "Linear")
-        self.out_features = _positive_int(out_features, "out_features", "Linear")
-        dev, dtype = get_device(device), _float_dtype(dtype, "Linear")
+        self.in_features = positive_int(in_features, "in_features", "Linear")
+        self.out_features = positive_int(out_features, "out_features", "Linear")
+        dev, dtype = get_device(device), float_dtype(dtype, "Linear")
         bound = 1 / math.sqrt(in_features)
 
         def uniform(shape, drawn):
             return dev.rand(shape, drawn) * (2 * bound) - bound
 
-        self.weight = _draw(uniform, (in_features, out_features), dev, dtype)
-        self.bias = _draw(uniform, (out_features,), dev, dtype) if bias else None
+        self.weight = draw_parameter(uniform, (in_features, out_features), dev, dtype)
+        self.bias = draw_parameter(uniform, (out_features,), dev, dtype) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
         return fused.linear(x, self.weight, self.bias)
@@ -79,6 +79,29 @@ class Linear(Module):
     def extra_repr(self):
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class LinearGELU(Linear):
+    """gelu(x @ W + b, "tanh"): a Linear whose output goes through GPT-2's GELU, run as one
+    fused op (`tinytx.kernels.linear_gelu`: it keeps x @ W + b only for backward). The
+    MLP's first layer, `c_fc` (lesson 07). Arguments as Linear."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return fused.linear_gelu(x, self.weight, self.bias)
+
+
+class LMHead(Module):
+    """logits = x @ weightᵀ, with weight the (V, C) token embedding table, shared (tied)
+    with the model's input embedding: GPT-2's lm_head, the Transformer's generator.
+
+    Shapes: x (..., C) -> (..., V)"""
+
+    def __init__(self, weight: Parameter):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x @ self.weight.transpose(0, 1)           # (B, T, C) @ (C, V) -> (B, T, V)
 
 
 class Embedding(Module):
@@ -96,10 +119,10 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, device=None, dtype=None):
         super().__init__()
-        self.num_embeddings = _positive_int(num_embeddings, "num_embeddings", "Embedding")
-        self.embedding_dim = _positive_int(embedding_dim, "embedding_dim", "Embedding")
-        dev, dtype = get_device(device), _float_dtype(dtype, "Embedding")
-        self.weight = _draw(dev.randn, (num_embeddings, embedding_dim), dev, dtype)
+        self.num_embeddings = positive_int(num_embeddings, "num_embeddings", "Embedding")
+        self.embedding_dim = positive_int(embedding_dim, "embedding_dim", "Embedding")
+        dev, dtype = get_device(device), float_dtype(dtype, "Embedding")
+        self.weight = draw_parameter(dev.randn, (num_embeddings, embedding_dim), dev, dtype)
 
     def forward(self, idx: Tensor) -> Tensor:
         return fused.embedding(idx, self.weight)
@@ -125,12 +148,12 @@ class LayerNorm(Module):
         super().__init__()
         if isinstance(normalized_shape, (tuple, list)) and len(normalized_shape) == 1:
             normalized_shape = normalized_shape[0]  # LayerNorm((C,)) as in PyTorch
-        self.normalized_shape = _positive_int(normalized_shape, "normalized_shape",
+        self.normalized_shape = positive_int(normalized_shape, "normalized_shape",
                                               "LayerNorm")
         if not eps > 0:
             raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
         self.eps = float(eps)
-        dev, dtype = get_device(device), _float_dtype(dtype, "LayerNorm")
+        dev, dtype = get_device(device), float_dtype(dtype, "LayerNorm")
         n = self.normalized_shape
         self.weight = parameter(lambda: dev.xp.ones(n, dtype=dtype), (n,), dtype, dev)
         self.bias = parameter(lambda: dev.xp.zeros(n, dtype=dtype), (n,), dtype, dev) \

@@ -35,7 +35,7 @@ from ..functional.recurrent import (check_cell_shapes, lstm_cell, lstm_gates,  #
                                     lstm_step)
 from ..kernels import dispatch
 from ..tensor import Tensor, zeros
-from .layers import _draw, _float_dtype, _positive_int
+from .layers import draw_parameter, float_dtype, positive_int
 from .containers import ModuleList
 from .module import Module
 
@@ -46,7 +46,7 @@ _NONLINEARITIES = {"tanh": F.tanh, "relu": F.relu}
 def _uniform(shape, hidden_size, device, dtype):
     """A Parameter uniform in (-1/√H, 1/√H), PyTorch's init for recurrent layers."""
     bound = 1 / math.sqrt(hidden_size)
-    return _draw(lambda s, d: device.rand(s, d) * (2 * bound) - bound, shape, device, dtype)
+    return draw_parameter(lambda s, d: device.rand(s, d) * (2 * bound) - bound, shape, device, dtype)
 
 
 def _check_shape(where, name, t, want):
@@ -108,13 +108,13 @@ class RNNCell(Module):
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh",
                  bias: bool = True, device=None, dtype=None):
         super().__init__()
-        I = self.input_size = _positive_int(input_size, "input_size", "RNNCell")
-        H = self.hidden_size = _positive_int(hidden_size, "hidden_size", "RNNCell")
+        I = self.input_size = positive_int(input_size, "input_size", "RNNCell")
+        H = self.hidden_size = positive_int(hidden_size, "hidden_size", "RNNCell")
         if nonlinearity not in _NONLINEARITIES:
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got "
                              f"{nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        dev, dtype = get_device(device), _float_dtype(dtype, "RNNCell")
+        dev, dtype = get_device(device), float_dtype(dtype, "RNNCell")
         self.weight = _uniform((H + I, H), H, dev, dtype)
         self.bias = _uniform((H,), H, dev, dtype) if bias else None
 
@@ -195,9 +195,9 @@ class LSTMCell(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  device=None, dtype=None):
         super().__init__()
-        I = self.input_size = _positive_int(input_size, "input_size", "LSTMCell")
-        H = self.hidden_size = _positive_int(hidden_size, "hidden_size", "LSTMCell")
-        dev, dtype = get_device(device), _float_dtype(dtype, "LSTMCell")
+        I = self.input_size = positive_int(input_size, "input_size", "LSTMCell")
+        H = self.hidden_size = positive_int(hidden_size, "hidden_size", "LSTMCell")
+        dev, dtype = get_device(device), float_dtype(dtype, "LSTMCell")
         self.weight = _uniform((H + I, 4 * H), H, dev, dtype)
         self.bias = _uniform((4 * H,), H, dev, dtype) if bias else None
         if bias:
@@ -239,9 +239,9 @@ class LSTM(Module):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  bias: bool = True, dropout: float = 0.0, device=None, dtype=None):
         super().__init__()
-        self.input_size = _positive_int(input_size, "input_size", "LSTM")
-        self.hidden_size = H = _positive_int(hidden_size, "hidden_size", "LSTM")
-        self.num_layers = _positive_int(num_layers, "num_layers", "LSTM")
+        self.input_size = positive_int(input_size, "input_size", "LSTM")
+        self.hidden_size = H = positive_int(hidden_size, "hidden_size", "LSTM")
+        self.num_layers = positive_int(num_layers, "num_layers", "LSTM")
         if not 0 <= dropout < 1:
             raise ValueError(f"LSTM: dropout must be in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)

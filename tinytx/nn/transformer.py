@@ -17,9 +17,8 @@ pre-LN stacks train without warmup tricks (lesson 07 measures the gradient flow)
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import fused
 from .attention import CrossAttention, MultiHeadAttention
-from .layers import Dropout, LayerNorm, Linear
+from .layers import Dropout, LayerNorm, Linear, LinearGELU
 from .module import Module
 
 
@@ -32,12 +31,12 @@ class MLP(Module):
     def __init__(self, n_embd, dropout=0.0, bias=True, n_inner=None):
         super().__init__()
         hidden = n_inner or 4 * n_embd
-        self.c_fc = Linear(n_embd, hidden, bias=bias)
+        self.c_fc = LinearGELU(n_embd, hidden, bias=bias)
         self.c_proj = Linear(hidden, n_embd, bias=bias)
         self.dropout = Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.dropout(self.c_proj(fused.linear_gelu(x, self.c_fc.weight, self.c_fc.bias)))
+        return self.dropout(self.c_proj(self.c_fc(x)))
 
 
 class Block(Module):
