@@ -39,8 +39,10 @@ key) is at least p·2³² (philox.py): drawn in the kernel into a BQ × BK byte 
 Philox call per 4 keys, and drawn again in backward instead of stored.
 
 Float32 kernels compute in float32 only (typed constants, scalars cast at entry) with
-fastmath; float64 ones without. Shared memory stays within 48 KB static: each dtype and
-head size takes the first layout of FORWARD / BACKWARD that fits (`gpu_layout`).
+fastmath, and launch bounds that hold them to 168 registers (3 blocks of 128 threads per
+SM; 255 for key mask + dropout, which would spill at 168); float64 ones (for checks)
+without either. Shared memory stays within 48 KB static: each dtype and head size takes
+the first layout of FORWARD / BACKWARD that fits (`gpu_layout`), not dynamic shared memory.
 Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, Tq, Dv)
 """
 from __future__ import annotations
@@ -59,7 +61,7 @@ from .common import cached, float_type, grid, launch, numba_cuda, simulated, til
 cuda = numba_cuda()
 MASKED, NO_KEY, LOG2E = -1e30, 1e30, 1.4426950408889634
 SMEM = 48 * 1024
-import os; REG_CAP = int(os.environ.get('REGCAP', '128'))
+REG_CAP = 168                  # registers a thread (float32): 3 blocks of 128 threads per SM
 # (BQ, BK, TY, TX), best first; the first whose shared memory and accumulators fit is used
 FORWARD = ((64, 64, 16, 8), (64, 32, 16, 8), (32, 32, 16, 8), (32, 16, 16, 8),
            (16, 8, 16, 8), (8, 8, 8, 8))
@@ -75,11 +77,13 @@ def cdiv(a, b):
 
 
 def smem_bytes(backward, BQ, BK, TX, D, DV, size):
-    """Static shared memory of a kernel with this layout (with dropout's byte tile)."""
-    if backward:                                  # ks vs qs dos ls dls ps dss
-        words = BK * (D + DV + 2) + BQ * (D + DV + 2) + 2 * BQ + 2 * BQ * (BK + 1)
-    else:                                         # qs ks vs ps red
-        words = (BQ + BK) * (D + 1) + BK * DV + BQ * (BK + 1) + BQ * TX
+    """Static shared memory of a kernel with this layout (with the masks' bytes)."""
+    CD, CV = cdiv(D, TX), cdiv(DV, TX)
+    if backward:                                  # ks vs qs dos, ls dls, ps dss
+        words = ((BK + BQ) * max(D + 1, CD * TX) + BK * (DV + 1) + BQ * max(DV + 1, CV * TX)
+                 + 2 * BQ + 2 * BQ * (BK + 1))
+    else:                                         # qs ks, vs, ps, red
+        words = (BQ + BK) * (D + 1) + BK * CV * TX + BQ * (BK + 1) + BQ * TX
     return words * size + BK + BQ * BK
 
 
@@ -107,14 +111,17 @@ def layout(backward, D, DV, size, block=None):
     and 2 × 2 threads in numba's simulator, else `gpu_layout`."""
     if block is None and not simulated():
         return gpu_layout(backward, D, DV, size)
-    if block is not None and len(block) == 4:
-        return tuple(block)
-    BQ, BK = block or (tile(), tile())
-    if BK % 4:
-        raise ValueError(f"cuda attention: key tiles must be a multiple of 4 keys "
-                         f"(dropout draws 4 keys per Philox call), got {BK}")
+    BQ, BK = (block or (tile(), tile()))[:2]
     cap_y, cap_x = (2, 2) if simulated() else (16, 8)
-    return BQ, BK, math.gcd(BQ, BK, cap_y), math.gcd(BK, cap_x)
+    TY, TX = (block[2:] if block and len(block) == 4
+              else (math.gcd(BQ, BK, cap_y), math.gcd(BK, cap_x)))
+    if BK % 4 or BQ % TY or BK % TY or BK % TX:
+        raise ValueError(f"cuda attention: block {block} needs BK a multiple of 4 (a Philox "
+                         f"call gives 4 keys) and TY dividing BQ and BK, TX dividing BK")
+    if not simulated() and smem_bytes(backward, BQ, BK, TX, D, DV, size) > SMEM:
+        raise ValueError(f"cuda attention: block {block} needs more than 48 KB of shared "
+                         f"memory at head size {D}; take smaller tiles or the default")
+    return BQ, BK, TY, TX
 
 
 # -- device functions: every thread of the block calls them ---------------------------------
@@ -177,25 +184,25 @@ def tile_abt(acc, a, b, depth, ty, tx, TY, TX, RQ, RK, av):
 
 
 @dev
-def tile_ab(acc, a, b, depth, ty, tx, TY, TX, RQ, C, width, av):
+def tile_ab(acc, a, b, depth, ty, tx, TY, TX, RQ, C, av):
     """acc[r, c] += Σ_x a[ty + TY·r, x] b[x, tx + TX·c]   (O += P̃ V, dQ = dS K)"""
     for x in range(depth):
         for r in range(RQ):
             av[r] = a[ty + TY * r, x]
         for c in range(C):
-            y = b[x, min(tx + TX * c, width - 1)]
+            y = b[x, tx + TX * c]
             for r in range(RQ):
                 acc[r, c] += av[r] * y
 
 
 @dev
-def tile_atb(acc, a, b, depth, ty, tx, TY, TX, RQ, C, width, av):
+def tile_atb(acc, a, b, depth, ty, tx, TY, TX, RQ, C, av):
     """acc[r, c] += Σ_x a[x, ty + TY·r] b[x, tx + TX·c]   (dV += P̃ᵀ dO, dK += dSᵀ Q)"""
     for x in range(depth):
         for r in range(RQ):
             av[r] = a[x, ty + TY * r]
         for c in range(C):
-            y = b[x, min(tx + TX * c, width - 1)]
+            y = b[x, tx + TX * c]
             for r in range(RQ):
                 acc[r, c] += av[r] * y
 
@@ -206,18 +213,22 @@ def mask_tile(s, i0, j0, ty, tx, TY, TX, RQ, RK, Tk, off, causal, masked, kms, f
     for r in range(RQ):
         for c in range(RK):
             j = j0 + tx + TX * c
-            if j >= Tk or (causal and j > i0 + ty + TY * r + off) or (masked and kms[tx + TX * c] == 0):
+            if (j >= Tk or (causal and j > i0 + ty + TY * r + off)
+                    or (masked and kms[tx + TX * c] == 0)):
                 s[r, c] = fill
 
 
-def options(NT, ft):
+def options(NT, ft, heavy=False):
     """cuda.jit's options: fastmath for float32, and launch bounds (threads per block,
-    blocks per SM) that cap float32 kernels at REG_CAP registers a thread, for occupancy
-    (float64 kernels, for checks, take what they need; the simulator takes no bounds)."""
+    blocks per SM) that cap float32 kernels at 168 registers a thread, 3 blocks of 128
+    threads per SM; `heavy` ones (key mask and dropout together) at 255, 2 blocks, where
+    168 would spill. float64 kernels (for checks) take what they need; the simulator takes
+    no bounds."""
     f32 = ft == numba.float32
     if simulated():
         return dict(fastmath=f32)
-    return dict(fastmath=f32, launch_bounds=(NT, max(1, 65536 // (NT * REG_CAP)) if f32 else 1))
+    cap = 255 if heavy or not f32 else REG_CAP
+    return dict(fastmath=f32, launch_bounds=(NT, max(1, 65536 // (NT * cap))))
 
 
 def constants(ft):
@@ -230,12 +241,13 @@ def constants(ft):
 def forward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
     F, ZERO, ONE, MASK, NOKEY, L2E = constants(ft)
     NT, RQ, RK, CV = TY * TX, BQ // TY, BK // TX, cdiv(DV, TX)
-    D1, BK1 = D + 1, BK + 1                              # padded rows
+    D1, VW, BK1 = D + 1, CV * TX, BK + 1                 # row widths: padded by one
     KEEP = (BQ, BK) if dropout else (1, 4)
 
-    @cuda.jit(**options(NT, ft))
+    @cuda.jit(**options(NT, ft, masked and dropout))
     def forward(q, k, v, kmask, scale, key0, key1, thresh, inv_keep, o, lse):
-        # q (N, Tq, D), k (N, Tk, D), v (N, Tk, DV), kmask (N, Tk) uint8 -> o (N, Tq, DV), lse (N, Tq)
+        # q (N, Tq, D), k (N, Tk, D), v (N, Tk, DV), kmask (N, Tk) uint8
+        #   -> o (N, Tq, DV), lse (N, Tq): a block per query tile
         n, t = cuda.blockIdx.y, cuda.threadIdx.x
         ty, tx = t // TX, t % TX
         Tq, Tk = q.shape[1], k.shape[1]
@@ -244,7 +256,7 @@ def forward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
         i0 = tq * BQ                                     # causal: the longest rows first
         qs = cuda.shared.array((BQ, D1), ft)
         ks = cuda.shared.array((BK, D1), ft)
-        vs = cuda.shared.array((BK, DV), ft)
+        vs = cuda.shared.array((BK, VW), ft)
         ps = cuda.shared.array((BQ, BK1), ft)
         red = cuda.shared.array((BQ, TX), ft)            # per-thread row maxima, then sums
         kms = cuda.shared.array(BK, numba.uint8)
@@ -299,7 +311,7 @@ def forward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
                     ps[row, tx + TX * c] = p
                 m[r] = m_new
             cuda.syncthreads()
-            tile_ab(acc, ps, vs, BK, ty, tx, TY, TX, RQ, CV, DV, av)   # O += P̃ V
+            tile_ab(acc, ps, vs, BK, ty, tx, TY, TX, RQ, CV, av)   # O += P̃ V
             cuda.syncthreads()
         for r in range(RQ):                              # l: the sum over the row's threads
             red[ty + TY * r, tx] = l[r]
@@ -323,10 +335,11 @@ def forward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
 def backward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
     F, ZERO, ONE, MASK, NOKEY, L2E = constants(ft)
     NT, RQ, RK, RJ, CD, CV = TY * TX, BQ // TY, BK // TX, BK // TY, cdiv(D, TX), cdiv(DV, TX)
-    D1, DV1, BK1 = D + 1, DV + 1, BK + 1                 # padded rows
+    KW, DV1, BK1 = max(D + 1, CD * TX), DV + 1, BK + 1   # row widths: padded by one, and
+    QW, OW = KW, max(DV + 1, CV * TX)                    # room for every thread's columns
     KEEP = (BQ, BK) if dropout else (1, 4)
 
-    @cuda.jit(**options(NT, ft))
+    @cuda.jit(**options(NT, ft, masked and dropout))
     def backward(q, k, v, kmask, scale, key0, key1, thresh, inv_keep, do, lse, delta, dq, dk, dv):
         # a block per key tile: dK, dV of its keys; dQ by atomic adds into dq (zeroed)
         n, t = cuda.blockIdx.y, cuda.threadIdx.x
@@ -334,10 +347,10 @@ def backward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
         Tq, Tk = q.shape[1], k.shape[1]
         off = Tk - Tq
         j0 = cuda.blockIdx.x * BK
-        ks = cuda.shared.array((BK, D1), ft)
+        ks = cuda.shared.array((BK, KW), ft)
         vs = cuda.shared.array((BK, DV1), ft)
-        qs = cuda.shared.array((BQ, D1), ft)          # c·Q
-        dos = cuda.shared.array((BQ, DV1), ft)
+        qs = cuda.shared.array((BQ, QW), ft)          # c·Q
+        dos = cuda.shared.array((BQ, OW), ft)
         ls = cuda.shared.array(BQ, ft)
         dls = cuda.shared.array(BQ, ft)
         ps = cuda.shared.array((BQ, BK1), ft)         # P̃ = P ⊙ Z/(1-p)
@@ -392,12 +405,12 @@ def backward_kernel(BQ, BK, TY, TX, D, DV, ft, causal, masked, dropout):
                         ps[row, col] = p
                     dss[row, col] = p * (g - dls[row])           # dS = P (dP − δ)
             cuda.syncthreads()
-            tile_atb(dv_acc, ps, dos, BQ, ty, tx, TY, TX, RJ, CV, DV, aj)    # dV += P̃ᵀ dO
-            tile_atb(dk_acc, dss, qs, BQ, ty, tx, TY, TX, RJ, CD, D, aj)     # dK += dSᵀ cQ
+            tile_atb(dv_acc, ps, dos, BQ, ty, tx, TY, TX, RJ, CV, aj)    # dV += P̃ᵀ dO
+            tile_atb(dk_acc, dss, qs, BQ, ty, tx, TY, TX, RJ, CD, aj)     # dK += dSᵀ cQ
             for r in range(RQ):
                 for x in range(CD):
                     dq_acc[r, x] = ZERO
-            tile_ab(dq_acc, dss, ks, BK, ty, tx, TY, TX, RQ, CD, D, av)      # dQ = dS K
+            tile_ab(dq_acc, dss, ks, BK, ty, tx, TY, TX, RQ, CD, av)      # dQ = dS K
             for r in range(RQ):
                 i = i0 + ty + TY * r
                 for x in range(CD):
