@@ -55,7 +55,8 @@ Expected output (from a full run; times depend on the machine and its load):
        blocked 30 ms / 6.7 MiB;  T=2048: composed 280 ms / 776 MiB, fused 92 ms / 86 MiB,
        blocked 113 ms / 12 MiB
     5. CUDA kernel in the simulator, B=1, H=2, Tq=7, Tk=9, D=4, causal, tiles of 4:
-       grid (2, 2) blocks of 4 threads; vs the fused CPU kernel: output 4e-16, dq/dk/dv ~4e-16
+       grid (2, 2) blocks, each a 4x4 tile of scores; vs the fused CPU kernel: output
+       4e-16, dq/dk/dv ~6e-16
     pictures: out/lessons/04/what_heads_learn.png, rnn_vs_attention.png, kernels.png
 Runtime: full about 11 s, smoke about 3 s plus ~1 s of imports (2-core CPU; the two-heads
 task takes about 2 s of each).
@@ -438,7 +439,8 @@ def cuda_kernel_in_simulator(cfg):
         results.append(attend(fn, qkv, g))
     (out, grads), (ref, ref_grads) = results
     print(f"  B={B}, H={H}, Tq={Tq}, Tk={Tk}, D={D}, causal, tiles of {tile}: grid "
-          f"({-(-Tq // tile)}, {B * H}) blocks of {tile} threads (a thread per query row)")
+          f"({-(-Tq // tile)}, {B * H}) blocks, each a {tile}x{tile} tile of scores "
+          f"(a thread per micro-tile of query rows x key columns)")
     print(f"  vs the fused CPU kernel, float64: output max |diff| {max_diff(out, ref):.1e}, "
           "dq/dk/dv " + " / ".join(f"{max_diff(a, b):.1e}" for a, b in zip(grads, ref_grads)))
 

@@ -248,7 +248,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("cc", nargs="?", default="9.0", help="compute capability, e.g. 8.0 or 9.0")
     p.add_argument("--json", type=Path, help="also write the table and failures as JSON")
-    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)),
+    p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0))
+                   if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                    help="compiling processes (default: one per CPU)")
     args = p.parse_args(argv)
     cc = tuple(int(x) for x in args.cc.split("."))

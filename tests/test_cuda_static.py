@@ -39,7 +39,7 @@ def test_every_kernel_compiles_and_float32_has_no_f64_or_spills(cc, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     if "CUDA_HOME" not in env and pathlib.Path("/usr/local/cuda").exists():
         env["CUDA_HOME"] = "/usr/local/cuda"
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     report = tmp_path / "ptx.json"
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "cuda_compile_ptx.py"), cc,
                            "--json", str(report)], env=env, capture_output=True, text=True,

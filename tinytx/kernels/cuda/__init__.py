@@ -7,6 +7,7 @@ NumPy arrays in numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`, set before num
 imported), which runs every CUDA thread as a Python thread on the CPU.
 
     attention.py      FlashAttention-2 forward and backward    CPU: kernels/attention.py, flash_attention.py
+    philox.py         Philox4x32-10, attention dropout's keep bits (kernel and NumPy)
     layer_norm.py     LayerNorm forward and backward          CPU: kernels/layer_norm.py
     cross_entropy.py  softmax cross-entropy, ignore_index     CPU: kernels/cross_entropy.py
     lstm.py           the LSTM cell's gates                   CPU: kernels/lstm.py
