@@ -58,7 +58,6 @@ Exercises (your code goes in lessons/exercises/positional.py; check it with
 """
 from __future__ import annotations
 
-import os
 
 import time
 from dataclasses import dataclass

@@ -192,7 +192,15 @@ def compile_with_lines(kernel, types, cc):
     from numba import cuda
     with warnings.catch_warnings():          # "could not find source" of factory kernels
         warnings.simplefilter("ignore")
-        return cuda.compile_ptx(kernel.py_func, types, cc=cc, lineinfo=True)[0]
+        return cuda.compile_ptx(kernel.py_func, types, cc=cc, lineinfo=True,
+                                **as_launched(kernel))[0]
+
+
+def as_launched(kernel) -> dict:
+    """The kernel's own compile options (fastmath, launch bounds): the PTX and ptxas's
+    report are those of the kernel that runs."""
+    options = getattr(kernel, "targetoptions", {})
+    return {k: options[k] for k in ("fastmath", "launch_bounds") if options.get(k)}
 
 
 def compile_one(job):
@@ -201,7 +209,7 @@ def compile_one(job):
     dtype, i, cc, ptxas = job
     from numba import cuda
     label, kernel, types = list(kernels(dtype))[i]
-    ptx, _ = cuda.compile_ptx(kernel.py_func, types, cc=cc)
+    ptx, _ = cuda.compile_ptx(kernel.py_func, types, cc=cc, **as_launched(kernel))
     report = ptxas_report(ptxas, ptx, f"sm_{cc[0]}{cc[1]}") if ptxas else {}
     row = {"kernel": label, "dtype": dtype, "f64": len(f64_instructions(ptx)), **report}
     failures = []
@@ -223,11 +231,10 @@ def compile_one(job):
     return row, failures
 
 
-def check(cc, ptxas, jobs):
-    """Compile and check every kernel in `jobs` processes (numba compiles under the GIL);
-    returns (rows, failures) in the order of the files' lists."""
-    todo = [(dt, i, cc, ptxas) for dt in ("float32", "float64")
-            for i in range(len(list(kernels(dt))))]
+def check(cc, ptxas, jobs, dtypes=("float32", "float64")):
+    """Compile and check every kernel of `dtypes` in `jobs` processes (numba compiles
+    under the GIL); returns (rows, failures) in the order of the files' lists."""
+    todo = [(dt, i, cc, ptxas) for dt in dtypes for i in range(len(list(kernels(dt))))]
     with ProcessPoolExecutor(jobs) as pool:
         done = list(pool.map(compile_one, todo))
     return [row for row, _ in done], [f for _, fs in done for f in fs]
@@ -251,11 +258,13 @@ def main(argv=None):
     p.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0))
                    if hasattr(os, "sched_getaffinity") else os.cpu_count(),
                    help="compiling processes (default: one per CPU)")
+    p.add_argument("--dtypes", default="float32,float64",
+                   help="the specialisations to compile (the suite checks float32 only)")
     args = p.parse_args(argv)
     cc = tuple(int(x) for x in args.cc.split("."))
     arch = f"sm_{cc[0]}{cc[1]}"
     ptxas = find_ptxas(probe(cc), arch)
-    rows, failures = check(cc, ptxas, args.jobs)
+    rows, failures = check(cc, ptxas, args.jobs, tuple(args.dtypes.split(",")))
     print_table(rows, arch, ptxas)
     print(f"compiled {len(rows)} kernels for {arch}")
     if args.json:

@@ -9,8 +9,6 @@ is set before numba is imported), or on a GPU with TINYTX_CUDA_TESTS=gpu.
 """
 import os
 import pathlib
-import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -196,66 +194,5 @@ def test_one_launch_forward_two_backward():
         assert counts["launches"] == 3
 
 
-PTX_SCRIPT = r"""
-import pathlib, re, subprocess, sys
-import numba
-import numpy as np
-from numba import cuda
-from tinytx.kernels.cuda import attention
-ptxas = sys.argv[1]
-def one(x):
-    x[0] = 1.0
-try:
-    cuda.compile_ptx(one, (numba.float32[::1],), cc=(9, 0))
-except Exception as e:                      # no libNVVM / NVRTC
-    print(f"SKIP: cannot compile PTX here ({type(e).__name__}: {str(e)[:300]})")
-    sys.exit(77)
-for name, kernel, types in attention.specializations(np.dtype("float32")):
-    opts = kernel.targetoptions
-    ptx, _ = cuda.compile_ptx(kernel.py_func, types, cc=(9, 0), fastmath=opts["fastmath"],
-                              launch_bounds=opts.get("launch_bounds"))
-    path = pathlib.Path(sys.argv[2]) / (name + ".ptx")
-    path.write_text(ptx)
-    out = subprocess.run([ptxas, "-arch=sm_90", "-v", str(path), "-o", str(path) + ".cubin"],
-                         capture_output=True, text=True)
-    report = out.stdout + out.stderr
-    regs = re.search(r"Used (\d+) registers", report)
-    spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", report)
-    smem = re.search(r"(\d+) bytes smem", report)
-    print(name, len(re.findall(r"\.f64\b", ptx)), regs and regs[1], spills and spills[1],
-          spills and spills[2], smem[1] if smem else 0, out.returncode, flush=True)
-"""
-
-
-def find_ptxas():
-    found = shutil.which("ptxas")
-    for root in [pathlib.Path(p) for p in sys.path if p] if not found else []:
-        candidate = root / "nvidia" / "cuda_nvcc" / "bin" / "ptxas"
-        if candidate.exists():
-            return str(candidate)
-    return found
-
-
-def test_float32_ptx_has_no_f64_no_spills_and_fits_shared_memory(tmp_path):
-    """Every float32 specialization for sm_90 (with its fastmath and launch bounds): no
-    f64 instruction (conversions included), ptxas -v reports 0 spill bytes and static
-    shared memory within 48 KB. Prints registers per kernel."""
-    ptxas = find_ptxas()
-    if ptxas is None:
-        pytest.skip("ptxas not found (pip install nvidia-cuda-nvcc-cu12)")
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]] if "PYTHONPATH" in env else []))
-    done = subprocess.run([sys.executable, "-c", PTX_SCRIPT, ptxas, str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=1800)
-    if done.returncode == 77:
-        pytest.skip(done.stdout.strip())
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("attention.")]
-    assert len(rows) == 51
-    print(f"\n{'kernel':44s} registers  spills  smem")
-    for name, f64, regs, stores, loads, smem, rc in rows:
-        print(f"{name:44s} {regs:>9s}  {stores}/{loads}  {smem}")
-        assert rc == "0", f"{name}: ptxas failed"
-        assert f64 == "0", f"{name}: {f64} f64 instructions in the float32 PTX"
-        assert stores == loads == "0", f"{name}: spills {stores}/{loads} bytes"
-        assert int(smem) <= 48 * 1024, f"{name}: {smem} bytes of static shared memory"
+# The PTX of every kernel of this file (no f64 in float32, no spills, shared memory
+# within 48 KB) is checked with all the others in tests/test_cuda_static.py.

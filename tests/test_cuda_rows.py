@@ -18,15 +18,10 @@ imported, as in tests/test_cuda_kernels.py); the PTX is compiled in a subprocess
 the simulator and skips when libNVVM/NVRTC are missing.
 """
 import contextlib
-import json
 import operator
 import os
 import pathlib
-import re
-import shutil
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import pytest
@@ -69,87 +64,8 @@ def assert_close(a, b, tol):
         np.testing.assert_allclose(x, y, rtol=tol, atol=tol)
 
 
-# -- float32 means float32: the PTX and what ptxas makes of it --------------------------------
-
-PTX_SCRIPT = """
-import json, sys
-import numba, numpy as np
-from numba import cuda
-def probe(x):
-    x[0] = 1.0
-try:
-    cuda.compile_ptx(probe, (numba.float32[::1],), cc=(9, 0))
-except Exception as e:                         # NvvmSupportError, DynamicLibNotFoundError …
-    print(json.dumps({"skip": f"cannot compile PTX here ({type(e).__name__}: {str(e)[:300]})"}))
-    sys.exit(0)
-from tinytx.kernels.cuda import cross_entropy, embedding, gelu, layer_norm, lstm
-for module in (layer_norm, cross_entropy, gelu, embedding, lstm):
-    for name, kernel, types in module.specializations(np.dtype("float32")):
-        fastmath = kernel.targetoptions.get("fastmath", False)      # as it is launched
-        ptx, _ = cuda.compile_ptx(kernel.py_func, types, cc=(9, 0), fastmath=fastmath)
-        print(json.dumps({"name": name, "fastmath": fastmath, "ptx": ptx}))
-"""
-
-
-@pytest.fixture(scope="module")
-def float32_ptx():
-    """{kernel name: (fastmath, PTX for sm_90)} of every float32 specialization of the row
-    and elementwise files, compiled in a subprocess (numba without its simulator)."""
-    env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + env.get("PYTHONPATH", "").split(os.pathsep))
-    done = subprocess.run([sys.executable, "-c", PTX_SCRIPT], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=ROOT, check=False)
-    assert done.returncode == 0, done.stderr[-4000:]
-    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    if rows and "skip" in rows[0]:
-        pytest.skip(rows[0]["skip"])
-    return {r["name"]: (r["fastmath"], r["ptx"]) for r in rows}
-
-
-def test_every_float32_kernel_is_compiled(float32_ptx):
-    names = {name for m in MODULES for name, _, _ in m.specializations(np.dtype("float32"))}
-    assert set(float32_ptx) == names and len(names) == 10
-    assert all(fast for name, (fast, _) in float32_ptx.items() if name != "embedding.backward")
-
-
-def test_float32_kernels_have_no_f64_in_their_ptx(float32_ptx):
-    """No f64 arithmetic, no cvt to or from f64, no f64 register: a Python float literal,
-    a float64 scalar argument or math.* on a promoted value would each bring one."""
-    bad = {name: sorted(set(re.findall(r"[\w.]*\.f64[\w.]*|%fd\d+", ptx)))[:8]
-           for name, (_, ptx) in float32_ptx.items() if ".f64" in ptx or "%fd" in ptx}
-    assert not bad, f"f64 in the float32 PTX: {bad}"
-
-
-def _ptxas():
-    candidates = [os.environ.get("TINYTX_PTXAS"), shutil.which("ptxas")]
-    with contextlib.suppress(ImportError):
-        import nvidia
-        candidates += [os.path.join(p, "cuda_nvcc", "bin", "ptxas") for p in nvidia.__path__]
-    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
-
-
-def test_ptxas_spills_nothing(float32_ptx):
-    """`ptxas -v` for sm_90: no spill stores or loads, static shared memory within 48 KB.
-    Prints registers per kernel (pytest -s shows them)."""
-    ptxas = _ptxas()
-    if ptxas is None:
-        pytest.skip("ptxas not found (pip install 'numba-cuda[cu12]' or put it on PATH)")
-    failures = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, (_, ptx) in float32_ptx.items():
-            path = pathlib.Path(tmp) / f"{name}.ptx"
-            path.write_text(ptx)
-            done = subprocess.run([ptxas, "-arch=sm_90", "-v", str(path), "-o", os.devnull],
-                                  capture_output=True, text=True, check=False)
-            text = done.stdout + done.stderr
-            assert done.returncode == 0, text[-2000:]
-            regs = int(re.search(r"Used (\d+) registers", text).group(1))
-            spills = [int(s) for s in re.findall(r"(\d+) bytes spill (?:stores|loads)", text)]
-            smem = int(m.group(1)) if (m := re.search(r"(\d+) bytes smem", text)) else 0
-            print(f"{name:26s} {regs:4d} registers, spills {sum(spills)} bytes, smem {smem} bytes")
-            if sum(spills) or smem > 48 * 1024:
-                failures.append(f"{name}: spills {spills}, smem {smem}")
-    assert not failures, failures
+# The PTX of every kernel of this file (no f64 in float32, no spills, shared memory
+# within 48 KB) is checked with all the others in tests/test_cuda_static.py.
 
 
 # -- LayerNorm: the row-parallel backward ------------------------------------------------------

@@ -1,5 +1,5 @@
 """Where no GPU is, the CUDA path's speed is argued statically (docs/cuda.md): every
-kernel compiles to PTX for sm_80 and sm_90, the float32 PTX has no f64 instruction, ptxas
+kernel compiles to PTX for sm_90, the float32 PTX has no f64 instruction, ptxas
 reports no spills and at most 48 KB of static shared memory, and one training step of a
 seed-small-shaped GPT stays within its budget of kernel launches.
 
@@ -31,11 +31,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LAUNCH_BUDGET = 80      # one training step of the GPT below: forward, backward, clip, AdamW
 
 
-@pytest.mark.parametrize("cc", ["8.0", "9.0"])
-def test_every_kernel_compiles_and_float32_has_no_f64_or_spills(cc, tmp_path):
-    """Every kernel, float32 and float64, compiles to PTX; the float32 ones have no f64
-    instruction, no ptxas spills and <= 48 KB of static shared memory (the script lists
-    each offender with its source lines; run it by hand for the whole table)."""
+def test_every_kernel_compiles_and_float32_has_no_f64_or_spills(tmp_path, cc="9.0"):
+    """Every kernel, float32 and float64, compiles to PTX for sm_90 (the H100 the device
+    check runs on); the float32 ones have no f64 instruction, no ptxas spills and <= 48 KB
+    of static shared memory (the script lists each offender with its source lines; run it
+    by hand, e.g. `python tests/cuda_compile_ptx.py 8.0`, for other GPUs and the table)."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     if "CUDA_HOME" not in env and pathlib.Path("/usr/local/cuda").exists():
         env["CUDA_HOME"] = "/usr/local/cuda"

@@ -110,6 +110,7 @@ def pick(name: str, device, *args, **kwargs) -> Callable:
     """The function that runs op `name` with these arguments on `device` (the rule of the
     module docstring)."""
     op = OPS[name]
+    device = get_device(device) if isinstance(device, str) else device
     which = "composed"
     if _FUSED[0]:
         if op.cuda and device.cuda_kernels and (
