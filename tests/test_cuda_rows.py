@@ -37,7 +37,8 @@ if not numba.config.ENABLE_CUDASIM:
 
 from tinytx.backend import get_device  # noqa: E402
 from tinytx.kernels import dispatch  # noqa: E402
-from tinytx.kernels.cuda import cross_entropy, embedding, gelu, layer_norm, lstm  # noqa: E402
+from tinytx.kernels.cuda import (attention, cross_entropy, embedding, gelu,  # noqa: E402
+                                 layer_norm, lstm)
 from tinytx.kernels.cross_entropy import CrossEntropy  # noqa: E402
 from tinytx.kernels.layer_norm import layer_norm as cpu_layer_norm  # noqa: E402
 
@@ -271,7 +272,10 @@ def no_host_reads(monkeypatch):
     from tinytx.kernels.cuda import common
 
     def launch(kernel, blocks, threads_per_block, *args):
-        assert type(blocks) is int and type(threads_per_block) is int, (blocks, threads_per_block)
+        sizes = [*(blocks if isinstance(blocks, tuple) else (blocks,)),
+                 *(threads_per_block if isinstance(threads_per_block, tuple) else
+                   (threads_per_block,))]
+        assert all(type(n) is int for n in sizes), (blocks, threads_per_block)
         if any(getattr(a, "dtype", None) == np.float32 for a in args):
             floats = [a for a in args if isinstance(a, float)]
             assert not floats, f"float32 kernel given float64 scalars {floats}"
@@ -282,7 +286,7 @@ def no_host_reads(monkeypatch):
         finally:
             _FORBIDDEN[0] = True
 
-    for module in MODULES:
+    for module in MODULES + (attention,):
         monkeypatch.setattr(module, "launch", launch)
     _FORBIDDEN[0] = True
     try:
@@ -326,6 +330,9 @@ def _ops():
         "lstm_cell": (lstm.CudaLSTMCell, [f(B, I), f(B, H), f(B, H), f(H + I, 4 * H), f(4 * H)],
                       1, 1),
         "lstm_step": (lstm.CudaLSTMStep, [f(B, 4 * H), f(B, H), f(B, H), f(H, 4 * H)], 1, 1),
+        "attention": (lambda: attention.CudaAttention(0.5, causal=True, dropout_p=0.2, key=7),
+                      [f(1, 2, 5, 4), f(1, 2, 6, 4), f(1, 2, 6, 4),
+                       np.array([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0]], np.uint8)], 1, 2),
     }
 
 
