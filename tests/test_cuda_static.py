@@ -32,17 +32,17 @@ LAUNCH_BUDGET = 80      # one training step of the GPT below: forward, backward,
 
 
 def test_every_kernel_compiles_and_float32_has_no_f64_or_spills(tmp_path, cc="9.0"):
-    """Every kernel, float32 and float64, compiles to PTX for sm_90 (the H100 the device
-    check runs on); the float32 ones have no f64 instruction, no ptxas spills and <= 48 KB
-    of static shared memory (the script lists each offender with its source lines; run it
-    by hand, e.g. `python tests/cuda_compile_ptx.py 8.0`, for other GPUs and the table)."""
+    """Every float32 kernel compiles to PTX for sm_90 (the H100 the device check runs on)
+    with no f64 instruction, no ptxas spills and <= 48 KB of static shared memory (the
+    script lists each offender with its source lines; run it by hand, e.g. `python
+    tests/cuda_compile_ptx.py 8.0`, for other GPUs, the float64 kernels and the table)."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_ENABLE_CUDASIM"}
     if "CUDA_HOME" not in env and pathlib.Path("/usr/local/cuda").exists():
         env["CUDA_HOME"] = "/usr/local/cuda"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     report = tmp_path / "ptx.json"
     done = subprocess.run([sys.executable, str(ROOT / "tests" / "cuda_compile_ptx.py"), cc,
-                           "--json", str(report)], env=env, capture_output=True, text=True,
+                           "--json", str(report), "--dtypes", "float32"], env=env, capture_output=True, text=True,
                           timeout=600)
     print(done.stdout)                      # the table (pytest -s, or on failure)
     if done.returncode == 77:
@@ -50,7 +50,7 @@ def test_every_kernel_compiles_and_float32_has_no_f64_or_spills(tmp_path, cc="9.
     failures, rc = done.stdout.partition("\nFAILED")[2], done.returncode
     assert rc == 0, ("FAILED" + failures)[-12000:] + done.stderr[-3000:]
     kernels = json.loads(report.read_text())["kernels"]
-    assert {k["dtype"] for k in kernels} == {"float32", "float64"}
+    assert {k["dtype"] for k in kernels} == {"float32"} and len(kernels) >= 62
     assert all(k["registers"] for k in kernels), "ptxas reported no register count"
 
 
