@@ -313,3 +313,64 @@ def test_errors(device):
             attention(q, q, q, mask=causal_mask(4))
     with pytest.raises(TypeError, match="padding_mask"):
         padding_mask(np.ones((2, 3), dtype=np.float32))
+
+
+# -- an additive score bias (T5's relative positions) -------------------------------------------
+@pytest.mark.parametrize("mask_kind", ["none", "causal+padding"])
+@pytest.mark.parametrize("rows", [64, 4])               # one block, or causal row blocks
+def test_a_score_bias_equals_the_composed_one_with_its_gradient(device, mask_kind, rows):
+    """S = c·QKᵀ + A in the fused kernel, A broadcast over the batch (1, H, Tq, Tk) as T5
+    gives it: output and the gradients of q, k, v and A equal the composed reference."""
+    rng = np.random.default_rng(5)
+    Tq, Tk = 7, 9
+    arrays = qkv(rng, Tq, Tk) + [rng.standard_normal((1, H, Tq, Tk))]
+    upstream = rng.standard_normal((B, H, Tq, D))
+    mask, is_causal, full = make_mask(mask_kind, Tq, Tk, device, rng)
+    want = run(lambda q, k, v, a: scaled_dot_product_attention(
+        q, k, v, mask=full, similarity="dot", bias=a), arrays, device, upstream)
+    got = run(lambda q, k, v, a: attention(q, k, v, mask=mask, is_causal=is_causal,
+                                           similarity="dot", bias=a, block_size=rows),
+              arrays, device, upstream)
+    for name, a, b in zip(["out", "dq", "dk", "dv", "dbias"], got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=name)
+    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
+    assert tx.gradcheck(lambda q, k, v, a: attention(q, k, v, mask=mask, bias=a), xs)
+
+
+def test_every_model_attends_through_the_one_attention_op(monkeypatch):
+    """One attention implementation per mode: GPT (training and cached generation),
+    Seq2Seq (self, causal and cross attention) and T5 (relative-position bias) all reach
+    the dispatch's "attention" op, once per attention layer and call; a model that
+    computed attention some other way would fall short of the count."""
+    import dataclasses
+    from tinytx.kernels import dispatch
+    from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
+    from tinytx.models.t5 import T5, T5Config
+    from tinytx.nn.kv_cache import KVCache
+    calls = []
+
+    def counted(fn):
+        return lambda *a, **k: calls.append(1) or fn(*a, **k)
+    op = dispatch.OPS["attention"]
+    monkeypatch.setitem(dispatch.OPS, "attention", dataclasses.replace(
+        op, composed=counted(op.composed), cpu=counted(op.cpu)))
+
+    def count(run):
+        calls.clear()
+        run()
+        return len(calls)
+    ids = tx.tensor(np.array([[1, 2, 3, 4]]))
+    gpt = GPT(GPTConfig(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=8))
+    assert count(lambda: gpt(ids, ids)[1].backward()) == 2
+    cache = KVCache(2, capacity=8)
+    with tx.no_grad():
+        assert count(lambda: gpt(ids, cache=cache)) == 2                # the prompt
+        assert count(lambda: gpt(ids[:, :1], cache=cache)) == 2         # one new token
+    s2s = Seq2Seq(Seq2SeqConfig(vocab_size=11, n_embd=8, n_head=2, n_encoder_layer=1,
+                                n_decoder_layer=2, max_len=8))
+    assert count(lambda: s2s(ids, ids)) == 1 + 2 * 2                    # enc + (self, cross)
+    t5 = T5(T5Config(vocab_size=11, d_model=8, d_kv=4, d_ff=16, num_layers=1,
+                     num_decoder_layers=1, num_heads=2))
+    assert count(lambda: t5(ids, ids)) == 1 + 2
+    with dispatch.fused(False):
+        assert count(lambda: gpt(ids, ids)) == 2                         # composed, too

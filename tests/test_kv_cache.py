@@ -1,11 +1,11 @@
-"""The KV cache on its own: the in-place store and its capacity, the attention of new
-queries on the cached keys (pinned to the composed attention), beam search's reorder into
-the same buffers, and cached == uncached generation at batch 1 and 8."""
+"""The KV cache on its own: the in-place store and its capacity, attention with a cache
+equal to attention over the whole sequence, beam search's reorder into the same buffers,
+and cached == uncached generation at batch 1 and 8."""
 import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
+from tinytx import nn
 from tinytx.generate import beam_search, generate
 from tinytx.models import GPT, GPTConfig
 from tinytx.nn.kv_cache import KVCache, LayerCache
@@ -13,49 +13,38 @@ from tinytx.nn.kv_cache import KVCache, LayerCache
 B, H, D = 2, 3, 4
 
 
-def _qkv(T, seed=0, dtype=np.float64):
-    """c_attn's output for T new positions: (B, T, 3C) with C = H·D."""
-    return tx.tensor(np.random.default_rng(seed).normal(size=(B, T, 3 * H * D)), dtype=dtype)
-
-
-def _heads(a):
-    return a.reshape(B, -1, H, D).transpose(0, 2, 1, 3)        # (B, T, C) -> (B, H, T, D)
-
-
-def _reference(qkvs, similarity="scaled_dot", mask=None):
-    """Attention of the last chunk's queries on every key so far, composed from F ops."""
-    full = np.concatenate([t.data for t in qkvs], axis=1)       # (B, T_all, 3C)
-    C = H * D
-    q = _heads(qkvs[-1].data[..., :C])
-    k, v = _heads(full[..., C:2 * C]), _heads(full[..., 2 * C:])
-    Tq, Tk = q.shape[2], k.shape[2]
-    causal = causal_mask(Tq, tx.get_device("cpu"), Tk).data
-    m = causal if mask is None else causal & mask
-    y = scaled_dot_product_attention(tx.tensor(q), tx.tensor(k), tx.tensor(v),
-                                     mask=tx.tensor(m), similarity=similarity).numpy()
-    return y.transpose(0, 2, 1, 3).reshape(B, Tq, C)             # (B, H, T, D) -> (B, T, C)
+def _attention(similarity="scaled_dot"):
+    tx.manual_seed(0)
+    return nn.MultiHeadAttention(H * D, H, causal=True, similarity=similarity).to(
+        dtype="float64")
 
 
 @pytest.mark.parametrize("capacity", [8, None])
 @pytest.mark.parametrize("similarity", ["scaled_dot", "dot", "cosine"])
-def test_attend_matches_composed_attention(capacity, similarity):
-    cache, seen = LayerCache(capacity), []
+def test_cached_attention_equals_attention_over_the_whole_sequence(capacity, similarity):
+    """The cache stores, the attention module attends: fed a prompt and then new tokens,
+    MultiHeadAttention with a cache gives the rows it gives the whole sequence at once."""
+    attn, x = _attention(similarity), tx.randn(B, 8, H * D, dtype="float64")
+    cache, start = LayerCache(capacity), 0
     with tx.no_grad():
-        for step, T in enumerate([3, 1, 1, 2, 1]):               # prompt, then new tokens
-            seen.append(_qkv(T, seed=step))
-            y = cache.attend(seen[-1], H, similarity=similarity)
+        full = attn(x).numpy()
+        for T in [3, 1, 1, 2, 1]:                                # prompt, then new tokens
+            y = attn(x[:, start:start + T], cache=cache)
             assert y.shape == (B, T, H * D) and y._ctx is None
-            np.testing.assert_allclose(y.numpy(), _reference(seen, similarity), atol=1e-12)
+            np.testing.assert_allclose(y.numpy(), full[:, start:start + T], atol=1e-12)
+            start += T
     assert cache.length == 8
 
 
-def test_attend_with_a_mask_on_the_keys():
-    cache, seen = LayerCache(8), [_qkv(3), _qkv(1, seed=1)]
-    mask = np.array([True, False, True, True])                  # key 1 may not be seen
+def test_cached_attention_with_a_mask_on_the_keys():
+    attn, x = _attention(), tx.randn(B, 4, H * D, dtype="float64")
+    mask = tx.tensor(np.array([True, False, True, True]))       # key 1 may not be seen
+    cache = LayerCache(8)
     with tx.no_grad():
-        cache.attend(seen[0], H)
-        y = cache.attend(seen[1], H, mask=tx.tensor(mask))
-    np.testing.assert_allclose(y.numpy(), _reference(seen, mask=mask), atol=1e-12)
+        full = attn(x, mask=mask).numpy()
+        attn(x[:, :3], mask=tx.tensor(np.array([True, False, True])), cache=cache)
+        y = attn(x[:, 3:], mask=mask, cache=cache)
+    np.testing.assert_allclose(y.numpy(), full[:, 3:], atol=1e-12)
 
 
 def test_store_past_capacity_is_a_clear_error():

@@ -182,7 +182,7 @@ def _data(m):
 # -- attention --------------------------------------------------------------------------------
 def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0,
                                  training=True, scale=None, return_weights=False,
-                                 is_causal=False):
+                                 is_causal=False, bias=None):
     """Softmax attention composed from F ops (the reference for the fused kernels).
 
     S = scale·sim(Q, K); masked positions get `mask_fill_value`; P = softmax(S) with rows
@@ -196,7 +196,9 @@ def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dr
         q, k, v: queries, keys, values; mask: bool "may attend", broadcast to the scores;
         dropout_p: dropout on the weights; scale: overrides the similarity's factor;
         return_weights: also return P (after dropout), e.g. for the lesson's heatmaps;
-        is_causal: also mask every key after the query (`causal_mask`), as PyTorch's.
+        is_causal: also mask every key after the query (`causal_mask`), as PyTorch's;
+        bias: a Tensor added to the scores before the mask (T5's relative positions),
+            broadcastable to (B, H, Tq, Tk); it gets a gradient.
     Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, Tq, Dv)
         (any leading dims work: (Tq, D) or (B, Tq, D) for a single head)
 
@@ -214,6 +216,8 @@ def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dr
     s = matmul(q, transpose(k))                         # (B, H, Tq, D) @ (B, H, D, Tk)
     if c != 1:
         s = s * c
+    if bias is not None:
+        s = s + bias
     rows = None
     if mask is not None:
         allowed = check_mask(mask, q.device, shape)

@@ -6,14 +6,15 @@ mask, softmax, dropout, matmul — six ops, each saving its inputs, most of them
 arrays. This kernel computes the same thing as one op, in place where it can. Tests pin
 the two together on every device, forward and backward; docs/attention.md derives it.
 
-Forward, with c the similarity's scale, M the "may attend" mask, r_i = 1 if query i has
-an allowed key (else 0), and Z/(1-p) the dropout scale (Z ∈ {0, 1}, training only):
-    S = c·Q Kᵀ,   S_ij = fill where M_ij is False,   P = r ⊙ softmax(S),
+Forward, with c the similarity's scale, A an optional additive bias (T5's relative
+positions), M the "may attend" mask, r_i = 1 if query i has an allowed key (else 0), and
+Z/(1-p) the dropout scale (Z ∈ {0, 1}, training only):
+    S = c·Q Kᵀ + A,   S_ij = fill where M_ij is False,   P = r ⊙ softmax(S),
     P̃ = P ⊙ Z/(1-p),   O = P̃ V
 Backward, given dO:
     dV = P̃ᵀ dO,   dP = (dO Vᵀ) ⊙ Z/(1-p),
     dS = P ⊙ (dP − δ),   δ_i = Σ_j P_ij dP_ij = Σ_d dO_id O_id,
-    dQ = c·dS K,   dK = c·dSᵀ Q
+    dQ = c·dS K,   dK = c·dSᵀ Q,   dA = dS (summed over the axes A was broadcast on)
 δ from dO ⊙ O is an O(T·D) sum instead of an O(T²) one. Fully masked rows have P = 0,
 so their output and every gradient through them is 0.
 Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv), mask -> (B, H, Tq, Tk)
@@ -48,7 +49,7 @@ import numpy as np
 from ..function import Function, unbroadcast
 from ..functional.attention import (causal_mask, check_mask, check_qkv, l2_normalize,
                                     mask_fill_value, similarity_scale)
-from ..tensor import Tensor
+from ..tensor import Tensor, is_grad_enabled
 
 
 class SoftmaxAttention(Function):
@@ -56,10 +57,14 @@ class SoftmaxAttention(Function):
     With causal=True the queries go in row blocks of `block_q`, each only as wide as the
     keys it may see; otherwise the whole (Tq × Tk) is one block."""
 
-    def __init__(self, scale, dropout_p=0.0, causal=False, block_q=64):
+    def __init__(self, scale, dropout_p=0.0, causal=False, block_q=64, masked=False,
+                 biased=False):
         self.scale, self.dropout_p, self.causal, self.bq = scale, dropout_p, causal, block_q
+        self.masked, self.biased = masked, biased      # which optional inputs follow q, k, v
 
-    def forward(self, q, k, v, mask=None):
+    def forward(self, q, k, v, *extra):
+        mask = extra[0] if self.masked else None
+        bias = extra[-1] if self.biased else None
         xp, Tq, Tk, Dv = self.xp, q.shape[-2], k.shape[-2], v.shape[-1]
         self.qs, self.k, self.v = q * q.dtype.type(self.scale), k, v   # c·Q: T·D work, not T²
         sbatch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])       # the scores' batch
@@ -70,8 +75,11 @@ class SoftmaxAttention(Function):
             self.keep = self.device.rand(sbatch + (Tq, Tk), q.dtype) >= self.dropout_p
         self.blocks = row_blocks(Tq, Tk, self.bq if self.causal else Tq, self.causal)
         self.e = []
+        self.bias_shape = None if bias is None else bias.shape
         for rows, keys in self.blocks:
             s = xp.matmul(self.qs[..., rows, :], xp.swapaxes(k[..., keys, :], -1, -2))
+            if bias is not None:
+                s += mask_tile(bias, rows, keys)                     # S = c·QKᵀ + A
             e, self.r[..., rows, :] = exp_rows_(self.device, s, mask_tile(mask, rows, keys))
             self.e.append(e)                                         # (.., rows, keys)
             ed = e if self.keep is None else e * self._drop(rows, keys)
@@ -86,6 +94,8 @@ class SoftmaxAttention(Function):
         dq = xp.empty(o.shape[:-1] + qs.shape[-1:], dtype=o.dtype)
         dk = xp.zeros(o.shape[:-2] + k.shape[-2:], dtype=o.dtype)
         dv = xp.zeros(o.shape[:-2] + v.shape[-2:], dtype=o.dtype)
+        da = None if self.bias_shape is None else xp.zeros(o.shape[:-1] + k.shape[-2:-1],
+                                                           dtype=o.dtype)   # dS, full
         for (rows, keys), e in zip(self.blocks, self.e):
             drop = None if self.keep is None else self._drop(rows, keys)
             if nv:
@@ -96,14 +106,20 @@ class SoftmaxAttention(Function):
                 ds *= drop                                           # r ⊙ dP
             ds -= rdelta[..., rows, :]                               # r ⊙ (dP − δ)
             ds *= e                                                  # dS = P ⊙ (dP − δ)
+            if da is not None:
+                da[..., rows, keys] = ds                             # dA = dS
             if nq:
                 dq[..., rows, :] = xp.matmul(ds, k[..., keys, :])    # (.., rows, D)
             if nk:
                 dk[..., keys, :] += xp.matmul(xp.swapaxes(ds, -1, -2), qs[..., rows, :])
         dq *= o.dtype.type(self.scale)                               # dQ = c·dS K; dK = dSᵀ(cQ)
-        return (unbroadcast(dq, qs.shape) if nq else None,
-                unbroadcast(dk, k.shape) if nk else None,
-                unbroadcast(dv, v.shape) if nv else None, None)[:len(self.needs_input_grad)]
+        grads = (unbroadcast(dq, qs.shape) if nq else None,
+                 unbroadcast(dk, k.shape) if nk else None,
+                 unbroadcast(dv, v.shape) if nv else None)
+        grads += (None,) * self.masked
+        if self.biased:
+            grads += (unbroadcast(da, self.bias_shape) if self.needs_input_grad[-1] else None,)
+        return grads
 
     def _drop(self, rows, keys):
         """Z/(1-p) on one block, computed as F.dropout does (keep · 1/(1-p))."""
@@ -180,7 +196,7 @@ def _as_tensor(array, device):
 
 
 def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, training=True,
-              is_causal=False, scale=None, block_size=64):
+              is_causal=False, scale=None, block_size=64, bias=None):
     """Fused softmax attention; the same result as `F.scaled_dot_product_attention`.
 
     Args:
@@ -192,10 +208,31 @@ def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, traini
         is_causal: also apply the causal mask (built and cached by the kernel), and skip
             the masked upper-right part of the scores in row blocks of `block_size`.
         scale: overrides the similarity's factor.
+        bias: a Tensor added to the scores (T5's relative positions), broadcastable to
+            (B, H, Tq, Tk); it gets a gradient.
     Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, Tq, Dv)
     """
-    q, k, c, mask = prepare(q, k, v, mask, similarity, scale, is_causal)
     if not 0 <= dropout_p < 1:
         raise ValueError(f"attention: dropout_p must be in [0, 1), got {dropout_p}")
-    op = SoftmaxAttention(c, dropout_p if training else 0.0, is_causal, block_size)
-    return op(q, k, v) if mask is None else op(q, k, v, mask)
+    if q.shape[-2] == 1 and mask is None and bias is None and similarity != "cosine" and \
+            not (dropout_p and training) and not is_grad_enabled():
+        return one_query(q, k, v, similarity_scale(similarity, q.shape[-1], scale))
+    q, k, c, mask = prepare(q, k, v, mask, similarity, scale, is_causal)
+    op = SoftmaxAttention(c, dropout_p if training else 0.0, is_causal, block_size,
+                          masked=mask is not None, biased=bias is not None)
+    return op(q, k, v, *[t for t in (mask, bias) if t is not None])
+
+
+def one_query(q, k, v, c):
+    """One query row per head under no_grad (each step of cached generation): one matmul,
+    softmax and matmul on raw arrays, with no graph and no causal mask (the last position
+    may see every key): `SoftmaxAttention.forward`'s arithmetic, bit for bit, without its
+    bookkeeping. Shapes: q (B, H, 1, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, 1, Dv)
+    """
+    check_qkv(q, k, v)
+    dev = q.device
+    e, r = exp_rows_(dev, dev.xp.matmul(q.data * q.dtype.type(c),
+                                        dev.xp.swapaxes(k.data, -1, -2)))  # (B, H, 1, Tk)
+    y = dev.xp.matmul(e, v.data)
+    y *= r
+    return Tensor._make(y, dev, False)

@@ -10,17 +10,19 @@ from .linear import linear
 
 
 def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, training=True,
-              is_causal=False, scale=None):
-    """FlashAttention-2 on the GPU (attention.py), as `kernels.attention.attention`."""
+              is_causal=False, scale=None, bias=None):
+    """FlashAttention-2 on the GPU (attention.py), as `kernels.attention.attention`
+    (without a score bias: `attention_supports` says so)."""
     from .cuda import attention as kernel
     return kernel.attention(q, k, v, mask=mask, similarity=similarity, dropout_p=dropout_p,
                             training=training, is_causal=is_causal, scale=scale)
 
 
-def attention_supports(q, k, v, mask=None, dropout_p=0.0, training=True, **_):
-    """Whether the CUDA attention kernel covers this call."""
+def attention_supports(q, k, v, mask=None, dropout_p=0.0, training=True, bias=None, **_):
+    """Whether the CUDA attention kernel covers this call (a score bias it does not)."""
     from .cuda import attention as kernel
-    return kernel.supports(q, k, v, mask=mask, dropout_p=dropout_p, training=training)
+    return bias is None and kernel.supports(q, k, v, mask=mask, dropout_p=dropout_p,
+                                            training=training)
 
 
 def layer_norm(x, weight, bias=None, eps=1e-5):

@@ -42,7 +42,6 @@ import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..functional.attention import mask_fill_value
 from ..nn import fused
 from ..nn.attention import merge_heads, split_heads
 from ..tensor import Tensor
@@ -170,7 +169,7 @@ class T5Attention(nn.Module):
         self.o = nn.Linear(inner, c.d_model, bias=False)
         self.relative_attention_bias = (nn.Embedding(self.num_buckets, c.num_heads)
                                         if has_relative_attention_bias else None)
-        self.dropout = nn.Dropout(c.dropout)
+        self.dropout = c.dropout              # on the attention weights
 
     def compute_bias(self, T: int, S: int, start: int = 0) -> Tensor:
         """The bias of queries at positions start..start+T-1 on keys 0..S-1: (1, H, T, S)."""
@@ -196,15 +195,11 @@ class T5Attention(nn.Module):
             k, v = split_heads(self.k(kv), self.n_head), split_heads(self.v(kv), self.n_head)
             if cache is not None:
                 cache.cross = (k, v)
-        scores = q @ k.transpose(-2, -1)                                 # (B, H, T, S)
         if bias is None and self.relative_attention_bias is not None:
             bias = self.compute_bias(q.shape[2], k.shape[2], start)
-        if bias is not None:
-            scores = scores + bias
-        if mask is not None:
-            scores = F.masked_fill(scores, ~mask.data, mask_fill_value(scores.dtype))
-        weights = self.dropout(F.softmax(scores, axis=-1))
-        return self.o(merge_heads(weights @ v)), bias
+        y = fused.attention(q, k, v, mask=mask, similarity="dot", bias=bias,     # no 1/√D
+                            dropout_p=self.dropout, training=self.training)
+        return self.o(merge_heads(y)), bias
 
 
 class T5DenseActDense(nn.Module):

@@ -64,14 +64,13 @@ class MultiHeadAttention(Module):
 
     def forward(self, x: Tensor, mask=None, cache=None) -> Tensor:
         """`cache` (a LayerCache, generation under no_grad only): x holds the new tokens;
-        their keys and values are appended and the queries attend to all cached keys
-        (causally: `mask`, if given, must then cover (T, T_cached + T))."""
-        if cache is not None:                  # generation: the cache splits, stores, attends
-            y = cache.attend(self.c_attn(x), self.n_head, mask, self.causal, self.similarity,
-                             self.dropout if self.training else 0.0)
-            return self.resid_dropout(self.c_proj(y))
+        the cache stores their keys and values and gives back all of them, and the
+        queries attend to every cached key (causally: the queries are the last T
+        positions; `mask`, if given, must cover (T, T_cached + T))."""
         q, k, v = self.c_attn(x).split(self.n_embd, axis=2)     # 3 x (B, T, C)
         q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))
+        if cache is not None:
+            k, v = cache.append(k, v)                            # (B, H, T_cached + T, D)
         y = fused.attention(q, k, v, mask=mask, is_causal=self.causal,
                             similarity=self.similarity, dropout_p=self.dropout,
                             training=self.training)

@@ -43,7 +43,8 @@ def cross_entropy(logits, targets, ignore_index=-100):
 
 
 def attention(q, k, v, mask=None, is_causal=False, similarity="scaled_dot", dropout_p=0.0,
-              training=True):
-    """Softmax attention over (B, H, T, D) tensors; `mask` is boolean "may attend"."""
+              training=True, bias=None):
+    """Softmax attention over (B, H, T, D) tensors; `mask` is boolean "may attend", `bias`
+    is added to the scores (T5's relative positions)."""
     return run("attention", q, k, v, mask=mask, is_causal=is_causal, similarity=similarity,
-               dropout_p=dropout_p, training=training)
+               dropout_p=dropout_p, training=training, bias=bias)

@@ -43,10 +43,7 @@ reaches the model's limit.
 from __future__ import annotations
 
 from ..backend import device_of
-from ..functional.attention import similarity_scale
-from ..kernels.attention import exp_rows_
 from ..tensor import Tensor, is_grad_enabled
-from . import fused
 
 
 class LayerCache:
@@ -55,7 +52,8 @@ class LayerCache:
     Args:
         capacity: preallocated length (block_size), or None to grow by concatenation.
     Shapes: append(k (B, H, T, D), v (B, H, T, D)) -> k, v (B, H, T_cached + T, D)
-            attend(qkv (B, T, 3C), n_head) -> (B, T, C)
+
+    The cache stores; the attention modules attend (`MultiHeadAttention`, T5's).
     """
 
     def __init__(self, capacity: int | None = None):
@@ -97,32 +95,6 @@ class LayerCache:
         self.v[:, :, self.length:n] = v
         self.length = n
         return self.k[:, :, :n], self.v[:, :, :n]                   # views: (B, H, n, D)
-
-    def attend(self, qkv: Tensor, n_head: int, mask=None, causal: bool = True,
-               similarity: str = "scaled_dot", dropout_p: float = 0.0) -> Tensor:
-        """Self-attention of the new positions (generation): split the output of c_attn
-        into heads, store the keys and values, and let the queries attend to every
-        cached key. A single new query (each step after the prompt) is one
-        matmul-softmax-matmul on raw arrays: no causal mask (it may see every key), no
-        graph, no head-split ops; the prompt (T > 1), masks, cosine similarity and
-        dropout go through `fused.attention` (causal there: the queries are the last T).
-        Shapes: qkv (B, T, 3C) -> (B, T, C)
-        """
-        B, T, C3 = qkv.shape
-        dev, C = qkv.device, C3 // 3
-        q, k, v = qkv.data.reshape(B, T, 3, n_head, C // n_head).transpose(2, 0, 3, 1, 4)
-        # (B, T, 3C) -> (B, T, 3, H, D) -> 3 x (B, H, T, D): views, no copies
-        k, v = self.store(k, v)                                    # (B, H, n, D)
-        if T == 1 and mask is None and similarity != "cosine" and not dropout_p:
-            c = q.dtype.type(similarity_scale(similarity, q.shape[-1]))
-            e, r = exp_rows_(dev, (q * c) @ k.swapaxes(-1, -2))    # scores (B, H, 1, n)
-            y = e @ v
-            y *= r                                                 # softmax(s) v: (B, H, 1, D)
-        else:
-            q, k, v = (Tensor._make(a, dev, False) for a in (q, k, v))
-            y = fused.attention(q, k, v, mask=mask, is_causal=causal and T > 1,
-                                similarity=similarity, dropout_p=dropout_p).data
-        return Tensor._make(y.transpose(0, 2, 1, 3).reshape(B, T, C), dev, False)  # -> (B, T, C)
 
     def reorder(self, index):
         """Keep rows `index` (int array-like (B',), host or device) in that order. The
