@@ -374,3 +374,17 @@ def test_every_model_attends_through_the_one_attention_op(monkeypatch):
     assert count(lambda: t5(ids, ids)) == 1 + 2
     with dispatch.fused(False):
         assert count(lambda: gpt(ids, ids)) == 2                         # composed, too
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_split_and_merge_heads_gradcheck(device, parts):
+    from tinytx.nn.attention import merge_heads, split_heads
+    rng = np.random.default_rng(parts)
+    x = tx.tensor(rng.standard_normal((2, 5, parts * 6)), device=device, requires_grad=True)
+    heads = split_heads(x, 3, parts=parts)
+    heads = heads if isinstance(heads, tuple) else (heads,)
+    assert [h.shape for h in heads] == [(2, 3, 5, 2)] * parts
+    np.testing.assert_array_equal(merge_heads(heads[-1]).numpy(),
+                                  x.numpy()[..., (parts - 1) * 6:])
+    assert tx.gradcheck(lambda x: sum((merge_heads(h) * (i + 1)).sum() for i, h in enumerate(
+        (lambda hs: hs if isinstance(hs, tuple) else (hs,))(split_heads(x, 3, parts)))), [x])

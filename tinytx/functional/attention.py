@@ -166,6 +166,8 @@ def check_qkv(q, k, v):
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(f"attention: expected q (..., Tq, D), k (..., Tk, D), v (..., Tk, "
                          f"Dv), got q {q.shape}, k {k.shape}, v {v.shape}")
+    if q.shape[:-2] == k.shape[:-2] == v.shape[:-2]:      # the usual case, without the
+        return q.shape[:-2] + (q.shape[-2], k.shape[-2])   # cost of broadcast_shapes
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
     try:
         np.broadcast_shapes(batch, v.shape[:-2])

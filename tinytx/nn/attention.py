@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ..functional.attention import (causal_mask, combine_masks,
                                    scaled_dot_product_attention)
+from ..function import Function
 from ..tensor import Tensor
 from . import fused
 from .layers import Dropout, Linear
@@ -29,14 +30,46 @@ def _check(n_embd, n_head, similarity):
         raise ValueError(f"similarity must be one of {SIMILARITIES}, got {similarity!r}")
 
 
-def split_heads(x: Tensor, n_head: int) -> Tensor:
-    B, T, C = x.shape
-    return x.reshape(B, T, n_head, C // n_head).transpose(1, 2)  # (B, T, C) -> (B, H, T, D)
+class SplitHeads(Function):
+    """x (B, T, P·C) -> P tensors (B, H, T, D), D = C/H: the output of P projections fused
+    into one Linear (c_attn's q, k, v: P = 3) cut into heads in one op, as views."""
+
+    def __init__(self, n_head: int, parts: int):
+        self.n_head, self.parts = n_head, parts
+
+    def forward(self, x):
+        B, T, PC = x.shape
+        self.x_shape = x.shape
+        heads = x.reshape(B, T, self.parts, self.n_head, PC // (self.parts * self.n_head))
+        # (B, T, P·C) -> (B, T, P, H, D) -> P x (B, H, T, D)
+        ys = tuple(heads[:, :, i].transpose(0, 2, 1, 3) for i in range(self.parts))
+        return ys if self.parts > 1 else ys[0]
+
+    def backward(self, *gys):
+        g = self.xp.stack([gy.transpose(0, 2, 1, 3) for gy in gys], axis=2)  # (B, T, P, H, D)
+        return g.reshape(self.x_shape)                                       # -> (B, T, P·C)
+
+
+class MergeHeads(Function):
+    """y (B, H, T, D) -> (B, T, H·D): the heads side by side again, in one op."""
+
+    def forward(self, y):
+        B, H, T, D = self.y_shape = y.shape
+        return y.transpose(0, 2, 1, 3).reshape(B, T, H * D)      # (B, H, T, D) -> (B, T, C)
+
+    def backward(self, g):
+        B, H, T, D = self.y_shape
+        return g.reshape(B, T, H, D).transpose(0, 2, 1, 3)       # (B, T, C) -> (B, H, T, D)
+
+
+def split_heads(x: Tensor, n_head: int, parts: int = 1):
+    """(B, T, P·C) -> P tensors (B, H, T, D) (one when parts is 1)."""
+    return SplitHeads(n_head, parts)(x)
 
 
 def merge_heads(y: Tensor) -> Tensor:
-    B, H, T, D = y.shape
-    return y.transpose(1, 2).reshape(B, T, H * D)                # (B, H, T, D) -> (B, T, C)
+    """(B, H, T, D) -> (B, T, C)."""
+    return MergeHeads()(y)
 
 
 class MultiHeadAttention(Module):
@@ -67,8 +100,7 @@ class MultiHeadAttention(Module):
         the cache stores their keys and values and gives back all of them, and the
         queries attend to every cached key (causally: the queries are the last T
         positions; `mask`, if given, must cover (T, T_cached + T))."""
-        q, k, v = self.c_attn(x).split(self.n_embd, axis=2)     # 3 x (B, T, C)
-        q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))
+        q, k, v = split_heads(self.c_attn(x), self.n_head, parts=3)   # 3 x (B, H, T, D)
         if cache is not None:
             k, v = cache.append(k, v)                            # (B, H, T_cached + T, D)
         y = fused.attention(q, k, v, mask=mask, is_causal=self.causal,
@@ -80,8 +112,7 @@ class MultiHeadAttention(Module):
         """The attention weights P this layer puts on x, recomputed from q and k with the
         composed op and no dropout (for pictures: lessons 04 and 10 draw them).
         Shapes: x (B, T, C) -> P (B, H, T, T), each row sums to 1 (0 where all masked)."""
-        q, k, _ = self.c_attn(x).split(self.n_embd, axis=2)      # 2 x (B, T, C)
-        q, k = (split_heads(t, self.n_head) for t in (q, k))     # (B, H, T, D)
+        q, k, _ = split_heads(self.c_attn(x), self.n_head, parts=3)   # (B, H, T, D)
         if self.causal:
             mask = combine_masks(mask, causal_mask(x.shape[1], x.device))
         return scaled_dot_product_attention(q, k, k, mask=mask, similarity=self.similarity,
@@ -116,8 +147,7 @@ class CrossAttention(Module):
         if cache is not None and cache.cross is not None:
             k, v = cache.cross
         else:
-            k, v = self.c_kv(memory).split(self.n_embd, axis=2)    # 2 x (B, S, C)
-            k, v = split_heads(k, self.n_head), split_heads(v, self.n_head)
+            k, v = split_heads(self.c_kv(memory), self.n_head, parts=2)   # (B, H, S, D)
             if cache is not None:
                 cache.cross = (k, v)                               # 2 x (B, H, S, D)
         y = fused.attention(q, k, v, mask=mask, similarity=self.similarity,
