@@ -8,7 +8,7 @@ Two systems that learn nothing about sentences, scored with corpus BLEU and chrF
 (tinytx.metrics, equal to sacreBLEU's) on the release's test split:
     copy         the source sentence itself (names, numbers and punctuation survive)
     dictionary   word for word, with a dictionary learned from the dev split by IBM
-                 Model 1 (tinytx.train.translation.WordDictionary); unknown words copied
+                 Model 1 (tinytx.tasks.translation.WordDictionary); unknown words copied
 examples/translate.py prints the same two rows next to the model's scores. The files come
 from $TINYTX_DATA_DIR/tatoeba/ (or the cache, or one download). Takes a few seconds.
 """
@@ -16,7 +16,7 @@ import argparse
 import time
 
 from tinytx.data import load_tatoeba
-from tinytx.train.translation import baselines
+from tinytx.tasks.translation import baselines
 
 
 def main():

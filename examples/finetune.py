@@ -38,11 +38,11 @@ from tinytx.config import nested, parse_config, run_main
 from tinytx.data import load_text, read_tsv_pairs, text_record
 from tinytx.files import lock_folder, read_text
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
-from tinytx.train import Trainer, TrainConfig
-from tinytx.train.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
+from tinytx.tasks.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
                                    load_pretrained, loss_for, pairs_held_out,
                                    random_chunk_batch, text_chunks)
-from tinytx.train.seq2seq import random_pair_batch
+from tinytx.tasks.seq2seq import random_pair_batch
+from tinytx.train import Trainer, TrainConfig
 
 
 @dataclass

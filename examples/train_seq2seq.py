@@ -20,7 +20,7 @@ checkpoints last.* and best.*, the tokenizer. The last line is a summary: held-o
 tokens/s and wall time.
 
 The Trainer's batches are whole padded PairBatches and its loss function
-`tinytx.train.seq2seq.seq2seq_loss` unpacks them; the checkpoints hold the Seq2Seq and
+`tinytx.tasks.seq2seq.seq2seq_loss` unpacks them; the checkpoints hold the Seq2Seq and
 its tokenizer, so `tinytx.checkpoint.load_model(path)` rebuilds both.
 """
 from __future__ import annotations
@@ -40,10 +40,10 @@ from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_ts
                          text_record,
                          special_ids, train_val_split)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
+                                  random_pair_batch, seq2seq_loss, target_tokens)
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
-                                  random_pair_batch, seq2seq_loss, target_tokens)
 
 
 @dataclass
@@ -154,7 +154,7 @@ def train_and_decode(cfg, resume):
                       on_eval=on_eval, meta={"example": asdict(cfg)},
                       data=text_record(sentences),
                       tokens_per_batch=int(tc.batch_size * tokens_per_pair),
-                      batch_tokens=target_tokens)  # padded pairs: weight by tokens
+                      count_targets=target_tokens)  # padded pairs: weight by tokens
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")

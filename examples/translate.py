@@ -44,9 +44,9 @@ from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_toke
                          special_ids, text_record, train_val_split)
 from tinytx.files import lock_folder
 from tinytx.models import Seq2Seq, Seq2SeqConfig
+from tinytx.tasks.seq2seq import pair_loss, random_pair_batch
+from tinytx.tasks.translation import baselines, score, smoothed_loss, translate_corpus
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import pair_loss, random_pair_batch
-from tinytx.train.translation import baselines, score, smoothed_loss, translate_corpus
 
 
 @dataclass

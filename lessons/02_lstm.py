@@ -74,7 +74,7 @@ from tinytx.autograd import topological_order
 from tinytx.course import max_diff, recall_table, section, setup
 from tinytx.data.toy import recall_task
 from tinytx.nn.fused import fused
-from tinytx.train.recall import RecallNet, train_recall
+from tinytx.tasks.recall import RecallNet, train_recall
 
 GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
 

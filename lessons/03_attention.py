@@ -86,7 +86,7 @@ from tinytx.functional.attention import (causal_mask, combine_masks, padding_mas
                                          scaled_dot_product_attention)
 from tinytx.nn.attention import MultiHeadAttention
 from tinytx.nn.positional import LearnedPositionalEmbedding
-from tinytx.train.recall import RecallNet, train_recall
+from tinytx.tasks.recall import RecallNet, train_recall
 
 SENTENCE = "At my dairy farm we always get our milk from"
 

@@ -19,7 +19,7 @@ tinytx's word2vec (data, model and training loop) this lesson:
 
 The maths (the negative-sampling loss and its gradient, subsampling, the unigram^0.75
 noise) is in docs/embeddings.md; the code is tinytx/data/word2vec.py (words, vocabulary,
-batches), tinytx/models/word2vec.py (the model), tinytx/train/word2vec.py (the loop) and
+batches), tinytx/models/word2vec.py (the model), tinytx/tasks/word2vec.py (the loop) and
 tinytx/nn/layers.py (Embedding).
 
 Run:
@@ -74,7 +74,7 @@ import tinytx.functional as F
 from tinytx import nn
 from tinytx.course import load_book, max_diff, setup
 from tinytx.models.word2vec import most_similar
-from tinytx.train.word2vec import train_word2vec
+from tinytx.tasks.word2vec import train_word2vec
 
 
 @dataclass

@@ -12,7 +12,7 @@ target = sentence i + 1. This lesson:
   1. cuts the book into sentences and pairs (sentence_i, sentence_{i+1}) and shows one
      padded batch as tokens: src, tgt_in = [BOS] target, tgt_out = target [EOS], masks;
   2. trains `tinytx.models.Seq2Seq` with `tinytx.train.Trainer` (its loss function
-     `tinytx.train.seq2seq.seq2seq_loss` unpacks a padded batch into the five inputs);
+     `tinytx.tasks.seq2seq.seq2seq_loss` unpacks a padded batch into the five inputs);
   3. decodes held-out sources greedily and with beam search and prints both, each with
      its average log-probability per token and its length;
   4. measures, over many held-out sources, what a wider beam buys: mean log-probability
@@ -31,7 +31,7 @@ the real next sentence, and they are short and generic. A next sentence is hard 
 predict; decoding maximises the model's probability, not faithfulness to the book.
 
 docs/encoder_decoder.md explains Figure 3, the masks and the decoders; the code is
-tinytx/models/seq2seq.py, tinytx/data/pairs.py, tinytx/train/seq2seq.py and
+tinytx/models/seq2seq.py, tinytx/data/pairs.py, tinytx/tasks/seq2seq.py and
 tinytx/generate/beam.py. examples/train_seq2seq.py is the same model as a job (and
 trains on translation pairs with --pairs=FILE.tsv).
 
@@ -107,14 +107,14 @@ from tinytx.generate import beam_search_seq2seq
 from tinytx.metrics import sentence_chrf
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.nn.transformer import DecoderLayer, EncoderLayer
+from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
+                                  random_pair_batch, seq2seq_loss, strip_target,
+                                  target_logprobs, target_tokens)
+from tinytx.tasks.translation import (cross_attention, scores_by_beam_width,
+                                      smoothed_loss, translate_corpus)
 from tinytx.tokenizer import render_token
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
-                                  random_pair_batch, seq2seq_loss, strip_target,
-                                  target_logprobs, target_tokens)
-from tinytx.train.translation import (cross_attention, scores_by_beam_width,
-                                      smoothed_loss, translate_corpus)
 
 
 @dataclass
@@ -400,7 +400,7 @@ def main(argv=None):
           f"{cfg.max_iters} steps of {cfg.batch_size} pairs with the Trainer")
     t_train = time.perf_counter()
     trainer = Trainer(s2s, train_cfg, batch, out, loss_fn=seq2seq_loss, meta={"lesson": 11},
-                      batch_tokens=target_tokens)  # padded pairs: weight by tokens
+                      count_targets=target_tokens)  # padded pairs: weight by tokens
     trainer.train()
     val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
     print(f"   {time.perf_counter() - t_train:.0f} s; held-out loss over every target token: "

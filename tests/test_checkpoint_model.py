@@ -1,9 +1,12 @@
-"""tinytx.checkpoint.model: what a model checkpoint holds (model type, config, tokenizer
-inside) and load_model; checkpoints of the old layout (tinytx checkpoint version 2)
+"""tinytx.checkpoint.record and .model: what a model checkpoint holds (model type, config,
+tokenizer inside) and load_model; checkpoints of the old layout (tinytx checkpoint version 2)
 load, or fail with an error naming that layout. The old layouts are built here by hand,
 as the old code wrote them."""
 import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,11 +15,13 @@ import tinytx as tx
 from tinytx import nn, optim
 from tinytx.checkpoint import (CheckpointError, checkpoint_paths, load_model, model_record,
                                save_checkpoint)
+from tinytx.checkpoint.model import MODELS
+from tinytx.checkpoint.record import MODEL_TYPES, class_path
 from tinytx.data import add_special_tokens, collate_pairs
 from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
+from tinytx.tasks.seq2seq import seq2seq_loss
 from tinytx.tokenizer import RegexTokenizer
 from tinytx.train import Trainer, TrainConfig
-from tinytx.train.seq2seq import seq2seq_loss
 from test_checkpoint import as_old_version
 
 
@@ -190,3 +195,18 @@ def test_a_crafted_config_is_refused_before_the_model_is_allocated(tok, tmp_path
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000, f"{peak / 1e6:.0f} MB allocated before the refusal"
+
+
+def test_a_model_type_is_recorded_and_built_by_the_same_class():
+    """record.py names a model's type from its class's module and name (it imports no
+    model); load_model builds the class of that type: the two maps must agree."""
+    assert {class_path(cls): kind for kind, (cls, _) in MODELS.items()} == MODEL_TYPES
+
+
+def test_the_training_loop_imports_no_model_class():
+    code = ("import sys, tinytx.train\n"
+            "print(sorted(m for m in sys.modules if m.startswith('tinytx.models')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -13,10 +13,10 @@ import tinytx as tx
 from tinytx.checkpoint import load_gpt2, load_t5, save_gpt2, save_t5
 from tinytx.models import GPT, GPTConfig
 from tinytx.models.t5 import T5, T5Config
+from tinytx.tasks.finetune import (encode_chunks, encode_prefixed_pairs, model_type,
+                                   pad_lm_batch, text_chunks)
 from tinytx.tokenizer import GPT2Tokenizer
 from tinytx.tokenizer.unigram import write_model
-from tinytx.train.finetune import (encode_chunks, encode_prefixed_pairs, model_type,
-                                   pad_lm_batch, text_chunks)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TEXT = ("In a village of La Mancha, the name of which I have no desire to call to mind, "

@@ -16,12 +16,12 @@ from safetensors.numpy import save_file
 from tinytx.checkpoint import load_gpt2, load_t5, load_t5_tokenizer, save_gpt2
 from tinytx.config import run_main
 from tinytx.data.pairs import read_tsv_pairs
+from tinytx.tasks.finetune import model_type
 from tinytx.tokenizer import (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, GPT2Tokenizer,
                               RegexTokenizer, load, load_gpt2_tokenizer)
 from tinytx.tokenizer.__main__ import main as tokenizer_cli
 from tinytx.tokenizer.cached import cached_tokenizer
 from tinytx.tokenizer.model_file import write_model
-from tinytx.train.finetune import model_type
 
 REPO = Path(__file__).resolve().parents[1]
 CRAFTED = "(a|a)+$"                     # 2^n ways to fail on "aaa...ab"

@@ -1,4 +1,4 @@
-"""The encoder-decoder's training pieces (tinytx.train.seq2seq) and examples/train_seq2seq.py
+"""The encoder-decoder's training pieces (tinytx.tasks.seq2seq) and examples/train_seq2seq.py
 end to end: tiny runs on a fake Gutenberg book and on a tiny TSV (no network)."""
 import importlib.util
 import math
@@ -13,11 +13,11 @@ from tinytx.checkpoint import load_model
 from tinytx.data import add_special_tokens, collate_pairs, encode_pairs
 from tinytx.generate import beam_search_seq2seq
 from tinytx.models import Seq2Seq, Seq2SeqConfig
-from tinytx.tokenizer import RegexTokenizer
-from tinytx.train import accumulate_gradients, read_rows
-from tinytx.train.seq2seq import (book_pairs, compare_decoders, pair_loss,
+from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   random_pair_batch, seq2seq_loss, strip_target,
                                   target_logprobs, target_tokens)
+from tinytx.tokenizer import RegexTokenizer
+from tinytx.train import accumulate_gradients, read_rows
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

@@ -16,7 +16,7 @@ from tinytx.data import DownloadError, load_tatoeba, read_tatoeba, shared_tokeni
 from tinytx.generate import beam_search_seq2seq, generate_seq2seq
 from tinytx.data.pairs import pad_batch, special_ids
 from tinytx.models import Seq2Seq, Seq2SeqConfig
-from tinytx.train.translation import (WordDictionary, copy_source, cross_attention,
+from tinytx.tasks.translation import (WordDictionary, copy_source, cross_attention,
                                       smoothed_cross_entropy, translate_corpus)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

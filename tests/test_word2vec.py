@@ -1,6 +1,6 @@
 """Tests of word2vec (lesson 06): the model's loss and its gradients (tinytx.models.word2vec),
 the vocabulary, samplers and batch makers (tinytx.data.word2vec), and that training
-(tinytx.train.word2vec) finds words that keep the same company."""
+(tinytx.tasks.word2vec) finds words that keep the same company."""
 import numpy as np
 import pytest
 
@@ -9,7 +9,7 @@ from tinytx.data.word2vec import (Vocab, build_vocab, cbow_batches, encode_sente
                                   noise_distribution, sample_negatives, skipgram_batches,
                                   subsample_mask, tokenize_sentences, tokenize_words)
 from tinytx.models.word2vec import Word2Vec, Word2VecConfig, analogy, log_sigmoid, most_similar
-from tinytx.train.word2vec import train_word2vec
+from tinytx.tasks.word2vec import train_word2vec
 
 MODES = ["skipgram", "cbow"]
 

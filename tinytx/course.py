@@ -34,9 +34,9 @@ import numpy as np
 from .backend import configure_process
 from .config import parse_config
 from .data import OPENING, load_quixote
+from .tasks.recall import steps_to
 from .tensor import Tensor
 from .tokenizer import render_token
-from .train.recall import steps_to
 
 CHAPTER_1 = "In a village of La Mancha"   # where chapter 1 starts in the book
 

@@ -35,7 +35,7 @@ manifest hash) still load, with the checks they had (version 2 and 3: the arrays
 SHA-256; version 1: none); saving again writes version 4. Finding and checking the
 arrays' file is `arrays.py`'s part; the optimizer's entry, the RNG states and what
 versions 1-3 need are `state.py`'s; what the JSON's `config` holds for a model (its type,
-config and tokenizer) is `tinytx.checkpoint.model`'s.
+config and tokenizer) is `tinytx.checkpoint.record`'s.
 
     >>> import tempfile
     >>> from tinytx import nn

@@ -1,5 +1,5 @@
-"""T5 from Hugging Face's files: model.safetensors + config.json into tinytx's T5, and its
-tokenizer from spiece.model.
+"""T5 from Hugging Face's files: model.safetensors + config.json into tinytx's T5 (its
+tokenizer, from spiece.model, is `load_t5_tokenizer` in record.py).
 
 Introduced in lesson 12 (finetuning T5, report §7.1); the model is tinytx/models/t5.py,
 the tokenizer tinytx/tokenizer/unigram.py. tinytx's T5 has Hugging Face's module names,
@@ -29,7 +29,6 @@ from safetensors.numpy import save_file
 from ..files import atomic_write, atomic_write_text, read_json
 from ..models.t5 import T5, T5Config
 from ..safetensors_file import read_arrays
-from ..tokenizer.unigram import UnigramTokenizer
 from .gpt2 import WEIGHTS
 
 LINEARS = (".q.weight", ".k.weight", ".v.weight", ".o.weight", ".wi.weight",
@@ -120,19 +119,6 @@ def load_t5(path, *, dropout: float | None = 0.0) -> T5:
     except ValueError as e:
         raise ValueError(f"{weights}: not a T5 checkpoint for {model.config}: {e}") from None
     return model
-
-
-def load_t5_tokenizer(path):
-    """T5's SentencePiece unigram tokenizer from spiece.model in a folder (or the file);
-    `tok.folder` remembers the folder (a checkpoint stores it)."""
-    path = Path(path)
-    model_file = path / "spiece.model" if path.is_dir() else path
-    if not model_file.is_file():
-        raise FileNotFoundError(f"path: expected T5's spiece.model in {str(path)!r}, but "
-                                f"{str(model_file)!r} does not exist")
-    tok = UnigramTokenizer.load(model_file)     # a ValueError naming the file if corrupt
-    tok.folder = str(model_file.parent.resolve())   # where it came from, for checkpoints
-    return tok
 
 
 def save_t5(model: T5, folder, spiece=None):

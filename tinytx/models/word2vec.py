@@ -14,9 +14,9 @@ scores the true target against K "noise" words drawn from the unigram distributi
 
 Also here: nearest-neighbour and analogy queries on the learned vectors. The words,
 vocabulary and batches are `tinytx.data.word2vec`; the training loop is
-`tinytx.train.word2vec.train_word2vec`.
+`tinytx.tasks.word2vec.train_word2vec`.
 
-    >>> from tinytx.train.word2vec import train_word2vec
+    >>> from tinytx.tasks.word2vec import train_word2vec
     >>> text = "the cat sat on the mat. the dog sat on the log."
     >>> model, vocab, losses = train_word2vec(text, min_count=1, n_embd=8, epochs=2,
     ...                                       subsample=0, batch_size=8)

@@ -129,7 +129,7 @@ def _merge(parts, pair):
 
 def load_gpt2_tokenizer(path) -> GPT2Tokenizer:
     """GPT-2's tokenizer from a folder holding vocab.json and merges.txt; `tok.folder`
-    remembers the folder (a checkpoint stores it, tinytx.checkpoint.model).
+    remembers the folder (a checkpoint stores it, tinytx.checkpoint.record).
 
     Raises FileNotFoundError for a missing file, ValueError naming the file (and line)
     for one that is not UTF-8, not JSON, or does not hold what GPT-2's files hold.

@@ -19,8 +19,9 @@ holds everything the next step depends on — weights, AdamW moments, step, the 
 generator's state and the device generators (dropout) — so `resume()` continues exactly
 as if training had never stopped. It also records what the model was trained on (the
 tokenizer, and the data when the job describes it), and `resume()` refuses to go on with
-another tokenizer or other data (`check_resume`). While it trains, the Trainer holds the
-out_dir's lock (`tinytx.files.lock_folder`): a second run in the same folder is refused.
+another tokenizer or other data (`check_resume`, in resume.py). While it trains, the
+Trainer holds the out_dir's lock (`tinytx.files.lock_folder`): a second run in the same
+folder is refused.
 """
 from __future__ import annotations
 
@@ -33,12 +34,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import optim
-from ..checkpoint import (checkpoint_paths, load_checkpoint, load_tokenizer, model_record,
-                          read_checkpoint_meta, save_checkpoint)
+from ..checkpoint import load_checkpoint, model_record, read_checkpoint_meta, save_checkpoint
 from ..files import lock_folder
 from ..tensor import no_grad
 from .evaluation import bits_per_byte
 from .logs import plot_losses, read_rows, write_rows
+from .resume import check_resume, resume_tokenizer
 
 
 @dataclass
@@ -64,64 +65,6 @@ class TrainConfig:
 
 class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or inf."""
-
-
-class ResumeMismatch(ValueError):
-    """A checkpoint resumed with another tokenizer or other data than it was trained on."""
-
-
-def check_resume(saved: dict, current: dict, path, allow_new_data: bool | None = None):
-    """Refuse to resume the checkpoint at `path` when what it was trained on differs.
-
-    Args:
-        saved: the checkpoint's config (its manifest's "config": tokenizer and data).
-        current: the same records for this run: {"tokenizer": ..., "data": ...}
-            (`model_record`'s tokenizer; the data as the job describes it, e.g. the text's
-            SHA-256 and length); a record left out is not checked (a job checks its data
-            before it builds a tokenizer, the Trainer checks both).
-        allow_new_data: go on with other data (a new text, the same tokenizer); None
-            when the job offers no such option (its error message then names none).
-    Raises ResumeMismatch (a ValueError) saying what differs. A tokenizer that differs is
-    always refused: every token id would change meaning under the trained weights.
-    Checkpoints from before these records (no data; the tokenizer as a path) are not
-    checked for what they lack.
-    """
-    data, now = saved.get("data"), current.get("data")
-    if data is not None and data != now and not allow_new_data:
-        option = ("" if allow_new_data is None else ", or add --allow_new_data to go on "
-                  "with the new text and the checkpoint's tokenizer")
-        raise ResumeMismatch(f"--resume: {path} was trained on {_describe(data)}, but this "
-                             f"run reads {_describe(now)}. Pass the same data, or train "
-                             f"into a new --out_dir{option}")
-    if "tokenizer" in current and not isinstance(saved.get("tokenizer"), str) and \
-            saved.get("tokenizer") != current["tokenizer"]:
-        raise ResumeMismatch(f"--resume: {path} was trained with another tokenizer than "
-                             f"this run's; every token id would change meaning. Resume "
-                             f"with the same data and options, or train into a new "
-                             f"--out_dir")
-
-
-def resume_tokenizer(path, data=None, allow_new_data: bool | None = None):
-    """The tokenizer saved in the checkpoint at `path`, to resume it with: the model's own,
-    whatever the tokenizer cache holds now. With `data` (this run's record), a text other
-    than the checkpoint's is refused first (check_resume), before any work is done.
-
-    Raises FileNotFoundError naming --resume when there is no checkpoint.
-    """
-    json_path = checkpoint_paths(path)[1]
-    if not json_path.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {json_path}; train without "
-                                f"--resume first (or pass the right --out_dir)")
-    config = read_checkpoint_meta(path)["config"] or {}
-    if data is not None:
-        check_resume(config, {"data": data}, path, allow_new_data)
-    return load_tokenizer(config, config.get("model_type"), json_path)
-
-
-def _describe(data) -> str:
-    if not isinstance(data, dict):
-        return "data it does not describe" if data is None else repr(data)
-    return ", ".join(f"{k} {v}" for k, v in data.items())
 
 
 def lm_loss(model, batch):
@@ -161,17 +104,17 @@ class Trainer:
 
     Args:
         model, config (TrainConfig), get_batch, loss_fn: as above; e.g. a Seq2Seq
-            trains on PairBatches with `loss_fn=tinytx.train.seq2seq.seq2seq_loss`.
+            trains on PairBatches with `loss_fn=tinytx.tasks.seq2seq.seq2seq_loss`.
         out_dir: where loss.csv, loss.png, last.* and best.* go.
         tokenizer: the model's tokenizer (or a Hugging Face folder), saved in every
-            checkpoint with the model's type and config (tinytx.checkpoint.model), so
+            checkpoint with the model's type and config (tinytx.checkpoint.record), so
             `load_model(out_dir / "best")` rebuilds both.
         meta: more JSON-able entries for the checkpoints' config (the job's options …).
         data: a JSON-able record of the training data (e.g. {"sha256": ..., "characters":
             ...}), saved in the checkpoints and compared on resume (see check_resume).
         on_eval: called as on_eval(trainer, row) after each evaluation (e.g. to sample).
-        tokens_per_batch: tokens in one micro-batch, for tokens/s.
-        batch_tokens: batch_tokens(batch) -> the number of target tokens its loss is a
+        tokens_per_batch: tokens in one micro-batch (an int), for the logged tokens/s.
+        count_targets: count_targets(batch) -> the number of target tokens its loss is a
             mean over; micro-batches are then weighted by it (see accumulate_gradients).
             Needed for padded batches (Seq2Seq pairs) when grad_accum > 1.
         bytes_per_token: UTF-8 bytes per held-out token, to log bits per byte.
@@ -179,7 +122,7 @@ class Trainer:
 
     def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, loss_fn=lm_loss,
                  tokenizer=None, meta=None, data=None, on_eval=None, tokens_per_batch=None,
-                 batch_tokens=None, bytes_per_token=None):
+                 count_targets=None, bytes_per_token=None):
         for name in ("max_iters", "grad_accum", "eval_interval", "log_interval",
                      "eval_iters"):
             if getattr(config, name) < 1:
@@ -188,7 +131,7 @@ class Trainer:
         self.model, self.config, self.get_batch = model, config, get_batch
         self.loss_fn, self.on_eval, self.out_dir = loss_fn, on_eval, Path(out_dir)
         self.meta = {**model_record(model, tokenizer), "data": data, **(meta or {})}
-        self.tokens_per_batch, self.batch_tokens = tokens_per_batch or 0, batch_tokens
+        self.tokens_per_batch, self.count_targets = tokens_per_batch or 0, count_targets
         self.bytes_per_token = bytes_per_token
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
                                      lr=config.lr, betas=(config.beta1, config.beta2),
@@ -268,7 +211,7 @@ class Trainer:
         c = self.config
         optim.set_lr(self.optimizer, self.lr_at(self.step))
         batches = [self.get_batch("train", self.rng) for _ in range(c.grad_accum)]
-        counts = [self.batch_tokens(b) for b in batches] if self.batch_tokens else None
+        counts = [self.count_targets(b) for b in batches] if self.count_targets else None
         # a diverging step overflows; _read_steps reports it, NumPy's warnings would not
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)

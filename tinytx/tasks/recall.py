@@ -2,7 +2,8 @@
 
 Lesson 02 trains an RNN and an LSTM to output the token seen N steps earlier
 (`tinytx.data.toy.recall_task`); lesson 03 trains the same two again, and an attention
-model, to put the three side by side.
+model, to put the three side by side; `steps_to` reads the curves for the table that
+`tinytx.course.recall_table` prints in both.
 
     >>> import numpy as np, tinytx as tx
     >>> model = RecallNet("LSTM", vocab=8, n_embd=8, hidden=16)

@@ -31,8 +31,8 @@ from ..generate import inference
 from ..models.t5 import T5
 from ..tensor import tensor
 from ..tokenizer import load_gpt2_tokenizer
+from ..train.trainer import lm_loss
 from .seq2seq import seq2seq_loss
-from .trainer import lm_loss
 
 IGNORE = -100          # target id left out of the loss (fused.cross_entropy's default)
 

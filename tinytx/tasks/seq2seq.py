@@ -71,7 +71,7 @@ def seq2seq_loss(model, batch):
 
 def target_tokens(batch) -> int:
     """The number of target tokens (not padding) of a PairBatch: what its loss is a mean
-    over (the Trainer's `batch_tokens`)."""
+    over (the Trainer's `count_targets`)."""
     return int(batch.tgt_mask.numpy().sum())
 
 
