@@ -10,7 +10,7 @@ ratios the issue asks for: fused ≥ 1.5× faster than composed, blocked below c
 peak memory. On a shared machine the minimum is the steadier of the two times.
 
     composed  F.scaled_dot_product_attention with an explicit causal mask (the reference)
-    fused     tinytx.kernels.attention.attention(is_causal=True)
+    fused     tinytx.kernels.softmax_attention.attention(is_causal=True)
     blocked   tinytx.kernels.flash_attention.flash_attention(is_causal=True)
 """
 import argparse
@@ -22,8 +22,8 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
-from tinytx.kernels.attention import attention
 from tinytx.kernels.flash_attention import flash_attention
+from tinytx.kernels.softmax_attention import attention
 
 
 def implementations(T, block_size):

@@ -90,8 +90,8 @@ from tinytx import nn, optim
 from tinytx.autograd import topological_order
 from tinytx.course import max_diff, section, setup
 from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
-from tinytx.kernels.attention import attention as fused_attention
 from tinytx.kernels.flash_attention import flash_attention
+from tinytx.kernels.softmax_attention import attention as fused_attention
 from tinytx.nn.attention import MultiHeadAttention, merge_heads, split_heads
 from tinytx.nn.fused import fused
 from tinytx.nn.positional import LearnedPositionalEmbedding
@@ -423,7 +423,7 @@ def cuda_kernel_in_simulator(cfg):
     section("5. The CUDA attention kernel in numba's CUDA simulator")
     os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")      # read when numba is imported
     try:
-        from tinytx.kernels.cuda.attention import attention as cuda_attention
+        from tinytx.kernels.cuda.flash_attention import attention as cuda_attention
     except ImportError as e:
         print(f"  skipped: {e}")
         return

@@ -45,9 +45,9 @@ def kernels(dtype):
     """(label, kernel, argument types) of every kernel, from each file's specializations;
     the label adds the factory's true flags (attention.forward[causal,masked])."""
     import numpy as np
-    from tinytx.kernels.cuda import (adamw, attention, cross_entropy, embedding, gelu,
+    from tinytx.kernels.cuda import (adamw, cross_entropy, embedding, flash_attention, gelu,
                                      layer_norm, lstm)
-    for module in (attention, layer_norm, cross_entropy, gelu, embedding, adamw, lstm):
+    for module in (flash_attention, layer_norm, cross_entropy, gelu, embedding, adamw, lstm):
         for name, kernel, types in module.specializations(np.dtype(dtype)):
             yield name + _flags(name, kernel), kernel, types
 

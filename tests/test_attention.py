@@ -7,8 +7,8 @@ import pytest
 import tinytx as tx
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
-from tinytx.kernels.attention import attention, cached_causal_mask
 from tinytx.kernels.flash_attention import flash_attention
+from tinytx.kernels.softmax_attention import attention, cached_causal_mask
 
 SIMILARITIES = ["scaled_dot", "dot", "cosine"]
 MASKS = ["none", "causal", "padding", "causal+padding", "full_rows"]

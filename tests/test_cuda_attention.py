@@ -1,40 +1,22 @@
-"""The CUDA attention kernels (tinytx/kernels/cuda/attention.py) beyond the shared cases of
-tests/test_cuda_kernels.py: attention dropout against a composed reference that uses the
+"""The CUDA attention kernels (tinytx/kernels/cuda/flash_attention*.py) beyond the shared
+cases of tests/test_cuda_kernels.py: attention dropout against a composed reference that uses the
 same Philox mask (forward and every gradient), the mask's determinism, head sizes 32, 64
 and 128, the GPU tile layouts, the launch count, and the PTX of every float32
 specialization (no f64 instruction, no spills, static shared memory within 48 KB).
 
-Like test_cuda_kernels.py, the kernels run in numba's CUDA simulator (NUMBA_ENABLE_CUDASIM
-is set before numba is imported), or on a GPU with TINYTX_CUDA_TESTS=gpu.
+Like test_cuda_kernels.py, the kernels run in numba's CUDA simulator (tests/cudasim.py sets
+NUMBA_ENABLE_CUDASIM before numba is imported), or on a GPU with TINYTX_CUDA_TESTS=gpu.
 """
-import os
-import pathlib
-import sys
-
 import numpy as np
 import pytest
+from cudasim import DEVICE, assert_close, numba, run
 
-GPU = os.environ.get("TINYTX_CUDA_TESTS") == "gpu"
-if not GPU and "numba" not in sys.modules:
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-numba = pytest.importorskip("numba", reason="numba-cuda is not installed (pip install numba numba-cuda)")
-pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
-import tinytx as tx  # noqa: E402
-import tinytx.functional as F  # noqa: E402
-
-if GPU and not tx.cuda_available():
-    pytest.skip("TINYTX_CUDA_TESTS=gpu but no GPU is present", allow_module_level=True)
-if not GPU and not numba.config.ENABLE_CUDASIM:
-    pytest.skip("numba was imported without NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
-
-from tinytx.kernels import dispatch  # noqa: E402
-from tinytx.kernels.attention import attention as cpu_attention  # noqa: E402
-from tinytx.kernels.cuda import philox  # noqa: E402
-from tinytx.kernels.cuda.attention import CudaAttention, attention, gpu_layout  # noqa: E402
-
-DEVICE = "cuda" if GPU else "cpu"
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOL = {"float32": 1e-5, "float64": 1e-10}
+import tinytx as tx
+import tinytx.functional as F
+from tinytx.kernels import dispatch
+from tinytx.kernels.cuda import philox
+from tinytx.kernels.cuda.flash_attention import CudaAttention, attention, gpu_layout, key_padding
+from tinytx.kernels.softmax_attention import attention as cpu_attention
 
 
 def qkv(B, H, Tq, Tk, D, Dv, dtype, seed=0):
@@ -48,20 +30,6 @@ def padding(B, Tk):
     m[0, ..., Tk - 2:] = False
     m[-1] = False
     return tx.tensor(m, device=DEVICE)
-
-
-def run(fn, arrays, seed=1):
-    """fn(q, k, v) -> the output and dq, dk, dv under one random upstream gradient."""
-    xs = [tx.tensor(a, device=DEVICE, requires_grad=True) for a in arrays]
-    y = fn(*xs)
-    g = np.random.default_rng(seed).standard_normal(y.shape).astype(y.dtype)
-    (y * tx.tensor(g, device=DEVICE)).sum().backward()
-    return [y.numpy()] + [x.device.to_host(x.grad) for x in xs]
-
-
-def assert_close(a, b, dtype):
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_allclose(x, y, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 def next_key(device):
@@ -166,7 +134,6 @@ def test_micro_tiles_of_several_rows_and_keys(layout):
 
 
 def _kmask(mask, B, Tk):
-    from tinytx.kernels.cuda.attention import key_padding
     return tx.tensor(key_padding(mask, (B, 1, 1, Tk)), device=DEVICE)
 
 

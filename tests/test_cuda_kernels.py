@@ -4,62 +4,24 @@ with tiles of 4: T not a multiple of the tile, Tq != Tk, causal + padding, fully
 rows. The dispatch's table (tinytx.kernels.dispatch.OPS) drives the cases, and a CPU fused
 kernel without a checked CUDA counterpart fails here.
 
-numba reads NUMBA_ENABLE_CUDASIM when it is imported, so this module sets it first (and
-skips when numba was already imported without it, or is not installed). With
-TINYTX_CUDA_TESTS=gpu (bench/device_check.sh) the same tests run on a real GPU instead,
-on CuPy arrays, against the CPU fused kernels' xp code running on CuPy.
+tests/cudasim.py sets NUMBA_ENABLE_CUDASIM before numba is imported (and skips when it
+cannot). With TINYTX_CUDA_TESTS=gpu (bench/device_check.sh) the same tests run on a real
+GPU instead, on CuPy arrays, against the CPU fused kernels' xp code running on CuPy.
 """
-import os
 import pathlib
-import sys
 
 import numpy as np
 import pytest
+from cudasim import DEVICE, assert_close, run
 
-GPU = os.environ.get("TINYTX_CUDA_TESTS") == "gpu"
-if not GPU and "numba" not in sys.modules:
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-numba = pytest.importorskip("numba", reason="numba-cuda is not installed (pip install numba numba-cuda)")
-pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
-import tinytx as tx  # noqa: E402
-
-if GPU and not tx.cuda_available():
-    pytest.skip("TINYTX_CUDA_TESTS=gpu but no GPU is present", allow_module_level=True)
-if not GPU and not numba.config.ENABLE_CUDASIM:
-    pytest.skip("numba was imported without NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
-DEVICE = "cuda" if GPU else "cpu"
+import tinytx as tx
+from tinytx.gradcheck import gradcheck
+from tinytx.kernels.dispatch import OPS, pick
 
 
 def _t(a):
     """An integer or bool Tensor on the device under test."""
     return tx.tensor(a, device=DEVICE)
-
-
-from tinytx.gradcheck import gradcheck  # noqa: E402
-from tinytx.kernels.dispatch import OPS, pick  # noqa: E402
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-TOL = {"float32": 1e-5, "float64": 1e-10}
-
-
-def run(fn, inputs, seed=0):
-    """fn on Tensors made from `inputs` (float arrays want a gradient) -> the output and
-    the input gradients under one random upstream gradient."""
-    xs = [tx.tensor(a, device=DEVICE, requires_grad=a.dtype.kind == "f")
-          if isinstance(a, np.ndarray) else a for a in inputs]
-    ys = fn(*xs)
-    ys = ys if isinstance(ys, tuple) else (ys,)          # the LSTM cell gives (h, c)
-    rng = np.random.default_rng(seed)
-    loss = sum((y * tx.tensor(rng.standard_normal(y.shape).astype(y.dtype), device=DEVICE)).sum()
-               for y in ys)
-    loss.backward()
-    return [y.numpy() for y in ys] + [x.device.to_host(x.grad) for x in xs
-                                      if isinstance(x, tx.Tensor) and x.requires_grad]
-
-
-def assert_close(a, b, dtype):
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_allclose(x, y, rtol=TOL[dtype], atol=TOL[dtype])
 
 
 # -- the cases: name -> list of (id, make(dtype, rng) -> (inputs, kwargs)) -------------------
@@ -150,7 +112,7 @@ def test_cuda_kernel_equals_cpu_reference(name, case, dtype):
 
 
 def test_fully_masked_rows_give_zero_output_and_gradient():
-    from tinytx.kernels.cuda.attention import attention
+    from tinytx.kernels.cuda.flash_attention import attention
     inputs = _qkv(2, 1, 5, 6, 4)("float64", np.random.default_rng(1))
     o, dq, dk, dv = run(lambda *x: attention(*x, mask=_padding(2, 6)), inputs)
     assert np.all(o[-1] == 0) and np.all(dq[-1] == 0) and np.all(dk[-1] == 0) and np.all(dv[-1] == 0)

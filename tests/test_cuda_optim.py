@@ -3,30 +3,20 @@ several steps over tensors of different sizes and step counts equal the composed
 (float32 to 1e-6 relative, float64 to 1e-12), in one launch per call; its float32 PTX has
 no f64 instruction.
 
-numba reads NUMBA_ENABLE_CUDASIM when it is imported, so this module sets it first (and
-skips when numba was already imported without it, or is not installed), as
-tests/test_cuda_kernels.py does.
+tests/cudasim.py sets NUMBA_ENABLE_CUDASIM before numba is imported (and skips when it
+cannot), as for every CUDA test file.
 """
-import os
 import types
-import pathlib
-import sys
 
 import numpy as np
 import pytest
+from cudasim import simulator_only
 
-if "numba" not in sys.modules:
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
-numba = pytest.importorskip("numba", reason="numba-cuda is not installed")
-pytest.importorskip("numba.cuda", reason="numba-cuda is not installed")
-if not numba.config.ENABLE_CUDASIM:
-    pytest.skip("numba was imported without NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
+import tinytx as tx
+from tinytx.kernels import dispatch
+from tinytx.kernels.adam import adam_composed
 
-import tinytx as tx  # noqa: E402
-from tinytx.kernels import dispatch  # noqa: E402
-from tinytx.kernels.adam import adam_composed  # noqa: E402
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+simulator_only()
 RTOL = {"float32": 1e-6, "float64": 1e-12}
 SHAPES = [(3, 5), (17,), (), (0,), (4, 3, 2), (9,)]   # 8 threads a block here: several
 

@@ -3,7 +3,7 @@
 Introduced in lesson 03 (one head: queries, keys and values, scores, softmax; report §3,
 eq. 5–7) and lesson 04 (masks, eq. 8, and multi-head). This is the readable reference:
 every step is an ordinary F op, so autograd derives the backward by itself. The fused
-kernels in `tinytx.kernels.attention` (one op) and `tinytx.kernels.flash_attention`
+kernels in `tinytx.kernels.softmax_attention` (one op) and `tinytx.kernels.flash_attention`
 (blocked, online softmax) compute the same thing and are pinned to it by tests.
 
     scores  S = sim(Q, K)                       (B, H, Tq, Tk)

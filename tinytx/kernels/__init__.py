@@ -5,19 +5,19 @@ computes, with fewer passes over memory and less saved for backward; a test pins
 together on every device, forward and backward, and gradient-checks the kernel. Every
 kernel works through `xp`, so the same code runs on NumPy and CuPy.
 
-    attention.py        softmax attention, one op (lesson 04)     reference F.scaled_dot_product_attention
-    flash_attention.py  blocked attention, online softmax, O(T) saved memory (lesson 04)
-    lstm.py             the LSTM cell (lesson 02)                 reference nn.recurrent.lstm_cell
-    layer_norm.py       layer normalisation (lesson 07)           reference F.layer_norm
-    linear_gelu.py      the MLP's linear + GELU (lesson 07)       reference F.gelu(F.linear(..))
-    cross_entropy.py    log-softmax + NLL (lesson 10)             reference F.cross_entropy
-    cuda/               the same kernels for the GPU (numba-cuda), docs/cuda.md
+    softmax_attention.py  softmax attention, one op (lesson 04)   reference F.scaled_dot_product_attention
+    flash_attention.py    blocked attention, online softmax, O(T) saved memory (lesson 04)
+    lstm.py               the LSTM cell (lesson 02)               reference nn.recurrent.lstm_cell
+    layer_norm.py         layer normalisation (lesson 07)         reference F.layer_norm
+    linear_gelu.py        the MLP's linear + GELU (lesson 07)     reference F.gelu(F.linear(..))
+    cross_entropy.py      log-softmax + NLL (lesson 10)           reference F.cross_entropy
+    cuda/                 the same kernels for the GPU (numba-cuda), docs/cuda.md
 
 Import each op from its module (the package imports nothing itself, so importing one
-kernel never pulls in the others, and `tinytx.kernels.attention` stays the module):
+kernel never pulls in the others, and `tinytx.kernels.softmax_attention` stays the module):
 
     >>> import tinytx as tx
-    >>> from tinytx.kernels.attention import attention
+    >>> from tinytx.kernels.softmax_attention import attention
     >>> x = tx.randn(1, 2, 6, 4)                               # (B, H, T, D)
     >>> attention(x, x, x, is_causal=True).shape
     (1, 2, 6, 4)

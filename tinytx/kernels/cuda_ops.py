@@ -11,16 +11,16 @@ from .linear import linear
 
 def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, training=True,
               is_causal=False, scale=None, bias=None):
-    """FlashAttention-2 on the GPU (attention.py), as `kernels.attention.attention`
-    (without a score bias: `attention_supports` says so)."""
-    from .cuda import attention as kernel
+    """FlashAttention-2 on the GPU (flash_attention.py), as
+    `kernels.softmax_attention.attention` (without a score bias: `attention_supports` says so)."""
+    from .cuda import flash_attention as kernel
     return kernel.attention(q, k, v, mask=mask, similarity=similarity, dropout_p=dropout_p,
                             training=training, is_causal=is_causal, scale=scale)
 
 
 def attention_supports(q, k, v, mask=None, dropout_p=0.0, training=True, bias=None, **_):
     """Whether the CUDA attention kernel covers this call (a score bias it does not)."""
-    from .cuda import attention as kernel
+    from .cuda import flash_attention as kernel
     return bias is None and kernel.supports(q, k, v, mask=mask, dropout_p=dropout_p,
                                             training=training)
 

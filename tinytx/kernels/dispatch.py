@@ -40,13 +40,13 @@ from .. import functional as F
 from ..backend import get_device
 from . import cuda_ops as cuda
 from .adam import adam, adam_composed
-from .attention import attention
 from .cross_entropy import cross_entropy
 from .flash_attention import flash_attention
 from .layer_norm import layer_norm
 from .linear import linear
 from .linear_gelu import linear_gelu
 from .lstm import lstm_cell, lstm_step
+from .softmax_attention import attention
 
 
 @dataclass(frozen=True)

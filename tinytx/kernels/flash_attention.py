@@ -34,7 +34,7 @@ import numpy as np
 
 from ..function import Function, unbroadcast
 from ..functional.attention import mask_fill_value
-from .attention import mask_tile, prepare
+from .softmax_attention import mask_tile, prepare
 
 
 class FlashAttention(Function):
@@ -137,7 +137,7 @@ def flash_attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, 
                     is_causal=False, scale=None, block_size=128):
     """Blocked attention with O(T) saved memory; the same result as `attention`.
 
-    Args: as `tinytx.kernels.attention.attention`, plus
+    Args: as `tinytx.kernels.softmax_attention.attention`, plus
         block_size: tile size, an int (queries and keys) or a pair (block_q, block_k).
         dropout_p: must be 0 while training (see the module docstring).
     Shapes: q (B, H, Tq, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, Tq, Dv)
@@ -146,7 +146,7 @@ def flash_attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, 
         raise NotImplementedError(
             f"flash_attention: dropout_p={dropout_p} is not supported by the blocked kernel "
             "(its mask would cost the O(T^2) memory the kernel avoids); use "
-            "tinytx.kernels.attention.attention for attention dropout")
+            "tinytx.kernels.softmax_attention.attention for attention dropout")
     q, k, c, mask = prepare(q, k, v, mask, similarity, scale, is_causal=False)
     bq, bk = (block_size, block_size) if isinstance(block_size, int) else block_size
     op = FlashAttention(c, bq, bk, causal=is_causal)

@@ -35,7 +35,7 @@ Fusing them would save nothing measurable next to the O(T²) core and would dupl
 normalisation's backward.
 
     >>> import tinytx as tx
-    >>> from tinytx.kernels.attention import attention
+    >>> from tinytx.kernels.softmax_attention import attention
     >>> q = k = v = tx.randn(2, 3, 5, 4)                      # (B, H, T, D)
     >>> attention(q, k, v, is_causal=True).shape
     (2, 3, 5, 4)
