@@ -80,7 +80,7 @@ def test_illustration_lines_are_dropped_but_prose_kept():
 
 
 def test_unwrap_paragraphs_keeps_headings_verse_and_paragraph_breaks():
-    from tinytx.data.quixote import unwrap_paragraphs
+    from tinytx.data.gutenberg import unwrap_paragraphs
     text = ("CHAPTER I.\nOF THE CURATE  \n\n\n\nIn a village of\nLa Mancha, there\n"
             "lived a knight.\n  \nHe rode.\n\n    O Book! thou make\n    To question\n")
     assert unwrap_paragraphs(text) == (

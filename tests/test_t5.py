@@ -11,7 +11,8 @@ from safetensors.numpy import load_file, save_file
 import tinytx as tx
 from tinytx.checkpoint import load_t5, load_t5_tokenizer, save_t5
 from tinytx.generate import beam_search_seq2seq, generate_seq2seq
-from tinytx.models.t5 import T5, T5Attention, T5Config, relative_position_bucket, rms_norm
+from tinytx.models.t5 import T5, T5Config, rms_norm
+from tinytx.models.t5_attention import T5Attention, relative_position_bucket
 from tinytx.tokenizer.unigram import UnigramTokenizer, parse_model, write_model
 
 SRC = np.array([[5, 9, 33, 12, 7, 40, 22, 8, 1, 0, 0], [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 1]])

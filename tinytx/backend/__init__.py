@@ -16,12 +16,14 @@ CudaDevice), so ops never branch on the library or the device's name.
     >>> get_device("cpu").xp.__name__
     'numpy'
 
-The files: device.py (Device, get_device), gpu.py (CuPy on first use, the cuda device's
-random generator), strict.py (the strict device's arrays), memory.py (malloc tuning,
-memory_owner), process.py (the process-wide settings scripts opt into).
+The files: device.py (Device, the base class), backends.py (its three subclasses,
+get_device), gpu.py (CuPy on first use, the cuda device's random generator), strict.py
+(the strict device's arrays), memory.py (malloc tuning, memory_owner), process.py (the
+process-wide settings scripts opt into).
 """
-from .device import (DEVICE_NAMES, CpuDevice, CudaDevice, Device, DeviceUnavailable,
-                     StrictDevice, device_of, get_device, manual_seed)
+from .backends import (DEVICE_NAMES, CpuDevice, CudaDevice, DeviceUnavailable, StrictDevice,
+                       device_of, get_device, manual_seed)
+from .device import Device
 from .gpu import CudaGenerator, cuda_available, load_cupy
 from .memory import keep_freed_memory, memory_owner
 from .process import configure_process

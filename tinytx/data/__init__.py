@@ -22,8 +22,8 @@ from .pairs import (SPECIALS, PairBatch, add_special_tokens, collate_pairs, enco
 from .tokenizers import shared_tokenizer
 from .tatoeba import find_tatoeba, load_tatoeba, read_tatoeba
 from .download import DownloadError, download_file
-from .quixote import (DATA_ENV, OPENING, URLS, check_gutenberg, default_cache_dir,
-                      find_quixote, load_quixote, load_text, normalize_text, strip_gutenberg)
+from .gutenberg import check_gutenberg, load_text, normalize_text, strip_gutenberg
+from .quixote import DATA_ENV, OPENING, URLS, default_cache_dir, find_quixote, load_quixote
 
 __all__ = ["load_quixote", "load_text", "strip_gutenberg", "normalize_text", "find_quixote",
            "default_cache_dir", "download_file", "check_gutenberg", "DownloadError",

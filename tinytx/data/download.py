@@ -54,7 +54,7 @@ def download_file(urls, dest, *, check, opener=None, timeout=TIMEOUT, progress=T
             in follows redirects its own way; `schemes` still applies to `urls`).
         timeout: seconds per connection attempt / read.
         check: `check(data: bytes)`, raising ValueError when the content is wrong (e.g.
-            `tinytx.data.quixote.check_gutenberg`).
+            `tinytx.data.gutenberg.check_gutenberg`).
         progress: show the progress bar (on stderr).
         hint: the last line of the error when every URL fails (how to pass a local file).
         schemes: the URL schemes fetched, first URL and redirects alike (default https

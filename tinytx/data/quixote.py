@@ -1,4 +1,4 @@
-"""Corpora: Don Quixote from Project Gutenberg, fetched once and cached; any other text file.
+"""The corpus: Don Quixote from Project Gutenberg, fetched once and cached.
 
 Introduced in lesson 10 (training a GPT on Don Quixote). The book is Project Gutenberg
 ebook #996 (John Ormsby's translation). `load_quixote` looks for it, in this order:
@@ -9,7 +9,8 @@ ebook #996 (John Ormsby's translation). `load_quixote` looks for it, in this ord
     4. a download from gutenberg.org into the cache (once; then step 3 finds it).
 
 Whatever the source, the text comes back without the UTF-8 byte-order mark, with `\\n` line
-ends, and without Project Gutenberg's header and license footer (`strip_gutenberg`).
+ends, and without Project Gutenberg's header and license footer (`strip_gutenberg`, in
+tinytx/data/gutenberg.py with the other readers of a Gutenberg text).
 The download (`tinytx.data.download.download_file`: https only, redirects kept on the
 site, Content-Length enforced) streams into a temporary file beside the cache file and
 renames it into place only when it is whole and the book is a whole Project Gutenberg
@@ -21,10 +22,8 @@ cached copy (an older version, a damaged disk) is downloaded again, with a print
 saying so; a bad $TINYTX_DATA_DIR copy is a ValueError naming it. An explicit `path` is
 the user's file and is only read (`load_text`).
 
-    >>> strip_gutenberg("header\\n*** START OF THE PROJECT GUTENBERG EBOOK X ***\\n"
-    ...                 "In a village of La Mancha\\n"
-    ...                 "*** END OF THE PROJECT GUTENBERG EBOOK X ***\\nlicense\\n")
-    'In a village of La Mancha\\n'
+    >>> OPENING.startswith("In a village of La Mancha")
+    True
 """
 from __future__ import annotations
 
@@ -33,101 +32,15 @@ import re
 from pathlib import Path
 
 from .download import SCHEMES, download_file
+from .gutenberg import check_gutenberg, load_text, unwrap_paragraphs
 
 FILE_NAME = "quixote.txt"
 DATA_ENV = "TINYTX_DATA_DIR"
 URLS = ("https://www.gutenberg.org/cache/epub/996/pg996.txt",
         "https://www.gutenberg.org/files/996/996-0.txt")
-MIN_BYTES = 1_000_000   # the book is 2.3 MB; anything under 1 MB is an error page or cut off
 
-# Both the modern ("*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***") and older
-# ("***START OF THIS PROJECT GUTENBERG EBOOK ...") spellings; one marker per line.
-_START = re.compile(r"^\*\*\* ?START OF (?:THE|THIS) PROJECT GUTENBERG E(?:BOOK|TEXT).*$",
-                    re.M | re.I)
-_END = re.compile(r"^\*\*\* ?END OF (?:THE|THIS) PROJECT GUTENBERG E(?:BOOK|TEXT).*$",
-                  re.M | re.I)
 _HINT = (f"pass a local copy of the plain-text book instead: load_quixote(path=...) (--data "
          f"PATH in the examples), or put it at ${DATA_ENV}/{FILE_NAME}; get it from {URLS[0]}")
-
-
-def normalize_text(text: str) -> str:
-    """Drop a leading UTF-8 byte-order mark and turn `\\r\\n` and `\\r` line ends into `\\n`.
-
-    >>> normalize_text("\\ufeffa\\r\\nb\\rc")
-    'a\\nb\\nc'
-    """
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def strip_gutenberg(text: str) -> str:
-    """The book inside a Project Gutenberg file: what lies between the START and END lines.
-
-    Everything up to and including the `*** START OF THE PROJECT GUTENBERG EBOOK ... ***`
-    line goes, and everything from the `*** END OF ... ***` line on (the license). The BOM
-    and `\\r\\n` are normalised first; surrounding blank lines are trimmed and the result
-    ends with one newline.
-
-    Raises ValueError when a marker is missing: a text without them is either not a
-    Gutenberg file (use `load_text(path, gutenberg=False)`) or a truncated download,
-    and silently training on license text or half a book is worse than stopping.
-
-    Args:
-        text: the whole file as a str.
-
-    >>> strip_gutenberg("*** START OF THIS PROJECT GUTENBERG EBOOK A ***\\r\\nHi.\\r\\n"
-    ...                 "*** END OF THIS PROJECT GUTENBERG EBOOK A ***")
-    'Hi.\\n'
-    """
-    text = normalize_text(text)
-    start = _START.search(text)
-    end = _END.search(text, start.end()) if start else None
-    if start is None or end is None:
-        missing = "START" if start is None else "END"
-        raise ValueError(f"text: expected a Project Gutenberg file with a '*** {missing} OF THE "
-                         f"PROJECT GUTENBERG EBOOK ... ***' line, got a text without it "
-                         f"({len(text)} characters; a truncated download, or not a Gutenberg "
-                         f"file: then read it with load_text(path, gutenberg=False))")
-    return text[start.end():end.start()].strip("\n") + "\n"
-
-
-def load_text(path, gutenberg="auto") -> str:
-    """Read a UTF-8 text file for training: BOM dropped, `\\n` line ends, Gutenberg stripped.
-
-    Args:
-        path: the file (str or Path).
-        gutenberg: "auto" strips the Project Gutenberg header/footer when the file has a
-            START or END marker (and then needs both); True always strips (raises without
-            markers); False never strips.
-    Raises ValueError naming the file for a byte that is not UTF-8, missing markers, or a
-    file with no text in it (empty or only whitespace: nothing to train on).
-
-    >>> import tempfile, os
-    >>> p = os.path.join(tempfile.mkdtemp(), "poem.txt")
-    >>> _ = open(p, "w", encoding="utf-8").write("\\ufeffHold off! ye weaklings\\r\\n")
-    >>> load_text(p)
-    'Hold off! ye weaklings\\n'
-    """
-    if gutenberg not in ("auto", True, False):
-        raise ValueError(f"gutenberg: expected 'auto', True or False, got {gutenberg!r}")
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"path: expected a text file, but {str(path)!r} does not exist")
-    try:
-        text = normalize_text(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ValueError(f"path: expected UTF-8 text in {str(path)!r}, got a byte that is not "
-                         f"UTF-8 at offset {e.start}") from None
-    marked = _START.search(text) is not None or _END.search(text) is not None
-    if gutenberg is True or (gutenberg == "auto" and marked):
-        try:
-            text = strip_gutenberg(text)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
-    if not text.strip():
-        raise ValueError(f"{path}: expected a text to train on, got "
-                         f"{'an empty file' if not text else 'only whitespace'}"
-                         f"{' between the Gutenberg markers' if marked else ''}")
-    return text
 
 
 def default_cache_dir() -> Path:
@@ -217,51 +130,6 @@ def drop_illustration_lines(text: str) -> str:
     'A knight.\nHe rode.\n'
     """
     return _ILLUSTRATION.sub("", text).lstrip("\n")
-
-
-def unwrap_paragraphs(text: str) -> str:
-    r"""One line per paragraph: undo the hard line wraps of a printed (Gutenberg) text.
-
-    Gutenberg texts break every line near 70 characters, so a model trained on them learns
-    to break lines mid-sentence. The rule, per paragraph (lines between blank lines):
-      * prose: its lines are joined with one space;
-      * headings (no lower-case letter, e.g. "CHAPTER I.\nOF THE INTERVIEW ...") and
-        verse (indented lines) keep their line breaks;
-    paragraphs are separated by exactly one blank line; trailing spaces go.
-
-    >>> unwrap_paragraphs("CHAPTER I.\nOF THE CURATE\n\n\n\nIn a village\nof La Mancha.\n\n"
-    ...                   "    O Book! thou make\n    To question\n")
-    'CHAPTER I.\nOF THE CURATE\n\nIn a village of La Mancha.\n\n    O Book! thou make\n    To question\n'
-    """
-    paragraphs = []
-    for block in _BLANK_LINES.split(text.strip("\n")):
-        lines = [line.rstrip() for line in block.split("\n")]
-        keep = not any(c.islower() for c in block) or any(l[:1] in (" ", "\t") for l in lines)
-        paragraphs.append("\n".join(lines) if keep else " ".join(l.strip() for l in lines))
-    return "\n\n".join(p for p in paragraphs if p) + "\n"
-
-
-_BLANK_LINES = re.compile(r"\n(?:[ \t]*\n)+")
-
-
-def check_gutenberg(data: bytes, min_bytes: int = MIN_BYTES):
-    """Raise ValueError unless `data` is a whole Gutenberg book: over `min_bytes`, UTF-8,
-    a START line near the top and an END line after it (a cut-off file has no END)."""
-    if len(data) <= min_bytes:
-        raise ValueError(f"expected more than {min_bytes} bytes, got {len(data)} "
-                         f"(an error page or a cut-off download)")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"expected UTF-8 text, got a byte that is not UTF-8 at offset "
-                         f"{e.start} (a damaged file)") from None
-    start = _START.search(text, 0, 100_000)
-    if start is None:
-        raise ValueError("expected a '*** START OF THE PROJECT GUTENBERG EBOOK' line near the "
-                         "top, got none (not the plain-text book)")
-    if _END.search(text, start.end()) is None:
-        raise ValueError("expected a '*** END OF THE PROJECT GUTENBERG EBOOK' line after the "
-                         "book, got none (a cut-off download)")
 
 
 # The opening of chapter 1: what the lessons fall back on in --smoke mode when no copy of

@@ -4,10 +4,8 @@ Introduced in lesson 12 (finetuning T5-small as in the report's §7.1; docs/fine
 §6). T5 is the encoder-decoder of lesson 11 with five changes:
 
 1. **No positional table.** Each attention layer adds a learned bias b[h, bucket(j - i)]
-   to its scores, looked up by the *relative* position of key j to query i. Distances
-   are put in buckets (exact up to 8 or 16, then logarithmic up to max_distance); the
-   encoder's buckets are bidirectional (j before and after i differ), the decoder's
-   causal. Only layer 0 of each stack owns a table; its bias is reused by the others.
+   to its scores, by the *relative* position of key j to query i (T5Attention, in
+   tinytx/models/t5_attention.py). Only layer 0 of each stack owns a table.
 2. **RMS LayerNorm** (T5LayerNorm): x / sqrt(mean(x²) + eps) · weight — no mean
    subtraction, no bias.
 3. **No biases** anywhere, and **no 1/√D** inside attention (the init absorbs it).
@@ -35,7 +33,6 @@ generate_seq2seq and beam_search_seq2seq decode it unchanged.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -43,9 +40,9 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..nn import fused
-from ..nn.attention import merge_heads, split_heads
 from ..tensor import Tensor
 from .seq2seq import _heads, attend_mask
+from .t5_attention import T5Attention
 
 
 @dataclass
@@ -97,34 +94,6 @@ def feed_forward_kind(proj: str) -> tuple[str, bool]:
     return act, gated
 
 
-def relative_position_bucket(relative_position: np.ndarray, bidirectional: bool,
-                             num_buckets: int = 32, max_distance: int = 128) -> np.ndarray:
-    """T5's bucket of each relative position j - i (key minus query), in float32 like HF.
-
-    Half the buckets (bidirectional: per direction) hold exact distances 0..max_exact-1;
-    the rest cover max_exact..max_distance logarithmically; farther is the last bucket.
-    Causal: keys after the query (j > i) count as distance 0 (they are masked anyway).
-
-        >>> relative_position_bucket(np.array([-3, 0, 3, 200]), True, 32, 128).tolist()
-        [3, 0, 19, 31]
-    """
-    rel = np.asarray(relative_position, dtype=np.int64)
-    bucket = np.zeros_like(rel)
-    if bidirectional:
-        num_buckets //= 2
-        bucket += (rel > 0) * num_buckets
-        rel = np.abs(rel)
-    else:
-        rel = -np.minimum(rel, 0)
-    max_exact = num_buckets // 2
-    safe = np.maximum(rel, max_exact).astype(np.float32)       # log(0) never computed
-    large = max_exact + (np.log(safe / np.float32(max_exact))
-                         / np.float32(math.log(max_distance / max_exact))
-                         * np.float32(num_buckets - max_exact)).astype(np.int64)
-    large = np.minimum(large, num_buckets - 1)
-    return bucket + np.where(rel < max_exact, rel, large)
-
-
 class T5LayerNorm(nn.Module):
     """RMS norm without mean or bias: x · (mean(x²) + eps)^-½ · weight.
 
@@ -146,60 +115,6 @@ class T5LayerNorm(nn.Module):
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """x / sqrt(mean(x², last axis) + eps) * weight, composed from F ops."""
     return x * ((x * x).mean(axis=-1, keepdims=True) + eps) ** -0.5 * weight
-
-
-class T5Attention(nn.Module):
-    """Multi-head attention with a relative position bias and no 1/√D scaling.
-
-    scores = q kᵀ + bias (+ a large negative value where the mask says "may not attend"),
-    weights = softmax(scores), out = o(weights v). Only a stack's layer 0 has
-    `relative_attention_bias` (num_buckets, H); it computes the bias (1, H, T, S) and
-    returns it so the later layers add the same one.
-    Shapes: x (B, T, C), kv (B, S, C) or None (self-attention), mask bool broadcastable to
-    (B, H, T, S) -> (B, T, C), bias (1, H, T, S) or None
-    """
-
-    def __init__(self, c: T5Config, has_relative_attention_bias: bool, bidirectional: bool):
-        super().__init__()
-        inner, self.n_head, self.bidirectional = c.num_heads * c.d_kv, c.num_heads, \
-            bidirectional
-        self.num_buckets = c.relative_attention_num_buckets
-        self.max_distance = c.relative_attention_max_distance
-        self.q, self.k, self.v = (nn.Linear(c.d_model, inner, bias=False) for _ in range(3))
-        self.o = nn.Linear(inner, c.d_model, bias=False)
-        self.relative_attention_bias = (nn.Embedding(self.num_buckets, c.num_heads)
-                                        if has_relative_attention_bias else None)
-        self.dropout = c.dropout              # on the attention weights
-
-    def compute_bias(self, T: int, S: int, start: int = 0) -> Tensor:
-        """The bias of queries at positions start..start+T-1 on keys 0..S-1: (1, H, T, S)."""
-        i = np.arange(start, start + T)[:, None]
-        j = np.arange(S)[None, :]
-        buckets = relative_position_bucket(j - i, self.bidirectional, self.num_buckets,
-                                           self.max_distance)               # (T, S)
-        table = self.relative_attention_bias
-        idx = Tensor(buckets, device=table.weight.device)
-        return table(idx).permute(2, 0, 1).reshape(1, self.n_head, T, S)   # (T,S,H)->(1,H,T,S)
-
-    def forward(self, x, kv=None, mask=None, bias=None, cache=None, start=0):
-        """`cache` (a LayerCache, generation only): self-attention appends the new keys and
-        values; cross-attention projects the memory once into cache.cross."""
-        q = split_heads(self.q(x), self.n_head)                          # (B, H, T, D)
-        if kv is None:                                                   # self-attention
-            k, v = split_heads(self.k(x), self.n_head), split_heads(self.v(x), self.n_head)
-            if cache is not None:
-                k, v = cache.append(k, v)                                # (B, H, S, D)
-        elif cache is not None and cache.cross is not None:
-            k, v = cache.cross
-        else:
-            k, v = split_heads(self.k(kv), self.n_head), split_heads(self.v(kv), self.n_head)
-            if cache is not None:
-                cache.cross = (k, v)
-        if bias is None and self.relative_attention_bias is not None:
-            bias = self.compute_bias(q.shape[2], k.shape[2], start)
-        y = fused.attention(q, k, v, mask=mask, similarity="dot", bias=bias,     # no 1/√D
-                            dropout_p=self.dropout, training=self.training)
-        return self.o(merge_heads(y)), bias
 
 
 class T5DenseActDense(nn.Module):

@@ -1,4 +1,4 @@
-"""Module and Parameter: the containers that hold a model's weights.
+"""Module: the container that holds a model's weights (Parameters) and its submodules.
 
 Introduced in lesson 01. As in DeZero, a Module registers what is assigned to it: a
 `Parameter` (a trainable leaf tensor) or another `Module` becomes part of the model the
@@ -22,82 +22,22 @@ order). `load_state_dict()` accepts it under any of its names.
     >>> [name for name, _ in Affine().named_parameters()]
     ['w']
 
-Inside `abstract_init()` modules are built without their memory: every weight made with
-`parameter(...)` (all of tinytx's layers) is a placeholder with the right shape and dtype
-and no data (NumPy's zero-stride `broadcast_to`), as PyTorch's meta device or
-accelerate's `init_empty_weights`. `tinytx.checkpoint.load_model` builds such a
-model from a checkpoint's config to compare its shapes with the file's before it
-allocates a model that large. A placeholder model cannot run.
+Parameter and the abstract (memory-less) weights of `abstract_init()` are in
+`tinytx/nn/parameter.py`.
 """
 from __future__ import annotations
 
-import contextlib
 from collections import OrderedDict
 
 import numpy as np
 
 from ..backend import get_device
 from ..tensor import Tensor
+# the weights' side lives in parameter.py; the layers (and checkpoints) import it from here
+from .parameter import (Parameter, abstract_init, building_abstract,  # noqa: F401
+                        parameter, placeholder)
 
 _KINDS = {"param": "Parameter", "module": "Module", "buffer": "buffer Tensor"}
-
-
-class Parameter(Tensor):
-    """A Tensor that is a trainable weight: a leaf with requires_grad=True.
-
-    A Parameter owns its array (a copy of `data`): optimizers update it in place, which
-    must not reach into the array it was made from.
-
-    Args: as `tinytx.tensor` (data, requires_grad=True, device, dtype).
-    """
-
-    __slots__ = ()
-
-    def __init__(self, data, requires_grad: bool = True, device=None, dtype=None):
-        super().__init__(data, requires_grad=requires_grad, device=device, dtype=dtype)
-        self.data = self.data.copy()
-
-    def __repr__(self):
-        return "Parameter containing:\n" + super().__repr__()
-
-
-_ABSTRACT = [False]       # inside abstract_init()
-
-
-@contextlib.contextmanager
-def abstract_init():
-    """Build modules whose weights hold no memory (see the module docstring).
-
-    >>> from tinytx import nn
-    >>> with nn.abstract_init():
-    ...     big = nn.Linear(100_000, 100_000)          # 40 GB if it were real
-    >>> big.weight.shape, big.weight.data.strides
-    ((100000, 100000), (0, 0))
-    """
-    before, _ABSTRACT[0] = _ABSTRACT[0], True
-    try:
-        yield
-    finally:
-        _ABSTRACT[0] = before
-
-
-def building_abstract() -> bool:
-    """Whether modules are being built inside abstract_init()."""
-    return _ABSTRACT[0]
-
-
-def placeholder(shape, dtype) -> np.ndarray:
-    """An array of `shape` and `dtype` that takes no memory (every element the same
-    zero, read-only)."""
-    return np.broadcast_to(np.zeros((), dtype), tuple(shape))
-
-
-def parameter(make, shape, dtype, device=None) -> "Parameter":
-    """A module's weight: `Parameter(make(), device=device)`, or, inside
-    abstract_init(), a placeholder of `shape` and `dtype` (make is not called)."""
-    if _ABSTRACT[0]:
-        return Parameter._make(placeholder(shape, dtype), get_device("cpu"), True)
-    return Parameter(make(), device=device)
 
 
 class Module:
