@@ -81,46 +81,10 @@ def tinytx_step_fn(cfg, threads):
 def torch_step_fn(cfg, threads, device="cpu"):
     """The same GPT in PyTorch eager (SDPA attention); device "cpu" or "cuda"."""
     import torch
-    from torch import nn as tnn
+    from torch_gpt import torch_gpt
     torch.set_num_threads(threads)
     n_layer, n_head, n_embd, T, B, V, dropout = cfg
-
-    class Block(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ln_1, self.ln_2 = tnn.LayerNorm(n_embd), tnn.LayerNorm(n_embd)
-            self.c_attn, self.c_proj = tnn.Linear(n_embd, 3 * n_embd), tnn.Linear(n_embd, n_embd)
-            self.mlp = tnn.Sequential(tnn.Linear(n_embd, 4 * n_embd), tnn.GELU(approximate="tanh"),
-                                      tnn.Linear(4 * n_embd, n_embd), tnn.Dropout(dropout))
-            self.drop = tnn.Dropout(dropout)
-
-        def forward(self, x):
-            Bx, Tx, C = x.shape
-            q, k, v = self.c_attn(self.ln_1(x)).split(n_embd, dim=2)
-            q, k, v = (t.view(Bx, Tx, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))
-            y = torch.nn.functional.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=dropout if self.training else 0.0)
-            x = x + self.drop(self.c_proj(y.transpose(1, 2).reshape(Bx, Tx, C)))
-            return x + self.mlp(self.ln_2(x))
-
-    class TorchGPT(tnn.Module):
-        def __init__(self):
-            super().__init__()
-            self.wte, self.wpe = tnn.Embedding(V, n_embd), tnn.Embedding(T, n_embd)
-            self.drop = tnn.Dropout(dropout)
-            self.h = tnn.ModuleList([Block() for _ in range(n_layer)])
-            self.ln_f = tnn.LayerNorm(n_embd)
-            self.lm_head = tnn.Linear(n_embd, V, bias=False)
-            self.lm_head.weight = self.wte.weight
-
-        def forward(self, idx, targets):
-            x = self.drop(self.wte(idx) + self.wpe(torch.arange(idx.shape[1], device=idx.device)))
-            for b in self.h:
-                x = b(x)
-            logits = self.lm_head(self.ln_f(x))
-            return torch.nn.functional.cross_entropy(logits.view(-1, V), targets.view(-1))
-
-    model = TorchGPT().to(device)
+    model = torch_gpt(n_layer, n_head, n_embd, T, V, dropout).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.1)
 
     def step(x, y):
