@@ -1,71 +1,17 @@
 """Attention: the masks, the composed reference, and the fused and blocked kernels pinned
-to it (forward and backward, float64, 1e-10), gradient checks, the fully-masked-row rule,
-dropout, broadcasting and errors. Small shapes: the whole file runs in seconds."""
+to it (forward and backward, float64, 1e-10), the fully-masked-row rule, broadcasting,
+dtypes and errors, and every model reaching the one attention op. Small shapes: the whole
+file runs in seconds. Gradient checks, dropout and the score bias: test_attention_grads.py."""
 import numpy as np
 import pytest
+from attention_cases import (KERNELS, MASKS, SHAPES, SIMILARITIES, B, D, H, assert_all_close,
+                             blocked, make_mask, qkv, run)
 
 import tinytx as tx
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
 from tinytx.kernels.flash_attention import flash_attention
 from tinytx.kernels.softmax_attention import attention, cached_causal_mask
-
-SIMILARITIES = ["scaled_dot", "dot", "cosine"]
-MASKS = ["none", "causal", "padding", "causal+padding", "full_rows"]
-SHAPES = {"self": (11, 11), "cross": (7, 13), "more_queries": (13, 6)}   # (Tq, Tk)
-B, H, D = 2, 2, 5
-
-
-def blocked(q, k, v, **kw):
-    return flash_attention(q, k, v, block_size=4, **kw)
-
-
-def blocked_rect(q, k, v, **kw):  # tiles of 3 queries x 5 keys
-    return flash_attention(q, k, v, block_size=(3, 5), **kw)
-
-
-def fused_rows(q, k, v, **kw):  # causal row blocks of 4 queries
-    return attention(q, k, v, block_size=4, **kw)
-
-
-KERNELS = {"fused": attention, "fused_rows": fused_rows, "blocked": blocked,
-           "blocked_rect": blocked_rect}
-
-
-def make_mask(kind, Tq, Tk, device, rng):
-    """-> (mask for the kernels, is_causal, the same mask spelled out for the reference)."""
-    causal = causal_mask(Tq, device, Tk)
-    pad = padding_mask(np.array([Tk, Tk // 2]), S=Tk, device=device)
-    if kind == "none":
-        return None, False, None
-    if kind == "causal":
-        return None, True, causal
-    if kind == "padding":
-        return pad, False, pad
-    if kind == "causal+padding":
-        return pad, True, combine_masks(causal, pad)
-    m = rng.random((B, 1, Tq, Tk)) > 0.4                   # "full_rows": random, with
-    m[0, :, 1], m[1, :, 3] = False, False                   # two queries seeing no key
-    m = tx.tensor(m, device=device)
-    return m, False, m
-
-
-def run(fn, arrays, device, upstream):
-    """Output and gradients of q, k, v under one upstream gradient."""
-    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
-    y = fn(*xs)
-    y.backward(tx.tensor(upstream, device=device))
-    return [y.numpy()] + [x.device.to_host(x.grad) for x in xs]
-
-
-def qkv(rng, Tq, Tk, dtype=np.float64):
-    return [rng.standard_normal((B, H, T, D)).astype(dtype) for T in (Tq, Tk, Tk)]
-
-
-def assert_all_close(got, want, tol=1e-10):
-    for name, a, b in zip(["out", "dq", "dk", "dv"], got, want):
-        assert not np.isnan(a).any(), f"{name} has NaN"
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol, err_msg=name)
 
 
 # -- masks ------------------------------------------------------------------------------------
@@ -150,97 +96,6 @@ def test_module_weights_reproduce_its_output(device, causal):
     np.testing.assert_allclose(y.numpy(), mha(x).numpy(), atol=1e-12)
 
 
-# -- gradient checks ----------------------------------------------------------------------------
-IMPLS = {"composed": scaled_dot_product_attention,
-         "fused": lambda q, k, v, **kw: attention(q, k, v, block_size=2, **kw),
-         "blocked": lambda q, k, v, **kw: flash_attention(q, k, v, block_size=2, **kw)}
-
-
-def _gradcheck(device, fn, mask_kind, seed=0):
-    rng = np.random.default_rng(seed)
-    Tq, Tk = 5, 4
-    arrays = [rng.standard_normal((1, 2, T, 3)) for T in (Tq, Tk, Tk)]
-    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
-    causal = causal_mask(Tq, device, Tk)
-    pad = padding_mask(np.array([3]), S=Tk, device=device)
-    full_row = tx.tensor(np.array([[1, 1, 0, 1]] * 2 + [[0, 0, 0, 0]] + [[0, 1, 1, 1]] * 2,
-                                  bool), device=device)
-    mask = {"none": None, "causal": causal, "padding": pad, "full_rows": full_row,
-            "causal+padding": combine_masks(causal, pad)}[mask_kind]
-    assert tx.gradcheck(lambda q, k, v: fn(q, k, v, mask=mask), xs)
-
-
-@pytest.mark.parametrize("impl", sorted(IMPLS))
-@pytest.mark.parametrize("similarity", SIMILARITIES)
-def test_gradcheck_similarities(device, impl, similarity):
-    fn = IMPLS[impl]
-    _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, similarity=similarity),
-               "causal+padding")
-
-
-@pytest.mark.parametrize("impl", sorted(IMPLS))
-@pytest.mark.parametrize("mask_kind", ["none", "causal", "padding", "full_rows"])
-def test_gradcheck_masks(device, impl, mask_kind):
-    _gradcheck(device, IMPLS[impl], mask_kind, seed=1)
-
-
-def test_gradcheck_is_causal(device):
-    for fn in (IMPLS["fused"], IMPLS["blocked"]):
-        _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, is_causal=True),
-                   "padding")
-
-
-def test_gradcheck_cosine_temperature(device):
-    for fn in IMPLS.values():
-        _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask,
-                                                    similarity="cosine", scale=5.0), "none")
-
-
-# -- dropout ------------------------------------------------------------------------------------
-def _seeded(fn, seed=7):
-    def call(*xs):
-        tx.manual_seed(seed)
-        return fn(*xs)
-    return call
-
-
-@pytest.mark.parametrize("mask_kind", ["none", "causal+padding", "full_rows"])
-def test_fused_dropout_equals_composed_with_the_same_seed(device, mask_kind):
-    rng = np.random.default_rng(3)
-    Tq, Tk = 6, 7
-    arrays, upstream = qkv(rng, Tq, Tk), rng.standard_normal((B, H, Tq, D))
-    mask, is_causal, full = make_mask(mask_kind, Tq, Tk, device, rng)
-    want = run(_seeded(lambda q, k, v: scaled_dot_product_attention(
-        q, k, v, mask=full, dropout_p=0.3)), arrays, device, upstream)
-    got = run(_seeded(lambda q, k, v: attention(q, k, v, mask=mask, is_causal=is_causal,
-                                                dropout_p=0.3, block_size=4)),
-              arrays, device, upstream)
-    assert_all_close(got, want)
-    dropped = run(_seeded(lambda q, k, v: attention(q, k, v, dropout_p=0.3)),
-                  arrays, device, upstream)
-    assert np.abs(dropped[0] - run(attention, arrays, device, upstream)[0]).max() > 1e-3
-
-
-def test_dropout_gradcheck_and_eval_mode(device):
-    for fn in (scaled_dot_product_attention, IMPLS["fused"]):
-        _gradcheck(device, lambda q, k, v, mask: fn(q, k, v, mask=mask, dropout_p=0.4),
-                   "causal+padding")
-    _gradcheck(device, lambda q, k, v, mask: IMPLS["fused"](q, k, v, mask=mask, dropout_p=0.4,
-                                                            is_causal=True), "padding")
-    rng = np.random.default_rng(4)
-    arrays, upstream = qkv(rng, 5, 5), rng.standard_normal((B, H, 5, D))
-    off = run(lambda q, k, v: attention(q, k, v, dropout_p=0.5, training=False),
-              arrays, device, upstream)
-    assert_all_close(off, run(attention, arrays, device, upstream))
-
-
-def test_blocked_refuses_dropout_while_training(device):
-    q = tx.randn(1, 1, 3, 2, device=device)
-    with pytest.raises(NotImplementedError, match="dropout"):
-        flash_attention(q, q, q, dropout_p=0.1)
-    flash_attention(q, q, q, dropout_p=0.1, training=False)    # eval: no dropout, fine
-
-
 # -- broadcasting, dtypes, errors ------------------------------------------------------------------
 @pytest.mark.parametrize("kernel", sorted(KERNELS))
 def test_broadcast_heads_and_masks(device, kernel):
@@ -313,28 +168,6 @@ def test_errors(device):
             attention(q, q, q, mask=causal_mask(4))
     with pytest.raises(TypeError, match="padding_mask"):
         padding_mask(np.ones((2, 3), dtype=np.float32))
-
-
-# -- an additive score bias (T5's relative positions) -------------------------------------------
-@pytest.mark.parametrize("mask_kind", ["none", "causal+padding"])
-@pytest.mark.parametrize("rows", [64, 4])               # one block, or causal row blocks
-def test_a_score_bias_equals_the_composed_one_with_its_gradient(device, mask_kind, rows):
-    """S = c·QKᵀ + A in the fused kernel, A broadcast over the batch (1, H, Tq, Tk) as T5
-    gives it: output and the gradients of q, k, v and A equal the composed reference."""
-    rng = np.random.default_rng(5)
-    Tq, Tk = 7, 9
-    arrays = qkv(rng, Tq, Tk) + [rng.standard_normal((1, H, Tq, Tk))]
-    upstream = rng.standard_normal((B, H, Tq, D))
-    mask, is_causal, full = make_mask(mask_kind, Tq, Tk, device, rng)
-    want = run(lambda q, k, v, a: scaled_dot_product_attention(
-        q, k, v, mask=full, similarity="dot", bias=a), arrays, device, upstream)
-    got = run(lambda q, k, v, a: attention(q, k, v, mask=mask, is_causal=is_causal,
-                                           similarity="dot", bias=a, block_size=rows),
-              arrays, device, upstream)
-    for name, a, b in zip(["out", "dq", "dk", "dv", "dbias"], got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10, err_msg=name)
-    xs = [tx.tensor(a, device=device, requires_grad=True) for a in arrays]
-    assert tx.gradcheck(lambda q, k, v, a: attention(q, k, v, mask=mask, bias=a), xs)
 
 
 def test_every_model_attends_through_the_one_attention_op(monkeypatch):

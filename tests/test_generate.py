@@ -1,51 +1,18 @@
 """Generation: KV-cached decoding pinned to uncached decoding (logits and tokens, GPT and
 Seq2Seq, past the context limit), the logits processors on hand-built logits, stop
-conditions, beam search (width 1 = greedy, exhaustive search on a toy model, n-gram
-blocking) and the bad-input behaviours."""
-import itertools
-
+conditions and the bad-input behaviours. Beam search is tests/test_beam_search.py."""
 import numpy as np
 import pytest
+from random_models import SRC, random_gpt, random_prompts, random_seq2seq
 
 import tinytx as tx
 from tinytx.generate import (apply_temperature, beam_search, beam_search_seq2seq, generate,
-                             generate_seq2seq, generate_text, no_repeat_ngram_mask,
-                             sample_next, top_k_filter, top_p_filter)
-from tinytx.generate.beam import beam_loop
-from tinytx.generate import gpt_stepper, inference, seq2seq_stepper
-from tinytx.models import GPT, GPTConfig, Seq2Seq, Seq2SeqConfig
+                             generate_seq2seq, generate_text, gpt_stepper, inference,
+                             no_repeat_ngram_mask, sample_next, seq2seq_stepper, top_k_filter,
+                             top_p_filter)
 from tinytx.nn.kv_cache import KVCache
 from tinytx.tokenizer import BasicTokenizer
 
-V = 24
-
-
-def _randomize(model, seed, device="cpu", dtype="float64"):
-    """Weights ~ N(0, 0.5²): a random model with peaked (not near-uniform) predictions."""
-    model.to(device=device, dtype=dtype)
-    rng = np.random.default_rng(seed)
-    for p in model.parameters():
-        p.data = p.device.asarray(rng.normal(0, 0.5, p.shape), dtype=p.dtype)
-    return model
-
-
-def _gpt(seed=0, device="cpu", dtype="float64", block_size=8, vocab_size=V):
-    cfg = GPTConfig(block_size=block_size, vocab_size=vocab_size, n_layer=2, n_head=2,
-                    n_embd=16)
-    return _randomize(GPT(cfg), seed, device, dtype)
-
-
-def _s2s(seed=0, device="cpu", dtype="float64", max_len=8):
-    cfg = Seq2SeqConfig(vocab_size=V, n_embd=16, n_head=2, n_encoder_layer=1,
-                        n_decoder_layer=2, dropout=0.1, max_len=max_len)
-    return _randomize(Seq2Seq(cfg), seed, device, dtype)
-
-
-def _prompts(B=3, T=5, seed=1):
-    return np.random.default_rng(seed).integers(0, V, (B, T))
-
-
-SRC = np.array([[3, 4, 5, 6, 0], [7, 8, 9, 0, 0]])
 SAMPLING = [dict(greedy=True), dict(rng=3), dict(rng=4, temperature=1.7, top_k=5),
             dict(rng=5, top_p=0.8, temperature=0.7), dict(temperature=0)]
 
@@ -53,9 +20,9 @@ SAMPLING = [dict(greedy=True), dict(rng=3), dict(rng=4, temperature=1.7, top_k=5
 # -- the KV cache: the same logits and tokens as recomputing the context --------------------
 
 @pytest.mark.parametrize("capacity", ["block", None])
-def test_cached_logits_match_uncached_each_step_gpt(capacity):
-    model = _gpt(dtype="float32", block_size=8)
-    ids = _prompts(2, 3)
+def test_cached_logits_match_uncached_each_stepgpt(capacity):
+    model = random_gpt(dtype="float32", block_size=8)
+    ids = random_prompts(2, 3)
     with inference(model):
         cached, plain = gpt_stepper(model), gpt_stepper(model, use_cache=False)
         if capacity is None:
@@ -68,7 +35,7 @@ def test_cached_logits_match_uncached_each_step_gpt(capacity):
 
 
 def test_cached_logits_match_uncached_each_step_seq2seq():
-    model = _s2s(dtype="float32", max_len=6)
+    model = random_seq2seq(dtype="float32", max_len=6)
     ids = np.ones((2, 1), dtype=np.int64)
     with inference(model):
         memory = model.encode(tx.tensor(SRC), tx.tensor(SRC != 0))
@@ -82,17 +49,17 @@ def test_cached_logits_match_uncached_each_step_seq2seq():
 
 
 @pytest.mark.parametrize("kwargs", SAMPLING)
-def test_cached_generation_equals_uncached_gpt(kwargs):
-    model = _gpt()
-    a = generate(model, _prompts(), 20, use_cache=True, **kwargs)   # 5 + 20 > 8
-    b = generate(model, _prompts(), 20, use_cache=False, **kwargs)
+def test_cached_generation_equals_uncachedgpt(kwargs):
+    model = random_gpt()
+    a = generate(model, random_prompts(), 20, use_cache=True, **kwargs)   # 5 + 20 > 8
+    b = generate(model, random_prompts(), 20, use_cache=False, **kwargs)
     assert a.shape == (3, 25)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 @pytest.mark.parametrize("kwargs", SAMPLING)
 def test_cached_generation_equals_uncached_seq2seq(kwargs):
-    model = _s2s(max_len=6)
+    model = random_seq2seq(max_len=6)
     a = generate_seq2seq(model, SRC, SRC != 0, 1, None, 12, use_cache=True, **kwargs)
     b = generate_seq2seq(model, SRC, SRC != 0, 1, None, 12, use_cache=False, **kwargs)
     assert a.shape == (2, 13)
@@ -100,20 +67,20 @@ def test_cached_generation_equals_uncached_seq2seq(kwargs):
 
 
 def test_cached_generation_on_each_device(device):
-    model = _gpt(device=device.name, dtype="float32")
-    a = generate(model, _prompts(), 12, rng=0, top_k=6)
-    b = generate(model, _prompts(), 12, rng=0, top_k=6, use_cache=False)
+    model = random_gpt(device=device.name, dtype="float32")
+    a = generate(model, random_prompts(), 12, rng=0, top_k=6)
+    b = generate(model, random_prompts(), 12, rng=0, top_k=6, use_cache=False)
     assert a.device is device
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-    s2s = _s2s(device=device.name, dtype="float32")
+    s2s = random_seq2seq(device=device.name, dtype="float32")
     a = beam_search_seq2seq(s2s, SRC, SRC != 0, 1, 2, 9, beam_width=3)
     b = beam_search_seq2seq(s2s, SRC, SRC != 0, 1, 2, 9, beam_width=3, use_cache=False)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
 def test_cache_reorder_follows_rows():
-    model = _gpt()
-    ids, rows = _prompts(3, 4), np.array([2, 0, 0])
+    model = random_gpt()
+    ids, rows = random_prompts(3, 4), np.array([2, 0, 0])
     with inference(model):
         step = gpt_stepper(model)
         step(ids)
@@ -123,7 +90,7 @@ def test_cache_reorder_follows_rows():
 
 
 def test_cache_needs_no_grad():
-    model = _gpt()
+    model = random_gpt()
     with pytest.raises(RuntimeError, match="no_grad"):
         model(tx.tensor([[1, 2]]), cache=KVCache(2, 8))
     with pytest.raises(ValueError, match="layers"):
@@ -132,7 +99,7 @@ def test_cache_needs_no_grad():
 
 
 def test_cache_length_past_block_size_is_an_error():
-    model, cache = _gpt(), KVCache(2, 8)
+    model, cache = random_gpt(), KVCache(2, 8)
     with tx.no_grad():
         model(tx.tensor([[1] * 6]), cache=cache)
         with pytest.raises(ValueError, match="block_size 8"):
@@ -179,12 +146,12 @@ def test_temperature():
         with pytest.raises(ValueError, match="temperature"):
             apply_temperature(np.zeros(3), bad)
         with pytest.raises(ValueError, match="temperature"):
-            generate(_gpt(), [1, 2], 2, temperature=bad)
+            generate(random_gpt(), [1, 2], 2, temperature=bad)
     with pytest.raises(ValueError, match="greedy"):
         apply_temperature(np.zeros(3), 0)
-    model = _gpt()                                           # 0 means greedy
-    np.testing.assert_array_equal(generate(model, _prompts(), 6, temperature=0).numpy(),
-                                  generate(model, _prompts(), 6, greedy=True).numpy())
+    model = random_gpt()                                           # 0 means greedy
+    np.testing.assert_array_equal(generate(model, random_prompts(), 6, temperature=0).numpy(),
+                                  generate(model, random_prompts(), 6, greedy=True).numpy())
 
 
 def test_sample_next_is_seeded_and_follows_the_probabilities():
@@ -214,7 +181,7 @@ def test_no_repeat_ngram_mask():
 # -- the generate loop: prompts, stops, arguments -------------------------------------------
 
 def test_long_prompt_is_cropped_and_kept():
-    model, long = _gpt(block_size=8), _prompts(2, 12)
+    model, long = random_gpt(block_size=8), random_prompts(2, 12)
     out = generate(model, long, 5, greedy=True).numpy()
     np.testing.assert_array_equal(out[:, :12], long)
     cropped = generate(model, long[:, -8:], 5, greedy=True).numpy()
@@ -222,7 +189,7 @@ def test_long_prompt_is_cropped_and_kept():
 
 
 def test_empty_prompt_starts_from_start_token():
-    model = _gpt()
+    model = random_gpt()
     out = generate(model, [], 4, greedy=True, start_token=7).numpy()
     np.testing.assert_array_equal(out, generate(model, [7], 4, greedy=True).numpy())
     assert out.shape == (1, 5)
@@ -230,7 +197,7 @@ def test_empty_prompt_starts_from_start_token():
 
 
 def test_stop_tokens_end_rows_and_pad():
-    model, prompts = _gpt(), _prompts()
+    model, prompts = random_gpt(), random_prompts()
     free = generate(model, prompts, 10, greedy=True).numpy()
     stop = int(free[0, 7])                                   # row 0's 3rd new token
     out = generate(model, prompts, 10, greedy=True, stop_tokens=[stop], pad_id=99).numpy()
@@ -242,7 +209,7 @@ def test_stop_tokens_end_rows_and_pad():
 
 
 def test_stop_strings_and_generate_text():
-    model, tok = _gpt(vocab_size=128, block_size=16), BasicTokenizer()   # ASCII: 1 char/id
+    model, tok = random_gpt(vocab_size=128, block_size=16), BasicTokenizer()   # ASCII: 1 char/id
     prompt = "Don Q"
     free = generate_text(model, tok, prompt, 12, greedy=True)
     stop = free[4:6]
@@ -259,7 +226,7 @@ def test_stop_strings_and_generate_text():
 
 
 def test_bad_arguments():
-    model = _gpt()
+    model = random_gpt()
     with pytest.raises(ValueError, match="max_new_tokens.*-1"):
         generate(model, [1], -1)
     with pytest.raises(ValueError, match="idx.*float"):
@@ -269,14 +236,14 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="beam_width.*0"):
         beam_search(model, [1], 2, beam_width=0)
     with pytest.raises(ValueError, match="src_mask"):
-        generate_seq2seq(_s2s(), SRC, SRC[:, :2] != 0, 1, 2, 3)
+        generate_seq2seq(random_seq2seq(), SRC, SRC[:, :2] != 0, 1, 2, 3)
     assert generate(model, [1, 2], 0).numpy().tolist() == [[1, 2]]
-    np.testing.assert_array_equal(generate(model, _prompts(), 5, rng=0, top_k=1000).numpy(),
-                                  generate(model, _prompts(), 5, rng=0).numpy())
+    np.testing.assert_array_equal(generate(model, random_prompts(), 5, rng=0, top_k=1000).numpy(),
+                                  generate(model, random_prompts(), 5, rng=0).numpy())
 
 
 def test_generation_runs_in_eval_mode_and_restores_it():
-    model = _s2s()                                           # dropout 0.1
+    model = random_seq2seq()                                           # dropout 0.1
     model.train()
     a = generate_seq2seq(model, SRC, SRC != 0, 1, 2, 8, greedy=True)
     assert model.training and all(m.training for m in model.modules())
@@ -284,81 +251,3 @@ def test_generation_runs_in_eval_mode_and_restores_it():
     b = generate_seq2seq(model, SRC, SRC != 0, 1, 2, 8, greedy=True)
     assert not model.training
     np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-# -- beam search ---------------------------------------------------------------------------
-
-@pytest.mark.parametrize("use_cache", [True, False])
-def test_beam_width_one_is_greedy(use_cache):
-    model, prompts = _gpt(), _prompts()
-    greedy = generate(model, prompts, 12, greedy=True).numpy()
-    beam = beam_search(model, prompts, 12, beam_width=1, use_cache=use_cache).numpy()
-    np.testing.assert_array_equal(beam, greedy)
-    eos = int(greedy[1, 8])
-    greedy = generate(model, prompts, 12, greedy=True, stop_tokens=eos).numpy()
-    beam = beam_search(model, prompts, 12, beam_width=1, eos_id=eos).numpy()
-    np.testing.assert_array_equal(beam, greedy)
-    s2s = _s2s()
-    np.testing.assert_array_equal(
-        beam_search_seq2seq(s2s, SRC, SRC != 0, 1, 2, 10, beam_width=1).numpy(),
-        generate_seq2seq(s2s, SRC, SRC != 0, 1, 2, 10, greedy=True).numpy())
-
-
-def test_beam_search_cached_equals_uncached_past_block_size():
-    model = _gpt()
-    a, sa = beam_search(model, _prompts(), 10, beam_width=3, eos_id=5, return_scores=True)
-    b, sb = beam_search(model, _prompts(), 10, beam_width=3, eos_id=5, use_cache=False,
-                        return_scores=True)
-    np.testing.assert_array_equal(a.numpy(), b.numpy())
-    np.testing.assert_allclose(sa, sb, rtol=1e-12)
-
-
-class _Markov:
-    """A toy 'model': next-token log-probs depend on the last token only."""
-
-    def __init__(self, V, seed):
-        self.logp = np.log(np.random.default_rng(seed).dirichlet(np.ones(V) * 0.5, V))
-
-    def __call__(self, ids):
-        return self.logp[ids[:, -1]]
-
-    def reorder(self, rows):
-        pass
-
-
-@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
-def test_wide_beam_is_exhaustive_search(length_penalty):
-    Vt, L, eos = 4, 4, 3
-    step = _Markov(Vt, seed=2)
-    best = (-np.inf, None)
-    for n in range(1, L + 1):                                # every sequence of length <= L
-        for seq in itertools.product(range(Vt), repeat=n):
-            if eos in seq[:-1] or (n < L and seq[-1] != eos):
-                continue
-            s = sum(step.logp[a, b] for a, b in zip((0,) + seq, seq))
-            best = max(best, (s / n ** length_penalty, list(seq)))
-    score, hyp = beam_loop(step, np.zeros((1, 1), np.int64), L, Vt ** L, length_penalty,
-                           0, eos)[0]
-    assert hyp == best[1]
-    assert score == pytest.approx(best[0])
-    greedy_score, _ = beam_loop(step, np.zeros((1, 1), np.int64), L, 1, length_penalty,
-                                0, eos)[0]
-    assert greedy_score <= score
-
-
-def _repeats_an_ngram(seq, T0, n):
-    """Whether a new token of seq completed an n-gram that was already in seq."""
-    return any(tuple(seq[i:i + n]) in {tuple(seq[j:j + n]) for j in range(i)}
-               for i in range(max(T0 - n + 1, 0), len(seq) - n + 1))
-
-
-@pytest.mark.parametrize("n", [1, 2, 3])
-def test_no_repeat_ngram_size_in_beam_search_and_generate(n):
-    model, prompt = _gpt(vocab_size=6, block_size=32), [1, 2, 1]
-    steps = 3 if n == 1 else 12                              # n = 1: only 4 unused tokens
-    free = beam_search(model, [prompt], steps, beam_width=3).numpy()[0].tolist()
-    assert _repeats_an_ngram(free, 3, n)                     # the test has teeth
-    out = beam_search(model, [prompt], steps, 3, no_repeat_ngram_size=n).numpy()[0]
-    assert len(out) == 3 + steps and not _repeats_an_ngram(out.tolist(), 3, n)
-    out = generate(model, [prompt], steps, rng=0, no_repeat_ngram_size=n).numpy()[0]
-    assert len(out) == 3 + steps and not _repeats_an_ngram(out.tolist(), 3, n)

@@ -1,5 +1,5 @@
-"""Tokenizer API: round trips, split patterns, special tokens, files, errors, CLI."""
-import inspect
+"""Tokenizer API: round trips, special tokens, files, errors, CLI. The split patterns are
+tests/test_tokenizer_patterns.py."""
 import os
 import subprocess
 import sys
@@ -7,11 +7,9 @@ import warnings
 from pathlib import Path
 
 import pytest
-import regex
 from hypothesis import given, settings, strategies as st
 
-from tinytx.tokenizer import (GPT2_SPLIT_PATTERN, GPT4_SPLIT_PATTERN, BasicTokenizer,
-                              RegexTokenizer, load)
+from tinytx.tokenizer import BasicTokenizer, RegexTokenizer, load
 from tinytx.tokenizer.__main__ import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,49 +72,6 @@ def test_lone_surrogates_get_a_clear_error(tok, method):
     target = RegexTokenizer() if method == "train" else tok
     with pytest.raises(ValueError, match=r"text: .*UTF-8.*surrogate '\\ud800' at index 5"):
         getattr(target, method)(*args)
-
-
-# ------------------------------------------------------------- split patterns
-def test_gpt4_pattern_is_tiktokens_cl100k():
-    assert GPT4_SPLIT_PATTERN == (
-        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++"""
-        r"""[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
-    openai = pytest.importorskip("tiktoken_ext.openai_public")  # no download needed
-    assert GPT4_SPLIT_PATTERN in inspect.getsource(openai.cl100k_base)
-
-
-@pytest.mark.parametrize("pattern, text, chunks", [
-    (GPT4_SPLIT_PATTERN, "Hello've world123 how's  are you!!!?\n\n  x",
-     ["Hello", "'ve", " world", "123", " how", "'s", " ", " are", " you", "!!!?\n\n", " ", " x"]),
-    (GPT4_SPLIT_PATTERN, "I'LL 12345 a\r\nb  ", ["I", "'LL", " ", "123", "45", " a", "\r\n", "b",
-                                                 "  "]),
-    (GPT4_SPLIT_PATTERN, "¿Qué?  ok", ["¿Qué", "?", " ", " ok"]),
-    (GPT2_SPLIT_PATTERN, "I'LL 12345 a\r\nb  ", ["I", "'", "LL", " 12345", " a", "\r", "\n", "b",
-                                                 "  "]),
-])
-def test_split_examples(pattern, text, chunks):
-    assert RegexTokenizer(pattern)._split(text) == chunks
-
-
-GPT2_ORIGINAL = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-
-
-@settings(max_examples=200, deadline=None)
-@given(text=st.text(alphabet=" \t\n\r'sdmtlvreaZ9.!é", max_size=60) | UNICODE)
-def test_gpt2_pattern_splits_like_the_original_release(text):
-    assert regex.findall(GPT2_SPLIT_PATTERN, text) == regex.findall(GPT2_ORIGINAL, text)
-
-
-def test_no_merge_crosses_a_chunk():
-    text = "dog. dog! dog? dog. dog.dog.dog."
-    tok = RegexTokenizer()
-    tok.train(text, 256 + 4)  # all the merges this text has
-    chunks = [c.encode("utf-8") for c in tok._split(text)]
-    for idx in tok.merges.values():
-        assert any(tok.vocab[idx] in c for c in chunks), tok.vocab[idx]
-    basic = BasicTokenizer()
-    basic.train(text, 256 + 14)
-    assert any(not any(basic.vocab[i] in c for c in chunks) for i in basic.merges.values())
 
 
 # ------------------------------------------------------------- special tokens
@@ -250,11 +205,6 @@ def test_decode_errors(tok):
         tok.decode("104 105")
     assert tok.decode(iter([104, 105])) == "hi"
     assert tok.decode([0xE2, 0x82]) == "\ufffd"  # half a character: replaced, as in minbpe
-
-
-def test_bad_pattern():
-    with pytest.raises(ValueError, match="pattern: expected a valid regex"):
-        RegexTokenizer("(")
 
 
 # ------------------------------------------------------------- command line
