@@ -49,6 +49,16 @@ def test_derived_fields_are_not_options_and_unknown_keys_list_the_valid_ones():
         with_options(Job(), nope=1)
 
 
+def test_help_prints_every_option_with_its_default_and_exits(capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_config(Job(), ["--lr=1", "--help"], extra_flags=("resume",))
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    for key, value in values(Job()).items():
+        assert f"--{key}={value!r}" in text
+    assert "--vocab_size=300" in text and "--n_layer=2" in text and "--resume" in text
+
+
 def test_one_name_twice_is_an_error():
     @dataclass
     class Clash:
