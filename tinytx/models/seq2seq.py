@@ -105,7 +105,7 @@ class Seq2Seq(nn.Module):
         if cache is not None:
             cache.check(len(self.decoder), "Seq2Seq.decode")
         x = self._embed(self.tgt_emb, tgt_in, start)
-        self_mask, memory_mask = _heads(tgt_mask), _heads(src_mask)   # checked by forward
+        self_mask, memory_mask = mask_for_heads(tgt_mask), mask_for_heads(src_mask)   # checked by forward
         for i, layer in enumerate(self.decoder):
             x = (layer(x, memory, self_mask, memory_mask) if cache is None
                  else layer(x, memory, self_mask, memory_mask, cache=cache[i]))
@@ -138,10 +138,10 @@ def attend_mask(mask, name: str):
                          f"are \"may attend\" (True at real tokens, as tinytx.data.pad_batch "
                          f"gives them); a padding mask (True at padding) must be inverted: "
                          f"~pad_mask")
-    return _heads(mask)
+    return mask_for_heads(mask)
 
 
-def _heads(mask):
+def mask_for_heads(mask):
     """(B, L) -> (B, 1, 1, L): one mask row for every head and query position."""
     if mask is None:
         return None

@@ -41,7 +41,7 @@ from .. import functional as F
 from .. import nn
 from ..nn import fused
 from ..tensor import Tensor
-from .seq2seq import _heads, attend_mask
+from .seq2seq import mask_for_heads, attend_mask
 from .t5_attention import T5Attention
 
 
@@ -223,7 +223,7 @@ class T5(nn.Module):
         T = tgt_in.shape[1]
         mask = F.causal_mask(T, tgt_in.device, start + T)                # (T, start + T)
         x = self.decoder(self.shared(tgt_in), mask=mask, memory=memory,
-                         memory_mask=_heads(src_mask), cache=cache, start=start)
+                         memory_mask=mask_for_heads(src_mask), cache=cache, start=start)
         if self.config.rescale:
             x = x * self.config.d_model ** -0.5                          # HF's rescale
         return self.lm_head(x)
