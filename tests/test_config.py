@@ -119,7 +119,7 @@ def test_example_configs_repeat_no_package_field():
     (except those the package's config derives from the job's, like vocab_size; and
     finetune's dropout, which overrides a pretrained model's config read from files)."""
     package = {f.name for c in (GPTConfig, Seq2SeqConfig, TrainConfig)
-               for f in dataclasses.fields(c)} - {"vocab_size", "max_len"}
+               for f in dataclasses.fields(c)} - {"vocab_size"}
     for name, allowed in (("train_quixote", set()), ("train_seq2seq", set()),
                           ("translate", set()), ("finetune", {"dropout"})):
         own = {f.name for f in dataclasses.fields(_example(name).Config)

@@ -47,7 +47,7 @@ class Seq2SeqConfig:
     norm_first: bool = True        # pre-LN (True) or post-LN (False, the original paper)
     share_embeddings: bool = True  # one embedding table for source and target
     tie_generator: bool = False    # logits = x @ tgt_embᵀ (Press & Wolf 2017), no separate head
-    max_len: int = 512
+    block_size: int = 512          # the longest source or target, in tokens (the positional table)
     pad_id: int = 0                # targets equal to pad_id are left out of the loss
 
     def to_dict(self):
@@ -65,7 +65,7 @@ class Seq2Seq(nn.Module):
         self.src_emb = nn.Embedding(c.vocab_size, c.n_embd)
         self.tgt_emb = self.src_emb if c.share_embeddings else nn.Embedding(tgt_vocab,
                                                                             c.n_embd)
-        self.pos = SinusoidalPositionalEncoding(c.n_embd, c.max_len)
+        self.pos = SinusoidalPositionalEncoding(c.n_embd, c.block_size)
         self.drop = nn.Dropout(c.dropout)
         args = (c.n_embd, c.n_head, c.dropout, c.bias, c.norm_first, c.n_inner)
         self.encoder = nn.ModuleList([EncoderLayer(*args) for _ in range(c.n_encoder_layer)])
