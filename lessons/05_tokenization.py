@@ -59,12 +59,13 @@ Exercises (your code goes in lessons/exercises/tokenization.py; check it with
 `python -m lessons.check tokenization`; our answers are in lessons/solutions/tokenization.py)
   1. Implement `get_stats(ids)` and `merge(ids, pair, idx)`, minbpe's two helpers;
      checked against tinytx.tokenizer.bpe.
-  2. Implement `train_bpe(text, vocab_size)`: the report's BPE listing, fixed (start
-     from the 256 byte values, count with get_stats, new ids 256 + i); the check
-     compares its merges with BasicTokenizer's.
-  3. Predict, then run: the report's listing stores `merges[pair] = i`, so the first
-     merge gets id 0, the byte \x00. Predict what goes wrong, make that change in your
-     train_bpe and read the check's message.
+  2. Implement `encode(text, merges)`: section 1 trains the merges; this is the other
+     half, cutting new text with them (from its bytes, with get_stats and merge); the
+     check compares it with BasicTokenizer.encode.
+  3. Predict, then run: an encode that merges, each round, the most frequent pair of the
+     text (among the merges) instead of the merge learned first. Will it cut
+     'aaabdaaabac' (the training text) as training did? And 'abaaab'? Make that change
+     in your encode and read the check's message.
 """
 from __future__ import annotations
 

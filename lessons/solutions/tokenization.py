@@ -20,14 +20,13 @@ def merge(ids, pair, idx):
     return out
 
 
-def train_bpe(text, vocab_size):
-    ids = list(text.encode("utf-8"))           # the initial vocabulary: 256 byte values
-    merges = {}
-    for i in range(vocab_size - 256):
+def encode(text, merges):
+    ids = list(text.encode("utf-8"))
+    while len(ids) >= 2:
         stats = get_stats(ids)
-        if not stats:
-            break
-        pair = max(stats, key=stats.get)
-        merges[pair] = 256 + i                 # the report's listing wrote i here
-        ids = merge(ids, pair, 256 + i)
-    return merges
+        # the merge learned first goes first: later merges were learned on its results
+        pair = min(stats, key=lambda p: merges.get(p, float("inf")))
+        if pair not in merges:
+            break                              # no pair of the text is a merge
+        ids = merge(ids, pair, merges[pair])
+    return ids
