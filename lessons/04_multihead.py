@@ -70,7 +70,7 @@ Exercises (your code goes in lessons/exercises/multihead.py; check it with
      q then hold? Put it in your split_qkv and read the check.
   2. Implement `repeat_kv(k, n_rep)` for grouped-query attention (Llama 2 70B, Mistral):
      H_kv key/value heads, each shared by n_rep query heads; checked against a loop over
-     the heads. What do fewer key/value heads save, in parameters and in a KV cache?
+     the heads. How many columns does c_attn need with H_kv key/value heads?
   3. Change and explain: section 1 prints 288 parameters for any H. Why does the number
      of heads not change the parameter count, and what does it change? Count the entries
      of the score matrices for H = 1, 2, 4 at T = 5.
