@@ -165,15 +165,17 @@ def repeat_kv_through_numpy(k, n_rep):                     # right numbers, no g
 
 
 # -- 05 tokenization -------------------------------------------------------------------------
-def get_stats_even_places(ids):                            # pairs starting at even places
-    counts = {}
-    for pair in zip(ids[::2], ids[1::2]):
-        counts[pair] = counts.get(pair, 0) + 1
-    return counts
+def pair_counts_once_per_chunk(chunks):                    # forgets how often each occurs
+    return tokenization.pair_counts({chunk: 1 for chunk in chunks})
 
 
-def get_stats_most_frequent_first(ids):                    # right counts, wrong order
-    return dict(sorted(tokenization.get_stats(ids).items(), key=lambda kv: -kv[1]))
+def pair_counts_across_chunks(chunks):                     # pairs span chunk boundaries
+    ids = [i for chunk, n in chunks.items() for _ in range(n) for i in chunk]
+    return tokenization.pair_counts({tuple(ids): 1})
+
+
+def pair_counts_most_frequent_first(chunks):               # right counts, wrong order
+    return dict(sorted(tokenization.pair_counts(chunks).items(), key=lambda kv: -kv[1]))
 
 
 def merge_from_the_right(ids, pair, idx):                  # coherent, other overlaps
@@ -184,10 +186,14 @@ def merge_overlapping(ids, pair, idx):                     # forgets to skip pai
     return [idx if tuple(ids[i:i + 2]) == pair else ids[i] for i in range(len(ids))]
 
 
+def stats_of(ids):
+    return tokenization.pair_counts({tuple(ids): 1})
+
+
 def encode_most_frequent_pair(text, merges):               # the text's order, not training's
     ids = list(text.encode("utf-8"))
     while True:
-        stats = {p: n for p, n in tokenization.get_stats(ids).items() if p in merges}
+        stats = {p: n for p, n in stats_of(ids).items() if p in merges}
         if not stats:
             return ids
         pair = max(stats, key=stats.get)
@@ -196,7 +202,7 @@ def encode_most_frequent_pair(text, merges):               # the text's order, n
 
 def encode_one_round(text, merges):                        # stops after the first merge
     ids = list(text.encode("utf-8"))
-    stats = tokenization.get_stats(ids)
+    stats = stats_of(ids)
     pair = min(stats, key=lambda p: merges.get(p, float("inf")), default=None)
     return tokenization.merge(ids, pair, merges[pair]) if pair in merges else ids
 
@@ -225,8 +231,9 @@ WRONG = [("autograd", "relu", "consistent", relu_kinked_at_half),
          ("multihead", "split_qkv", "slip", split_qkv_by_reshape),
          ("multihead", "repeat_kv", "consistent", repeat_kv_tiled),
          ("multihead", "repeat_kv", "slip", repeat_kv_through_numpy),
-         ("tokenization", "get_stats", "consistent", get_stats_even_places),
-         ("tokenization", "get_stats", "slip", get_stats_most_frequent_first),
+         ("tokenization", "pair_counts", "consistent", pair_counts_once_per_chunk),
+         ("tokenization", "pair_counts", "slip", pair_counts_across_chunks),
+         ("tokenization", "pair_counts", "slip", pair_counts_most_frequent_first),
          ("tokenization", "merge", "consistent", merge_from_the_right),
          ("tokenization", "merge", "slip", merge_overlapping),
          ("tokenization", "encode", "consistent", encode_most_frequent_pair),

@@ -1,16 +1,33 @@
 """The checks of lesson 05's exercises (lessons/exercises/tokenization.py), run by
 `python -m lessons.check tokenization`: each answer against tinytx.tokenizer (bpe's
 helpers, and BasicTokenizer's encode with the merges it learned)."""
+from collections import Counter
+
+import regex
+
 from tinytx.data import OPENING
-from tinytx.tokenizer import BasicTokenizer, bpe
+from tinytx.tokenizer import GPT4_SPLIT_PATTERN, BasicTokenizer, bpe
 
 
-def check_get_stats(get_stats):
-    for ids in ([1, 2, 3, 1, 2], [5, 5, 5], [7], list(OPENING[:300].encode())):
-        got, want = get_stats(ids), bpe.get_stats(ids)
-        assert got == want, f"get_stats({ids[:8]}...) = {got}, expected {want}"
-        assert list(got) == list(want), f"get_stats({ids}): pairs not in first-seen order"
-    return "equals tinytx.tokenizer.bpe.get_stats (counts and order)"
+def counted_one_copy_at_a_time(chunks):
+    """Every chunk written out as often as it occurs, each copy counted by bpe.get_stats."""
+    counts = {}
+    for chunk, n in chunks.items():
+        for _ in range(n):
+            bpe.get_stats(list(chunk), counts)
+    return counts
+
+
+def check_pair_counts(pair_counts):
+    opening = Counter(tuple(c.encode()) for c in regex.findall(GPT4_SPLIT_PATTERN,
+                                                                   OPENING[:600]))
+    for chunks in ({(1, 2, 3): 2, (3, 1): 1}, {(5, 5, 5): 3}, {(7,): 4, (7, 7): 1}, {},
+                   dict(opening)):
+        got, want = pair_counts(dict(chunks)), counted_one_copy_at_a_time(chunks)
+        assert got == want, f"pair_counts({str(chunks)[:60]}...) = {got}, expected {want}"
+        assert list(got) == list(want), f"pair_counts({chunks}): not in first-seen order"
+    return ("equals tinytx.tokenizer.bpe.get_stats run over every copy of every chunk "
+            "(counts and order)")
 
 
 def check_merge(merge):

@@ -1,10 +1,11 @@
 """Our answers to lesson 05's exercises (lessons/exercises/tokenization.py)."""
 
 
-def get_stats(ids):
+def pair_counts(chunks):
     counts = {}
-    for pair in zip(ids, ids[1:]):
-        counts[pair] = counts.get(pair, 0) + 1
+    for chunk, n in chunks.items():
+        for pair in zip(chunk, chunk[1:]):          # within the chunk only
+            counts[pair] = counts.get(pair, 0) + n
     return counts
 
 
@@ -23,7 +24,7 @@ def merge(ids, pair, idx):
 def encode(text, merges):
     ids = list(text.encode("utf-8"))
     while len(ids) >= 2:
-        stats = get_stats(ids)
+        stats = pair_counts({tuple(ids): 1})
         # the merge learned first goes first: later merges were learned on its results
         pair = min(stats, key=lambda p: merges.get(p, float("inf")))
         if pair not in merges:
