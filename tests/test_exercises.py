@@ -11,6 +11,7 @@ import pytest
 import wrong_answers_early
 import wrong_answers_late
 
+import tinytx as tx
 from lessons import check
 
 LESSONS = check.lesson_files()
@@ -82,6 +83,37 @@ def test_a_wrong_answer_fails_its_check(name, function, kind, wrong):
     with pytest.raises(AssertionError) as failure:
         dict(check.checks(name))[function](wrong)
     assert str(failure.value), f"{name}.{function}: {wrong.__name__} failed without a message"
+
+
+# inputs for the differentiable answers: what the old, self-comparing checks looked at
+GRADIENT_INPUTS = {"rnn_step": ([(3, 4), (3, 5), (5, 5), (5, 4), (5,)], ()),
+                   "cifg_cell": ([(3, 4), (3, 5), (3, 5), (9, 15), (15,)], ()),
+                   "attention": ([(2, 6, 4), (2, 6, 4), (2, 6, 3)], (3,)),
+                   "split_qkv": ([(2, 3, 24)], (2,)), "repeat_kv": ([(2, 2, 3, 4)], (2,)),
+                   "layer_norm": ([(2, 3, 8), (8,), (8,)], ()),
+                   "mlp": ([(2, 3, 4), (4, 16), (16,), (16, 4), (4,)], ())}
+VALUE_EXPRESSIONS = {"relu": lambda op, a, b: op(a) * a + op(a * b) * b,
+                     "power": lambda op, a, b: op(a, 3) * a + op(a * b, 2)}
+
+
+@pytest.mark.parametrize("name, function, wrong",
+                         [(n, f, w) for n, f, kind, w in WRONG if kind == "consistent"
+                          and f in {**GRADIENT_INPUTS, **VALUE_EXPRESSIONS}],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_a_consistent_wrong_answer_agrees_with_its_own_central_differences(name, function,
+                                                                         wrong):
+    """Why a check must not compare an answer with itself: these wrong answers pass that."""
+    if function in VALUE_EXPRESSIONS:
+        lesson, at = check.lesson_module("autograd"), (0.8, -1.3)
+        expression = VALUE_EXPRESSIONS[function]
+        inputs = [lesson.Value(a) for a in at]
+        expression(wrong, *inputs).backward()
+        value = lambda *xs: expression(wrong, *map(lesson.Value, xs)).data   # noqa: E731
+        for i, v in enumerate(inputs):
+            assert abs(v.grad - lesson.central_difference(value, at, i)) < 1e-6
+    else:
+        shapes, args = GRADIENT_INPUTS[function]
+        assert tx.gradcheck(lambda *xs: wrong(*xs, *args), check.float64_inputs(*shapes))
 
 
 def imported_modules(path):
