@@ -1,18 +1,15 @@
 """tinytx.config: --key=value parsing, and job configs composed from the package's
 configs with nested() (flat options, the job's defaults, derived fields hidden)."""
 import dataclasses
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tinytx.config import nested, options, parse_config, with_options
 from tinytx.models import GPTConfig, Seq2SeqConfig
 from tinytx.train import TrainConfig
+from project_scripts import load_example
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass
@@ -78,14 +75,6 @@ def test_optional_ints_parse():
     assert parse_config(S(), ["--n_inner=none"]).model.n_inner is None
 
 
-def _example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # The options and defaults of examples/train_quixote.py before its Config was composed
 # from GPTConfig and TrainConfig: they must all still be there, with the same values.
 QUIXOTE = dict(data="", out_dir="out/quixote", vocab_size=2048, n_layer=4, n_head=4,
@@ -110,7 +99,7 @@ TRANSLATE = dict(n_embd=128, n_head=4, n_encoder_layer=3, n_decoder_layer=3, n_i
     ("train_quixote", "default", QUIXOTE), ("train_quixote", "seed-small", SEED_SMALL),
     ("translate", "default", TRANSLATE)])
 def test_example_options_and_defaults_are_unchanged(name, preset, expected):
-    got = values(_example(name).CONFIGS[preset])
+    got = values(load_example(name).CONFIGS[preset])
     assert {k: got.get(k, "missing") for k in expected} == expected
 
 
@@ -122,6 +111,6 @@ def test_example_configs_repeat_no_package_field():
                for f in dataclasses.fields(c)} - {"vocab_size"}
     for name, allowed in (("train_quixote", set()), ("train_seq2seq", set()),
                           ("translate", set()), ("finetune", {"dropout"})):
-        own = {f.name for f in dataclasses.fields(_example(name).Config)
+        own = {f.name for f in dataclasses.fields(load_example(name).Config)
                if "derived" not in f.metadata}
         assert own & package == allowed, name
