@@ -31,11 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 import types
 import typing
 
 from .backend import DeviceUnavailable, configure_process
+from .distributed.world import abort_world, launched, local_rank_and_size
 from .train import TrainingDiverged
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -163,13 +165,20 @@ def run_main(main, argv=None, threads: int | None = None) -> int:
     DeviceUnavailable and TrainingDiverged; anything else is a bug and keeps its
     traceback.
     """
-    configure_process(threads=threads)
+    configure_process(threads=threads if threads or not launched() else _threads_per_rank())
     try:
         main(argv)
     except EXPECTED_ERRORS as e:
         print(f"error: {e}", file=sys.stderr)
+        abort_world(1)        # under mpiexec: the other ranks must not wait for this one
         return 1
     return 0
+
+
+def _threads_per_rank() -> int:
+    """Under a launcher, the host's cores shared among its ranks (2 ranks on 2 cores: 1
+    BLAS thread each, not 2 competing for one core)."""
+    return max(1, (os.cpu_count() or 1) // local_rank_and_size()[1])
 
 
 EXPECTED_ERRORS = (OSError, ValueError, DeviceUnavailable, TrainingDiverged)

@@ -1,0 +1,105 @@
+"""Small data-parallel runs for tests/test_distributed.py, under `mpiexec -n 2`.
+
+    mpiexec -n 2 python tests/ddp_worker.py equal OUT   # DDP, ZeRO-1, resume: npz files
+    mpiexec -n 2 python tests/ddp_worker.py kill OUT    # rank 1 dies (SIGKILL) mid-run
+    mpiexec -n 2 python tests/ddp_worker.py hang OUT    # rank 1 stops answering
+    mpiexec -n 2 python tests/ddp_worker.py raise OUT   # rank 1 fails with an error
+
+The model is a tiny float64 GPT; the one-process reference is `train(out)` without a
+communicator, which the test runs in its own process.
+"""
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import tinytx as tx
+from tinytx.config import run_main
+from tinytx.distributed import ParallelConfig, data_parallel, init
+from tinytx.models import GPT, GPTConfig
+from tinytx.train import Trainer, TrainConfig
+
+V, T, B = 17, 8, 4           # vocabulary, block, global batch (rows)
+DATA = np.random.default_rng(0).integers(0, V, 400)
+
+
+def get_batch(split, rng):
+    ids = DATA[:300] if split == "train" else DATA[300:]
+    i = rng.integers(0, len(ids) - T - 1, B)
+    return (tx.tensor(np.stack([ids[j:j + T] for j in i])),
+            tx.tensor(np.stack([ids[j + 1:j + T + 1] for j in i])))
+
+
+def train(out, comm=None, zero=False, dropout=0.0, steps=6, resume=False, on_step=None):
+    """Train the tiny GPT `steps` steps (schedule of 6) into `out`; returns the Trainer."""
+    tx.manual_seed(0)
+    model = GPT(GPTConfig(block_size=T, vocab_size=V, n_layer=1, n_head=2, n_embd=16,
+                          dropout=dropout)).to(dtype="float64")
+    if comm is not None and comm.rank > 0:       # the broadcast from rank 0 must fix this
+        for p in model.parameters():
+            p.data += 1.0
+    cfg = ParallelConfig(bucket_mb=0.002, zero=zero)     # ~500 values: several buckets
+    trainer = Trainer(model, TrainConfig(max_iters=steps, lr_decay_iters=6, grad_accum=2,
+                                         eval_interval=3, eval_iters=2, warmup_iters=2,
+                                         lr=3e-3, log_interval=1, progress=False),
+                      get_batch, out, tokens_per_batch=B * T,
+                      parallel=data_parallel(model, comm, cfg, seed=7))
+    if resume:
+        trainer.resume()
+    if on_step:
+        trainer.on_eval = None
+        step, trainer.train_step = trainer.train_step, lambda: (on_step(trainer), step())[1]
+    trainer.train()
+    return trainer
+
+
+def save_params(trainer, path, **more):
+    params = {n: p.numpy() for n, p in trainer.model.named_parameters()}
+    np.savez(path, **params)
+    if more:
+        Path(path).with_suffix(".json").write_text(json.dumps(more))
+
+
+def equal(out):
+    comm = init(timeout_s=60)
+    runs = {"ddp": {}, "zero": {"zero": True}, "full": {"dropout": 0.1}}
+    for name, kw in runs.items():
+        trainer = train(out / name, comm, **kw)
+        p = trainer.parallel
+        info = {"world_size": comm.world_size, "buckets": len(p.buckets),
+                "started_in_backward": p.started_in_backward}
+        if p.zero:
+            info.update(p.zero_optimizer.memory)
+        if comm.rank == 0:
+            save_params(trainer, out / f"{name}.npz", **info)
+    train(out / "split", comm, dropout=0.1, steps=3)
+    tx.manual_seed(999)                     # resume must restore every rank's generator
+    resumed = train(out / "split", comm, dropout=0.1, resume=True)
+    if comm.rank == 0:
+        save_params(resumed, out / "split.npz")
+
+
+def fail(how, out):
+    comm = init(timeout_s=5)
+
+    def on_step(trainer):
+        if comm.rank == 1 and trainer.step == 2:
+            if how == "kill":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if how == "hang":
+                time.sleep(600)
+            raise ValueError("rank 1 read a broken batch")
+    train(out, comm, on_step=on_step)
+
+
+def main(argv=None):
+    how, out = sys.argv[1], Path(sys.argv[2])
+    equal(out) if how == "equal" else fail(how, out)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))

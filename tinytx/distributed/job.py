@@ -1,0 +1,54 @@
+"""What a training job needs to run under `mpiexec -n N`: its options and two calls.
+
+Introduced in lesson 13; used by examples/train_quixote.py and train_seq2seq.py:
+
+    comm = start(cfg.parallel, cfg.device)            # None: one process, as before
+    ...build the model (every rank the same)...
+    parallel = data_parallel(model, comm, cfg.parallel, seed)
+    Trainer(..., parallel=parallel)
+
+The global batch stays the job's `batch_size`: N ranks each compute batch_size/N rows of
+it, so the same options give the same training on 1 process or N.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import manual_seed
+from .ddp import DataParallel
+from .world import init, launched
+
+
+@dataclass
+class ParallelConfig:
+    ddp: bool = False            # data-parallel even without a launcher (world size 1)
+    bucket_mb: float = 25.0      # gradient bucket size (PyTorch DDP's default)
+    zero: bool = False           # ZeRO-1: AdamW's moments sharded over the ranks
+    comm_timeout_s: float = 300.0  # a collective waiting longer stops the run (a dead rank)
+
+
+def start(cfg: ParallelConfig, device: str = "cpu"):
+    """The communicator when an MPI launcher started this process (or --ddp), else None:
+    MPI for the cpu device, NCCL bootstrapped over MPI for cuda."""
+    if not (launched() or cfg.ddp):
+        return None
+    backend = "nccl" if str(device).startswith("cuda") else "mpi"
+    return init(backend, timeout_s=cfg.comm_timeout_s)
+
+
+def rank_seed(seed: int, rank: int) -> int:
+    """A seed for this rank's generators (dropout), derived from the job's seed and the
+    rank: ranks draw different masks for their different rows."""
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+def data_parallel(model, comm, cfg: ParallelConfig, seed: int):
+    """DataParallel over `model` (rank 0's weights everywhere), this rank's generators
+    seeded from (seed, rank); None without a communicator."""
+    if comm is None:
+        return None
+    parallel = DataParallel(model, comm, bucket_mb=cfg.bucket_mb, zero=cfg.zero)
+    manual_seed(rank_seed(seed, comm.rank))
+    return parallel
