@@ -37,7 +37,7 @@ import types
 import typing
 
 from .backend import DeviceUnavailable, configure_process
-from .distributed.world import abort_world, launched, local_rank_and_size
+from .distributed.world import abort_world, current, launched, local_rank_and_size
 from .train import TrainingDiverged
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -164,12 +164,18 @@ def run_main(main, argv=None, threads: int | None = None) -> int:
     use), ValueError (bad value, bad data file, CheckpointError, ResumeMismatch),
     DeviceUnavailable and TrainingDiverged; anything else is a bug and keeps its
     traceback.
+
+    Under mpiexec (lesson 13) the error names its rank and ends every rank (MPI_Abort),
+    and the BLAS threads default to the host's cores shared among its ranks.
     """
     configure_process(threads=threads if threads or not launched() else _threads_per_rank())
     try:
         main(argv)
     except EXPECTED_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
+        comm = current()
+        many = comm is not None and comm.world_size > 1
+        rank = f" (rank {comm.rank} of {comm.world_size})" if many else ""
+        print(f"error{rank}: {e}", file=sys.stderr)
         abort_world(1)        # under mpiexec: the other ranks must not wait for this one
         return 1
     return 0

@@ -10,7 +10,7 @@ NCCL through CuPy on GPUs (bootstrapped over MPI). `import tinytx` imports none 
 mpi4py loads when a communicator is made (`init`), CuPy's NCCL with the nccl backend.
 """
 from .buckets import Bucket, make_buckets
-from .ddp import DataParallel
+from .ddp import DataParallel, shard_batch
 from .job import ParallelConfig, data_parallel, rank_seed, start
 from .mpi import CommunicationTimeout
 from .world import abort_world, current, init, launched, local_rank_and_size, rank0_first
@@ -18,4 +18,5 @@ from .zero import ZeroOptimizer
 
 __all__ = ["DataParallel", "ZeroOptimizer", "ParallelConfig", "CommunicationTimeout",
            "Bucket", "make_buckets", "init", "current", "launched", "abort_world",
-           "local_rank_and_size", "rank0_first", "start", "data_parallel", "rank_seed"]
+           "local_rank_and_size", "rank0_first", "start", "data_parallel", "rank_seed",
+           "shard_batch"]

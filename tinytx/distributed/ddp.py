@@ -129,19 +129,8 @@ class DataParallel:
 
     # -- helpers for a training loop -------------------------------------------------------
     def shard(self, batch):
-        """This rank's rows of a global batch: a Tensor, or a tuple of them (a PairBatch)
-        cut along the first axis into world_size equal parts."""
-        if isinstance(batch, tuple):
-            parts = [self.shard(t) for t in batch]
-            return type(batch)(*parts) if hasattr(batch, "_fields") else tuple(parts)
-        n = len(batch)
-        if n % self.world_size:
-            raise ValueError(f"batch_size: a global batch of {n} rows cannot be split "
-                             f"evenly over {self.world_size} ranks; use a multiple of "
-                             f"{self.world_size}")
-        rows = n // self.world_size
-        part = batch.data[self.rank * rows:(self.rank + 1) * rows]
-        return Tensor._make(part.copy(), batch.device, False)
+        """This rank's rows of a global batch (see shard_batch)."""
+        return shard_batch(batch, self.rank, self.world_size)
 
     def mean(self, values):
         """The mean over the ranks of a number or a host array (a validation loss, the
@@ -191,3 +180,24 @@ class DataParallel:
         """Remove the grad hooks: the model trains alone again."""
         for remove in self._removers:
             remove()
+
+
+def shard_batch(batch, rank: int, world_size: int):
+    """Rank `rank`'s rows of a global batch: a Tensor, or a tuple of them (x, y; a
+    PairBatch) cut along the first axis into world_size equal parts.
+
+        >>> import tinytx as tx
+        >>> shard_batch(tx.tensor([[1, 2], [3, 4], [5, 6], [7, 8]]), 1, 2)
+        tensor([[5, 6],
+                [7, 8]])
+    """
+    if isinstance(batch, tuple):
+        parts = [shard_batch(t, rank, world_size) for t in batch]
+        return type(batch)(*parts) if hasattr(batch, "_fields") else tuple(parts)
+    n = len(batch)
+    if n % world_size:
+        raise ValueError(f"batch_size: a global batch of {n} rows cannot be split evenly "
+                         f"over {world_size} ranks; use a multiple of {world_size}")
+    rows = n // world_size
+    part = batch.data[rank * rows:(rank + 1) * rows]
+    return Tensor._make(part.copy(), batch.device, False)

@@ -46,9 +46,9 @@ class Work:
         while not self.poll():
             if time.perf_counter() > deadline:
                 raise CommunicationTimeout(
-                    f"rank {self.comm.rank} of {self.comm.world_size}: {self.what} did not "
-                    f"complete within {self.comm.timeout_s:g} s: another rank has died or "
-                    f"is stuck (see its output); stopping the run")
+                    f"{self.what} did not complete within {self.comm.timeout_s:g} s: "
+                    f"another rank has died or is stuck (see its output); stopping the "
+                    f"run (the limit is --comm_timeout_s)")
             time.sleep(pause)
             pause = min(pause * 2, 1e-3)
         return time.perf_counter() - t0
