@@ -46,18 +46,18 @@ needs_mpi = pytest.mark.skipif(MPIEXEC is None, reason="mpi4py or mpiexec is not
                                "(pip install -e '.[mpi]')")
 
 
-def mpiexec(how, out, timeout=120):
+def mpiexec(*args, n=2, timeout=120):
+    """Run `python ARGS` as n ranks (a hang fails the test with TimeoutExpired)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE.parent),
                                                          os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([MPIEXEC, "-n", "2", sys.executable, str(HERE / "ddp_worker.py"),
-                           how, str(out)], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([MPIEXEC, "-n", str(n), sys.executable, *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    done = mpiexec("equal", out)
+    done = mpiexec(HERE / "ddp_worker.py", "equal", out)
     assert done.returncode == 0, done.stderr[-3000:]
     return out
 
@@ -110,9 +110,30 @@ def test_two_rank_checkpoint_resumes_bit_exactly(runs):
     ("raise", "error (rank 1 of 2): rank 1 read a broken batch"),
 ])
 def test_a_failed_rank_ends_the_run_with_an_error_not_a_hang(tmp_path, how, says):
-    done = mpiexec(how, tmp_path, timeout=60)       # a hang would raise TimeoutExpired
+    done = mpiexec(HERE / "ddp_worker.py", how, tmp_path, timeout=60)
     assert done.returncode != 0
     assert says in done.stdout + done.stderr
+
+
+@needs_mpi
+def test_the_main_job_under_mpiexec_trains_as_one_process_does(tmp_path):
+    book = tmp_path / "book.txt"
+    book.write_text("*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n\n" +
+                    "In a village of La Mancha there lived a gentleman with a lean hack, "
+                    "and Sancho laughed at the apple of which Don Quixote spoke.\n\n" * 60 +
+                    "*** END OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n")
+    tiny = ["--vocab_size=290", "--n_layer=1", "--n_head=2", "--n_embd=16", "--block_size=16",
+            "--batch_size=4", "--eval_iters=2", "--warmup_iters=2", "--sample_tokens=3",
+            "--progress=false", "--max_iters=4", "--eval_interval=2", "--dropout=0",
+            f"--data={book}"]
+    job = HERE.parent / "examples" / "train_quixote.py"
+    runs = {n: mpiexec(job, f"--out_dir={tmp_path / str(n)}", *tiny, n=n) for n in (1, 2)}
+    for n, done in runs.items():
+        assert done.returncode == 0, done.stderr[-3000:]
+        summary = done.stdout.strip().splitlines()[-1]
+        assert summary.startswith("summary:") and f"| {n} process" in summary
+        assert done.stdout.count("summary:") == 1               # rank 0 alone prints
+    assert_rows_close(logged(tmp_path / "2"), logged(tmp_path / "1"), 1e-5)   # float32
 
 
 # -- in one process -------------------------------------------------------------------------

@@ -12,6 +12,8 @@ it, so the same options give the same training on 1 process or N.
 """
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,11 +33,16 @@ class ParallelConfig:
 
 def start(cfg: ParallelConfig, device: str = "cpu"):
     """The communicator when an MPI launcher started this process (or --ddp), else None:
-    MPI for the cpu device, NCCL bootstrapped over MPI for cuda."""
+    MPI for the cpu device, NCCL bootstrapped over MPI for cuda. A job's script calls it
+    (like run_main, it changes the process): on ranks other than 0 what the job prints
+    goes nowhere, so the output is rank 0's alone; errors still reach stderr."""
     if not (launched() or cfg.ddp):
         return None
     backend = "nccl" if str(device).startswith("cuda") else "mpi"
-    return init(backend, timeout_s=cfg.comm_timeout_s)
+    comm = init(backend, timeout_s=cfg.comm_timeout_s)
+    if comm.rank != 0:
+        sys.stdout = open(os.devnull, "w")
+    return comm
 
 
 def rank_seed(seed: int, rank: int) -> int:
