@@ -1,6 +1,6 @@
 """Small data-parallel runs for tests/test_distributed.py, under `mpiexec -n 2`.
 
-    mpiexec -n 2 python tests/ddp_worker.py equal OUT   # DDP, ZeRO-1, resume: npz files
+    mpiexec -n 2 python tests/ddp_worker.py equal OUT   # DDP, ZeRO-1, resumes: npz files
     mpiexec -n 2 python tests/ddp_worker.py kill OUT    # rank 1 dies (SIGKILL) mid-run
     mpiexec -n 2 python tests/ddp_worker.py hang OUT    # rank 1 stops answering
     mpiexec -n 2 python tests/ddp_worker.py raise OUT   # rank 1 fails with an error
@@ -76,11 +76,12 @@ def equal(out):
             info.update(p.zero_optimizer.memory)
         if comm.rank == 0:
             save_params(trainer, out / f"{name}.npz", **info)
-    train(out / "split", comm, dropout=0.1, steps=3)
-    tx.manual_seed(999)                     # resume must restore every rank's generator
-    resumed = train(out / "split", comm, dropout=0.1, resume=True)
-    if comm.rank == 0:
-        save_params(resumed, out / "split.npz")
+    for name, kw in {"split": {"dropout": 0.1}, "zero_split": {"zero": True}}.items():
+        train(out / name, comm, steps=3, **kw)
+        tx.manual_seed(999)                 # resume must restore every rank's generator
+        resumed = train(out / name, comm, resume=True, **kw)
+        if comm.rank == 0:
+            save_params(resumed, out / f"{name}.npz")
 
 
 def fail(how, out):

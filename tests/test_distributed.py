@@ -6,7 +6,7 @@ On a tiny float64 GPT, 6 steps of 2 accumulated micro-batches (so `no_sync` is u
   the broadcast from rank 0 is needed; every bucket's all-reduce starts during backward;
 - ZeRO-1 equals plain DDP and holds half the moments per rank;
 - a 2-rank run stopped at step 3 and resumed ends bit-identical to one that was not
-  (dropout on: each rank's generator is saved and restored);
+  (dropout on: each rank's generator is saved and restored), with ZeRO-1 too;
 - a rank that is killed, hangs, or fails with an error ends the run with an error within
   a bounded time, not a hang.
 The bucket layout and the grad hooks are tested in one process (no mpiexec needed).
@@ -23,6 +23,7 @@ import pytest
 
 import tinytx as tx
 from tinytx.distributed import make_buckets, shard_batch
+from tinytx.models import GPT, GPTConfig
 from tinytx.train import read_rows
 
 HERE = Path(__file__).resolve().parent
@@ -96,11 +97,14 @@ def test_zero1_equals_plain_ddp_with_half_the_moments_per_rank(runs):
 
 
 @needs_mpi
-def test_two_rank_checkpoint_resumes_bit_exactly(runs):
-    full, split = np.load(runs / "full.npz"), np.load(runs / "split.npz")
-    for name in full.files:
-        np.testing.assert_array_equal(split[name], full[name], err_msg=name)
-    assert repr(logged(runs / "split")) == repr(logged(runs / "full"))   # nan == nan too
+@pytest.mark.parametrize("whole, split", [("full", "split"), ("zero", "zero_split")])
+def test_two_rank_checkpoint_resumes_bit_exactly(runs, whole, split):
+    """Plain DDP with dropout (each rank's generator), and ZeRO-1 (its moments are
+    gathered into the checkpoint and handed out again as chunks)."""
+    a, b = np.load(runs / f"{whole}.npz"), np.load(runs / f"{split}.npz")
+    for name in a.files:
+        np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+    assert repr(logged(runs / split)) == repr(logged(runs / whole))   # nan == nan too
 
 
 @needs_mpi
@@ -144,6 +148,29 @@ def test_the_package_and_the_jobs_helpers_do_not_import_mpi4py():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.stdout.split() == ["False", "False"], done.stderr
+
+
+@needs_mpi
+def test_one_rank_gives_the_plain_gradients_and_refuses_a_second_unsynced_backward():
+    from tinytx.distributed import DataParallel, init
+    model = GPT(GPTConfig(block_size=8, vocab_size=17, n_layer=1, n_head=2,
+                          n_embd=16)).to(dtype="float64")
+    x, y = ddp_worker.get_batch("train", np.random.default_rng(0))
+    model(x, y)[1].backward()
+    plain = {n: p.grad.copy() for n, p in model.named_parameters()}
+    model.zero_grad()
+    ddp = DataParallel(model, init(), bucket_mb=0.001)
+    try:
+        model(x, y)[1].backward()
+        assert ddp.started_in_backward == 0 and ddp.finish() >= 0
+        assert ddp.started_in_backward == len(ddp.buckets) > 1
+        for n, p in model.named_parameters():
+            np.testing.assert_array_equal(p.grad, plain[n], err_msg=n)
+        model(x, y)[1].backward()
+        with pytest.raises(RuntimeError, match="no_sync"):
+            model(x, y)[1].backward()
+    finally:
+        ddp.close()
 
 
 def test_buckets_lay_out_chunks_for_each_owner_and_unpack_them_back():

@@ -37,7 +37,8 @@ import types
 import typing
 
 from .backend import DeviceUnavailable, configure_process
-from .distributed.world import abort_world, current, launched, local_rank_and_size
+from .distributed.world import (MPIUnavailable, abort_world, current, launched,
+                                local_rank_and_size)
 from .train import TrainingDiverged
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -162,8 +163,8 @@ def run_main(main, argv=None, threads: int | None = None) -> int:
 
     Expected errors are OSError (missing file, download failed, disk full, folder in
     use), ValueError (bad value, bad data file, CheckpointError, ResumeMismatch),
-    DeviceUnavailable and TrainingDiverged; anything else is a bug and keeps its
-    traceback.
+    DeviceUnavailable, TrainingDiverged and MPIUnavailable; anything else is a bug and
+    keeps its traceback.
 
     Under mpiexec (lesson 13) the error names its rank and ends every rank (MPI_Abort),
     and the BLAS threads default to the host's cores shared among its ranks.
@@ -187,7 +188,7 @@ def _threads_per_rank() -> int:
     return max(1, (os.cpu_count() or 1) // local_rank_and_size()[1])
 
 
-EXPECTED_ERRORS = (OSError, ValueError, DeviceUnavailable, TrainingDiverged)
+EXPECTED_ERRORS = (OSError, ValueError, DeviceUnavailable, TrainingDiverged, MPIUnavailable)
 
 
 def pick_preset(configs: dict, argv):

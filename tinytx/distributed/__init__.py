@@ -13,10 +13,12 @@ from .buckets import Bucket, make_buckets
 from .ddp import DataParallel, shard_batch
 from .job import ParallelConfig, data_parallel, rank_seed, start
 from .mpi import CommunicationTimeout
-from .world import abort_world, current, init, launched, local_rank_and_size, rank0_first
+from .world import (MPIUnavailable, abort_world, current, init, launched, local_rank_and_size,
+                    rank0_first)
 from .zero import ZeroOptimizer
 
 __all__ = ["DataParallel", "ZeroOptimizer", "ParallelConfig", "CommunicationTimeout",
+           "MPIUnavailable",
            "Bucket", "make_buckets", "init", "current", "launched", "abort_world",
            "local_rank_and_size", "rank0_first", "start", "data_parallel", "rank_seed",
            "shard_batch"]

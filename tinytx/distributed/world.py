@@ -26,6 +26,10 @@ LOCAL_VARIABLES = (("MPI_LOCALRANKID", "MPI_LOCALNRANKS"),
 _world = []     # the communicator, once made
 
 
+class MPIUnavailable(RuntimeError):
+    """Parallel training was asked for, but mpi4py (or an MPI library) is missing."""
+
+
 def launched() -> bool:
     """True when an MPI launcher (mpiexec, srun) started this process."""
     return any(v in os.environ for v in RANK_VARIABLES)
@@ -46,7 +50,7 @@ def init(backend: str = "mpi", timeout_s: float = 300.0):
         backend: "mpi" (NumPy arrays, CPU) or "nccl" (CuPy arrays, one GPU per rank).
         timeout_s: how long a collective may wait for the other ranks before the run
             stops with CommunicationTimeout.
-    Raises ImportError naming the extra to install when mpi4py (or CuPy) is missing.
+    Raises MPIUnavailable naming the extra to install when mpi4py is missing.
     """
     if _world:
         return _world[0]
@@ -55,8 +59,8 @@ def init(backend: str = "mpi", timeout_s: float = 300.0):
     try:
         comm = MPICommunicator(timeout_s=timeout_s)
     except ImportError as e:
-        raise ImportError(f"data-parallel training needs mpi4py: pip install -e '.[mpi]' "
-                          f"({e})") from None
+        raise MPIUnavailable(f"data-parallel training needs mpi4py and an MPI library: "
+                             f"pip install -e '.[mpi]' ({e})") from None
     if backend == "nccl":
         comm = NCCLCommunicator(comm, local_rank_and_size()[0])
     if comm.world_size > 1:

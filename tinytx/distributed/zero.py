@@ -43,9 +43,12 @@ class ZeroOptimizer:
                 piece = Tensor._make(b.shard(shard, i), p.device, True)
                 ddp.chunks[id(p)] = piece
                 pieces[group_of[id(p)]].append(piece)
-        self.inner = type(optimizer)([{**g, "params": ps} for g, ps in
-                                      zip(optimizer.param_groups, pieces)], **optimizer.defaults)
+        groups = [{**g, "params": ps} for g, ps in zip(optimizer.param_groups, pieces)]
+        self.inner = type(optimizer)(groups, **optimizer.defaults)
         self.param_groups = self.inner.param_groups
+        inner = {id(piece): i for i, piece, _ in self.inner._indexed()}
+        self.full_index = {id(p): i for i, p, _ in optimizer._indexed()}   # state keys
+        self.chunk_index = {pid: inner[id(piece)] for pid, piece in ddp.chunks.items()}
         n_full = sum(p.size for g in optimizer.param_groups for p in g["params"])
         n_own = sum(piece.size for piece in self.ddp.chunks.values())
         self.memory = {"moments_bytes_per_rank": 2 * n_own * shard.dtype.itemsize,
@@ -76,18 +79,16 @@ class ZeroOptimizer:
     def gather_state(self):
         """The wrapped optimizer's state_dict, its moments gathered from every rank (a
         collective: every rank calls it), kept for state_dict()."""
-        index = {id(p): i for i, p, _ in self.full._indexed()}
-        inner = {id(piece): i for i, piece, _ in self.inner._indexed()}
         full_state = {}
         for b in self.ddp.buckets:
-            states = [self.inner.state.get(inner[id(self.ddp.chunks[id(p)])]) for p in b.params]
+            states = [self.inner.state.get(self.chunk_index[id(p)]) for p in b.params]
             if not all(states):
                 continue
             for name in ("exp_avg", "exp_avg_sq"):
-                shard = np.concatenate([s[name] for s in states])   # this rank's chunks
+                shard = b.xp.concatenate([s[name] for s in states])   # this rank's chunks
                 self.ddp.comm.allgather(shard, b.flat).wait()
                 for i, (p, s) in enumerate(zip(b.params, states)):
-                    entry = full_state.setdefault(index[id(p)], {"step": s["step"]})
+                    entry = full_state.setdefault(self.full_index[id(p)], {"step": s["step"]})
                     entry[name] = np.array(p.device.to_host(b.unpack(i)))
         sd = self.full.state_dict()
         self.gathered = {"state": full_state, "param_groups": sd["param_groups"]}
@@ -102,21 +103,18 @@ class ZeroOptimizer:
 
         def apply():
             apply_full()
-            index = {id(p): i for i, p, _ in self.full._indexed()}
-            inner = {id(piece): i for i, piece, _ in self.inner._indexed()}
-            self.inner.state = {}
+            self.inner.state, rank = {}, self.ddp.rank
             for b, shard in zip(self.ddp.buckets, self.shards):
                 b.pack([p.data for p in b.params])
-                shard[...] = b.rows()[self.ddp.rank]
+                shard[...] = b.rows()[rank]
+                states = [self.full.state.get(self.full_index[id(p)]) for p in b.params]
+                if not all(states):
+                    continue
                 for name in ("exp_avg", "exp_avg_sq"):
-                    states = [self.full.state.get(index[id(p)]) for p in b.params]
-                    if not all(states):
-                        continue
                     b.pack([s[name] for s in states])
                     for i, (p, s) in enumerate(zip(b.params, states)):
-                        mine = self.inner.state.setdefault(inner[id(self.ddp.chunks[id(p)])],
+                        mine = self.inner.state.setdefault(self.chunk_index[id(p)],
                                                            {"step": s["step"]})
-                        mine[name] = b.rows()[self.ddp.rank][b.offsets[i]:b.offsets[i]
-                                                              + b.chunks[i]].copy()
-            self.full.state = {}
+                        mine[name] = b.shard(b.rows()[rank], i).copy()
+            self.full.state = {}       # the full moments were only passing through
         return apply
