@@ -90,12 +90,13 @@ class DataParallel:
     def _start_ready_buckets(self, all_of_them: bool = False):
         """Start, in bucket order, every bucket whose gradients are all final (at
         finish(), all of them: a parameter outside the graph gives zeros)."""
-        for b in self.buckets[self._next:]:
+        while self._next < len(self.buckets):
+            k = self._next
+            b = self.buckets[k]
             if b.ready < len(b.params) and not all_of_them:
                 break
             b.pack([p.grad if p.grad is not None else b.xp.zeros(p.shape, p.dtype)
                     for p in b.params])
-            k = self.buckets.index(b)
             b.work = (self.comm.reduce_scatter(b.flat, self.grad_shards[k]) if self.zero
                       else self.comm.allreduce(b.flat))
             self._next += 1
@@ -106,7 +107,8 @@ class DataParallel:
     def finish(self) -> float:
         """Wait for every bucket and average: DDP writes the mean gradient into each
         parameter's grad (a view of its bucket); ZeRO-1 leaves this rank's averaged chunk
-        in `grad_shards`. A parameter that got no gradient on any rank keeps grad None.
+        in `grad_shards`. A parameter outside this backward's graph (the same graph on
+        every rank) keeps grad None, as in one process.
         Returns the seconds spent waiting for the communication."""
         self.started_in_backward = self._next     # buckets already on their way
         self._start_ready_buckets(all_of_them=True)
