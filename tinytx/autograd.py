@@ -7,7 +7,7 @@ Function is visited once, so the sweep is linear in the size of the graph.
 
 A leaf may carry grad hooks (`Tensor.register_grad_hook`): the sweep counts how many
 gradients each hooked leaf will receive and calls its hooks right after the last one, so
-data-parallel training (lesson 13) can send a gradient while the rest are computed.
+data-parallel training (docs/distributed.md) can send a gradient while the rest are computed.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Gradient buckets: parameters packed into flat buffers, one collective per bucket.
 
-Introduced in lesson 13. Sending each parameter's gradient alone would pay a message's
+Explained in docs/distributed.md. Sending each parameter's gradient alone would pay a message's
 latency hundreds of times per step; sending all of them at the end would leave the
 network idle during the whole backward. PyTorch DDP's middle way: parameters, in reverse
 order (the order backward finishes their gradients), are packed into buckets of about

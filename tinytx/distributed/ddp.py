@@ -1,7 +1,7 @@
 """DataParallel: PyTorch DDP's algorithm for tinytx models, on any communicator.
 
-Introduced in lesson 13. Every rank holds the whole model and computes on its own shard
-of each global batch; before the optimizer step the gradients are averaged over the
+Explained in docs/distributed.md. Every rank holds the whole model and computes on its
+own shard of each global batch; before the optimizer step the gradients are averaged over the
 ranks, so every rank takes the same step — the one a single process would take on the
 whole batch, since the mean over shards of each shard's mean gradient is the mean over
 the batch. How (as DDP does):

@@ -1,6 +1,6 @@
 """What a training job needs to run under `mpiexec -n N`: its options and two calls.
 
-Introduced in lesson 13; used by examples/train_quixote.py and train_seq2seq.py:
+Explained in docs/distributed.md; used by examples/train_quixote.py and train_seq2seq.py:
 
     comm = start(cfg.parallel, cfg.device)            # None: one process, as before
     ...build the model (every rank the same)...

@@ -1,7 +1,7 @@
 """The MPI communicator (CPU processes), through mpi4py: the engine llm.c and most HPC
 codes use, here started with `mpiexec -n N python ...`.
 
-Introduced in lesson 13. Every collective is MPI's non-blocking form (`Iallreduce`,
+Explained in docs/distributed.md. Every collective is MPI's non-blocking form (`Iallreduce`,
 `Ireduce_scatter_block`, `Iallgather`, `Ibcast`, `Ibarrier`) and returns a `Work`; its
 `wait()` polls the request and gives up after `timeout_s` with CommunicationTimeout, so a
 rank that died or hangs ends the run with an error instead of a silent hang. Arrays are

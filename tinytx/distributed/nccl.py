@@ -1,6 +1,6 @@
 """The NCCL communicator (one GPU per process), through CuPy's `cupy.cuda.nccl`.
 
-Introduced in lesson 13. As llm.c does, MPI starts the processes and carries the one
+Explained in docs/distributed.md. As llm.c does, MPI starts the processes and carries the one
 thing NCCL cannot make for itself: rank 0 makes NCCL's unique id and broadcasts it over
 MPI; every rank then joins the NCCL communicator with it. Collectives run on a side
 stream, after the work already queued on the current stream (an event orders them), so

@@ -1,6 +1,6 @@
 """The world of a run: which launcher started this process, and its communicator.
 
-Introduced in lesson 13. `mpiexec -n N python job.py` (MPICH or Open MPI; Slurm's srun
+Explained in docs/distributed.md. `mpiexec -n N python job.py` (MPICH or Open MPI; Slurm's srun
 with PMI too) starts N copies of the job and tells each its rank in environment
 variables; `launched()` reads them, so a job needs no flag to know it runs in parallel.
 `init()` makes the communicator once per process (MPI, or NCCL bootstrapped over MPI)

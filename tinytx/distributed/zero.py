@@ -1,9 +1,9 @@
 """ZeRO-1: the optimizer's state sharded over the ranks (Rajbhandari et al., 2020).
 
-Introduced in lesson 13. Plain data parallelism keeps a full copy of AdamW's two moments
-on every rank: for P parameters, 2P numbers per rank that are all identical. ZeRO stage 1
-gives rank r the r-th chunk of every parameter (the bucket layout of buckets.py) and the
-moments of that chunk only, so each rank holds 2P/W of them:
+Explained in docs/distributed.md. Plain data parallelism keeps a full copy of AdamW's two
+moments on every rank: for P parameters, 2P numbers per rank that are all identical.
+ZeRO stage 1 gives rank r the r-th chunk of every parameter (the bucket layout of
+buckets.py) and the moments of that chunk only, so each rank holds 2P/W of them:
 
     reduce-scatter the gradient buckets   rank r receives the average of its chunks
     clip by the global norm               (the sum of squares summed over the ranks)

@@ -33,7 +33,7 @@ def clip_grad_norm(params, max_norm: float, eps: float = 1e-6, total=None):
             None are skipped.
         max_norm: the largest norm allowed (> 0; math.inf computes the norm only).
         eps: added to the norm in the scale max_norm/(norm + eps), as in PyTorch.
-        total: when the gradients are spread over processes (ZeRO-1, lesson 13), a
+        total: when the gradients are spread over processes (ZeRO-1, docs/distributed.md), a
             function from this process's sum of squares (a float) to the sum over all.
     Returns:
         The norm *before* clipping, as a float64 0-d array on the gradients' device (log

@@ -1,7 +1,7 @@
 """Gradient accumulation: micro-batches whose summed gradients equal one big batch's.
 
 Introduced in lesson 10 with the Trainer (tinytx/train/trainer.py), which runs it once
-per optimizer step; data-parallel training (lesson 13) runs it on each rank's shard.
+per optimizer step; data-parallel training (docs/distributed.md) runs it on each rank's shard.
 """
 from __future__ import annotations
 

@@ -21,8 +21,8 @@ as if training had never stopped. It also records what the model was trained on 
 tokenizer, and the data when the job describes it), and `resume()` refuses to go on with
 another tokenizer or other data (`check_resume`, in resume.py). While it trains, the
 Trainer holds the out_dir's lock (`tinytx.files.lock_folder`): a second run in the same
-folder is refused. With `parallel` (lesson 13) each process trains on its shard of every
-batch, the gradients are averaged over the processes, and rank 0 alone writes.
+folder is refused. With `parallel` (docs/distributed.md) each process trains on its shard
+of every batch, the gradients are averaged over the processes, and rank 0 alone writes.
 """
 from __future__ import annotations
 
