@@ -40,7 +40,7 @@ import numpy as np
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
 from tinytx.data import load_text, read_tsv_pairs, text_record
-from tinytx.distributed import ParallelConfig, data_parallel, start
+from tinytx.distributed import ParallelConfig, data_parallel, describe, start
 from tinytx.files import lock_folder, read_text
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.tasks.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
@@ -208,6 +208,8 @@ def finetune(cfg, resume, comm=None):
                       data=text_record(read_text(cfg.data, "a text or TSV file")),
                       tokens_per_batch=int(train_cfg.batch_size * mean_tokens),
                       parallel=data_parallel(model, comm, cfg.parallel, cfg.train.seed))
+    if trainer.parallel:
+        print(describe(trainer.parallel))
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")

@@ -37,7 +37,7 @@ from pathlib import Path
 import tinytx as tx
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import encode_cached, get_batch, load_quixote, text_record, train_val_split
-from tinytx.distributed import ParallelConfig, data_parallel, rank0_first, start
+from tinytx.distributed import ParallelConfig, data_parallel, describe, rank0_first, start
 from tinytx.files import lock_folder
 from tinytx.generate import generate_text
 from tinytx.models import GPT, GPTConfig
@@ -155,6 +155,8 @@ def train_and_sample(cfg, resume, comm=None):
                       tokens_per_batch=tc.batch_size * mc.block_size,
                       bytes_per_token=bytes_per_token,
                       parallel=data_parallel(model, comm, cfg.parallel, tc.seed))
+    if trainer.parallel:
+        print(describe(trainer.parallel))
     if resume:
         trainer.resume(allow_new_data=cfg.allow_new_data)
         print(f"resumed from {out / 'last'} at step {trainer.step}")

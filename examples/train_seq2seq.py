@@ -43,7 +43,7 @@ from tinytx.files import lock_folder
 from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
                          text_record,
                          special_ids, train_val_split)
-from tinytx.distributed import ParallelConfig, data_parallel, rank0_first, start
+from tinytx.distributed import ParallelConfig, data_parallel, describe, rank0_first, start
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   random_pair_batch, seq2seq_loss, target_tokens)
@@ -165,6 +165,8 @@ def train_and_decode(cfg, resume, comm=None):
                       tokens_per_batch=int(tc.batch_size * tokens_per_pair),
                       count_targets=target_tokens,  # padded pairs: weight by tokens
                       parallel=data_parallel(model, comm, cfg.parallel, tc.seed))
+    if trainer.parallel:
+        print(describe(trainer.parallel))
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")

@@ -6,6 +6,7 @@ Explained in docs/distributed.md; used by examples/train_quixote.py and train_se
     ...build the model (every rank the same)...
     parallel = data_parallel(model, comm, cfg.parallel, seed)
     Trainer(..., parallel=parallel)
+    print(describe(parallel))                          # processes, buckets, ZeRO memory
 
 The global batch stays the job's `batch_size`: N ranks each compute batch_size/N rows of
 it, so the same options give the same training on 1 process or N.
@@ -59,3 +60,16 @@ def data_parallel(model, comm, cfg: ParallelConfig, seed: int):
     parallel = DataParallel(model, comm, bucket_mb=cfg.bucket_mb, zero=cfg.zero)
     manual_seed(rank_seed(seed, comm.rank))
     return parallel
+
+
+def describe(parallel) -> str:
+    """One line for a job to print: processes, backend, buckets and, with ZeRO-1, the
+    memory of AdamW's moments per rank against without it."""
+    comm, n = parallel.comm, len(parallel.buckets)
+    line = (f"data-parallel: {comm.world_size} process{'es' if comm.world_size > 1 else ''} "
+            f"({comm.backend}), {n} gradient bucket{'s' if n > 1 else ''}")
+    if parallel.zero_optimizer is not None:
+        mem = parallel.zero_optimizer.memory
+        line += (f"; ZeRO-1: AdamW's moments take {mem['moments_bytes_per_rank'] / 2**20:.2f} "
+                 f"MB per rank instead of {mem['moments_bytes_without_zero'] / 2**20:.2f} MB")
+    return line
