@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -162,8 +163,10 @@ def test_one_rank_gives_the_plain_gradients_and_refuses_a_second_unsynced_backwa
     ddp = DataParallel(model, init(), bucket_mb=0.001)
     try:
         model(x, y)[1].backward()
+        backward_done = time.perf_counter()
         assert ddp.started_in_backward == 0 and ddp.finish() >= 0
         assert ddp.started_in_backward == len(ddp.buckets) > 1
+        assert all(start < backward_done and done >= start for start, done in ddp.bucket_times)
         for n, p in model.named_parameters():
             np.testing.assert_array_equal(p.grad, plain[n], err_msg=n)
         model(x, y)[1].backward()

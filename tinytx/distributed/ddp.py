@@ -65,6 +65,7 @@ class DataParallel:
         self.grad_shards = [b.xp.zeros(b.width, b.flat.dtype) for b in self.buckets] \
             if zero else None
         self.chunks, self.zero_optimizer = {}, None   # ZeRO-1: made by wrap_optimizer
+        self.bucket_times = []
 
     # -- during backward -------------------------------------------------------------------
     @contextlib.contextmanager
@@ -113,6 +114,8 @@ class DataParallel:
         self.started_in_backward = self._next     # buckets already on their way
         self._start_ready_buckets(all_of_them=True)
         waited = sum(b.work.wait() for b in self.buckets)
+        # (start, seen done) of each bucket's collective, on time.perf_counter()'s clock
+        self.bucket_times = [(b.work.started_at, b.work.done_at) for b in self.buckets]
         for k, b in enumerate(self.buckets):
             b.synced, b.had_grad, b.ready, b.work = b.had_grad, {}, 0, None
             if self.zero:

@@ -30,12 +30,12 @@ class Work:
 
     def __init__(self, test, what: str, comm, on_done=None):
         self.test, self.what, self.comm, self.on_done = test, what, comm, on_done
-        self.done = False
+        self.done, self.started_at, self.done_at = False, time.perf_counter(), None
 
     def poll(self) -> bool:
         """True if complete; lets the library move the operation forward meanwhile."""
         if not self.done and self.test():
-            self.done = True
+            self.done, self.done_at = True, time.perf_counter()   # when it was seen done
             if self.on_done:
                 self.on_done()
         return self.done
