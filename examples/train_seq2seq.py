@@ -63,7 +63,7 @@ class Config:
     max_words: int = 32            # book pairs: both sentences at most this many words
     max_len: int = 48              # tokens per source / target (longer ones are cut)
     model: Seq2SeqConfig = nested(
-        Seq2SeqConfig, derived=("vocab_size", "tgt_vocab_size", "max_len", "pad_id",
+        Seq2SeqConfig, derived=("vocab_size", "tgt_vocab_size", "block_size", "pad_id",
                                 "share_embeddings"),
         n_embd=128, n_head=4, n_encoder_layer=2, n_decoder_layer=2, dropout=0.1)
     train: TrainConfig = nested(TrainConfig, batch_size=32, max_iters=600, lr=1e-3,
@@ -145,7 +145,7 @@ def train_and_decode(cfg, resume, comm=None):
 
     tx.manual_seed(tc.seed)
     mc = replace(cfg.model, vocab_size=max(tok.vocab) + 1, pad_id=pad,
-                 max_len=max(cfg.max_len, cfg.max_new_tokens + 1))
+                 block_size=max(cfg.max_len, cfg.max_new_tokens + 1))
     model = Seq2Seq(mc).to(cfg.device)
     print(f"Seq2Seq: {model.num_parameters():,} parameters, {mc.n_encoder_layer} encoder "
           f"and {mc.n_decoder_layer} decoder layers, {mc.n_head} heads, {mc.n_embd} wide")

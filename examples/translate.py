@@ -72,7 +72,7 @@ class Config:
     # (the report's models are post-LN); tie_generator: output layer = the shared
     # embedding table, transposed
     model: Seq2SeqConfig = nested(
-        Seq2SeqConfig, derived=("vocab_size", "tgt_vocab_size", "max_len", "pad_id",
+        Seq2SeqConfig, derived=("vocab_size", "tgt_vocab_size", "block_size", "pad_id",
                                 "share_embeddings"),
         n_embd=128, n_head=4, n_encoder_layer=3, n_decoder_layer=3, n_inner=0,
         dropout=0.1, bias=True, norm_first=True, tie_generator=False)
@@ -163,7 +163,7 @@ def load_data(cfg):
 
 def build_model(cfg, tok):
     mc = replace(cfg.model, vocab_size=max(tok.vocab) + 1, pad_id=special_ids(tok)["[PAD]"],
-                 max_len=max(cfg.max_len, cfg.max_new_tokens) + 2)
+                 block_size=max(cfg.max_len, cfg.max_new_tokens) + 2)
     return Seq2Seq(mc).to(cfg.device)
 
 

@@ -45,8 +45,9 @@ Exercises (your code goes in lessons/exercises/autograd.py; check it with
      from the repository root), and say why a node's gradient must add up the shares of
      all its uses.
   2. Implement `relu(x)` and `power(x, k)` for the scalar Value (a result with its
-     children, a label and a `_backward`, as `Value.tanh`). The check compares their
-     gradients with central differences in expressions that use an input twice.
+     children, a label and a `_backward`, as `Value.tanh`). The check compares values
+     and gradients, in expressions that use an input twice, with the same expressions
+     written in plain floats (max(0, a), a ** k) and central differences of those.
   3. Change and explain: train the MLP with --lr=0.5 and with --lr=0.005 (add
      --loss_target=10 so that the lesson's check lets a slow run finish). Look at
      mlp_loss.png: which run gets below 0.01 in 200 steps, and what does the step size do

@@ -46,11 +46,13 @@ Runtime: full 1.8 s (4.5 s with the 2 cores busy), smoke 0.4 s plus ~1 s of impo
 
 Exercises (your code goes in lessons/exercises/rnn.py; check it with
 `python -m lessons.check rnn`; our answers are in lessons/solutions/rnn.py)
-  1. Implement `rnn_step(x, h_prev, W, b)` with tinytx ops (h_t = tanh([h_{t-1}, x_t] W
-     + b)); it is checked against nn.RNNCell, forward and gradients.
-  2. Implement `rnn_step_backward(dh, x, h_prev, W, h)` in NumPy: the one step of
-     backpropagation through time that section 3 repeats (through tanh, then through the
-     matmul's two gradients); it is checked against autograd.
+  1. Implement `rnn_step(x, h_prev, W_hh, W_xh, b)` with tinytx ops: the step as papers
+     write it, h_t = tanh(W_hh h_{t-1} + W_xh x_t + b) on column vectors with two
+     matrices, for a batch of row vectors; checked against nn.RNNCell, forward and
+     gradients. How is the lesson's stacked W made from W_hh and W_xh?
+  2. Implement `rnn_backward(dh_T, x, hs, h0, W)` in NumPy: backpropagation through the
+     whole sequence, as section 3 does for dL/dh and dL/dW, and also every step's dL/dx_t,
+     dL/db and the gradient reaching h0; checked against autograd.
   3. Predict, then run: section 5 finds ‖∂L/∂h‖ shrinking ×0.52 per step back with the
      default weights and growing ×1.04 with 4× larger ones. Predict whether
      --big_weight_scale=2 vanishes or explodes, then run the lesson with it and explain

@@ -49,9 +49,10 @@ Runtime: full 67 s on a quiet 2-core CPU (measured), smoke 0.6 s plus ~1 s of im
 
 Exercises (your code goes in lessons/exercises/lstm.py; check it with
 `python -m lessons.check lstm`; our answers are in lessons/solutions/lstm.py)
-  1. Implement `lstm_cell(x, h_prev, c_prev, W, b)` with tinytx ops, the gates in the
-     order (Γ_f, Γ_u, Γ_o, C̃) as in nn.LSTMCell; checked against tinytx's lstm_cell,
-     forward and gradients.
+  1. Implement `cifg_cell(x, h_prev, c_prev, W, b)` with tinytx ops: an LSTM whose update
+     gate is not learned but is 1 - Γ_f (coupled input and forget gates, Greff et al.
+     2017), W (H+I, 3H) in the order (f, o, c); checked against tinytx's lstm_cell,
+     forward and gradients. What does the coupling forbid the cell to do?
   2. Predict, then run: nn.LSTMCell starts the forget gate's bias at 1. Before training,
      about what is Γ_f, and what share of C_1 is left after 20 steps (Γ_f to the 20th
      power)? Compare with section 4's "before training" numbers.

@@ -56,8 +56,9 @@ Runtime: full 95 s on a quiet 2-core CPU (measured), smoke 0.9 s plus ~1 s of im
 
 Exercises (your code goes in lessons/exercises/attention.py; check it with
 `python -m lessons.check attention`; our answers are in lessons/solutions/attention.py)
-  1. Implement `causal_mask(T)` (NumPy) and `attention(q, k, v, causal)` (tinytx ops:
-     scaled dot products, the causal mask, softmax, the weighted values); checked against
+  1. Implement `causal_mask(T)` (NumPy) and `attention(q, k, v, window)` (tinytx ops:
+     scaled dot products, a sliding-window mask, query i seeing only keys i-window+1..i
+     as in Longformer and Mistral, softmax, the weighted values); checked against
      F.causal_mask and F.scaled_dot_product_attention, forward and gradients.
   2. Predict, then run: section 4 gives an all-padding sequence the output 0, not NaN.
      What does np.exp(s - s.max()) / sum give for a row of scores that are all -inf? And

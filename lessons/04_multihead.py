@@ -63,10 +63,14 @@ task takes about 2 s of each).
 
 Exercises (your code goes in lessons/exercises/multihead.py; check it with
 `python -m lessons.check multihead`; our answers are in lessons/solutions/multihead.py)
-  1. Implement `split_heads(x, n_head)` and `merge_heads(y)`: one reshape and one
-     transpose each, checked against tinytx.nn.attention's.
-  2. Predict, then run: x.reshape(B, H, T, D) has the right shape too. Predict which
-     numbers head 0 would then see, put it in your split_heads and read the check.
+  1. Implement `split_qkv(qkv, n_head)`: c_attn's output (B, T, 3C) cut into q, k, v
+     and into heads, each (B, H, T, D), with one reshape and one permute for all three;
+     checked against tinytx.nn.attention.split_heads. Predict, then run:
+     qkv.reshape(B, T, H, 3, D) gives the right shapes too. Which numbers would head 0's
+     q then hold? Put it in your split_qkv and read the check.
+  2. Implement `repeat_kv(k, n_rep)` for grouped-query attention (Llama 2 70B, Mistral):
+     H_kv key/value heads, each shared by n_rep query heads; checked against a loop over
+     the heads. How many columns does c_attn need with H_kv key/value heads?
   3. Change and explain: section 1 prints 288 parameters for any H. Why does the number
      of heads not change the parameter count, and what does it change? Count the entries
      of the score matrices for H = 1, 2, 4 at T = 5.

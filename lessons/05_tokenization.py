@@ -57,14 +57,17 @@ Runtime (measured on a quiet 2-core CPU): full 3.5 s (7.8 s on one shared with o
 
 Exercises (your code goes in lessons/exercises/tokenization.py; check it with
 `python -m lessons.check tokenization`; our answers are in lessons/solutions/tokenization.py)
-  1. Implement `get_stats(ids)` and `merge(ids, pair, idx)`, minbpe's two helpers;
-     checked against tinytx.tokenizer.bpe.
-  2. Implement `train_bpe(text, vocab_size)`: the report's BPE listing, fixed (start
-     from the 256 byte values, count with get_stats, new ids 256 + i); the check
-     compares its merges with BasicTokenizer's.
-  3. Predict, then run: the report's listing stores `merges[pair] = i`, so the first
-     merge gets id 0, the byte \x00. Predict what goes wrong, make that change in your
-     train_bpe and read the check's message.
+  1. Implement `pair_counts(chunks)`, the pair counts of section 5's loop over chunks
+     when each distinct chunk is read once and weighted by how often it occurs (as
+     tinytx's trainer does), and `merge(ids, pair, idx)`; checked against
+     tinytx.tokenizer.bpe.
+  2. Implement `encode(text, merges)`: section 1 trains the merges; this is the other
+     half, cutting new text with them (from its bytes, with pair_counts and merge); the
+     check compares it with BasicTokenizer.encode.
+  3. Predict, then run: an encode that merges, each round, the most frequent pair of the
+     text (among the merges) instead of the merge learned first. With 44 merges learned
+     from the book's opening (BasicTokenizer().train(tinytx.data.OPENING, 300)), how do
+     the two cut 'mind,'? Make that change in your encode and read the check's message.
 """
 from __future__ import annotations
 

@@ -8,9 +8,15 @@ connection and a LayerNorm. Where the LayerNorm sits matters:
     post-LN (the original paper):           x = LN(x + sublayer(x))
     pre-LN  (GPT-2, the report's listing):  x = x + sublayer(LN(x))
 
-Pre-LN leaves an untouched path x -> x -> ... -> x from the output back to the input, so
-the gradient reaches the first layers of a deep stack undiminished; post-LN puts a
-LayerNorm on that path in every layer. With tinytx.nn this lesson:
+Pre-LN leaves an untouched path x -> x -> ... -> x from the output back to the input;
+post-LN puts a LayerNorm on that path in every layer. That does not starve post-LN's first
+layers: section 3 measures about the same gradient entering layer 0 in both stacks at
+initialisation. What goes wrong is at the other end. Xiong et al. (2020, "On Layer
+Normalization in the Transformer Architecture") show that at initialisation post-LN's
+gradients are largest for the layers near the output, so a large learning rate without
+warmup takes steps there that are too big (the original Transformer's warmup is what
+tames them), while pre-LN's gradients are about the same size at every depth and it
+trains without warmup. With tinytx.nn this lesson:
 
   1. shows LayerNorm making every row mean 0 and variance 1 (whatever its scale and
      shift), and takes the report's Block apart (12·C² + 13·C parameters);
@@ -65,8 +71,9 @@ Exercises (your code goes in lessons/exercises/block.py; check it with
   2. Implement `mlp(x, W_fc, b_fc, W_proj, b_proj)`, the block's C -> 4C -> GELU -> C;
      checked against nn.MLP.
   3. Predict, then run: `--n_layer=24 --lrs=1e-2`. Will post-LN get stuck again, and
-     pre-LN still train? Explain with section 3's gradient-flow table: what sits on the
-     path from the loss back to the first layer in each.
+     pre-LN still train? Explain with section 3's gradient-flow tables: is post-LN's
+     gradient at layer 0 smaller than pre-LN's, and at which end of the stack are its
+     gradients largest? What would a learning-rate warmup change (Xiong et al. 2020)?
 """
 from __future__ import annotations
 

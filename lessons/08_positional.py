@@ -49,8 +49,10 @@ Runtime (measured on a quiet 2-core CPU): full 17 s (32 s on one shared with oth
 Exercises (your code goes in lessons/exercises/positional.py; check it with
 `python -m lessons.check positional`; our answers are in lessons/solutions/positional.py)
   1. Implement `sinusoidal_table(n_positions, n_embd)`; checked against tinytx's.
-  2. Implement `shift_matrix(k, n_embd)`, the M_k of section 2 (work out the 2x2 block
-     from sin(a+b) and cos(a+b)); checked by PE(pos) @ M_k = PE(pos+k) on every pos.
+  2. Implement `rope(x)`, rotary position embedding (RoFormer; Llama): token t's vector
+     rotated by section 2's M_t, x[t] @ M_t, without building M_t; checked against
+     x[t] @ rotation(t, C). Then explain why the dot product of rotated vectors at
+     positions m and n depends only on m - n.
   3. Predict, then run: without positions the model cannot tell position i from any
      other, yet section 3 measures a token accuracy of 0.24 on 16 digits, not the 0.1 of
      a guess. Predict what --seq_len=4 gives with --variants=none and explain where the

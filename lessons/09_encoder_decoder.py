@@ -325,7 +325,7 @@ def section_task(cfg, out):
     model = Seq2Seq(Seq2SeqConfig(vocab_size=FIRST_DIGIT + 10, n_embd=cfg.n_embd,
                                   n_head=cfg.n_head, n_encoder_layer=cfg.n_layer,
                                   n_decoder_layer=cfg.n_layer, dropout=0.0,
-                                  max_len=cfg.max_len + 2, pad_id=PAD))
+                                  block_size=cfg.max_len + 2, pad_id=PAD))
     held = draw(np.random.default_rng(cfg.seed + 1), cfg.eval_size, cfg)
     print(f"\n3. A toy task: {cfg.task} {cfg.min_len} to {cfg.max_len} digits with a "
           f"Seq2Seq ({cfg.n_layer} + {cfg.n_layer} layers, n_embd {cfg.n_embd}, "

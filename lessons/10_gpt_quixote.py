@@ -35,6 +35,7 @@ tinytx/data/lm.py and tinytx/generate/.
 Run:
     python lessons/10_gpt_quixote.py                   # the whole book, ~3 min
     python lessons/10_gpt_quixote.py --smoke           # two paragraphs, for the tests
+                                    # (into out/lessons/10/smoke: never over the real gpt)
     python lessons/10_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
 
 Expected output (abridged; measured on the whole book, seed 1337, one run):
@@ -378,7 +379,8 @@ def main(argv=None):
 
     save_checkpoint(out / "gpt", model, step=cfg.max_iters,
                     config={**model_record(model, tok),      # the tokenizer goes inside
-                            "lesson": 10, "val_loss": val_loss, "bits_per_byte": bpb})
+                            "lesson": 10, "smoke": cfg.smoke, "val_loss": val_loss,
+                            "bits_per_byte": bpb})
     print(f"\n6. saved {out / 'gpt.safetensors'}, {out / 'gpt.json'} and "
           f"{tok_prefix}.model (lesson 12 finetunes this model)")
 

@@ -273,7 +273,7 @@ def train_translator(cfg, out, train):
     s2s = Seq2Seq(Seq2SeqConfig(vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd,
                                 n_head=cfg.n_head, n_encoder_layer=cfg.mt_n_layer,
                                 n_decoder_layer=cfg.mt_n_layer, dropout=cfg.dropout,
-                                max_len=cfg.max_len + 2, pad_id=pad)).to(cfg.device)
+                                block_size=cfg.max_len + 2, pad_id=pad)).to(cfg.device)
     train_cfg = TrainConfig(max_iters=cfg.mt_max_iters, batch_size=cfg.mt_batch_size,
                             lr=cfg.mt_lr, min_lr=1e-4, beta2=0.98,
                             warmup_iters=min(200, cfg.mt_max_iters // 10),
@@ -386,7 +386,7 @@ def main(argv=None):
     s2s = Seq2Seq(Seq2SeqConfig(vocab_size=max(tok.vocab) + 1, n_embd=cfg.n_embd,
                                 n_head=cfg.n_head, n_encoder_layer=cfg.n_encoder_layer,
                                 n_decoder_layer=cfg.n_decoder_layer, dropout=cfg.dropout,
-                                max_len=max(cfg.max_len, cfg.max_new_tokens + 1),
+                                block_size=max(cfg.max_len, cfg.max_new_tokens + 1),
                                 pad_id=pad)).to(cfg.device)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     train_cfg = TrainConfig(**{k: v for k, v in vars(cfg).items() if k in fields},

@@ -35,7 +35,9 @@ divided by 0.7 for real and says whether the output changed (measured on a full 
 did — so the report's beams were the untempered ones).
 
 If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
-the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds.
+the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds. A
+checkpoint saved by lesson 10's --smoke run (its own folder, out/lessons/10/smoke) is
+refused unless --allow_smoke_checkpoint=true.
 docs/finetuning.md explains the choices; the code is tinytx/checkpoint/ (format.py,
 gpt2.py) and tinytx/tokenizer/gpt2.py.
 
@@ -102,7 +104,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx import optim
-from tinytx.checkpoint import load_gpt2, load_model
+from tinytx.checkpoint import load_gpt2, load_model, read_checkpoint_meta
 from tinytx.course import load_book, setup
 from tinytx.data import get_batch, iter_windows, load_text, train_val_split
 from tinytx.generate import beam_search, generate_text, probabilities
@@ -117,6 +119,7 @@ class Config:
     out_dir: str = "out/lessons/12"
     smoke: bool = False            # a tiny model and two passages, for the tests
     pretrained: str = "out/lessons/10/gpt"   # lesson 10's checkpoint
+    allow_smoke_checkpoint: bool = False     # finetune a --smoke run's checkpoint anyway
     text: str = ""                 # finetune on this text file ("" = the book's speeches)
     gpt2: str = ""                 # a Hugging Face GPT-2 folder to finetune ("" = lesson 10's)
     context: int = 0               # tokens per training window (0 = the model's block_size)
@@ -168,6 +171,12 @@ def load_pretrained(cfg):
                 load_gpt2_tokenizer(cfg.gpt2), f"GPT-2 from {cfg.gpt2}")
     path = Path(cfg.pretrained)
     if path.with_name(path.name + ".json").is_file():
+        recorded = read_checkpoint_meta(path).get("config") or {}
+        if recorded.get("smoke") and not cfg.allow_smoke_checkpoint:
+            raise SystemExit(f"{path} was saved by a --smoke run of lesson 10 (a tiny model "
+                             f"trained for seconds), not by the full lesson; run "
+                             f"lessons/10_gpt_quixote.py without --smoke, or pass "
+                             f"--allow_smoke_checkpoint=true to finetune it anyway")
         model, tok = load_model(path, cfg.device)          # the tokenizer travels inside
         return model, tok, str(path)
     steps = cfg.pretrain_iters

@@ -2,11 +2,12 @@
 
 Every lesson ends its docstring with a section `Exercises`. Those with code name a
 function in `lessons/exercises/<name>.py` (the lesson's docstring says which file): a
-stub raising NotImplementedError("your answer here") for you to replace. Below the
-stubs, that file holds one check per exercise, `check_<function>(answer)`, which runs
-your function against tinytx's own code (equal outputs, equal gradients, a toy that must
-reach a target) and raises AssertionError saying what differs. Our answers are in
-`lessons/solutions/<name>.py`, with the same function names; read them after trying.
+stub raising NotImplementedError("your answer here") for you to replace. Its checks are
+in `lessons/checks/<name>.py`, one per exercise, `check_<function>(answer)`: each runs
+your function against a reference that does not come from your answer (tinytx's own
+op, analytic values, a naive loop written out in the check) and raises AssertionError
+saying what differs. Our answers are in `lessons/solutions/<name>.py`, with the same
+function names; read them after trying.
 
 Run from the repository root:
 
@@ -66,8 +67,8 @@ def find_lesson(which: str) -> Path:
 
 
 def checks(name: str) -> list[tuple[str, callable]]:
-    """[(function name, its check)] of lessons/exercises/<name>.py, in file order."""
-    module = importlib.import_module(f"lessons.exercises.{name}")
+    """[(function name, its check)] of lessons/checks/<name>.py, in file order."""
+    module = importlib.import_module(f"lessons.checks.{name}")
     found = [(f.__name__[len("check_"):], f) for f in vars(module).values()
              if inspect.isfunction(f) and f.__name__.startswith("check_")
              and f.__module__ == module.__name__]
@@ -89,7 +90,7 @@ def run_check(check, answer) -> tuple[str, str]:
 
 
 def run(name: str, answers: str = "exercises") -> list[tuple[str, str, str]]:
-    """Every check of lessons/exercises/<name>.py on the functions of
+    """Every check of lessons/checks/<name>.py on the functions of
     lessons/<answers>/<name>.py -> [(function, PASS | TODO | FAIL, message)]."""
     module = importlib.import_module(f"lessons.{answers}.{name}")
     results = []
@@ -144,6 +145,8 @@ def same_function(answer, reference, shapes, *args, atol=1e-10, seed=0, what="ou
         inputs = float64_inputs(*shapes, seed=seed)
         out = fn(*inputs, *args)
         outs = out if isinstance(out, (tuple, list)) else (out,)
+        assert all(getattr(o, "requires_grad", False) for o in outs), (
+            f"the {what} carries no gradient: make it with tinytx ops, not through NumPy")
         rng = np.random.default_rng(seed + 1)
         loss = sum((o * tx.tensor(rng.standard_normal(o.shape))).sum() for o in outs)
         loss.backward()

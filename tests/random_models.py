@@ -23,9 +23,9 @@ def random_gpt(seed=0, device="cpu", dtype="float64", block_size=8, vocab_size=V
     return randomize(GPT(cfg), seed, device, dtype)
 
 
-def random_seq2seq(seed=0, device="cpu", dtype="float64", max_len=8):
+def random_seq2seq(seed=0, device="cpu", dtype="float64", block_size=8):
     cfg = Seq2SeqConfig(vocab_size=V, n_embd=16, n_head=2, n_encoder_layer=1,
-                        n_decoder_layer=2, dropout=0.1, max_len=max_len)
+                        n_decoder_layer=2, dropout=0.1, block_size=block_size)
     return randomize(Seq2Seq(cfg), seed, device, dtype)
 
 

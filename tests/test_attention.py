@@ -200,7 +200,7 @@ def test_every_model_attends_through_the_one_attention_op(monkeypatch):
         assert count(lambda: gpt(ids, cache=cache)) == 2                # the prompt
         assert count(lambda: gpt(ids[:, :1], cache=cache)) == 2         # one new token
     s2s = Seq2Seq(Seq2SeqConfig(vocab_size=11, n_embd=8, n_head=2, n_encoder_layer=1,
-                                n_decoder_layer=2, max_len=8))
+                                n_decoder_layer=2, block_size=8))
     assert count(lambda: s2s(ids, ids)) == 1 + 2 * 2                    # enc + (self, cross)
     t5 = T5(T5Config(vocab_size=11, d_model=8, d_kv=4, d_ff=16, num_layers=1,
                      num_decoder_layers=1, num_heads=2))

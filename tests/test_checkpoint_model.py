@@ -41,12 +41,20 @@ def gpt(tok):
 def s2s(vocab):
     tx.manual_seed(1)
     return Seq2Seq(Seq2SeqConfig(vocab_size=vocab, n_embd=8, n_head=2, n_encoder_layer=1,
-                                 n_decoder_layer=1, max_len=16))
+                                 n_decoder_layer=1, block_size=16))
 
 
 def same_weights(a, b):
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(np.array_equal(sa[k], sb[k]) for k in sa)
+
+
+def old_names(config) -> dict:
+    """A Seq2Seq config as checkpoints wrote it before its block_size was renamed from
+    max_len."""
+    config = config.to_dict()
+    config["max_len"] = config.pop("block_size")
+    return config
 
 
 def as_version_2(path):
@@ -100,7 +108,7 @@ def test_an_old_seq2seq_checkpoint_loads(tok, tmp_path):
     tok.save(str(tmp_path / "tokenizer"))
     opt = optim.AdamW(optim.decay_groups(PairLoss(model), 0.1))
     save_checkpoint(tmp_path / "last", PairLoss(model), opt, step=5,
-                    config={"model": model.config.to_dict(), "example": {},
+                    config={"model": old_names(model.config), "example": {},
                             "tokenizer": "out/seq2seq/tokenizer.model"})
     as_version_2(tmp_path / "last")
     back, back_tok = load_model(tmp_path / "last")           # the tokenizer found beside
@@ -118,7 +126,7 @@ def test_an_old_translate_checkpoint_loads(tok, tmp_path):
     model = s2s(len(tok.vocab))
     tok.save(str(tmp_path / "t"))
     save_checkpoint(tmp_path / "best", PairLoss(model),
-                    config={"model": model.config.to_dict(), "example": {},
+                    config={"model": old_names(model.config), "example": {},
                             "tokenizer_model": (tmp_path / "t.model").read_text()})
     as_version_2(tmp_path / "best")
     (tmp_path / "t.model").unlink()

@@ -1,18 +1,15 @@
 """tinytx.config: --key=value parsing, and job configs composed from the package's
 configs with nested() (flat options, the job's defaults, derived fields hidden)."""
 import dataclasses
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from tinytx.config import nested, options, parse_config, with_options
 from tinytx.models import GPTConfig, Seq2SeqConfig
 from tinytx.train import TrainConfig
+from project_scripts import load_example
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 @dataclass
@@ -49,6 +46,16 @@ def test_derived_fields_are_not_options_and_unknown_keys_list_the_valid_ones():
         with_options(Job(), nope=1)
 
 
+def test_help_prints_every_option_with_its_default_and_exits(capsys):
+    with pytest.raises(SystemExit) as stop:
+        parse_config(Job(), ["--lr=1", "--help"], extra_flags=("resume",))
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    for key, value in values(Job()).items():
+        assert f"--{key}={value!r}" in text
+    assert "--vocab_size=300" in text and "--n_layer=2" in text and "--resume" in text
+
+
 def test_one_name_twice_is_an_error():
     @dataclass
     class Clash:
@@ -66,14 +73,6 @@ def test_optional_ints_parse():
         model: Seq2SeqConfig = nested(Seq2SeqConfig, derived=("vocab_size",))
     assert parse_config(S(), ["--n_inner=32"]).model.n_inner == 32
     assert parse_config(S(), ["--n_inner=none"]).model.n_inner is None
-
-
-def _example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # The options and defaults of examples/train_quixote.py before its Config was composed
@@ -100,7 +99,7 @@ TRANSLATE = dict(n_embd=128, n_head=4, n_encoder_layer=3, n_decoder_layer=3, n_i
     ("train_quixote", "default", QUIXOTE), ("train_quixote", "seed-small", SEED_SMALL),
     ("translate", "default", TRANSLATE)])
 def test_example_options_and_defaults_are_unchanged(name, preset, expected):
-    got = values(_example(name).CONFIGS[preset])
+    got = values(load_example(name).CONFIGS[preset])
     assert {k: got.get(k, "missing") for k in expected} == expected
 
 
@@ -109,9 +108,9 @@ def test_example_configs_repeat_no_package_field():
     (except those the package's config derives from the job's, like vocab_size; and
     finetune's dropout, which overrides a pretrained model's config read from files)."""
     package = {f.name for c in (GPTConfig, Seq2SeqConfig, TrainConfig)
-               for f in dataclasses.fields(c)} - {"vocab_size", "max_len"}
+               for f in dataclasses.fields(c)} - {"vocab_size"}
     for name, allowed in (("train_quixote", set()), ("train_seq2seq", set()),
                           ("translate", set()), ("finetune", {"dropout"})):
-        own = {f.name for f in dataclasses.fields(_example(name).Config)
+        own = {f.name for f in dataclasses.fields(load_example(name).Config)
                if "derived" not in f.metadata}
         assert own & package == allowed, name

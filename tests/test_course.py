@@ -39,6 +39,16 @@ def test_smoke_values_replace_only_the_defaults(tmp_path):
     assert (cfg.steps, cfg.width) == (100, 8)          # what the user asked for wins
 
 
+def test_a_smoke_run_writes_to_its_own_folder(tmp_path):
+    full = Config(out_dir=str(tmp_path / "lesson"))            # the lesson's default out_dir
+    _, out = setup(full, SMOKE, [])
+    assert out == tmp_path / "lesson"
+    _, out = setup(full, SMOKE, ["--smoke"])                    # never over the full run's
+    assert out == tmp_path / "lesson" / "smoke" and out.is_dir()
+    _, out = setup(full, SMOKE, ["--smoke", f"--out_dir={tmp_path / 'mine'}"])
+    assert out == tmp_path / "mine"                             # an explicit folder wins
+
+
 def test_setup_errors_name_the_problem(tmp_path):
     with pytest.raises(ValueError, match=r"smoke: \['stepz'\] are not options of Config"):
         setup(Config(), dict(stepz=3), [f"--out_dir={tmp_path}"])

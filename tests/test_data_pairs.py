@@ -134,7 +134,7 @@ def test_pair_batches_fit_seq2seq(tok):
     tx.manual_seed(0)
     model = Seq2Seq(Seq2SeqConfig(vocab_size=max(tok.vocab) + 1, n_embd=16, n_head=2,
                                   n_encoder_layer=1, n_decoder_layer=1, dropout=0.0,
-                                  max_len=32, pad_id=ids["[PAD]"]))
+                                  block_size=32, pad_id=ids["[PAD]"]))
     batch = next(pair_batches(pairs_data(tok), 4, np.random.default_rng(0),
                               pad_id=ids["[PAD]"]))
     logits, loss = model(batch.src, batch.tgt_in, batch.src_mask, batch.tgt_mask,

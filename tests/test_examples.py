@@ -1,26 +1,16 @@
 """End to end: a tiny run of the main job writes its logs and checkpoints, and
 examples/sample.py loads the checkpoint and samples from it."""
-import importlib.util
 import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tinytx.config import run_main
 from tinytx.train import read_rows
+from project_scripts import EXAMPLES, gutenberg_book, load_example
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while loading
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +19,7 @@ def small_book(tmp_path_factory):
             "there lived not long since one of those gentlemen that keep a lance in the "
             "lance-rack, an old buckler, a lean hack, and a greyhound for coursing.\n\n"
             '"Here is the apple of which I spoke," said Don Quixote, and Sancho laughed.\n\n')
-    text = ("*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n\n" + body * 40 +
-            "*** END OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n")
-    path = tmp_path_factory.mktemp("book") / "quixote.txt"
-    path.write_text(text)
-    return path
+    return gutenberg_book(tmp_path_factory.mktemp("book"), body, 40)
 
 
 TINY = ["--vocab_size=300", "--n_layer=1", "--n_head=2", "--n_embd=16", "--block_size=16",
@@ -43,7 +29,7 @@ TINY = ["--vocab_size=300", "--n_layer=1", "--n_head=2", "--n_embd=16", "--block
 
 def test_train_then_sample(small_book, tmp_path, capsys):
     out = tmp_path / "run"
-    train = _load("train_quixote")
+    train = load_example("train_quixote")
     result = train.main([f"--data={small_book}", f"--out_dir={out}", "--max_iters=6",
                          "--eval_interval=3"] + TINY)
     assert math.isfinite(result["bpb"]) and result["tokens_per_s"] > 0
@@ -56,10 +42,10 @@ def test_train_then_sample(small_book, tmp_path, capsys):
     assert [r["step"] for r in rows if r["kind"] == "train"] == [3, 6]   # and at evals
     assert all(math.isfinite(r["val_bpb"]) for r in rows if r["kind"] == "val")
     assert (out / "loss.png").read_bytes()[:4] == b"\x89PNG"
-    samples = _load("sample").main([f"--checkpoint={out}/best", "--max_new_tokens=4",
+    samples = load_example("sample").main([f"--checkpoint={out}/best", "--max_new_tokens=4",
                                      "--num_samples=2", "--top_p=0.9"])
     assert len(samples) == 2 and all(s.startswith('"Here is the apple') for s in samples)
-    beams = _load("sample").main([f"--checkpoint={out}/last", "--max_new_tokens=3",
+    beams = load_example("sample").main([f"--checkpoint={out}/last", "--max_new_tokens=3",
                                   "--beam_width=2"])
     assert len(beams) == 1
     # --resume continues from step 6 to 9
@@ -73,7 +59,7 @@ def test_train_then_sample(small_book, tmp_path, capsys):
 
 def test_unknown_key_lists_the_valid_ones():
     with pytest.raises(SystemExit, match="unknown option --n_layers.*--n_layer"):
-        _load("train_quixote").parse_args(["--n_layers=3"])
+        load_example("train_quixote").parse_args(["--n_layers=3"])
 
 
 @pytest.mark.parametrize("example, args, message", [
@@ -93,7 +79,7 @@ def test_expected_user_errors_are_one_line_without_traceback(example, args, mess
                  book=small_book, corrupt=tmp_path / "corrupt")
     argv = [a.format(**paths) for a in args] + [f"--out_dir={tmp_path / 'out'}"] * (
         example != "sample")
-    assert run_main(_load(example).main, argv) == 1
+    assert run_main(load_example(example).main, argv) == 1
     err = capsys.readouterr().err
     last = err.strip().splitlines()[-1]               # after any progress bar
     assert last.startswith("error: ") and message in last and "Traceback" not in err
@@ -101,7 +87,7 @@ def test_expected_user_errors_are_one_line_without_traceback(example, args, mess
 
 def test_bad_flag_is_one_line_without_traceback():
     with pytest.raises(SystemExit, match="^error: unknown option --n_layers"):
-        run_main(_load("sample").main, ["--n_layers=3"])
+        run_main(load_example("sample").main, ["--n_layers=3"])
 
 
 def test_offline_main_job_exits_with_a_message_not_a_traceback(tmp_path):
@@ -122,5 +108,5 @@ def test_offline_main_job_exits_with_a_message_not_a_traceback(tmp_path):
 
 def test_resume_without_checkpoint_is_a_clear_error(small_book, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
-        _load("train_quixote").main([f"--data={small_book}", f"--out_dir={tmp_path}",
+        load_example("train_quixote").main([f"--data={small_book}", f"--out_dir={tmp_path}",
                                      "--resume"] + TINY)

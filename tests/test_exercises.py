@@ -1,16 +1,17 @@
 """The lessons' exercises: every lesson ends with an Exercises section; every exercise with
 code has a stub, a check and our answer; the answer passes its check, the stub does not,
-and a plausible wrong answer fails too (so the checks can fail). `python -m lessons.check`
-reports the same.
+and at least two wrong answers per check fail it, one of them self-consistent (so the
+checks compare with a reference of their own, not the answer with itself); no stub
+imports a reference. `python -m lessons.check` reports the same.
 """
 import ast
 import importlib
-import math
 
-import numpy as np
 import pytest
+import wrong_answers_early
+import wrong_answers_late
 
-import tinytx.functional as F
+import tinytx as tx
 from lessons import check
 
 LESSONS = check.lesson_files()
@@ -64,73 +65,74 @@ def test_our_answer_passes_and_the_stub_does_not(name, function):
     assert check.run_check(checks[function], stub)[0] == "TODO"
 
 
-# -- plausible mistakes each check must catch ----------------------------------------------
-def attention_unscaled(q, k, v, causal):
-    mask = F.causal_mask(q.shape[1]) if causal else None
-    return F.scaled_dot_product_attention(q, k, v, mask=mask, similarity="dot")
+# -- wrong answers each check must reject --------------------------------------------------
+WRONG = wrong_answers_early.WRONG + wrong_answers_late.WRONG
 
 
-def attention_scaled_by_length(q, k, v, causal):                # the report's √N
-    mask = F.causal_mask(q.shape[1]) if causal else None
-    return F.scaled_dot_product_attention(q, k, v, mask=mask, scale=1 / math.sqrt(q.shape[1]))
+@pytest.mark.parametrize("name, function", EXERCISES, ids=[f"{n}.{f}" for n, f in EXERCISES])
+def test_every_check_has_two_wrong_answers_one_of_them_consistent(name, function):
+    kinds = [kind for n, f, kind, _ in WRONG if (n, f) == (name, function)]
+    assert len(kinds) >= 2, f"{name}.{function}: {len(kinds)} wrong answers, expected 2+"
+    assert "consistent" in kinds, f"{name}.{function}: no self-consistent wrong answer"
 
 
-def split_heads_by_reshape(x, n_head):                          # right shape, wrong numbers
-    B, T, C = x.shape
-    return x.reshape(B, n_head, T, C // n_head)
+@pytest.mark.parametrize("name, function, kind, wrong", WRONG,
+                         ids=[f"{n}.{w.__name__}" for n, _, _, w in WRONG])
+def test_a_wrong_answer_fails_its_check(name, function, kind, wrong):
+    """The check itself says what differs (an AssertionError), not a crash."""
+    with pytest.raises(AssertionError) as failure:
+        dict(check.checks(name))[function](wrong)
+    assert str(failure.value), f"{name}.{function}: {wrong.__name__} failed without a message"
 
 
-def train_bpe_as_printed(text, vocab_size):                     # merges[pair] = i
-    from lessons.solutions.tokenization import get_stats, merge
-    ids, merges = list(text.encode()), {}
-    for i in range(vocab_size - 256):
-        pair = max(get_stats(ids), key=get_stats(ids).get)
-        merges[pair] = i
-        ids = merge(ids, pair, i)
-    return merges
+# inputs for the differentiable answers: what the old, self-comparing checks looked at
+GRADIENT_INPUTS = {"rnn_step": ([(3, 4), (3, 5), (5, 5), (5, 4), (5,)], ()),
+                   "cifg_cell": ([(3, 4), (3, 5), (3, 5), (9, 15), (15,)], ()),
+                   "attention": ([(2, 6, 4), (2, 6, 4), (2, 6, 3)], (3,)),
+                   "split_qkv": ([(2, 3, 24)], (2,)), "repeat_kv": ([(2, 2, 3, 4)], (2,)),
+                   "layer_norm": ([(2, 3, 8), (8,), (8,)], ()),
+                   "mlp": ([(2, 3, 4), (4, 16), (16,), (16, 4), (4,)], ())}
+VALUE_EXPRESSIONS = {"relu": lambda op, a, b: op(a) * a + op(a * b) * b,
+                     "power": lambda op, a, b: op(a, 3) * a + op(a * b, 2)}
 
 
-def relu_overwriting(x):                                         # = instead of +=
-    out = type(x)(max(0.0, x.data), (x,), "relu")
-
-    def _backward():
-        x.grad = (x.data > 0) * out.grad
-    out._backward = _backward
-    return out
-
-
-def power_without_chain_rule(x, k):                              # forgets * out.grad
-    out = type(x)(x.data ** k, (x,), f"**{k}")
-
-    def _backward():
-        x.grad += k * x.data ** (k - 1)
-    out._backward = _backward
-    return out
-
-
-def padding_mask_inverted(lengths, S):                           # PyTorch's "True at padding"
-    return np.arange(S)[None, :] >= np.asarray(lengths)[:, None]
+@pytest.mark.parametrize("name, function, wrong",
+                         [(n, f, w) for n, f, kind, w in WRONG if kind == "consistent"
+                          and f in {**GRADIENT_INPUTS, **VALUE_EXPRESSIONS}],
+                         ids=lambda v: getattr(v, "__name__", ""))
+def test_a_consistent_wrong_answer_agrees_with_its_own_central_differences(name, function,
+                                                                         wrong):
+    """Why a check must not compare an answer with itself: these wrong answers pass that."""
+    if function in VALUE_EXPRESSIONS:
+        lesson, at = check.lesson_module("autograd"), (0.8, -1.3)
+        expression = VALUE_EXPRESSIONS[function]
+        inputs = [lesson.Value(a) for a in at]
+        expression(wrong, *inputs).backward()
+        value = lambda *xs: expression(wrong, *map(lesson.Value, xs)).data   # noqa: E731
+        for i, v in enumerate(inputs):
+            assert abs(v.grad - lesson.central_difference(value, at, i)) < 1e-6
+    else:
+        shapes, args = GRADIENT_INPUTS[function]
+        assert tx.gradcheck(lambda *xs: wrong(*xs, *args), check.float64_inputs(*shapes))
 
 
-def top_k_keeping_smallest(logits, k):
-    kth = np.sort(logits, axis=-1)[..., k - 1, None]
-    return np.where(logits > kth, -np.inf, logits)
+def imported_modules(path):
+    """Every module a file imports, and the names it takes from modules with `from`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    modules = [a.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for a in node.names]
+    taken = [f"{node.module}.{a.name}" for node in ast.walk(tree)
+             if isinstance(node, ast.ImportFrom) for a in node.names]
+    return modules, taken
 
 
-WRONG = [("attention", "attention", attention_unscaled),
-         ("attention", "attention", attention_scaled_by_length),
-         ("multihead", "split_heads", split_heads_by_reshape),
-         ("tokenization", "train_bpe", train_bpe_as_printed),
-         ("autograd", "relu", relu_overwriting),
-         ("autograd", "power", power_without_chain_rule),
-         ("cross_attention", "padding_mask", padding_mask_inverted),
-         ("gpt_quixote", "top_k_filter", top_k_keeping_smallest)]
-
-
-@pytest.mark.parametrize("name, function, wrong", WRONG, ids=[w.__name__ for *_, w in WRONG])
-def test_a_wrong_answer_fails_its_check(name, function, wrong):
-    status, message = check.run_check(dict(check.checks(name))[function], wrong)
-    assert status == "FAIL" and message, (status, message)
+@pytest.mark.parametrize("name", [n for n in NAMES if n])
+def test_no_stub_imports_a_reference(name):
+    """The stubs import whole modules for the learner to use (NumPy, tinytx, its ops),
+    never a function or class that answers an exercise, nor the checks or our answers."""
+    modules, taken = imported_modules(check.LESSONS / "exercises" / f"{name}.py")
+    assert set(modules) <= {"math", "numpy", "tinytx", "tinytx.functional"}, modules
+    assert not taken, f"lessons/exercises/{name}.py imports {taken}"
 
 
 # -- the command ---------------------------------------------------------------------------

@@ -2,9 +2,6 @@
 tests (save_gpt2 / save_t5 and a hand-made spiece.model): the held-out loss goes down,
 the Hugging Face folder written at the end loads back, --resume is exact, and the pieces
 (chunks, padded batches, prefixed pairs) do what they say."""
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +14,8 @@ from tinytx.tasks.finetune import (encode_chunks, encode_prefixed_pairs, model_t
                                    pad_lm_batch, text_chunks)
 from tinytx.tokenizer import GPT2Tokenizer
 from tinytx.tokenizer.unigram import write_model
+from project_scripts import load_example, load_script
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TEXT = ("In a village of La Mancha, the name of which I have no desire to call to mind, "
         "there lived not long since one of those gentlemen that keep a lance in the "
         "lance-rack, an old buckler, a lean hack, and a greyhound for coursing. ") * 12
@@ -26,14 +23,6 @@ SONGS = [("a song about the sea", "the sea is wide and the sea is deep"),
          ("a song about the sun", "the sun is warm and the sun is high"),
          ("a song about the moon", "the moon is pale and the moon is cold"),
          ("a song about a horse", "the horse is lean and the horse is old")] * 5
-
-
-def _finetune():
-    spec = importlib.util.spec_from_file_location("example_finetune", EXAMPLES / "finetune.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +64,7 @@ def test_gpt2_folder_finetunes_and_is_written_back(gpt2_folder, tmp_path, capsys
     text = tmp_path / "text.txt"
     text.write_text(TEXT)
     out = tmp_path / "run"
-    r = _finetune().main([f"--model={gpt2_folder}", f"--data={text}", f"--out_dir={out}",
+    r = load_example("finetune").main([f"--model={gpt2_folder}", f"--data={text}", f"--out_dir={out}",
                           "--chunk_chars=200", "--epochs=2", "--grad_accum=2"] + TINY)
     assert r["after"][0] < r["before"][0] - 0.3          # held-out nats/token fell
     printed = capsys.readouterr().out
@@ -86,7 +75,7 @@ def test_gpt2_folder_finetunes_and_is_written_back(gpt2_folder, tmp_path, capsys
     for name, array in model.state_dict().items():
         np.testing.assert_array_equal(back.state_dict()[name], array)
     assert model_type(out / "last") == "tinytx"           # the checkpoint is a --model too
-    again = _finetune().main([f"--model={out}/last", f"--data={text}",
+    again = load_example("finetune").main([f"--model={out}/last", f"--data={text}",
                               f"--out_dir={tmp_path / 'again'}", "--chunk_chars=200",
                               "--max_iters=1", "--grad_accum=1"] + TINY)
     assert abs(again["before"][0] - r["after"][0]) < 1e-6
@@ -106,9 +95,9 @@ def test_resume_is_exact(kind, gpt2_folder, t5_folder, tmp_path):
     args += TINY + ["--grad_accum=2", "--batch_size=2", "--eval_interval=1",
                     "--lr_decay_iters=3", "--warmup_iters=1",   # one schedule for both
                     "--sample_tokens=2"]
-    one = _finetune().main(args + [f"--out_dir={tmp_path / 'one'}", "--max_iters=3"])
-    _finetune().main(args + [f"--out_dir={tmp_path / 'two'}", "--max_iters=2"])
-    two = _finetune().main(args + [f"--out_dir={tmp_path / 'two'}", "--max_iters=3",
+    one = load_example("finetune").main(args + [f"--out_dir={tmp_path / 'one'}", "--max_iters=3"])
+    load_example("finetune").main(args + [f"--out_dir={tmp_path / 'two'}", "--max_iters=2"])
+    two = load_example("finetune").main(args + [f"--out_dir={tmp_path / 'two'}", "--max_iters=3",
                                    "--resume"])
     a, b = one["trainer"].model.state_dict(), two["trainer"].model.state_dict()
     for name in a:
@@ -122,7 +111,7 @@ def test_t5_pairs_finetune_with_prefix(t5_folder, tmp_path, capsys):
     data = tmp_path / "songs.tsv"
     data.write_text("".join(f"{s}\t{t}\n" for s, t in SONGS))
     out = tmp_path / "t5run"
-    r = _finetune().main([f"--model={t5_folder}", f"--data={data}", f"--out_dir={out}",
+    r = load_example("finetune").main([f"--model={t5_folder}", f"--data={data}", f"--out_dir={out}",
                           "--prefix=Create the lyrics of: ", "--epochs=6", "--batch_size=2",
                           "--grad_accum=2", "--sample_tokens=8"] + TINY)
     assert r["after"][0] < r["before"][0] - 0.5
@@ -151,11 +140,7 @@ def test_pieces():
 
 
 def test_lesson_12_finetunes_a_gpt2_folder(gpt2_folder, tmp_path, capsys):
-    path = Path(__file__).resolve().parents[1] / "lessons" / "12_finetuning.py"
-    spec = importlib.util.spec_from_file_location("lesson_12", path)
-    lesson = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = lesson
-    spec.loader.exec_module(lesson)
+    lesson = load_script("lessons/12_finetuning.py", "lesson_12")
     results = lesson.main(["--smoke", f"--gpt2={gpt2_folder}", f"--out_dir={tmp_path}",
                            "--context=32", "--finetune_lr=3e-3"])
     printed = capsys.readouterr().out
@@ -177,7 +162,7 @@ def test_a_tinytx_gpt_checkpoint_finetunes_too(tmp_path):
                                                      "tokenizer": str(tmp_path / "tok.model")})
     text = tmp_path / "text.txt"
     text.write_text(TEXT)
-    r = _finetune().main([f"--model={tmp_path / 'gpt'}", f"--data={text}", "--epochs=2",
+    r = load_example("finetune").main([f"--model={tmp_path / 'gpt'}", f"--data={text}", "--epochs=2",
                           f"--out_dir={tmp_path / 'run'}", "--grad_accum=2"] + TINY)
     assert r["after"][0] < r["before"][0]
     assert not (tmp_path / "run" / "hf").exists()          # not a Hugging Face model

@@ -35,7 +35,7 @@ def test_cached_logits_match_uncached_each_stepgpt(capacity):
 
 
 def test_cached_logits_match_uncached_each_step_seq2seq():
-    model = random_seq2seq(dtype="float32", max_len=6)
+    model = random_seq2seq(dtype="float32", block_size=6)
     ids = np.ones((2, 1), dtype=np.int64)
     with inference(model):
         memory = model.encode(tx.tensor(SRC), tx.tensor(SRC != 0))
@@ -59,7 +59,7 @@ def test_cached_generation_equals_uncachedgpt(kwargs):
 
 @pytest.mark.parametrize("kwargs", SAMPLING)
 def test_cached_generation_equals_uncached_seq2seq(kwargs):
-    model = random_seq2seq(max_len=6)
+    model = random_seq2seq(block_size=6)
     a = generate_seq2seq(model, SRC, SRC != 0, 1, None, 12, use_cache=True, **kwargs)
     b = generate_seq2seq(model, SRC, SRC != 0, 1, None, 12, use_cache=False, **kwargs)
     assert a.shape == (2, 13)

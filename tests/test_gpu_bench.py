@@ -14,20 +14,13 @@ import sys
 import pytest
 
 import tinytx as tx
+from project_scripts import load_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # found, not imported: numba must stay unimported here for the simulator tests of other
 # modules, which set NUMBA_ENABLE_CUDASIM=1 before they import it
 if importlib.util.find_spec("numba_cuda") is None:
     pytest.skip("numba-cuda is not installed (pip install -e '.[dev]')", allow_module_level=True)
-
-
-def _load(path, name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _env(tmp_path, **extra):
@@ -84,8 +77,8 @@ def test_the_bench_says_no_gpu_and_exits_0(tmp_path):
 def test_seed_small_is_the_main_jobs():
     """bench/gpu.py names seed-small's shape itself (importing the example would need
     tqdm); it must stay examples/train_quixote.py's."""
-    bench = _load("bench/gpu.py", "bench_gpu")
-    example = _load("examples/train_quixote.py", "train_quixote_for_bench").CONFIGS["seed-small"]
+    bench = load_script("bench/gpu.py", "bench_gpu")
+    example = load_script("examples/train_quixote.py", "train_quixote_for_bench").CONFIGS["seed-small"]
     m = example.model
     assert bench.SEED_SMALL == dict(n_layer=m.n_layer, n_head=m.n_head, n_embd=m.n_embd,
                                     block_size=m.block_size, vocab_size=example.vocab_size)

@@ -1,9 +1,6 @@
 """The encoder-decoder's training pieces (tinytx.tasks.seq2seq) and examples/train_seq2seq.py
 end to end: tiny runs on a fake Gutenberg book and on a tiny TSV (no network)."""
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,17 +15,8 @@ from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   target_logprobs, target_tokens)
 from tinytx.tokenizer import RegexTokenizer
 from tinytx.train import accumulate_gradients, read_rows
+from project_scripts import gutenberg_book, load_example
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load_example():
-    spec = importlib.util.spec_from_file_location("example_train_seq2seq",
-                                                  EXAMPLES / "train_seq2seq.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while loading
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the library pieces ---------------------------------------------------------------------
@@ -151,11 +139,7 @@ def small_book(tmp_path_factory):
     body = ("In a village of La Mancha there lived a gentleman. He had a lean hack. "
             '"Here is the apple," said Don Quixote. Sancho laughed at him.\n\n'
             "p003.jpg (307K)\n\nFull Size\n\nThe knight rode on. The squire followed.\n\n")
-    text = ("*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n\n" + body * 30 +
-            "*** END OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n")
-    path = tmp_path_factory.mktemp("book") / "quixote.txt"
-    path.write_text(text)
-    return path
+    return gutenberg_book(tmp_path_factory.mktemp("book"), body, 30)
 
 
 TINY = ["--vocab_size=300", "--n_embd=16", "--n_head=2", "--n_encoder_layer=1",
@@ -174,7 +158,7 @@ def _check_outputs(out, printed, rows):
 
 
 def test_book_run_writes_logs_checkpoints_and_decodes(small_book, tmp_path, capsys):
-    out, example = tmp_path / "run", _load_example()
+    out, example = tmp_path / "run", load_example("train_seq2seq")
     result = example.main([f"--data={small_book}", f"--out_dir={out}", "--max_iters=4",
                            "--eval_interval=2"] + TINY)
     assert math.isfinite(result["val_loss"]) and result["tokens_per_s"] > 0
@@ -196,7 +180,7 @@ def test_tsv_run(tmp_path, capsys):
     tsv = tmp_path / "en-es.tsv"
     tsv.write_text("\n".join(lines * 3) + "\n", encoding="utf-8")
     out = tmp_path / "run"
-    result = _load_example().main([f"--pairs={tsv}", f"--out_dir={out}", "--max_iters=2",
+    result = load_example("train_seq2seq").main([f"--pairs={tsv}", f"--out_dir={out}", "--max_iters=2",
                                    "--eval_interval=2"] + TINY)
     assert math.isfinite(result["val_loss"])
     printed = capsys.readouterr().out
@@ -208,10 +192,10 @@ def test_bad_tsv_line_is_an_error_naming_the_line(tmp_path):
     tsv = tmp_path / "bad.tsv"
     tsv.write_text("Go.\tVe.\nHi.\tHola.\nno tab on this line\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"bad\.tsv: line 3: expected 'source<TAB>target'"):
-        _load_example().main([f"--pairs={tsv}", f"--out_dir={tmp_path / 'run'}"] + TINY)
+        load_example("train_seq2seq").main([f"--pairs={tsv}", f"--out_dir={tmp_path / 'run'}"] + TINY)
     assert not (tmp_path / "run").exists()
 
 
 def test_unknown_key_lists_the_valid_ones():
     with pytest.raises(SystemExit, match="unknown option --n_layer.*--n_encoder_layer"):
-        _load_example().parse_args(["--n_layer=3"])
+        load_example("train_seq2seq").parse_args(["--n_layer=3"])

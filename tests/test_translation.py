@@ -2,9 +2,7 @@
 without the KV cache, the baselines, and examples/translate.py end to end on a tiny
 synthetic corpus (no network)."""
 import hashlib
-import importlib.util
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +16,8 @@ from tinytx.data.pairs import pad_batch, special_ids
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tasks.translation import (WordDictionary, copy_source, cross_attention,
                                       smoothed_cross_entropy, translate_corpus)
+from project_scripts import load_example
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 GOOD = ("eng\tnob\tI eat.\tJeg spiser.\n"
         "eng\tnno\tI eat.\tEg et.\n"
         "\n"
@@ -191,15 +189,6 @@ def test_baselines():
 
 # -- the example end to end ---------------------------------------------------------------
 
-def _load_example():
-    spec = importlib.util.spec_from_file_location("example_translate",
-                                                  EXAMPLES / "translate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while loading
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """Synthetic Tatoeba files: numbers and colours, English -> Bokmål (and Nynorsk
@@ -230,7 +219,7 @@ def _tiny(corpus, out):
 
 
 def test_example_end_to_end_with_exact_resume(corpus, tmp_path, capsys):
-    ex = _load_example()
+    ex = load_example("translate")
     res = ex.main(_tiny(corpus, tmp_path / "a") + ["--max_iters=6"])
     out = capsys.readouterr().out
     assert "summary: test BLEU/chrF greedy" in out and "dictionary" in out
@@ -258,7 +247,7 @@ def test_example_end_to_end_with_exact_resume(corpus, tmp_path, capsys):
 
 
 def test_example_errors_are_clear(corpus, tmp_path):
-    ex = _load_example()
+    ex = load_example("translate")
     with pytest.raises(SystemExit, match="--config: expected one of"):
         ex.parse_args(["--config=huge"])
     with pytest.raises(SystemExit, match="--translate needs a sentence"):

@@ -130,7 +130,12 @@ def parse_config(config, argv, extra_flags=()):
         extra_flags: options the caller handles itself (e.g. "resume"), named in the
             error message for an unknown key.
     Returns: the new config. Raises ValueError for an unknown key, listing the valid ones.
+    `--help` (or `-h`) prints the script's docstring and every option with its default,
+    then exits.
     """
+    if "--help" in argv or "-h" in argv:
+        print(usage(config, extra_flags))
+        raise SystemExit(0)
     fields = {k: kind for k, (_, kind) in options(config).items()}
     updates, args = {}, list(argv)
     while args:
@@ -151,6 +156,19 @@ def parse_config(config, argv, extra_flags=()):
                 raise ValueError(f"--{key} needs a value (--{key}=VALUE)")
         updates[key] = _convert(value, fields[key], key)
     return with_options(config, **updates)
+
+
+def usage(config, extra_flags=()) -> str:
+    """The running script's docstring, then `--key=default` for every option of `config`
+    (and the caller's own flags)."""
+    doc = (getattr(sys.modules.get("__main__"), "__doc__", None) or "").strip()
+    lines = [doc, ""] if doc else []
+    lines.append("options (--key=value; shown with their defaults):")
+    for key, (where, _) in options(config).items():
+        holder = config if where is None else getattr(config, where)
+        lines.append(f"  --{key}={getattr(holder, key)!r}")
+    lines += [f"  --{flag}" for flag in extra_flags]
+    return "\n".join(lines)
 
 
 def run_main(main, argv=None, threads: int | None = None) -> int:

@@ -45,7 +45,9 @@ def setup(defaults, smoke: dict | None = None, argv=None):
     """A lesson's options: `--key=value` arguments (sys.argv[1:] when argv is None) applied
     to a copy of the dataclass `defaults`. With `--smoke`, every field named in `smoke`
     that the arguments left at its default takes the smoke value (an explicit
-    `--steps=100 --smoke` keeps 100). Creates `out_dir`.
+    `--steps=100 --smoke` keeps 100), and outputs go to the folder `smoke` inside the
+    default `out_dir` (unless --out_dir is given), so that a smoke run never overwrites
+    a full run's pictures or checkpoint. Creates `out_dir`.
 
     Returns: (config, out_dir as a Path).
     """
@@ -58,6 +60,8 @@ def setup(defaults, smoke: dict | None = None, argv=None):
     if cfg.smoke:
         cfg = dataclasses.replace(cfg, **{k: v for k, v in smoke.items()
                                           if getattr(cfg, k) == getattr(defaults, k)})
+        if cfg.out_dir == defaults.out_dir:
+            cfg = dataclasses.replace(cfg, out_dir=str(Path(defaults.out_dir) / "smoke"))
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return cfg, out

@@ -1,63 +1,33 @@
-"""Lesson 01's exercises (the RNN): one step forward, and that step's backward by hand.
+"""Lesson 01's exercises (the RNN): the step in the column-vector form, and the backward
+through a whole sequence by hand.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
-run `python -m lessons.check rnn`.
+run `python -m lessons.check rnn` (the checks are in lessons/checks/rnn.py).
 """
-import numpy as np
+import numpy as np                       # noqa: F401 (for your answer)
 
-import tinytx as tx
 import tinytx.functional as F            # noqa: F401 (for your answer)
-from tinytx import nn
-from lessons.check import same_function, with_weights
 
 
 # -- your answers --------------------------------------------------------------------------
-def rnn_step(x, h_prev, W, b):
-    """One RNN step with tinytx ops, h_t = tanh([h_{t-1}, x_t] W + b).
+def rnn_step(x, h_prev, W_hh, W_xh, b):
+    """One RNN step written as papers write it, with column vectors and two matrices:
+    h_t = tanh(W_hh h_{t-1} + W_xh x_t + b). The lesson's step, tanh([h_{t-1}, x_t] W + b),
+    works on row vectors (a batch of them) with one stacked matrix W: write this form for
+    a batch of row vectors with tinytx ops.
 
-    Shapes: x (B, I), h_prev (B, H), W (H+I, H), b (H,) -> h_t (B, H); all Tensors.
-    Hint: F.concat([...], axis=1), the matmul operator @ and F.tanh.
+    Shapes: x (B, I), h_prev (B, H), W_hh (H, H), W_xh (H, I), b (H,) -> h_t (B, H).
     """
     raise NotImplementedError("your answer here")
 
 
-def rnn_step_backward(dh, x, h_prev, W, h):
-    """The backward of rnn_step by hand, in NumPy: given dL/dh_t, return
-    (dL/dx, dL/dh_prev, dL/dW, dL/db). h is the step's output h_t (tanh' = 1 - h_t²).
+def rnn_backward(dh_T, x, hs, h0, W):
+    """Backpropagation through time over a whole sequence, by hand in NumPy, for the
+    lesson's step h_t = tanh([h_{t-1}, x_t] W + b) run for t = 1..T from h0, with the loss
+    depending on h_T only (dL/dh_T = dh_T). Section 3 walks dL/dh and dL/dW back; also
+    give every step's dL/dx_t, dL/db and the gradient that reaches h0.
 
-    Shapes: dh (B, H), x (B, I), h_prev (B, H), W (H+I, H), h (B, H), all NumPy arrays
-    -> dx (B, I), dh_prev (B, H), dW (H+I, H), db (H,)
+    Shapes: dh_T (B, H), x (B, T, I), hs (B, T, H) (hs[:, t] is h_{t+1}), h0 (B, H),
+    W (H+I, H) -> dx (B, T, I), dh0 (B, H), dW (H+I, H), db (H,): a tuple in that order.
     """
     raise NotImplementedError("your answer here")
-
-
-# -- the checks, run by `python -m lessons.check rnn`: no need to edit below ---------------
-def cell_step(x, h_prev, W, b):
-    """nn.RNNCell's step with the given weights: tinytx's answer."""
-    cell = nn.RNNCell(x.shape[1], h_prev.shape[1], dtype="float64")
-    return with_weights(cell, weight=W, bias=b)(x, h_prev)
-
-
-def check_rnn_step(rnn_step):
-    B, I, H = 3, 4, 5
-    same_function(rnn_step, cell_step, [(B, I), (B, H), (H + I, H), (H,)])
-    return "equals nn.RNNCell, forward and gradients (float64)"
-
-
-def check_rnn_step_backward(rnn_step_backward):
-    B, I, H = 3, 4, 5
-    rng = np.random.default_rng(1)
-    x, h_prev, W, b = (tx.tensor(rng.standard_normal(s), dtype="float64", requires_grad=True)
-                       for s in [(B, I), (B, H), (H + I, H), (H,)])
-    h = cell_step(x, h_prev, W, b)
-    dh = rng.standard_normal((B, H))
-    h.backward(tx.tensor(dh))
-    got = rnn_step_backward(dh, x.numpy(), h_prev.numpy(), W.numpy(), h.numpy())
-    assert isinstance(got, tuple) and len(got) == 4, "return (dx, dh_prev, dW, db)"
-    for name, g, want in zip(["dx", "dh_prev", "dW", "db"], got, [x, h_prev, W, b]):
-        g = np.asarray(g)
-        assert g.shape == want.grad.shape, (f"{name}: shape {g.shape}, expected "
-                                            f"{want.grad.shape}")
-        err = np.abs(g - want.grad).max()
-        assert err < 1e-10, f"{name} differs from autograd's by up to {err:.2e}"
-    return "dx, dh_prev, dW, db equal autograd's"

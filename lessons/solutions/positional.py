@@ -1,4 +1,4 @@
-"""Our answers to lesson 07's exercises (lessons/exercises/positional.py)."""
+"""Our answers to lesson 08's exercises (lessons/exercises/positional.py)."""
 import numpy as np
 
 
@@ -11,10 +11,13 @@ def sinusoidal_table(n_positions, n_embd):
     return table
 
 
-def shift_matrix(k, n_embd):
-    # [sin(a+b), cos(a+b)] = [sin a, cos a] @ [[cos b, -sin b], [sin b, cos b]]
-    M = np.zeros((n_embd, n_embd))
-    for i2 in range(0, n_embd, 2):
-        b = k / 10000 ** (i2 / n_embd)
-        M[i2:i2 + 2, i2:i2 + 2] = [[np.cos(b), -np.sin(b)], [np.sin(b), np.cos(b)]]
-    return M
+def rope(x, base=10000.0):
+    T, C = x.shape
+    w = 1.0 / base ** (np.arange(0, C, 2) / C)              # (C/2,): w_i
+    angle = np.arange(T)[:, None] * w[None, :]              # (T, C/2): t·w_i
+    cos, sin = np.cos(angle), np.sin(angle)
+    a, b = x[:, 0::2], x[:, 1::2]                           # the pairs (x_2i, x_2i+1)
+    out = np.empty_like(x, dtype=np.float64)
+    # (a, b) @ [[cos, -sin], [sin, cos]] = (a cos + b sin, b cos - a sin)
+    out[:, 0::2], out[:, 1::2] = a * cos + b * sin, b * cos - a * sin
+    return out

@@ -4,14 +4,20 @@ import numpy as np
 import tinytx.functional as F
 
 
-def rnn_step(x, h_prev, W, b):
-    hx = F.concat([h_prev, x], axis=1)          # [h_{t-1}, x_t]: (B, H+I)
-    return F.tanh(hx @ W + b)                   # (B, H+I) @ (H+I, H) -> (B, H)
+def rnn_step(x, h_prev, W_hh, W_xh, b):
+    # a row vector times Wᵀ is the column form W h, transposed: (B, H) @ (H, H) -> (B, H)
+    return F.tanh(h_prev @ W_hh.T + x @ W_xh.T + b)
 
 
-def rnn_step_backward(dh, x, h_prev, W, h):
-    H = h.shape[1]
-    dz = dh * (1 - h ** 2)                      # through tanh: (B, H)
-    hx = np.concatenate([h_prev, x], axis=1)    # (B, H+I)
-    dhx = dz @ W.T                              # (B, H) @ (H, H+I) -> (B, H+I)
-    return dhx[:, H:], dhx[:, :H], hx.T @ dz, dz.sum(axis=0)
+def rnn_backward(dh_T, x, hs, h0, W):
+    B, T, H = hs.shape
+    dx, dW, db = np.zeros_like(x), np.zeros_like(W), np.zeros(H)
+    dh = dh_T                                           # dL/dh_t, from t = T down
+    for t in reversed(range(T)):
+        h_prev = hs[:, t - 1] if t else h0
+        dz = dh * (1 - hs[:, t] ** 2)                   # through tanh: (B, H)
+        dW += np.concatenate([h_prev, x[:, t]], axis=1).T @ dz   # (H+I, B) @ (B, H)
+        db += dz.sum(axis=0)
+        dhx = dz @ W.T                                  # (B, H) @ (H, H+I) -> (B, H+I)
+        dh, dx[:, t] = dhx[:, :H], dhx[:, H:]
+    return dx, dh, dW, db

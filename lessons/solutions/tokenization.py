@@ -1,10 +1,11 @@
 """Our answers to lesson 05's exercises (lessons/exercises/tokenization.py)."""
 
 
-def get_stats(ids):
+def pair_counts(chunks):
     counts = {}
-    for pair in zip(ids, ids[1:]):
-        counts[pair] = counts.get(pair, 0) + 1
+    for chunk, n in chunks.items():
+        for pair in zip(chunk, chunk[1:]):          # within the chunk only
+            counts[pair] = counts.get(pair, 0) + n
     return counts
 
 
@@ -20,14 +21,13 @@ def merge(ids, pair, idx):
     return out
 
 
-def train_bpe(text, vocab_size):
-    ids = list(text.encode("utf-8"))           # the initial vocabulary: 256 byte values
-    merges = {}
-    for i in range(vocab_size - 256):
-        stats = get_stats(ids)
-        if not stats:
-            break
-        pair = max(stats, key=stats.get)
-        merges[pair] = 256 + i                 # the report's listing wrote i here
-        ids = merge(ids, pair, 256 + i)
-    return merges
+def encode(text, merges):
+    ids = list(text.encode("utf-8"))
+    while len(ids) >= 2:
+        stats = pair_counts({tuple(ids): 1})
+        # the merge learned first goes first: later merges were learned on its results
+        pair = min(stats, key=lambda p: merges.get(p, float("inf")))
+        if pair not in merges:
+            break                              # no pair of the text is a merge
+        ids = merge(ids, pair, merges[pair])
+    return ids

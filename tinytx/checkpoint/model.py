@@ -32,6 +32,8 @@ from .record import load_tokenizer
 
 # model_type -> (class, config class): record.py's MODEL_TYPES the other way round
 MODELS = {"gpt": (GPT, GPTConfig), "seq2seq": (Seq2Seq, Seq2SeqConfig), "t5": (T5, T5Config)}
+# config fields renamed since a checkpoint may have been written: old name -> new name
+RENAMED = {"max_len": "block_size"}        # Seq2Seq's and T5's longest context, as GPT's
 
 
 def load_model(path, device="cpu", *, dropout: float | None = None):
@@ -53,7 +55,7 @@ def load_model(path, device="cpu", *, dropout: float | None = None):
                               f"one of {list(MODELS)}")
     cls, config_cls = MODELS[kind]
     try:
-        model_config = config_cls(**config["model"])
+        model_config = config_cls(**{RENAMED.get(k, k): v for k, v in config["model"].items()})
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{json_path}: key 'config.model' is not a {config_cls.__name__}"
                               f" ({e})") from None

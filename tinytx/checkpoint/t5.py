@@ -137,7 +137,7 @@ def save_t5(model: T5, folder, spiece=None):
                                                          metadata={"format": "pt"}))
     config = {"model_type": "t5", "architectures": ["T5ForConditionalGeneration"],
               **{k: v for k, v in c.to_dict().items()
-                 if k not in ("dropout", "pad_id", "eos_id", "max_len")},
+                 if k not in ("dropout", "pad_id", "eos_id", "block_size")},
               "num_decoder_layers": c.n_decoder_layer, "scale_decoder_outputs": c.rescale,
               "dropout_rate": c.dropout, "pad_token_id": c.pad_id,
               "decoder_start_token_id": c.pad_id, "eos_token_id": c.eos_id,

@@ -160,7 +160,7 @@ def generate_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
     (kept in the output), or at any of `stop_tokens`. The other keyword arguments are
     those of `generate` (temperature, top_k, top_p, greedy, ..., use_cache, rng);
     pad_id defaults to the model's config.pad_id. The decoder's context is limited to
-    config.max_len positions and cropped like GPT's.
+    config.block_size positions and cropped like GPT's.
     Args: src (B, S) ids; src_mask (B, S) bool "may attend" (True at real tokens) or None.
     Shapes: -> int64 Tensor (B, 1 + n): bos, then the generated tokens
 

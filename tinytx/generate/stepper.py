@@ -44,7 +44,7 @@ class Stepper:
     from the cropped context, so the positions and logits are those of the uncached crop.
     Args:
         forward: (ids Tensor (B, T), cache or None) -> logits Tensor (B, T, V).
-        limit: the longest context (GPT's block_size, Seq2Seq's max_len).
+        limit: the longest context (the model's block_size).
         device: the model's device; cache: a KVCache or None.
     Shapes: __call__(ids host (B, T_all)) -> host float64 (B, V)
     """
@@ -86,11 +86,11 @@ def gpt_stepper(model, use_cache: bool = True) -> Stepper:
 
 def seq2seq_stepper(model, memory, src_mask, use_cache: bool = True) -> Stepper:
     """A Stepper for a Seq2Seq decoder over an encoded source (`encode_source`): context
-    limit max_len, a cache of n_decoder_layer layers."""
+    limit block_size, a cache of n_decoder_layer layers."""
     c = model.config
-    cache = KVCache(c.n_decoder_layer, capacity=c.max_len) if use_cache else None
+    cache = KVCache(c.n_decoder_layer, capacity=c.block_size) if use_cache else None
     return Stepper(lambda ids, kv: model.decode(ids, memory, src_mask, cache=kv),
-                   c.max_len, model_device(model), cache)
+                   c.block_size, model_device(model), cache)
 
 
 @contextlib.contextmanager

@@ -184,14 +184,15 @@ def prepare(q, k, v, mask, similarity, scale, is_causal):
         m = check_mask(mask, q.device, shape)
         if m.ndim < 2:
             m = m.reshape((1,) * (2 - m.ndim) + m.shape)             # (Tk,) -> (1, Tk)
-        mask = mask if isinstance(mask, Tensor) and m is mask.data else _as_tensor(m, q.device)
+        mask = mask if isinstance(mask, Tensor) and m is mask.data else constant_tensor(m, q.device)
     if is_causal:
         causal = cached_causal_mask(shape[-2], shape[-1], q.device)
-        mask = causal if mask is None else _as_tensor(causal.data & mask.data, q.device)
+        mask = causal if mask is None else constant_tensor(causal.data & mask.data, q.device)
     return q, k, c, mask
 
 
-def _as_tensor(array, device):
+def constant_tensor(array, device):
+    """An array (a mask) as a Tensor that needs no gradient, without a copy."""
     return Tensor._make(array, device, False)
 
 

@@ -47,7 +47,7 @@ class Seq2SeqConfig:
     norm_first: bool = True        # pre-LN (True) or post-LN (False, the original paper)
     share_embeddings: bool = True  # one embedding table for source and target
     tie_generator: bool = False    # logits = x @ tgt_embᵀ (Press & Wolf 2017), no separate head
-    max_len: int = 512
+    block_size: int = 512          # the longest source or target, in tokens (the positional table)
     pad_id: int = 0                # targets equal to pad_id are left out of the loss
 
     def to_dict(self):
@@ -65,7 +65,7 @@ class Seq2Seq(nn.Module):
         self.src_emb = nn.Embedding(c.vocab_size, c.n_embd)
         self.tgt_emb = self.src_emb if c.share_embeddings else nn.Embedding(tgt_vocab,
                                                                             c.n_embd)
-        self.pos = SinusoidalPositionalEncoding(c.n_embd, c.max_len)
+        self.pos = SinusoidalPositionalEncoding(c.n_embd, c.block_size)
         self.drop = nn.Dropout(c.dropout)
         args = (c.n_embd, c.n_head, c.dropout, c.bias, c.norm_first, c.n_inner)
         self.encoder = nn.ModuleList([EncoderLayer(*args) for _ in range(c.n_encoder_layer)])
@@ -105,7 +105,7 @@ class Seq2Seq(nn.Module):
         if cache is not None:
             cache.check(len(self.decoder), "Seq2Seq.decode")
         x = self._embed(self.tgt_emb, tgt_in, start)
-        self_mask, memory_mask = _heads(tgt_mask), _heads(src_mask)   # checked by forward
+        self_mask, memory_mask = mask_for_heads(tgt_mask), mask_for_heads(src_mask)   # checked by forward
         for i, layer in enumerate(self.decoder):
             x = (layer(x, memory, self_mask, memory_mask) if cache is None
                  else layer(x, memory, self_mask, memory_mask, cache=cache[i]))
@@ -138,10 +138,10 @@ def attend_mask(mask, name: str):
                          f"are \"may attend\" (True at real tokens, as tinytx.data.pad_batch "
                          f"gives them); a padding mask (True at padding) must be inverted: "
                          f"~pad_mask")
-    return _heads(mask)
+    return mask_for_heads(mask)
 
 
-def _heads(mask):
+def mask_for_heads(mask):
     """(B, L) -> (B, 1, 1, L): one mask row for every head and query position."""
     if mask is None:
         return None

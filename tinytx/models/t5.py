@@ -22,7 +22,7 @@ Module and parameter names are Hugging Face's (`shared`, `encoder.block.0.layer.
 SelfAttention.q`, `...relative_attention_bias`, `DenseReluDense.wi_0`, `EncDecAttention`),
 so tinytx/checkpoint/t5.py maps a checkpoint by name (transposing torch's (out, in) Linear
 weights into our (in, out)). T5 has the interface of tinytx.models.Seq2Seq (encode,
-decode with a KV cache, forward with targets, config.n_decoder_layer/max_len/pad_id), so
+decode with a KV cache, forward with targets, config.n_decoder_layer/block_size/pad_id), so
 generate_seq2seq and beam_search_seq2seq decode it unchanged.
 
     >>> import tinytx as tx
@@ -41,7 +41,7 @@ from .. import functional as F
 from .. import nn
 from ..nn import fused
 from ..tensor import Tensor
-from .seq2seq import _heads, attend_mask
+from .seq2seq import mask_for_heads, attend_mask
 from .t5_attention import T5Attention
 
 
@@ -63,7 +63,7 @@ class T5Config:
     scale_decoder_outputs: bool | None = None   # None: the same as tie_word_embeddings
     pad_id: int = 0                # also the decoder start token
     eos_id: int = 1
-    max_len: int = 512             # the longest decoder context generation keeps
+    block_size: int = 512          # the longest decoder context generation keeps
 
     @property
     def rescale(self) -> bool:
@@ -223,7 +223,7 @@ class T5(nn.Module):
         T = tgt_in.shape[1]
         mask = F.causal_mask(T, tgt_in.device, start + T)                # (T, start + T)
         x = self.decoder(self.shared(tgt_in), mask=mask, memory=memory,
-                         memory_mask=_heads(src_mask), cache=cache, start=start)
+                         memory_mask=mask_for_heads(src_mask), cache=cache, start=start)
         if self.config.rescale:
             x = x * self.config.d_model ** -0.5                          # HF's rescale
         return self.lm_head(x)

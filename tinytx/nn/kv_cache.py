@@ -19,7 +19,7 @@ Two ways to grow the arrays (`capacity`):
              copies the whole cache (O(T) copying per token, on top of the O(T) attention)
     int      preallocate (B, H, capacity, D) on the first append and fill it in place;
              the step returns views of the filled part. Faster (no copy), and the model
-             knows the bound anyway: GPT passes block_size, Seq2Seq max_len.
+             knows the bound anyway: the models pass their block_size.
 
 The cache holds raw arrays, outside the autograd graph, so it may only be filled under
 `tinytx.no_grad()`: with gradients on, `append` raises instead of silently cutting the
@@ -139,7 +139,7 @@ class KVCache:
 
     Args:
         n_layer: number of layers (GPT's n_layer, Seq2Seq's n_decoder_layer).
-        capacity: preallocate this many positions (block_size / max_len), or None to
+        capacity: preallocate this many positions (the model's block_size), or None to
             grow by concatenation.
     """
 

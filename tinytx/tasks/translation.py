@@ -209,7 +209,7 @@ def cross_attention(model, tokenizer, source: str, target_ids, max_len: int = 48
     """
     ids = special_ids(tokenizer)
     src = tensor([tokenizer.encode_ordinary(source)[:max_len]])          # (1, S)
-    target_ids = list(target_ids)[:model.config.max_len - 1]              # fits the PE
+    target_ids = list(target_ids)[:model.config.block_size - 1]              # fits the PE
     tgt_in = tensor([[ids["[BOS]"], *target_ids]])                        # (1, T)
     layer, seen = model.decoder[-1].cross_attn, []
     layer.forward = lambda x, memory, *a, **kw: (seen.append((x, memory)),

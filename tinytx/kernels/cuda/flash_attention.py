@@ -48,7 +48,7 @@ import numba
 import numpy as np
 
 from ...function import Function
-from ..softmax_attention import _as_tensor, prepare
+from ..softmax_attention import constant_tensor, prepare
 from . import philox
 from .common import float_type, grid, launch, simulated
 from .flash_attention_backward import backward_kernel, delta_kernel
@@ -155,7 +155,7 @@ def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, traini
     if kmask is None:
         raise ValueError(f"cuda attention: mask of shape {mask.shape} varies over queries; "
                          "the kernel takes key-padding masks (B, 1, 1, Tk) and is_causal")
-    return op(q, k, v, _as_tensor(kmask, q.device))
+    return op(q, k, v, constant_tensor(kmask, q.device))
 
 
 def specializations(dtype):

@@ -1,0 +1,222 @@
+"""Wrong answers to the exercises of lessons 06-12, which their checks must reject
+(tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
+"""
+import numpy as np
+
+import tinytx as tx
+import tinytx.functional as F
+from lessons.solutions import block, cross_attention, encoder_decoder, gpt_quixote
+
+
+# -- 06 embeddings ---------------------------------------------------------------------------
+def skipgram_pairs_after_only(ids, window):                # a one-sided window
+    return [(ids[i], ids[j]) for i in range(len(ids))
+            for j in range(i + 1, min(len(ids), i + window + 1))]
+
+
+def skipgram_pairs_with_center(ids, window):
+    return [(ids[i], ids[j]) for i in range(len(ids))
+            for j in range(max(0, i - window), min(len(ids), i + window + 1))]
+
+
+def noise_unigram(counts, power=0.75):                     # ignores the power
+    return np.asarray(counts, dtype=np.float64) / np.sum(counts)
+
+
+def noise_unnormalised(counts, power=0.75):
+    return np.asarray(counts, dtype=np.float64) ** power
+
+
+# -- 07 block --------------------------------------------------------------------------------
+def layer_norm_unbiased(x, weight, bias, eps=1e-5):        # torch.var's default, ddof 1
+    xc = x - x.mean(axis=-1, keepdims=True)
+    var = (xc * xc).sum(axis=-1, keepdims=True) / (x.shape[-1] - 1)
+    return xc / F.sqrt(var + eps) * weight + bias
+
+
+def layer_norm_eps_outside(x, weight, bias, eps=1e-5):
+    xc = x - x.mean(axis=-1, keepdims=True)
+    return xc / (F.sqrt((xc * xc).mean(axis=-1, keepdims=True)) + eps) * weight + bias
+
+
+def layer_norm_fixed_eps(x, weight, bias, eps=1e-5):       # ignores the eps it is given
+    return block.layer_norm(x, weight, bias)
+
+
+def mlp_exact_gelu(x, W_fc, b_fc, W_proj, b_proj):         # erf GELU, not GPT-2's tanh
+    return F.gelu(x @ W_fc + b_fc) @ W_proj + b_proj
+
+
+def mlp_relu(x, W_fc, b_fc, W_proj, b_proj):
+    return F.relu(x @ W_fc + b_fc) @ W_proj + b_proj
+
+
+def mlp_without_output_bias(x, W_fc, b_fc, W_proj, b_proj):
+    return F.gelu(x @ W_fc + b_fc, approximate="tanh") @ W_proj + 0 * b_proj
+
+
+# -- 08 positional --------------------------------------------------------------------------
+def table_angles(n_positions, n_embd, pair_exponent=2):
+    i = np.arange(n_embd // 2)[None, :]                        # (1, C/2): the pair index
+    return np.arange(n_positions)[:, None] / 10000 ** (pair_exponent * i / n_embd)
+
+
+def interleave(even, odd):
+    out = np.empty((even.shape[0], 2 * even.shape[1]))
+    out[:, 0::2], out[:, 1::2] = even, odd
+    return out
+
+
+def table_sin_cos_swapped(n_positions, n_embd):
+    angle = table_angles(n_positions, n_embd)
+    return interleave(np.cos(angle), np.sin(angle))
+
+
+def table_halves(n_positions, n_embd):                      # [sin ... | cos ...]
+    angle = table_angles(n_positions, n_embd)
+    return np.concatenate([np.sin(angle), np.cos(angle)], axis=1)
+
+
+def table_exponent_i(n_positions, n_embd):                  # 10000^(i/C), not ^(2i/C)
+    angle = table_angles(n_positions, n_embd, pair_exponent=1)
+    return interleave(np.sin(angle), np.cos(angle))
+
+
+def rotate(x, base, sign=1, first_position=0, halves=False):
+    T, C = x.shape
+    angle = (np.arange(T)[:, None] + first_position) / base ** (np.arange(0, C, 2) / C)
+    cos, sin = np.cos(angle), sign * np.sin(angle)
+    a, b = (x[:, :C // 2], x[:, C // 2:]) if halves else (x[:, 0::2], x[:, 1::2])
+    even, odd = a * cos + b * sin, b * cos - a * sin
+    return np.concatenate([even, odd], axis=1) if halves else interleave(even, odd)
+
+
+def rope_backwards(x, base=10000.0):                        # M_tᵀ: rotates the other way
+    return rotate(x, base, sign=-1)
+
+
+def rope_rotate_half(x, base=10000.0):                      # pairs (i, i + C/2): GPT-NeoX
+    return rotate(x, base, halves=True)
+
+
+def rope_from_position_one(x, base=10000.0):
+    return rotate(x, base, first_position=1)
+
+
+# -- 09 cross-attention ----------------------------------------------------------------------
+def padding_mask_inverted(lengths, S):                     # PyTorch's "True at padding"
+    return np.arange(S)[None, :] >= np.asarray(lengths)[:, None]
+
+
+def padding_mask_one_more(lengths, S):
+    return np.arange(S)[None, :] <= np.asarray(lengths)[:, None]
+
+
+def decoder_mask_causal_only(lengths, T):
+    return np.broadcast_to(np.tril(np.ones((T, T), dtype=bool)), (len(lengths), T, T))
+
+
+def decoder_mask_or(lengths, T):
+    causal = np.tril(np.ones((T, T), dtype=bool))
+    return causal[None] | cross_attention.padding_mask(lengths, T)[:, None, :]
+
+
+# -- 10 GPT on the book ----------------------------------------------------------------------
+def xy_batch_backwards(ids, starts, block_size):           # predicts the previous token
+    x, y = gpt_quixote.xy_batch(ids, starts, block_size)
+    return y, x
+
+
+def xy_batch_short(ids, starts, block_size):               # windows of T - 1 tokens
+    return gpt_quixote.xy_batch(ids, starts, block_size - 1)
+
+
+def top_k_keeping_smallest(logits, k):
+    kth = np.sort(logits, axis=-1)[..., k - 1, None]
+    return np.where(logits > kth, -np.inf, logits)
+
+
+def top_k_in_place(logits, k):                             # writes into its input
+    kth = np.sort(logits, axis=-1)[..., -k, None]
+    logits[logits < kth] = -np.inf
+    return logits
+
+
+def top_k_one_fewer(logits, k):                            # > instead of >=
+    kth = np.sort(logits, axis=-1)[..., -k, None]
+    return np.where(logits > kth, logits, -np.inf)
+
+
+# -- 11 encoder-decoder ----------------------------------------------------------------------
+def teacher_forcing_left_padded(targets, bos_id, eos_id, pad_id):   # the padding first
+    T = max(len(t) for t in targets) + 1
+
+    def left(row, fill):
+        return [fill] * (T - len(row)) + row
+    return (np.array([left([bos_id, *t], pad_id) for t in targets]),
+            np.array([left([*t, eos_id], pad_id) for t in targets]),
+            np.array([left([True] * (len(t) + 1), False) for t in targets]))
+
+
+def teacher_forcing_mask_everywhere(targets, bos_id, eos_id, pad_id):
+    tgt_in, tgt_out, tgt_mask = encoder_decoder.teacher_forcing(targets, bos_id, eos_id,
+                                                                pad_id)
+    return tgt_in, tgt_out, np.ones_like(tgt_mask)
+
+
+def greedy_never_stops(model, src, bos_id, eos_id, max_new_tokens):
+    return encoder_decoder.greedy_decode(model, src, bos_id, None, max_new_tokens)
+
+
+def greedy_first_position(model, src, bos_id, eos_id, max_new_tokens):  # logits[0, 0]
+    memory, ids = model.encode(tx.tensor([src])), [bos_id]
+    for _ in range(max_new_tokens):
+        ids.append(int(model.decode(tx.tensor([ids]), memory).numpy()[0, 0].argmax()))
+        if ids[-1] == eos_id:
+            break
+    return ids
+
+
+# -- 12 finetuning ---------------------------------------------------------------------------
+def freeze_the_others(model, prefixes):                    # the complement
+    names = [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
+    for n, p in model.named_parameters():
+        p.requires_grad = n in names
+    return names
+
+
+def freeze_names_only(model, prefixes):                    # lists them, changes nothing
+    return [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
+
+
+WRONG = [("embeddings", "skipgram_pairs", "consistent", skipgram_pairs_after_only),
+         ("embeddings", "skipgram_pairs", "slip", skipgram_pairs_with_center),
+         ("embeddings", "noise_distribution", "consistent", noise_unigram),
+         ("embeddings", "noise_distribution", "slip", noise_unnormalised),
+         ("block", "layer_norm", "consistent", layer_norm_unbiased),
+         ("block", "layer_norm", "slip", layer_norm_eps_outside),
+         ("block", "layer_norm", "slip", layer_norm_fixed_eps),
+         ("block", "mlp", "consistent", mlp_exact_gelu),
+         ("block", "mlp", "consistent", mlp_relu),
+         ("block", "mlp", "slip", mlp_without_output_bias),
+         ("positional", "sinusoidal_table", "consistent", table_sin_cos_swapped),
+         ("positional", "sinusoidal_table", "consistent", table_halves),
+         ("positional", "sinusoidal_table", "slip", table_exponent_i),
+         ("positional", "rope", "consistent", rope_backwards),
+         ("positional", "rope", "consistent", rope_rotate_half),
+         ("positional", "rope", "slip", rope_from_position_one),
+         ("cross_attention", "padding_mask", "consistent", padding_mask_inverted),
+         ("cross_attention", "padding_mask", "slip", padding_mask_one_more),
+         ("cross_attention", "decoder_mask", "consistent", decoder_mask_causal_only),
+         ("cross_attention", "decoder_mask", "slip", decoder_mask_or),
+         ("gpt_quixote", "xy_batch", "consistent", xy_batch_backwards),
+         ("gpt_quixote", "xy_batch", "slip", xy_batch_short),
+         ("gpt_quixote", "top_k_filter", "consistent", top_k_keeping_smallest),
+         ("gpt_quixote", "top_k_filter", "slip", top_k_in_place),
+         ("gpt_quixote", "top_k_filter", "slip", top_k_one_fewer),
+         ("encoder_decoder", "teacher_forcing", "consistent", teacher_forcing_left_padded),
+         ("encoder_decoder", "teacher_forcing", "slip", teacher_forcing_mask_everywhere),
+         ("encoder_decoder", "greedy_decode", "consistent", greedy_never_stops),
+         ("encoder_decoder", "greedy_decode", "slip", greedy_first_position),
+         ("finetuning", "freeze", "consistent", freeze_the_others),
+         ("finetuning", "freeze", "slip", freeze_names_only)]
