@@ -30,6 +30,7 @@ from tinytx.train import read_rows
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import ddp_worker  # noqa: E402
+from project_scripts import gutenberg_book  # noqa: E402
 
 
 
@@ -122,11 +123,9 @@ def test_a_failed_rank_ends_the_run_with_an_error_not_a_hang(tmp_path, how, says
 
 @needs_mpi
 def test_the_main_job_under_mpiexec_trains_as_one_process_does(tmp_path):
-    book = tmp_path / "book.txt"
-    book.write_text("*** START OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n\n" +
-                    "In a village of La Mancha there lived a gentleman with a lean hack, "
-                    "and Sancho laughed at the apple of which Don Quixote spoke.\n\n" * 60 +
-                    "*** END OF THE PROJECT GUTENBERG EBOOK DON QUIXOTE ***\n")
+    book = gutenberg_book(tmp_path, "In a village of La Mancha there lived a gentleman "
+                          "with a lean hack, and Sancho laughed at the apple of which Don "
+                          "Quixote spoke.\n\n", copies=60)
     tiny = ["--vocab_size=290", "--n_layer=1", "--n_head=2", "--n_embd=16", "--block_size=16",
             "--batch_size=4", "--eval_iters=2", "--warmup_iters=2", "--sample_tokens=3",
             "--progress=false", "--max_iters=4", "--eval_interval=2", "--dropout=0",
