@@ -139,11 +139,12 @@ class DataParallel:
 
     def mean(self, values):
         """The mean over the ranks of a number or a host array (a validation loss, the
-        logged losses), the same on every rank."""
+        logged losses): rank 0's result on every rank, bit for bit, so that what the
+        ranks decide from it (is this the best validation loss? save "best") agrees."""
         x = np.array(values, dtype=np.float64).reshape(-1)
-        xp = self.buckets[0].xp
-        buffer = xp.asarray(x)
+        buffer = self.buckets[0].xp.asarray(x)
         self.comm.allreduce(buffer).wait()
+        self.comm.broadcast(buffer, root=0).wait()
         mean = np.asarray(self.buckets[0].params[0].device.to_host(buffer)) / self.world_size
         return float(mean[0]) if np.ndim(values) == 0 else mean.reshape(np.shape(values))
 
