@@ -111,14 +111,15 @@ def test_two_rank_checkpoint_resumes_bit_exactly(runs, whole, split):
 
 @needs_mpi
 @pytest.mark.parametrize("how, says", [
-    ("kill", "BAD TERMINATION"),
-    ("hang", "did not complete within 5 s: another rank has died or is stuck"),
-    ("raise", "error (rank 1 of 2): rank 1 read a broken batch"),
+    # MPICH's launcher ends the others at once; another launcher leaves it to the timeout
+    ("kill", ("BAD TERMINATION", "another rank has died or is stuck")),
+    ("hang", ("did not complete within 5 s: another rank has died or is stuck",)),
+    ("raise", ("error (rank 1 of 2): rank 1 read a broken batch",)),
 ])
 def test_a_failed_rank_ends_the_run_with_an_error_not_a_hang(tmp_path, how, says):
     done = mpiexec(HERE / "ddp_worker.py", how, tmp_path, timeout=60)
     assert done.returncode != 0
-    assert says in done.stdout + done.stderr
+    assert any(s in done.stdout + done.stderr for s in says), done.stderr[-2000:]
 
 
 @needs_mpi
