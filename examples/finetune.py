@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -40,8 +39,9 @@ import numpy as np
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
 from tinytx.data import load_text, read_tsv_pairs, text_record
-from tinytx.distributed import ParallelConfig, data_parallel, describe, start
-from tinytx.files import lock_folder, read_text
+from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
+                                processes, start)
+from tinytx.files import read_text
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.tasks.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
                                    load_pretrained, loss_for, pairs_held_out,
@@ -181,7 +181,7 @@ def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     tx.get_device(cfg.device)         # no GPU is an error now, not after loading
     comm = start(cfg.parallel, cfg.device)          # None: one process
-    with lock_folder(cfg.out_dir) if not comm or comm.rank == 0 else nullcontext():
+    with lock_out_dir(cfg.out_dir, comm):
         return finetune(cfg, resume, comm)          # one run per folder
 
 
@@ -227,10 +227,9 @@ def finetune(cfg, resume, comm=None):
     save_hf(kind, model, tok, out / "hf")
     tok_s = ((trainer.step - start_step) * train_cfg.batch_size * train_cfg.grad_accum
              * mean_tokens / max(train_s, 1e-9))
-    world = comm.world_size if comm else 1
     print(f"summary: held-out {before[0]:.4f} -> {after[0]:.4f} nats/token, "
           f"{before[1]:.4f} -> {after[1]:.4f} bits/byte | {tok_s:,.0f} tokens/s | "
-          f"{world} process{'es' if world > 1 else ''} | wall "
+          f"{processes(comm)} | wall "
           f"{time.perf_counter() - t_start:.0f} s | {out}")
     return {"before": before, "after": after, "tokens_per_s": tok_s, "trainer": trainer}
 

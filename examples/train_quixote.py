@@ -30,15 +30,14 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import encode_cached, get_batch, load_quixote, text_record, train_val_split
-from tinytx.distributed import ParallelConfig, data_parallel, describe, rank0_first, start
-from tinytx.files import lock_folder
+from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
+                                processes, rank0_first, start)
 from tinytx.generate import generate_text
 from tinytx.models import GPT, GPTConfig
 from tinytx.tokenizer.cached import cached_tokenizer
@@ -112,7 +111,7 @@ def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
     comm = start(cfg.parallel, cfg.device)          # None: one process
-    with lock_folder(cfg.out_dir) if not comm or comm.rank == 0 else nullcontext():
+    with lock_out_dir(cfg.out_dir, comm):
         return train_and_sample(cfg, resume, comm)
 
 
@@ -174,9 +173,8 @@ def train_and_sample(cfg, resume, comm=None):
                              bytes_per_token=bytes_per_token, device=cfg.device)
     tok_s = ((trainer.step - start_step) * tc.batch_size * tc.grad_accum * mc.block_size
              / max(train_s, 1e-9))
-    world = comm.world_size if comm else 1
     print(f"summary: val loss {val_loss:.4f} | val bits/byte {bpb:.4f} | {tok_s:,.0f} tokens/s"
-          f" | {world} process{'es' if world > 1 else ''} | wall "
+          f" | {processes(comm)} | wall "
           f"{time.perf_counter() - t_start:.0f} s | {out}")
     return {"val_loss": val_loss, "bpb": bpb, "tokens_per_s": tok_s}
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 import sys
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -39,11 +38,11 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
-from tinytx.files import lock_folder
 from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
                          text_record,
                          special_ids, train_val_split)
-from tinytx.distributed import ParallelConfig, data_parallel, describe, rank0_first, start
+from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
+                                processes, rank0_first, start)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   random_pair_batch, seq2seq_loss, target_tokens)
@@ -122,7 +121,7 @@ def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
     comm = start(cfg.parallel, cfg.device)          # None: one process
-    with lock_folder(cfg.out_dir) if not comm or comm.rank == 0 else nullcontext():
+    with lock_out_dir(cfg.out_dir, comm):
         return train_and_decode(cfg, resume, comm)  # one run per folder
 
 
@@ -178,9 +177,8 @@ def train_and_decode(cfg, resume, comm=None):
     val_loss = pair_loss(model, enc["val"], pad, tc.batch_size, cfg.device)
     tok_s = ((trainer.step - start_step) * tc.batch_size * tc.grad_accum * tokens_per_pair
              / max(train_s, 1e-9))
-    world = comm.world_size if comm else 1
     print(f"summary: val loss {val_loss:.4f} (perplexity {math.exp(val_loss):.1f}) | "
-          f"{tok_s:,.0f} tokens/s | {world} process{'es' if world > 1 else ''} | wall "
+          f"{tok_s:,.0f} tokens/s | {processes(comm)} | wall "
           f"{time.perf_counter() - t_start:.0f} s | {out}")
     return {"val_loss": val_loss, "tokens_per_s": tok_s}
 

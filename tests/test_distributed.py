@@ -77,13 +77,17 @@ def assert_rows_close(a, b, tol):
 
 
 @needs_mpi
-def test_ddp_on_two_ranks_equals_one_process_with_the_same_global_batch(runs, tmp_path):
-    single = ddp_worker.train(tmp_path / "single")
-    ddp = np.load(runs / "ddp.npz")
+@pytest.mark.parametrize("run, task", [("ddp", "lm"), ("pairs", "pairs")])
+def test_ddp_on_two_ranks_equals_one_process_with_the_same_global_batch(runs, tmp_path, run,
+                                                                        task):
+    """A GPT on LM windows; a Seq2Seq on padded pairs, where the shards hold different
+    numbers of target tokens and every token must still count the same."""
+    single = ddp_worker.train(tmp_path / "single", task=task)
+    ddp = np.load(runs / f"{run}.npz")
     for name, p in single.model.named_parameters():
         np.testing.assert_allclose(ddp[name], p.numpy(), rtol=0, atol=1e-6, err_msg=name)
-    assert_rows_close(logged(runs / "ddp"), logged(tmp_path / "single"), 1e-9)
-    info = json.loads((runs / "ddp.json").read_text())
+    assert_rows_close(logged(runs / run), logged(tmp_path / "single"), 1e-9)
+    info = json.loads((runs / f"{run}.json").read_text())
     assert info["world_size"] == 2 and info["buckets"] > 1
     assert info["started_in_backward"] == info["buckets"]     # overlapped, none at the end
 

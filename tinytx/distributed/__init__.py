@@ -11,7 +11,8 @@ mpi4py loads when a communicator is made (`init`), CuPy's NCCL with the nccl bac
 """
 from .buckets import Bucket, make_buckets
 from .ddp import DataParallel, shard_batch
-from .job import ParallelConfig, data_parallel, describe, rank_seed, start
+from .job import (ParallelConfig, data_parallel, describe, lock_out_dir, processes, rank_seed,
+                  start)
 from .mpi import CommunicationTimeout
 from .world import (MPIUnavailable, abort_world, current, init, launched, local_rank_and_size,
                     rank0_first)
@@ -20,5 +21,5 @@ from .zero import ZeroOptimizer
 __all__ = ["DataParallel", "ZeroOptimizer", "ParallelConfig", "CommunicationTimeout",
            "MPIUnavailable",
            "Bucket", "make_buckets", "init", "current", "launched", "abort_world",
-           "local_rank_and_size", "rank0_first", "start", "data_parallel", "rank_seed", "describe",
+           "local_rank_and_size", "rank0_first", "start", "data_parallel", "rank_seed", "describe", "lock_out_dir", "processes",
            "shard_batch"]

@@ -3,6 +3,7 @@
 Explained in docs/distributed.md; used by examples/train_quixote.py and train_seq2seq.py:
 
     comm = start(cfg.parallel, cfg.device)            # None: one process, as before
+    with lock_out_dir(cfg.out_dir, comm):             # rank 0 writes there
     ...build the model (every rank the same)...
     parallel = data_parallel(model, comm, cfg.parallel, seed)
     Trainer(..., parallel=parallel)
@@ -13,6 +14,7 @@ it, so the same options give the same training on 1 process or N.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import manual_seed
+from ..files import lock_folder
 from .ddp import DataParallel
 from .world import init, launched
 
@@ -46,6 +49,20 @@ def start(cfg: ParallelConfig, device: str = "cpu"):
     return comm
 
 
+def lock_out_dir(out_dir, comm):
+    """The out_dir's lock (one run per folder) for rank 0, which writes there; the other
+    ranks of the same run take none."""
+    if comm is None or comm.rank == 0:
+        return lock_folder(out_dir)
+    return contextlib.nullcontext()
+
+
+def processes(comm) -> str:
+    """"1 process", "2 processes": for a job's summary line."""
+    n = comm.world_size if comm else 1
+    return f"{n} process{'es' if n > 1 else ''}"
+
+
 def rank_seed(seed: int, rank: int) -> int:
     """A seed for this rank's generators (dropout), derived from the job's seed and the
     rank: ranks draw different masks for their different rows."""
@@ -65,9 +82,9 @@ def data_parallel(model, comm, cfg: ParallelConfig, seed: int):
 def describe(parallel) -> str:
     """One line for a job to print: processes, backend, buckets and, with ZeRO-1, the
     memory of AdamW's moments per rank against without it."""
-    comm, n = parallel.comm, len(parallel.buckets)
-    line = (f"data-parallel: {comm.world_size} process{'es' if comm.world_size > 1 else ''} "
-            f"({comm.backend}), {n} gradient bucket{'s' if n > 1 else ''}")
+    n = len(parallel.buckets)
+    line = (f"data-parallel: {processes(parallel.comm)} ({parallel.comm.backend}), "
+            f"{n} gradient bucket{'s' if n > 1 else ''}")
     if parallel.zero_optimizer is not None:
         mem = parallel.zero_optimizer.memory
         line += (f"; ZeRO-1: AdamW's moments take {mem['moments_bytes_per_rank'] / 2**20:.2f} "

@@ -155,11 +155,15 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         with no_grad():
-            losses = [self.loss_fn(self.model, self.get_batch("val", rng)).item()
-                      for _ in range(self.config.eval_iters)]
+            batches = [self.get_batch("val", rng) for _ in range(self.config.eval_iters)]
+            losses = np.array([self.loss_fn(self.model, b).item() for b in batches])
         self.model.train(was_training)
-        mean = float(np.mean(losses))
-        return self.parallel.mean(mean) if self.parallel else mean
+        if self.parallel:     # each rank saw a shard: a batch's loss is Σ loss·n / Σ n
+            n = np.array([self.count_targets(b) if self.count_targets else 1
+                          for b in batches], dtype=np.float64)
+            sums = self.parallel.mean(np.concatenate([losses * n, n]))
+            losses = sums[:len(n)] / sums[len(n):]
+        return float(np.mean(losses))
 
     def _log_train(self, losses, lr, grad_norm, tokens_per_s):
         """A train row: mean loss over the last log_interval steps, lr, grad norm."""
