@@ -1,6 +1,6 @@
 """What a training job needs to run under `mpiexec -n N`: its options and two calls.
 
-Explained in docs/distributed.md; used by examples/train_quixote.py and train_seq2seq.py:
+Explained in docs/distributed.md; used by the training jobs in examples/:
 
     comm = start(cfg.parallel, cfg.device)            # None: one process, as before
     with lock_out_dir(cfg.out_dir, comm):             # rank 0 writes there
