@@ -1,13 +1,15 @@
-"""What a training job needs to run under `mpiexec -n N`: its options and two calls.
+"""What a training job needs to run under `mpiexec -n N`: its options and a few calls.
 
 Explained in docs/distributed.md; used by the training jobs in examples/:
 
-    comm = start(cfg.parallel, cfg.device)            # None: one process, as before
-    with lock_out_dir(cfg.out_dir, comm):             # rank 0 writes there
-    ...build the model (every rank the same)...
-    parallel = data_parallel(model, comm, cfg.parallel, seed)
-    Trainer(..., parallel=parallel)
-    print(describe(parallel))                          # processes, buckets, ZeRO memory
+    comm = start(cfg.parallel, cfg.device)          # None: one process, as before
+    with lock_out_dir(cfg.out_dir, comm):           # rank 0 takes the folder's lock
+        ...build the model (every rank the same)...
+        parallel = data_parallel(model, comm, cfg.parallel, seed)
+        trainer = Trainer(..., parallel=parallel)
+        print(describe(parallel))                   # processes, buckets, ZeRO memory
+        trainer.train()
+        if not trainer.writer: return               # rank 0 samples and reports
 
 The global batch stays the job's `batch_size`: N ranks each compute batch_size/N rows of
 it, so the same options give the same training on 1 process or N.
