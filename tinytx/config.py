@@ -184,8 +184,8 @@ def run_main(main, argv=None, threads: int | None = None) -> int:
     DeviceUnavailable, TrainingDiverged and MPIUnavailable; anything else is a bug and
     keeps its traceback.
 
-    Under mpiexec (docs/distributed.md) the error names its rank and ends every rank (MPI_Abort),
-    and the BLAS threads default to the host's cores shared among its ranks.
+    Under mpiexec (docs/distributed.md) the error names its rank and ends every rank
+    (MPI_Abort), and the BLAS threads default to the host's cores shared among its ranks.
     """
     configure_process(threads=threads if threads or not launched() else _threads_per_rank())
     try:

@@ -19,7 +19,6 @@ from .world import (MPIUnavailable, abort_world, current, init, launched, local_
 from .zero import ZeroOptimizer
 
 __all__ = ["DataParallel", "ZeroOptimizer", "ParallelConfig", "CommunicationTimeout",
-           "MPIUnavailable",
-           "Bucket", "make_buckets", "init", "current", "launched", "abort_world",
-           "local_rank_and_size", "rank0_first", "start", "data_parallel", "rank_seed", "describe", "lock_out_dir", "processes",
-           "shard_batch"]
+           "MPIUnavailable", "Bucket", "make_buckets", "shard_batch", "init", "current",
+           "launched", "abort_world", "local_rank_and_size", "rank0_first", "start",
+           "data_parallel", "rank_seed", "describe", "lock_out_dir", "processes"]
