@@ -22,7 +22,7 @@ import contextlib
 
 import numpy as np
 
-from .autograd import run_backward
+from .autograd import count_hooked, run_backward
 from .backend import Device, device_of, get_device
 
 _grad_enabled = True
@@ -49,7 +49,8 @@ def as_dtype(dtype):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_index", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_index", "_grad_hooks",
+                 "__weakref__")
     __array_priority__ = 1000  # so `ndarray * Tensor` defers to Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, device=None, dtype=None):
@@ -128,6 +129,24 @@ class Tensor:
         """Keep `grad` on this non-leaf tensor after backward (leaves always keep it)."""
         if self._ctx is not None:
             self._ctx.retain(self._index, self)
+
+    def register_grad_hook(self, hook):
+        """Call `hook(self)` in every backward sweep once this leaf's `.grad` is final for
+        that sweep (after its last accumulation), while the rest of the graph is still
+        being differentiated; data-parallel training starts its all-reduce from here.
+        Returns a function that removes the hook."""
+        if self._ctx is not None:
+            raise RuntimeError("register_grad_hook: only a leaf tensor (a parameter) has a "
+                               "final gradient; this one was made by an op")
+        hooks = getattr(self, "_grad_hooks", None) or []
+        self._grad_hooks = hooks + [hook]
+        count_hooked(+1)
+
+        def remove():
+            if any(h is hook for h in self._grad_hooks):
+                self._grad_hooks = [h for h in self._grad_hooks if h is not hook]
+                count_hooked(-1)
+        return remove
 
     def backward(self, gradient=None, retain_graph: bool = False):
         """Accumulate d(self)/d(leaf) into `leaf.grad` for every leaf that requires grad.
