@@ -9,7 +9,7 @@ replay), cuda_graph.py (the same replay as one CUDA graph, behind an option).
     >>> import tinytx as tx
     >>> step = capture(lambda x: x * 2 + 1)
     >>> with tx.no_grad():
-    ...     for _ in range(3):
+    ...     for _ in range(4):             # eager, record, record, replay
     ...         y = step(tx.ones(2))
     >>> y.tolist(), step.records, step.replays
     ([3.0, 3.0], 2, 1)

@@ -8,18 +8,18 @@ replay"). What "look the same" means is the guard, checked on every call:
     the fused switch (`tinytx.nn.fused`), whether the device sends ops to CUDA kernels,
     and gradient mode (a capture records forwards only: with gradients on it refuses)
 
-A call whose guard has no program yet runs eagerly and records. Two consecutive records
-that agree (`record.difference`) become the program; one disagreement is allowed (a
-step's first run may fill a cache, e.g. the memory's K/V), a second one raises
-`CaptureError` naming what changed. A new guard value records anew; programs of earlier
-ones are kept (`max_programs` of them).
+The first call with a new guard value runs eagerly (a shape seen once, like a prompt's,
+costs nothing more); the next ones run eagerly and record. Two consecutive records that
+agree (`record.difference`) become the program; one disagreement is allowed (a step's
+first run may fill a cache, e.g. the memory's K/V), a second one raises `CaptureError`
+naming what changed. Programs of earlier guard values are kept (`max_programs` of them).
 
     >>> import tinytx as tx
     >>> w = tx.randn(3, 3)
     >>> step = capture(lambda x: (x @ w).relu())
     >>> with tx.no_grad():
-    ...     ys = [step(tx.ones(2, 3) * i) for i in range(4)]  # record, record, replay, replay
-    >>> step.replays, bool((ys[3].numpy() == (tx.ones(2, 3) * 3 @ w).relu().numpy()).all())
+    ...     ys = [step(tx.ones(2, 3) * i) for i in range(5)]  # eager, record twice, replay
+    >>> step.replays, bool((ys[4].numpy() == (tx.ones(2, 3) * 4 @ w).relu().numpy()).all())
     (2, True)
 """
 from __future__ import annotations
@@ -68,12 +68,17 @@ class Captured:
     def __init__(self, fn, max_programs: int = 8, cuda_graph: bool = False):
         self.fn, self.max_programs, self.cuda_graph = fn, max_programs, cuda_graph
         self.programs, self.pending = {}, {}     # guard -> Program; guard -> (Recorder, misses)
+        self.seen = {}                           # guard values called once (eagerly)
         self.records = self.replays = 0
 
     def __call__(self, *args):
         key = guard(args)
         program = self.programs.get(key)
         if program is None:
+            if key not in self.seen:
+                self._forget(self.seen)
+                self.seen[key] = True
+                return self.fn(*args)
             return self._record(key, args)
         self.replays += 1
         return program.run([a.data for a in args if isinstance(a, Tensor)])
@@ -95,12 +100,17 @@ class Captured:
                                    f"records a different step on every run, so it cannot "
                                    f"be replayed: {why}")
             misses += 1
+        self._forget(self.pending)
         self.pending[key] = (rec, misses)
         return result
 
+    def _forget(self, table):
+        """Make room in a table of guard values (the oldest goes)."""
+        if len(table) >= self.max_programs:
+            del table[next(iter(table))]
+
     def _keep(self, key, rec):
-        if len(self.programs) >= self.max_programs:
-            del self.programs[next(iter(self.programs))]
+        self._forget(self.programs)
         program = Program(rec)
         self.programs[key] = GraphProgram(program) if self.cuda_graph else program
 
@@ -108,6 +118,7 @@ class Captured:
         """Forget every program (e.g. after replacing a parameter's Tensor object)."""
         self.programs.clear()
         self.pending.clear()
+        self.seen.clear()
 
 
 def capture(fn=None, *, max_programs: int = 8, cuda_graph: bool = False):

@@ -47,7 +47,8 @@ class Recorder:
 
     def __init__(self, inputs):
         self.slots, self.keep, self.steps, self.outside = {}, [], [], []
-        self.reads_in_ops = Counter()    # strict-device host reads inside forwards: replayed
+        self.outside_reads = Counter()   # strict-device host reads between the ops
+        self.reads, self.n_reads = HOST_READS.copy(), HOST_READS.total()
         self.n_inputs = len(inputs)
         for t in inputs:
             self._new(t)
@@ -69,17 +70,25 @@ class Recorder:
         """Run op `fn` on `inputs` (Function.__call__ sends it here) and note it."""
         tensors, _ = to_tensors(inputs, type(fn).__name__)
         ins, state = tuple(self.slot(t) for t in tensors), dict(vars(fn))
-        reads = HOST_READS.copy()
+        self.note_reads()
         RECORDING[0] = None          # the op runs as usual, unrecorded inside
         try:
             ys = fn(*tensors)
         finally:
             RECORDING[0] = self
-        self.reads_in_ops += HOST_READS - reads
+        self.note_reads(inside=True)
         multi = type(ys) is tuple
         outs = tuple(self._new(y) for y in (ys if multi else (ys,)))
         self.steps.append(Step(fn, ins, outs, multi, state))
         return ys
+
+    def note_reads(self, inside=False):
+        """Sort the strict device's host reads since the last look: inside an op they
+        are replayed with it; between ops they are refused (`recording`, at the end)."""
+        if HOST_READS.total() != self.n_reads:        # rare: a strict array was read
+            if not inside:
+                self.outside_reads += HOST_READS - self.reads
+            self.reads, self.n_reads = HOST_READS.copy(), HOST_READS.total()
 
     def refuse(self, what: str):
         raise CaptureError(
@@ -107,15 +116,14 @@ def recording(rec: Recorder):
     if RECORDING[0] is not None:
         raise CaptureError("capture: a captured function was called while another step "
                            "is being recorded; capture the outer function only")
-    before = HOST_READS.copy()
     RECORDING[0] = rec
     try:
         yield rec
     finally:
         RECORDING[0] = None
-    outside = HOST_READS - before - rec.reads_in_ops
-    if outside:
-        rec.refuse(f"a host read of a device array ({', '.join(sorted(outside))})")
+    rec.note_reads()
+    if rec.outside_reads:
+        rec.refuse(f"a host read of a device array ({', '.join(sorted(rec.outside_reads))})")
 
 
 # -- two runs must record the same step ----------------------------------------------------
