@@ -15,6 +15,8 @@ replays fixed kernels on fixed addresses, so:
     allocates from, so its addresses are never handed to other arrays;
   - the outside tensors (parameters, the cache's memory K/V) must keep the arrays they
     had: if one's `.data` is another array the graph is captured again;
+  - an op that reads the host inside its forward (cross-entropy's check of the targets)
+    cannot be captured by CUDA: the program stays a plain replay, with the reason;
   - an op that reads mutable state when it runs (a `Function` with `stateful = True`:
     the KV cache's append and positions, whose shapes grow every step) cannot be in a
     graph, so such a program stays a plain replay (`GraphProgram.why_not` says so).
@@ -53,7 +55,11 @@ class GraphProgram:
             return self.program.run(arrays)
         if self.graph is None or any(t.data is not a for t, a in
                                      zip(self.program.outside, self.outside_arrays)):
-            self._capture(arrays)
+            try:
+                self._capture(arrays)
+            except Exception as e:  # e.g. a host sync inside an op: CUDA refuses it
+                self.why_not = f"CUDA could not capture it as a graph: {e}"
+                return self.program.run(arrays)
         return self._launch(arrays)
 
     def _capture(self, arrays):
@@ -64,11 +70,13 @@ class GraphProgram:
         with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             self.program.forward(self.static, self.program.outside)   # warm-up: fills
             self.stream.synchronize()                                 # the private pool
+            self.graph = None
             self.stream.begin_capture()
             try:
                 self.results = self.program.forward(self.static, self.program.outside)
             finally:
-                self.graph = self.stream.end_capture()
+                graph = self.stream.end_capture()   # raises if the capture broke
+            self.graph = graph
 
     def _launch(self, arrays):
         import cupy
