@@ -17,7 +17,7 @@ DEVICES = ["cpu", "strict"]
 
 def models(device):
     return {"gpt": random_gpt(device=device, block_size=8),
-            "seq2seq": random_seq2seq(device=device, max_len=8).eval(),
+            "seq2seq": random_seq2seq(device=device, block_size=8).eval(),
             "t5": tiny_t5(device)}
 
 
@@ -46,7 +46,7 @@ def test_decode_steps_replay_bit_for_bit(device, name):
             slow.reorder(rows)
             ids = np.concatenate([ids[rows], a[rows].argmax(1)[:, None]], axis=1)
     assert fast.forward.replays >= 6, (fast.forward.records, fast.forward.replays)
-    refills = fast.limit == 8                             # T5's max_len is longer
+    refills = fast.limit == 8                             # T5's block_size is longer
     assert len(fast.forward.programs) == 1 + refills      # (B, 1) steps, (B, 8) refills
 
 
@@ -96,7 +96,7 @@ def test_the_decode_program_cannot_be_a_cuda_graph():
 
 
 def test_capture_keeps_the_cache_cross_tensors_when_beams_reorder():
-    model = random_seq2seq(max_len=8).eval()
+    model = random_seq2seq(block_size=8).eval()
     with inference(model):
         step, ids = steppers("seq2seq", model, True)
         step(ids)
