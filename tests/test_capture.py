@@ -8,6 +8,7 @@ from random_models import SRC, random_gpt, random_prompts, random_seq2seq
 
 import tinytx as tx
 from tinytx.capture import CaptureError, capture, why_not_graph
+from tinytx.function import Function
 from tinytx.models.t5 import T5, T5Config
 from tinytx.nn.fused import fused
 
@@ -57,8 +58,28 @@ def test_evaluation_batches_replay_bit_for_bit(device, name):
             logits, loss = step(*batch)
             eager = run(model, *batch)
             assert same_arrays((logits, loss), eager)
-            assert logits.device is model.lm_head.weight.device if name != "seq2seq" else True
+            assert logits.device is tx.get_device(device)
     assert (step.records, step.replays) == (2, 1)     # eager, record twice, replay
+
+
+def test_a_replay_calls_only_the_forwards(monkeypatch):
+    """No Function.__call__ (so no Tensor, graph or device bookkeeping) in a replay; the
+    program's source has one line per op."""
+    model = random_gpt().eval()
+    step = capture(lambda x: model(x)[0])
+    x = tx.tensor(random_prompts())
+    calls = []
+    original = Function.__call__
+    monkeypatch.setattr(Function, "__call__", lambda fn, *a: calls.append(fn) or
+                        original(fn, *a))
+    with tx.no_grad():
+        for _ in range(3):
+            step(x)
+        eager = len(calls)
+        step(x)
+    assert step.replays == 1 and len(calls) == eager > 0
+    program = next(iter(step.programs.values()))
+    assert sum(" = f" in line for line in program.source.splitlines()) == len(program.ops)
 
 
 def test_replay_reads_parameters_when_it_runs():
