@@ -1,8 +1,9 @@
 """`capture(fn)`: run a no-grad step eagerly until it records the same ops twice, then
 replay that record on every later call whose inputs look the same.
 
-Introduced in lesson 10 with cached generation (docs/generation.md, "Capture and
-replay"). What "look the same" means is the guard, checked on every call:
+Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+explained in docs/generation.md, "Capture and replay".
+What "look the same" means is the guard, checked on every call:
 
     each Tensor argument's shape, dtype and device, the other arguments' values,
     the fused switch (`tinytx.nn.fused`), whether the device sends ops to CUDA kernels,

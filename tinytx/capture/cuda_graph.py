@@ -1,8 +1,9 @@
 """A captured step replayed as one CUDA graph (CuPy stream capture), behind
 `capture(..., cuda_graph=True)`.
 
-Introduced in lesson 10 with cached generation (docs/generation.md, "Capture and
-replay"). A `Program` replay still launches every kernel from Python, one launch per op
+Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+explained in docs/generation.md, "Capture and replay".
+A `Program` replay still launches every kernel from Python, one launch per op
 and more inside some; on a GPU each launch costs microseconds on the host, which is
 what a batch-1 decode step is made of. CUDA can record the launches of one stream into a
 graph and relaunch them all with one call (PyTorch's `torch.cuda.graphs`). A graph

@@ -1,7 +1,8 @@
 """Replaying a recorded step: the ops' forwards on arrays, nothing else.
 
-Introduced in lesson 10 with cached generation (docs/generation.md, "Capture and
-replay"). A `Program` turns a `Recorder` into one straight-line Python function, one line
+Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+explained in docs/generation.md, "Capture and replay".
+A `Program` turns a `Recorder` into one straight-line Python function, one line
 per op, each slot a local variable (`print(program.source)` shows it):
 
     def replay(arrays, outside):

@@ -1,7 +1,8 @@
 """Recording one run of a step: which ops ran, on which arrays, with which constants.
 
-Introduced in lesson 10 with cached generation (docs/generation.md, "Capture and
-replay"). While a `Recorder` is installed (`recording`), `Function.__call__` hands every
+Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+explained in docs/generation.md, "Capture and replay".
+While a `Recorder` is installed (`recording`), `Function.__call__` hands every
 op to `Recorder.record`, which runs it as usual and notes a `Step`: the op (its
 constructor's constants are its attributes), the slots its inputs came from and the
 slots its outputs go to. A slot is a numbered place for one array:
