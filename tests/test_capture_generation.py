@@ -4,13 +4,14 @@ refill when the context is full and through beam reordering), and greedy, top-k 
 and beam search give the same tokens with and without capture."""
 import numpy as np
 import pytest
-from random_models import SRC, random_gpt, random_prompts, random_seq2seq
+from random_models import SRC, random_gpt, random_prompts, random_seq2seq, randomize
 from test_capture import tiny_t5
 
 import tinytx as tx
 from tinytx.generate import (beam_search, beam_search_seq2seq, generate, generate_seq2seq,
                              gpt_stepper, inference, seq2seq_stepper)
 from tinytx.generate.stepper import encode_source
+from tinytx.models import GPT
 
 DEVICES = ["cpu", "strict"]
 
@@ -80,6 +81,24 @@ def test_seq2seq_tokens_equal_with_and_without_capture(name):
                                 return_scores=True) for c in (True, False))
     np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
     assert a[1] == b[1]
+
+
+class ChattyGPT(GPT):
+    """A GPT whose forward reads a tensor into Python: it cannot be captured."""
+
+    def forward(self, idx, *args, **kwargs):
+        self.last_first_token = idx[0, 0].item()
+        return super().forward(idx, *args, **kwargs)
+
+
+def test_generation_goes_on_uncaptured_when_the_step_cannot_be_captured():
+    model = random_gpt(block_size=8)
+    chatty = randomize(ChattyGPT(model.config), 0)        # random_gpt's weights
+    prompts = random_prompts(B=2, T=3)
+    with pytest.warns(UserWarning, match="generation runs uncaptured: .*item"):
+        ids = generate(chatty, prompts, 10, greedy=True).numpy()
+    np.testing.assert_array_equal(ids, generate(model, prompts, 10, greedy=True,
+                                                captured=False).numpy())
 
 
 def test_the_decode_program_cannot_be_a_cuda_graph():

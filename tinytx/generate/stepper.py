@@ -20,10 +20,11 @@ no_grad + eval-mode context every generation (and evaluation) runs in.
 from __future__ import annotations
 
 import contextlib
+import warnings
 
 import numpy as np
 
-from ..capture import capture
+from ..capture import CaptureError, capture
 from ..nn.kv_cache import KVCache
 from ..tensor import Tensor, no_grad
 
@@ -82,8 +83,21 @@ class Stepper:
             else:
                 self.cache.reset()                           # first call, or full: refill
             self.seen = ids.shape[1]
-        logits = self.forward(Tensor(feed, device=self.device))              # (B, T, V)
+        try:
+            logits = self.forward(Tensor(feed, device=self.device))          # (B, T, V)
+        except CaptureError as e:
+            logits = self.uncaptured(ids, e)
         return self.device.to_host(logits.data[:, -1]).astype(np.float64)     # (B, V)
+
+    def uncaptured(self, ids: np.ndarray, error: CaptureError):
+        """The model's step cannot be captured (its forward reads a tensor into Python,
+        ...): say so once and go on eagerly, refilling the cache (the refused run may
+        have written some of its layers). -> logits (B, T, V)"""
+        warnings.warn(f"generation runs uncaptured: {error}", stacklevel=3)
+        self.captured = False
+        self.cache = self.cache                              # an uncaptured forward
+        self.cache.reset()
+        return self.forward(Tensor(ids[:, -self.limit:], device=self.device))
 
     def reorder(self, rows: np.ndarray):
         """The sequences are now rows `rows` of the old batch (beam search)."""
