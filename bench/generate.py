@@ -1,8 +1,8 @@
 """Generation speed: tinytx (captured step, and eager) vs PyTorch eager, greedy tokens/s
 with a KV cache.
 
-    python bench/generate.py                  # block 128 and 512, batch 1 and 8 (~2 min)
-    python bench/generate.py --quick          # 64 new tokens, 2 runs each (~20 s)
+    python bench/generate.py                  # block 128 and 512, batch 1 and 8 (~3 min)
+    python bench/generate.py --quick          # 64 new tokens, 2 runs each (~30 s)
     python bench/generate.py --threads 2      # both sides on 2 threads
     python bench/generate.py --no-torch       # tinytx alone
     python bench/generate.py --smoke          # 4 new tokens, 1 run: a check that it runs
