@@ -27,6 +27,10 @@ from .backend import Device, device_of, get_device
 
 _grad_enabled = True
 
+# The capture recording a step now (tinytx.capture), or None: every op reports to it
+# (function.py), and a read of a tensor's values into Python is refused (`_host_read`).
+RECORDING = [None]
+
 
 def is_grad_enabled() -> bool:
     return _grad_enabled
@@ -102,18 +106,21 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the data, on the host."""
+        _host_read("numpy()")
         return np.array(self.device.to_host(self.data))
 
     def item(self):
         if self.size != 1:
             raise ValueError(f"item(): only a tensor with one element has an item, "
                              f"got shape {self.shape}")
+        _host_read("item() (or bool(), int(), float())")
         return self.device.to_host(self.data).item()
 
     def __bool__(self):
         return bool(self.item())
 
     def tolist(self):
+        _host_read("tolist()")
         return self.device.to_host(self.data).tolist()
 
     def detach(self) -> Tensor:
@@ -192,6 +199,12 @@ class Tensor:
 
     def argmax(self, axis=None):
         return Tensor._make(self.device.xp.argmax(self.data, axis=axis), self.device, False)
+
+
+def _host_read(what: str):
+    """Refuse a host read while a step is captured: a replay could not repeat it."""
+    if RECORDING[0] is not None:
+        RECORDING[0].refuse(f"Tensor.{what}")
 
 
 def to_tensors(inputs, op_name: str):
