@@ -145,8 +145,7 @@ class Tensor:
         if self._ctx is not None:
             raise RuntimeError("register_grad_hook: only a leaf tensor (a parameter) has a "
                                "final gradient; this one was made by an op")
-        hooks = getattr(self, "_grad_hooks", None) or []
-        self._grad_hooks = hooks + [hook]
+        self._grad_hooks = (getattr(self, "_grad_hooks", None) or []) + [hook]
         count_hooked(+1)
 
         def remove():
