@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 import tinytx as tx
-from tinytx.config import nested, parse_config, run_main
+from tinytx.config import nested, parse_job, run_main
 from tinytx.data import load_text, read_tsv_pairs, text_record
 from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
                                 processes, start)
@@ -81,16 +81,11 @@ class Config:
 
 def parse_args(argv):
     """--resume continues; every other --key=value sets a field of Config."""
-    argv, resume = list(argv), "--resume" in argv
-    try:
-        cfg = parse_config(Config(), [a for a in argv if a != "--resume"],
-                           extra_flags=("resume",))
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    cfg, given = parse_job(Config(), argv)
     if not cfg.model or not cfg.data:
         raise SystemExit("error: --model=PATH (a GPT-2/T5 folder or a tinytx checkpoint) "
                          "and --data=FILE are both needed")
-    return cfg, resume
+    return cfg, "resume" in given
 
 
 def load_data(kind, tok, model, cfg):

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import tinytx as tx
-from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
+from tinytx.config import nested, parse_job, pick_preset, run_main, with_options
 from tinytx.data import encode_cached, get_batch, load_quixote, text_record, train_val_split
 from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
                                 processes, rank0_first, start)
@@ -85,15 +85,9 @@ CONFIGS = {
 def parse_args(argv):
     """--config=NAME picks a preset; --resume continues; every other --key=value sets an
     option (an unknown key is an error listing the valid ones)."""
-    argv, resume = list(argv), False
-    if "--resume" in argv:
-        argv.remove("--resume")
-        resume = True
     preset, argv = pick_preset(CONFIGS, argv)
-    try:
-        return parse_config(preset, argv, extra_flags=("config", "resume")), resume
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    cfg, given = parse_job(preset, argv, extra_flags=("config",))
+    return cfg, "resume" in given
 
 
 def sample(model, tok, prompt, cfg, seed):

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 import tinytx as tx
-from tinytx.config import nested, parse_config, run_main
+from tinytx.config import nested, parse_job, run_main
 from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
                          text_record,
                          special_ids, train_val_split)
@@ -79,12 +79,8 @@ class Config:
 
 def parse_args(argv):
     """--resume continues; every other --key=value sets a field of Config."""
-    argv, resume = list(argv), "--resume" in argv
-    argv = [a for a in argv if a != "--resume"]
-    try:
-        return parse_config(Config(), argv, extra_flags=("resume",)), resume
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    cfg, given = parse_job(Config(), argv)
+    return cfg, "resume" in given
 
 
 def load_pairs(cfg):

@@ -39,7 +39,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, load_model, read_checkpoint_meta
-from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
+from tinytx.config import nested, parse_job, pick_preset, run_main, with_options
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
                          special_ids, text_record, train_val_split)
 from tinytx.distributed import (ParallelConfig, data_parallel, lock_out_dir, processes,
@@ -114,25 +114,19 @@ CONFIGS = {
 def parse_args(argv):
     """-> (cfg, mode, sentence): --config=NAME picks a preset; --resume, --evaluate and
     --translate "SENTENCE" choose what to do; every other --key=value sets a field."""
-    argv, mode, sentence = list(argv), "train", None
-    for flag in ("--resume", "--evaluate"):
-        if flag in argv:
-            argv.remove(flag)
-            mode = flag[2:]
+    argv, sentence = list(argv), None
     for k, arg in enumerate(list(argv)):
         if arg == "--translate" or arg.startswith("--translate="):
             sentence = arg.partition("=")[2] if "=" in arg else (argv[k + 1:k + 2] or [""])[0]
             argv = argv[:k] + argv[k + (1 if "=" in arg else 2):]
-            mode = "translate"
             if not sentence.strip():
                 raise SystemExit('error: --translate needs a sentence: --translate "Hi."')
             break
     preset, argv = pick_preset(CONFIGS, argv)
-    try:
-        cfg = parse_config(preset, argv, extra_flags=("config", "resume", "evaluate",
-                                                            "translate"))
-    except ValueError as e:
-        raise SystemExit(f"error: {e}") from None
+    cfg, given = parse_job(preset, argv, flags=("resume", "evaluate"),
+                           extra_flags=("config", "translate"))
+    mode = ("translate" if sentence is not None else "evaluate" if "evaluate" in given
+            else "resume" if "resume" in given else "train")
     return cfg, mode, sentence
 
 

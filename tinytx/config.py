@@ -158,6 +158,25 @@ def parse_config(config, argv, extra_flags=()):
     return with_options(config, **updates)
 
 
+def parse_job(config, argv, flags=("resume",), extra_flags=()):
+    """A job's command line: the bare `--flag`s it handles itself (`flags`, e.g. --resume)
+    taken out of argv, every other `--key=value` applied to `config` by parse_config.
+    Returns (the config, the set of flags given). A bad option is a SystemExit with one
+    `error: ...` line (the examples' parse_args).
+
+    >>> from tinytx.train import TrainConfig
+    >>> cfg, given = parse_job(TrainConfig(), ["--resume", "--lr=0.5"])
+    >>> cfg.lr, given
+    (0.5, {'resume'})
+    """
+    given = {f for f in flags if f"--{f}" in argv}
+    rest = [a for a in argv if a not in {f"--{f}" for f in given}]
+    try:
+        return parse_config(config, rest, extra_flags=tuple(flags) + tuple(extra_flags)), given
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def usage(config, extra_flags=()) -> str:
     """The running script's docstring, then `--key=default` for every option of `config`
     (and the caller's own flags)."""
