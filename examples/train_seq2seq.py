@@ -39,8 +39,7 @@ import numpy as np
 import tinytx as tx
 from tinytx.config import nested, parse_job, run_main
 from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
-                         text_record,
-                         special_ids, train_val_split)
+                         shuffled_split, special_ids, text_record, train_val_split)
 from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
                                 processes, rank0_first, start)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -87,8 +86,7 @@ def load_pairs(cfg):
     """(train pairs, held-out pairs, a one-line description)."""
     if cfg.pairs:
         pairs = read_tsv_pairs(cfg.pairs)
-        order = np.random.default_rng(cfg.train.seed).permutation(len(pairs))  # sorted files
-        train, val = train_val_split([pairs[i] for i in order], 0.1)
+        train, val = shuffled_split(pairs, cfg.train.seed, 0.1)
         what = f"{cfg.pairs}: {len(pairs):,} translation pairs"
     else:
         train, val = train_val_split(book_pairs(load_quixote(cfg.data or None),

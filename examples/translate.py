@@ -41,7 +41,7 @@ import tinytx as tx
 from tinytx.checkpoint import load_checkpoint, load_model, read_checkpoint_meta
 from tinytx.config import nested, parse_job, pick_preset, run_main, with_options
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
-                         special_ids, text_record, train_val_split)
+                         shuffled_split, special_ids, text_record)
 from tinytx.distributed import (ParallelConfig, data_parallel, lock_out_dir, processes,
                                 rank0_first, start)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
@@ -138,8 +138,7 @@ def load_data(cfg):
     """(train pairs, validation pairs, test pairs, a one-line description)."""
     if cfg.pairs:
         pairs = read_tsv_pairs(cfg.pairs)
-        order = np.random.default_rng(cfg.train.seed).permutation(len(pairs))  # sorted files
-        train, test = train_val_split([pairs[i] for i in order], 0.1)
+        train, test = shuffled_split(pairs, cfg.train.seed, 0.1)
         what = f"{cfg.pairs}: {len(pairs):,} pairs"
     else:
         langs = dict(pair=cfg.pair, target_langs=_codes(cfg.target_langs),

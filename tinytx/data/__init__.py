@@ -14,8 +14,8 @@ translation pairs.
     >>> sentence_pairs(split_sentences("He rode. Sancho followed."))
     [('He rode.', 'Sancho followed.')]
 """
-from .lm import (encode_cached, get_batch, iter_windows, text_record, tokenizer_fingerprint,
-                 train_val_split)
+from .lm import (encode_cached, get_batch, iter_windows, shuffled_split, text_record,
+                 tokenizer_fingerprint, train_val_split)
 from .pairs import (SPECIALS, PairBatch, add_special_tokens, collate_pairs, encode_pairs,
                     pad_batch, pair_batches, read_tsv_pairs, sentence_pairs, special_ids,
                     split_sentences)
@@ -28,7 +28,7 @@ from .quixote import DATA_ENV, OPENING, URLS, default_cache_dir, find_quixote, l
 __all__ = ["load_quixote", "load_text", "strip_gutenberg", "normalize_text", "find_quixote",
            "default_cache_dir", "download_file", "check_gutenberg", "DownloadError",
            "DATA_ENV", "URLS", "OPENING",
-           "train_val_split", "text_record", "encode_cached", "tokenizer_fingerprint", "get_batch",
+           "train_val_split", "shuffled_split", "text_record", "encode_cached", "tokenizer_fingerprint", "get_batch",
            "iter_windows",
            "split_sentences", "sentence_pairs", "read_tsv_pairs", "SPECIALS",
            "add_special_tokens", "special_ids", "encode_pairs", "pad_batch", "PairBatch",

@@ -54,6 +54,18 @@ def train_val_split(seq, val_frac: float = 0.1):
     return seq[:n_train], seq[n_train:]
 
 
+def shuffled_split(items, seed: int, val_frac: float = 0.1):
+    """train_val_split of the items in a random order drawn from `seed`: for a file of
+    pairs, which is often sorted (by length, by source), so that the held-out pairs do not
+    all come from its end.
+
+    >>> shuffled_split(list(range(10)), seed=0, val_frac=0.2)[1]
+    [8, 1]
+    """
+    order = np.random.default_rng(seed).permutation(len(items))
+    return train_val_split([items[i] for i in order], val_frac)
+
+
 def text_record(text: str) -> dict:
     """What a checkpoint records of the text a model was trained on (a resumed run is
     compared with it: `tinytx.train.check_resume`): its SHA-256 and length.
