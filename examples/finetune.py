@@ -8,7 +8,7 @@
     python examples/finetune.py ... --lr=1e-4 --epochs=2 --device=cuda     # any field
 
 `--model` is a folder with config.json (its `model_type`, gpt2 or t5, picks the model;
-any GPT-2 size: small, medium, large, xl) or a tinytx checkpoint prefix (lesson 10,
+any GPT-2 size: small, medium, large, xl) or a tinytx checkpoint prefix (lesson 11,
 examples/train_quixote.py, or a run of this script). The default recipe is the report's:
 
     GPT-2  the text cut into 1024-character chunks, one sequence each; T5: text pairs,

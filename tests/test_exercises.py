@@ -137,7 +137,7 @@ def test_no_stub_imports_a_reference(name):
 
 # -- the command ---------------------------------------------------------------------------
 def test_the_command_reports_each_exercise(capsys):
-    assert check.main(["03"]) == 1                          # the stubs: still to do
+    assert check.main(["04"]) == 1                          # the stubs: still to do
     out = capsys.readouterr().out
     assert "0 of 2 pass, 2 still to do" in out and "TODO  attention" in out
     assert check.main(["attention", "--solutions"]) == 0
@@ -146,7 +146,7 @@ def test_the_command_reports_each_exercise(capsys):
 
 
 def test_a_lesson_is_found_by_number_slug_or_exercises_name():
-    assert check.find_lesson("3") == check.find_lesson("03") == check.find_lesson("attention")
+    assert check.find_lesson("4") == check.find_lesson("04") == check.find_lesson("attention")
     assert check.find_lesson("cross_attention").stem.endswith("encoder_decoder")
     with pytest.raises(SystemExit, match="no lesson 'nonesuch'"):
         check.find_lesson("nonesuch")

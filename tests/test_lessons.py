@@ -18,9 +18,9 @@ import pytest
 LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.py"))
 
 
-def test_lessons_are_00_to_12_in_order():
+def test_lessons_are_00_to_13_in_order():
     numbers = [int(p.name[:2]) for p in LESSONS]
-    assert numbers == list(range(0, 13))
+    assert numbers == list(range(0, 14))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
@@ -91,26 +91,26 @@ def test_lesson_uses_the_shared_helpers_and_imports_at_the_top(lesson):
 
 # Which lesson introduces each module a lesson may use (the name as the lesson's code
 # spells it). A lesson that needs one earlier says where it is explained, on that line:
-# a comment naming the lesson, e.g. `nn.LayerNorm(C)   # (lesson 07 explains it)`.
+# a comment naming the lesson, e.g. `nn.LayerNorm(C)   # (lesson 08 explains it)`.
 INTRODUCED_IN = {
-    "RNN": "01_rnn",
-    "LSTM": "02_lstm", "RecallNet": "02_lstm",
-    "scaled_dot_product_attention": "03_attention", "MultiHeadAttention": "03_attention",
-    "LearnedPositionalEmbedding": "03_attention",
-    "split_heads": "04_multihead", "merge_heads": "04_multihead",
-    "BasicTokenizer": "05_tokenization", "RegexTokenizer": "05_tokenization",
-    "cached_tokenizer": "05_tokenization",
-    "Embedding": "06_embeddings", "train_word2vec": "06_embeddings",
-    "LayerNorm": "07_block", "MLP": "07_block", "GELU": "07_block", "Block": "07_block",
-    "EncoderLayer": "07_block",
-    "SinusoidalPositionalEncoding": "08_positional",
-    "CrossAttention": "09_encoder_decoder", "DecoderLayer": "09_encoder_decoder",
-    "Seq2Seq": "09_encoder_decoder", "Seq2SeqConfig": "09_encoder_decoder",
-    "generate_seq2seq": "09_encoder_decoder",
-    "GPT": "10_gpt_quixote", "GPTConfig": "10_gpt_quixote", "generate_text": "10_gpt_quixote",
-    "Trainer": "11_encoder_decoder", "beam_search_seq2seq": "11_encoder_decoder",
-    "beam_search": "11_encoder_decoder",
-    "load_gpt2": "12_finetuning", "load_model": "12_finetuning",
+    "RNN": "02_rnn",
+    "LSTM": "03_lstm", "RecallNet": "03_lstm",
+    "scaled_dot_product_attention": "04_attention", "MultiHeadAttention": "04_attention",
+    "LearnedPositionalEmbedding": "04_attention",
+    "split_heads": "05_multihead", "merge_heads": "05_multihead",
+    "BasicTokenizer": "06_tokenization", "RegexTokenizer": "06_tokenization",
+    "cached_tokenizer": "06_tokenization",
+    "Embedding": "07_embeddings", "train_word2vec": "07_embeddings",
+    "LayerNorm": "08_block", "MLP": "08_block", "GELU": "08_block", "Block": "08_block",
+    "EncoderLayer": "08_block",
+    "SinusoidalPositionalEncoding": "09_positional",
+    "CrossAttention": "10_encoder_decoder", "DecoderLayer": "10_encoder_decoder",
+    "Seq2Seq": "10_encoder_decoder", "Seq2SeqConfig": "10_encoder_decoder",
+    "generate_seq2seq": "10_encoder_decoder",
+    "GPT": "11_gpt_quixote", "GPTConfig": "11_gpt_quixote", "generate_text": "11_gpt_quixote",
+    "Trainer": "12_encoder_decoder", "beam_search_seq2seq": "12_encoder_decoder",
+    "beam_search": "12_encoder_decoder",
+    "load_gpt2": "13_finetuning", "load_model": "13_finetuning",
 }
 
 
@@ -145,17 +145,17 @@ def test_lesson_uses_no_module_before_it_is_introduced(lesson):
 
 
 def test_early_use_is_caught():
-    """The check can fail: a lesson 04 that builds a Block or a GPT is caught, the same
-    line pointing to lesson 07 passes, and a lesson's own class of that name is its own."""
+    """The check can fail: a lesson 05 that builds a Block or a GPT is caught, the same
+    line pointing to lesson 08 passes, and a lesson's own class of that name is its own."""
     lesson = ("from tinytx import nn\n"
               "from tinytx.models import GPT\n"
               "blk = nn.Block(8, 2)\n"
               "gpt = GPT(cfg)\n"
-              "ln = nn.LayerNorm(8)   # (lesson 07 explains it)\n")
-    assert early_uses(lesson, 4) == ["line 3: Block (lesson 07)", "line 4: GPT (lesson 10)"]
-    assert early_uses(lesson, 10) == []
+              "ln = nn.LayerNorm(8)   # (lesson 08 explains it)\n")
+    assert early_uses(lesson, 5) == ["line 3: Block (lesson 08)", "line 4: GPT (lesson 11)"]
+    assert early_uses(lesson, 11) == []
     assert early_uses("class MLP:\n    pass\nm = MLP()\n", 0) == []
-    assert early_uses("m = nn.MLP(8)\n", 0) == ["line 1: MLP (lesson 07)"]
+    assert early_uses("m = nn.MLP(8)\n", 0) == ["line 1: MLP (lesson 08)"]
 
 
 # -- the smoke-sized facts each lesson's text quotes ------------------------------------------
@@ -170,7 +170,7 @@ def facts_00(f):
     assert f["value_vs_tinytx"] < 1e-12 and f["array_vs_tinytx"] < 1e-12 and f["tanh_gradcheck"]
 
 
-def facts_01(f):
+def facts_02(f):
     assert f["x_grad"] == [2.0, 4.0, 6.0] and f["hs_shape"] == [2, 5, 4]
     assert f["cell_vs_hand"] == 0 and f["rnn_vs_hand"] < 1e-6
     assert f["bptt_dh"] < 1e-12 and f["bptt_dW"] < 1e-12
@@ -180,14 +180,14 @@ def facts_01(f):
     assert f["sine_mse"][1] < f["sine_mse"][0] / 10
 
 
-def facts_02(f):
+def facts_03(f):
     assert f["cell_vs_hand"] < 1e-6 and f["gates_in_0_1"]
     assert f["fused_vs_composed_forward"] < 1e-12 and f["fused_vs_composed_backward"] < 1e-12
     assert f["graph_ops"][1] < f["graph_ops"][0]                # fused: fewer ops
     assert all(0 <= a <= 1 for a in f["recall_accuracy"].values())
 
 
-def facts_03(f):
+def facts_04(f):
     assert f["hand_vs_library"] < 1e-6 and f["P_rows_sum_to_1"]
     assert f["masked_weights_zero"] and f["all_padding_output"] == 0
     assert all(close(s, 1.0, 0.05) for s in f["score_std_sqrt_D"])   # √D: spread 1 at any T
@@ -195,7 +195,7 @@ def facts_03(f):
     assert short > 2 and long < 0.5                              # √T: depends on T
 
 
-def facts_04(f):
+def facts_05(f):
     assert f["y_shape"] == [2, 5, 8] and f["hand_vs_composed"] == 0
     assert f["hand_vs_fused"] < 1e-6 and f["loop_vs_heads"] == 0
     assert f["parameters_per_H"] == [288] * 4                   # heads add no weights
@@ -203,7 +203,7 @@ def facts_04(f):
     assert f["favourite_offsets"] == [1, 2]                      # one head per offset
 
 
-def facts_05(f):
+def facts_06(f):
     assert f["slips_fail"] == [True] * 4 and f["fixed_same_merges"] and f["fixed_round_trip"]
     assert f["possessive_zero_or_one"]
     assert f["whitespace_chunks"] == ["Don", "'t", "  ", " go", "  \n", "now", "!", "   "]
@@ -211,19 +211,19 @@ def facts_05(f):
     assert tokens == sorted(tokens, reverse=True)                # a larger V: fewer tokens
 
 
-def facts_06(f):
+def facts_07(f):
     assert f["lookup_vs_rows"] == 0 and f["lookup_vs_one_hot"] == 0
     assert f["unused_rows_zero"] and f["grad_rows_as_expected"] and f["vocabulary"] > 0
 
 
-def facts_07(f):
+def facts_08(f):
     assert f["ln_row_means"] < 1e-5 and all(close(v, 1, 3e-3) for v in f["ln_row_vars"])
     assert f["ln_scale_invariance"] < 1e-2                       # up to eps
     assert f["block_parameters"] == [12704, 12704]              # 12·C² + 13·C for C = 32
     assert f["block_out_shape"] == [2, 5, 32]
 
 
-def facts_08(f):
+def facts_09(f):
     lo, hi, expected = f["row_norms"]
     assert close(lo, expected, 1e-9) and close(hi, expected, 1e-9)
     assert f["rotation_error"] < 1e-12 and f["dot_spread"] < 1e-12
@@ -231,13 +231,13 @@ def facts_08(f):
     assert set(f["token_accuracy"]) == {"none", "sinusoidal", "learned"}
 
 
-def facts_09(f):
+def facts_10(f):
     same = f["same_decodes"]
     assert same["no mask, KV cache"] == 1.0                     # the mask changes nothing there
     assert same["no mask, whole prefix every step"] < 1.0       # ... and something here
 
 
-def facts_10(f):
+def facts_11(f):
     assert f["xy_shifted"] and close(f["first_loss"], f["log_vocab"], 0.3)   # ln V at step 0
     assert all(shape[1] == shape[2] for shape in f["attention_shapes"])      # (H, T, T)
     assert f["attention_rows_sum_to_1"] and f["attention_causal"]
@@ -247,13 +247,13 @@ def facts_10(f):
     assert f["companion_parameters"] == 20_169_216     # = GPT(6 layers, 384 wide, V 24540)
 
 
-def facts_11(f):
+def facts_12(f):
     assert math.isfinite(f["val_loss"]) and [r["width"] for r in f["beam"]] == [1, 2]
     assert f["layer_parameters"] == [3_152_384, 4_204_032]
     assert f["nb_nn_parameters"] == {"6+8": 56_642_560, "8+12": 79_763_456}
 
 
-def facts_12(f):
+def facts_13(f):
     assert f["finetuned"] < f["pretrained, before"] and f["same_order_at_every_T"]
     assert f["beam_length"] > 0
 
@@ -263,9 +263,9 @@ FACTS = {p.stem: globals()[f"facts_{p.name[:2]}"] for p in LESSONS}
 
 def test_fact_checks_can_fail():
     with pytest.raises(AssertionError):
-        facts_04({"y_shape": [2, 5, 8], "hand_vs_composed": 0, "hand_vs_fused": 0,
+        facts_05({"y_shape": [2, 5, 8], "hand_vs_composed": 0, "hand_vs_fused": 0,
                   "loop_vs_heads": 0, "parameters_per_H": [288] * 4,
                   "toy_accuracy": [1.0, 1.0], "favourite_offsets": [1, 1]})   # one job, twice
     with pytest.raises(AssertionError):
-        facts_09({"same_decodes": {"no mask, KV cache": 0.9,
+        facts_10({"same_decodes": {"no mask, KV cache": 0.9,
                                    "no mask, whole prefix every step": 0.5}})

@@ -1,4 +1,4 @@
-"""Wrong answers to the exercises of lessons 00-05, which their checks must reject
+"""Wrong answers to the exercises of lessons 00-06, which their checks must reject
 (tests/test_exercises.py). Each is tagged "consistent" (a coherent answer to the wrong
 question: its gradients agree with its own values, so a check that compared the answer
 with itself would pass it) or "slip" (one mistake in an otherwise right answer).

@@ -1,4 +1,4 @@
-"""Wrong answers to the exercises of lessons 06-12, which their checks must reject
+"""Wrong answers to the exercises of lessons 07-13, which their checks must reject
 (tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
 """
 import numpy as np

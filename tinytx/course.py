@@ -79,7 +79,7 @@ def max_diff(a, b) -> float:
 
 
 def recall_table(results: dict, distances, kinds, steps: int, vocab: int):
-    """Print the recall task's results (lessons 02 and 03): for each distance N and model
+    """Print the recall task's results (lessons 03 and 04): for each distance N and model
     kind, the final held-out accuracy and, in brackets, the first step that reached 90%.
 
     Args:

@@ -1,8 +1,8 @@
 """Activations and the softmax family: tanh, sigmoid, relu, gelu, softmax, log_softmax,
 logsumexp.
 
-tanh and sigmoid are introduced in lessons 01–02 (the RNN and the LSTM gates), softmax in
-lesson 03 (attention weights, report eq. 7), gelu in lesson 07 (the MLP).
+tanh and sigmoid are introduced in lessons 02–03 (the RNN and the LSTM gates), softmax in
+lesson 04 (attention weights, report eq. 7), gelu in lesson 08 (the MLP).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Fused cross-entropy: log-softmax and the negative log-likelihood in one op.
 
-Introduced in lesson 10. The reference is the composed `F.cross_entropy` (log_softmax,
+Introduced in lesson 11. The reference is the composed `F.cross_entropy` (log_softmax,
 indexing, weighting, sum); this kernel computes the same loss in one pass and saves only
 the log-sum-exp of each row: backward recomputes the softmax from the logits (which the
 graph keeps anyway) instead of holding a second (N, V) array — at a vocabulary of 4096

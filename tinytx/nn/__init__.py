@@ -1,6 +1,6 @@
 """Neural-network building blocks, imported as `nn` (`from tinytx import nn`).
 
-Module and Parameter are introduced in lesson 01; the layers in the lessons that first
+Module and Parameter are introduced in lesson 02; the layers in the lessons that first
 need them (Linear and RNN 01, LSTM 02, attention 03–04, Embedding 06, LayerNorm/Dropout/
 GELU/MLP/Block 07, the sinusoidal table 08, encoder/decoder layers 09).
 

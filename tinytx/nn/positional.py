@@ -1,6 +1,6 @@
 """Positional encodings: the report's sinusoidal table (§6.1) and learned positions.
 
-Introduced in lesson 08. Attention treats its input as a set; adding a position vector to
+Introduced in lesson 09. Attention treats its input as a set; adding a position vector to
 each token embedding lets the model know where each token is.
 
     PE(pos, 2i)   = sin(pos / 10000^(2i/C))

@@ -1,4 +1,4 @@
-"""Lesson 08 — Positional encoding: the sinusoidal table (report §6.1).
+"""Lesson 09 — Positional encoding: the sinusoidal table (report §6.1).
 
 Self-attention looks at its input as a set: shuffle the tokens and every output is
 shuffled the same way, nothing else changes. Word order must therefore be added to the
@@ -13,7 +13,7 @@ to the token embeddings. With tinytx.nn.positional this lesson:
      PE(pos+k) = PE(pos) @ M_k with M_k block-diagonal (a 2x2 rotation by k·w_i per pair
      of dimensions), the same matrix for every pos; it builds M_k and prints the largest
      error over all positions; it also shows that PE(pos)·PE(pos+k) depends on k only;
-  3. trains the same small attention model (2 bidirectional encoder layers: lesson 07's
+  3. trains the same small attention model (2 bidirectional encoder layers: lesson 08's
      EncoderLayer, LayerNorm and residuals) to reverse a
      sequence of digits, without positions, with the sinusoidal table and with learned
      positions, and prints the accuracies it measures. Without positions the model is
@@ -23,9 +23,9 @@ to the token embeddings. With tinytx.nn.positional this lesson:
 The proof of step 2 is in docs/positional.md; the code is tinytx/nn/positional.py.
 
 Run:
-    python lessons/08_positional.py                    # the whole lesson
-    python lessons/08_positional.py --smoke            # a few seconds, for the tests
-    python lessons/08_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
+    python lessons/09_positional.py                    # the whole lesson
+    python lessons/09_positional.py --smoke            # a few seconds, for the tests
+    python lessons/09_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
 
 Expected output (abridged; all numbers are measured by the run):
     1. The sinusoidal table: 128 positions x 64 dimensions
@@ -41,7 +41,7 @@ Expected output (abridged; all numbers are measured by the run):
        none          26,122    600      5.4       1.944           0.242              0.000
        sinusoidal    26,122    600      5.3       0.000           1.000              1.000
        learned       26,634    600      5.5       0.000           1.000              1.000
-    saved out/lessons/08/sinusoidal_table.png, out/lessons/08/reverse_task.png
+    saved out/lessons/09/sinusoidal_table.png, out/lessons/09/reverse_task.png
 
 Runtime (measured on a quiet 2-core CPU): full 17 s (32 s on one shared with other jobs);
 --smoke 3 s.
@@ -78,7 +78,7 @@ from tinytx.nn.transformer import EncoderLayer
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/08"
+    out_dir: str = "out/lessons/09"
     # the table and the linearity check
     n_positions: int = 128
     table_dim: int = 64

@@ -1,8 +1,8 @@
-r"""Lesson 10 — Training a GPT on Don Quixote (report chapter 7 and its results).
+r"""Lesson 11 — Training a GPT on Don Quixote (report chapter 7 and its results).
 
-Everything so far comes together: the book becomes token ids (lesson 05), the ids become
+Everything so far comes together: the book becomes token ids (lesson 06), the ids become
 training pairs X and Y (report eq. 1–3: Y is X shifted by one token, so every position
-learns to predict the next token), and a decoder-only transformer (lesson 07's blocks,
+learns to predict the next token), and a decoder-only transformer (lesson 08's blocks,
 `tinytx.models.GPT`) is trained on them by minimising the cross-entropy with AdamW. Then
 it writes. This lesson:
 
@@ -15,8 +15,8 @@ it writes. This lesson:
   5. samples from the report's prompt at temperatures 1.0, 0.8, 0.5 and 0.1 and with
      top-k, as in the report's results, and draws the next-token distribution at each
      temperature (temperature.png);
-  6. saves the model and its tokenizer to out/lessons/10/gpt.* for lesson 12 (and for
-     `python examples/sample.py --checkpoint=out/lessons/10/gpt`).
+  6. saves the model and its tokenizer to out/lessons/11/gpt.* for lesson 13 (and for
+     `python examples/sample.py --checkpoint=out/lessons/11/gpt`).
   7. shows what the trained GPT attends to: every head's attention weights on the book's
      first sentence (attention_maps.png; each block's `attn.weights`, computed from q and k);
   8. The report says / we measured: the report's late samples are verbatim passages of the
@@ -33,10 +33,10 @@ docs/training.md derives each piece; the code is tinytx/models/gpt.py, tinytx/op
 tinytx/data/lm.py and tinytx/generate/.
 
 Run:
-    python lessons/10_gpt_quixote.py                   # the whole book, ~3 min
-    python lessons/10_gpt_quixote.py --smoke           # two paragraphs, for the tests
-                                    # (into out/lessons/10/smoke: never over the real gpt)
-    python lessons/10_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
+    python lessons/11_gpt_quixote.py                   # the whole book, ~3 min
+    python lessons/11_gpt_quixote.py --smoke           # two paragraphs, for the tests
+                                    # (into out/lessons/11/smoke: never over the real gpt)
+    python lessons/11_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
 
 Expected output (abridged; measured on the whole book, seed 1337, one run):
     1. Don Quixote (Gutenberg #996): 2,288,361 characters; vocabulary 1024; 712,042
@@ -57,8 +57,8 @@ Expected output (abridged; measured on the whole book, seed 1337, one run):
                          the windows, and I am not to be away, ...
        temperature 1.0, top-k 10:  ... said Don Quixote, who, but not so, and that I may, to
                          make it, I will be so, or I’ll give my wiliovel, ...
-       saved out/lessons/10/temperature.png
-    6. saved out/lessons/10/gpt.safetensors, gpt.json and tokenizer-1024.model
+       saved out/lessons/11/temperature.png
+    6. saved out/lessons/11/gpt.safetensors, gpt.json and tokenizer-1024.model
     7. What the trained GPT attends to, on 'In a village of La Mancha, ...':
        layer head  weight on: itself  previous token  first token  (mean over rows)
            0    0               0.15            0.28         0.10
@@ -115,7 +115,7 @@ from tinytx.train import evaluate
 @dataclass
 class Config:
     data: str = ""                 # a local copy of the book ("" = cache or download)
-    out_dir: str = "out/lessons/10"
+    out_dir: str = "out/lessons/11"
     smoke: bool = False            # two paragraphs and a tiny model, for the tests
     vocab_size: int = 1024
     # the model: smaller than the main job's, to train in a few minutes
@@ -219,7 +219,7 @@ def plot_loss(rows, path):
     lines = ax.get_legend_handles_labels()
     more = lr_ax.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right")
-    ax.set_title("Lesson 10: a GPT on Don Quixote")
+    ax.set_title("Lesson 11: a GPT on Don Quixote")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -379,10 +379,10 @@ def main(argv=None):
 
     save_checkpoint(out / "gpt", model, step=cfg.max_iters,
                     config={**model_record(model, tok),      # the tokenizer goes inside
-                            "lesson": 10, "smoke": cfg.smoke, "val_loss": val_loss,
+                            "lesson": 11, "smoke": cfg.smoke, "val_loss": val_loss,
                             "bits_per_byte": bpb})
     print(f"\n6. saved {out / 'gpt.safetensors'}, {out / 'gpt.json'} and "
-          f"{tok_prefix}.model (lesson 12 finetunes this model)")
+          f"{tok_prefix}.model (lesson 13 finetunes this model)")
 
     print(f"\n7. What the trained GPT attends to, on {SENTENCE!r}:")
     maps = attention_maps(model, tok, SENTENCE, out / "attention_maps.png", cfg.device)

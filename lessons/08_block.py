@@ -1,4 +1,4 @@
-"""Lesson 07 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
+"""Lesson 08 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
 post-LN (report: the MLP and the transformer block).
 
 A transformer block is two sub-layers, attention (tokens talk to each other) and an MLP
@@ -22,7 +22,7 @@ trains without warmup. With tinytx.nn this lesson:
      shift), and takes the report's Block apart (12·C² + 13·C parameters);
   2. trains the same 12-layer stack of tiny blocks (pre-LN and post-LN, as
      EncoderLayer(norm_first=True/False) with a causal mask, on token + learned position
-     embeddings as in lesson 03; lesson 08 explains positions) as a byte-level language
+     embeddings as in lesson 04; lesson 09 explains positions) as a byte-level language
      model on Don Quixote for a fixed number of steps at two learning rates and prints
      and plots the losses it measures (pre_post_ln.png);
   3. measures the gradient flow through depth at the first step: the gradient norm of
@@ -34,9 +34,9 @@ the code is tinytx/nn/transformer.py (MLP, Block, EncoderLayer) and tinytx/nn/la
 (LayerNorm).
 
 Run:
-    python lessons/07_block.py                         # the whole lesson
-    python lessons/07_block.py --smoke                 # a few seconds, for the tests
-    python lessons/07_block.py --n_layer=24 --lrs=3e-3 --steps=500
+    python lessons/08_block.py                         # the whole lesson
+    python lessons/08_block.py --smoke                 # a few seconds, for the tests
+    python lessons/08_block.py --n_layer=24 --lrs=3e-3 --steps=500
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -59,7 +59,7 @@ Expected output (abridged; every number is measured by the run):
        pre-LN       1.76e-02  1.75e-02  1.59e-02  1.49e-02  1.45e-02    1.22e+00
        post-LN      1.72e-02  2.25e-02  2.24e-02  2.44e-02  2.33e-02    7.39e-01
        no residual  4.57e-03  2.86e-02  6.67e-02  6.79e-02  6.89e-02    6.64e-02
-    saved out/lessons/07/pre_post_ln.png, out/lessons/07/gradient_flow.png
+    saved out/lessons/08/pre_post_ln.png, out/lessons/08/gradient_flow.png
 
 Runtime (measured): full 40 s on a quiet 2-core CPU (61 s on one shared with other jobs);
 --smoke 3 s.
@@ -96,7 +96,7 @@ from tinytx.nn.transformer import Block, EncoderLayer
 @dataclass
 class Config:
     data: str = ""                   # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/07"
+    out_dir: str = "out/lessons/08"
     n_layer: int = 12
     n_embd: int = 32
     n_head: int = 4

@@ -1,4 +1,4 @@
-"""Lesson 09 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
+"""Lesson 10 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
 
 The encoder-decoder transformer reads a source sequence with an encoder (self-attention
 in both directions) and writes a target with a decoder: causal self-attention over what
@@ -29,9 +29,9 @@ tinytx/nn/transformer.py (EncoderLayer, DecoderLayer), tinytx/nn/attention.py
 (CrossAttention), tinytx/functional/attention.py (the masks) and tinytx/models/seq2seq.py.
 
 Run:
-    python lessons/09_encoder_decoder.py               # the whole lesson
-    python lessons/09_encoder_decoder.py --smoke       # a few seconds, for the tests
-    python lessons/09_encoder_decoder.py --task=copy --steps=400
+    python lessons/10_encoder_decoder.py               # the whole lesson
+    python lessons/10_encoder_decoder.py --smoke       # a few seconds, for the tests
+    python lessons/10_encoder_decoder.py --task=copy --steps=400
 
 Expected output (abridged; the decodes and accuracies are measured by the run):
     1. Masks (tinytx: bool 'may attend', 1 = may look at that key)
@@ -54,7 +54,7 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
        causal mask, KV cache              sequence accuracy 1.000; decodes equal to ...: 100%
        no mask, KV cache                  sequence accuracy 1.000; decodes equal to ...: 100%
        no mask, whole prefix every step   sequence accuracy 0.990; decodes equal to ...: 99%
-    saved out/lessons/09/masks.png, training.png, cross_attention.png
+    saved out/lessons/10/masks.png, training.png, cross_attention.png
 
 Runtime (measured on a quiet 2-core CPU): full 19 s (32 s on one shared with other jobs),
 56 s with section 4 on a busier machine; --smoke 4 s.
@@ -93,7 +93,7 @@ PAD, BOS, EOS, FIRST_DIGIT = 0, 1, 2, 3      # token ids; digit d is FIRST_DIGIT
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/09"
+    out_dir: str = "out/lessons/10"
     task: str = "reverse"            # "reverse" or "copy"
     min_len: int = 3                 # digits per sequence
     max_len: int = 12

@@ -1,4 +1,4 @@
-"""Lesson 03 — attention: queries, keys, values, similarity, masks, and memory at any distance.
+"""Lesson 04 — attention: queries, keys, values, similarity, masks, and memory at any distance.
 
 Report chapter 3 (eq. 5–8, §3.6.1). Every token looks at every other token directly:
 
@@ -17,18 +17,18 @@ This lesson
   4. builds the causal and the padding masks (and both) and shows their effect;
   5. draws "At my dairy farm we always get our milk from" as an attention heatmap, once
      with random embeddings and projections and once with hand-built ones;
-  6. solves the recall task of lesson 02 (`tinytx.data.toy.recall_task`) with a single
+  6. solves the recall task of lesson 03 (`tinytx.data.toy.recall_task`) with a single
      attention layer, and prints accuracy against the distance N for RNN, LSTM and
      attention, all trained here the same way;
   7. The report says / we measured: its eq. 6 is the unscaled dot product and eq. 7 the
      scaled one; it writes M for both the head size and the sequence length, and a
      listing divides by sqrt(N): the scale must be √D (the head size), which keeps the
      scores' spread at 1 for any sequence length, where √T would not.
-docs/attention.md has the formulas and the kernels (lesson 04).
+docs/attention.md has the formulas and the kernels (lesson 05).
 
 Run:
-    python lessons/03_attention.py            # the full lesson (about 95 s, 2 CPU cores)
-    python lessons/03_attention.py --smoke    # a few seconds (the tests)
+    python lessons/04_attention.py            # the full lesson (about 95 s, 2 CPU cores)
+    python lessons/04_attention.py --smoke    # a few seconds (the tests)
 
 Expected output (from a full run; one seed per model, deterministic on one machine):
     1–2. X (5, 8) @ W_Q (8, 4) -> Q (5, 4); S, P (5, 5), O (5, 4); hand vs library
@@ -47,11 +47,11 @@ Expected output (from a full run; one seed per model, deterministic on one machi
           10     24.7% (    -)    100.0% (  200)    100.0% (  100)
           20     25.8% (    -)    100.0% ( 2000)    100.0% (  100)
           40     15.4% (    -)     14.4% (    -)    100.0% (  200)
-       (the RNN and LSTM rows are lesson 02's: the same seeds give the same runs); the
+       (the RNN and LSTM rows are lesson 03's: the same seeds give the same runs); the
        trained attention model's last token puts weight 0.999 on position 1
     7. D=64, scores divided by √D: std 1.00 at T=8, 1.00 at T=512
        D=64, scores divided by √T: std 2.84 at T=8, 0.35 at T=512
-    pictures: out/lessons/03/sentence_attention.png, out/lessons/03/recall_attention.png
+    pictures: out/lessons/04/sentence_attention.png, out/lessons/04/recall_attention.png
 Runtime: full 95 s on a quiet 2-core CPU (measured), smoke 0.9 s plus ~1 s of imports.
 
 Exercises (your code goes in lessons/exercises/attention.py; check it with
@@ -100,14 +100,14 @@ class Config:
     hidden_size: int = 32             # H of the RNN/LSTM
     attn_embd: int = 32               # C of the attention model (one head)
     batch_size: int = 64
-    steps: int = 3000                 # training steps per model and distance (as lesson 02)
+    steps: int = 3000                 # training steps per model and distance (as lesson 03)
     lr: float = 3e-3
     clip: float = 1.0
     eval_every: int = 100
     n_test: int = 1000
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/03"
+    out_dir: str = "out/lessons/04"
 
 
 SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests
@@ -239,7 +239,7 @@ def sentence(cfg, path):
     words = SENTENCE.split()
     T, C = len(words), len(FEATURES)
     tx.manual_seed(cfg.seed)
-    emb = nn.Embedding(T, C)              # random vectors, one per word (a table: lesson 06)
+    emb = nn.Embedding(T, C)              # random vectors, one per word (a table: lesson 07)
     rand = [nn.Linear(C, C, bias=False) for _ in range(3)]
     P_rand = sentence_weights(emb(tx.arange(T)), *rand, T)
     X = tx.tensor([[WORDS[w].get(f, 0.0) for f in FEATURES] for w in words])   # (T, C)
@@ -273,7 +273,7 @@ def sentence(cfg, path):
     print("Honest reading: the right heatmap shows what attention *computes* from vectors "
           "that carry meaning;\nthe meaning was put in by hand (features of each word, and "
           "W_Q saying which feature seeks which).\nA trained transformer learns such "
-          "vectors and projections from text (lesson 10). Random ones (left) give no "
+          "vectors and projections from text (lesson 11). Random ones (left) give no "
           "pattern.")
 
 
@@ -284,7 +284,7 @@ class AttentionRecallNet(nn.Module):
 
     def __init__(self, vocab, n_embd, block_size):
         super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 06)
+        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 07)
         self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
         # GPT-2's init, normal(0, 0.02), not nn.Embedding's normal(0, 1): with unit-size
         # embeddings the scores start large, the softmax saturated, and a key that starts
@@ -292,7 +292,7 @@ class AttentionRecallNet(nn.Module):
         for emb in (self.wte, self.wpe):
             emb.weight.data *= 0.02
         self.attn = MultiHeadAttention(n_embd, n_head=1)
-        self.ln_f = nn.LayerNorm(n_embd)   # rows to mean 0, variance 1 (lesson 07 explains)
+        self.ln_f = nn.LayerNorm(n_embd)   # rows to mean 0, variance 1 (lesson 08 explains)
         self.head = nn.Linear(n_embd, vocab)
 
     def embed(self, idx):                                     # (B, T) -> (B, T, C)
@@ -318,7 +318,7 @@ def make_model(kind, N, cfg):
 
 
 def recall_experiment(cfg, distances, kinds):
-    section("6. The recall task of lesson 02: RNN, LSTM and attention")
+    section("6. The recall task of lesson 03: RNN, LSTM and attention")
     sizes = {k: make_model(k, max(distances), cfg).num_parameters() for k in kinds}
     print(f"vocab {cfg.vocab} (chance {1 / cfg.vocab:.1%}); parameters at N={max(distances)}: "
           + ", ".join(f"{k} {n:,}" for k, n in sizes.items()))

@@ -1,4 +1,4 @@
-"""Lesson 01 — the recurrent neural network (RNN) and backpropagation through time.
+"""Lesson 02 — the recurrent neural network (RNN) and backpropagation through time.
 
 Report chapter 2.1. An RNN reads a sequence one step at a time and carries a hidden
 state from step to step, with the same weights at every step:
@@ -16,13 +16,13 @@ This lesson
      shows gradcheck catching a deliberately wrong backward;
   5. measures the vanishing gradient: ‖∂L/∂h_t‖ for a loss at the last step, as a
      function of the distance T - t, with `retain_grad()` on every h_t — for the RNN, an
-     RNN with large weights (the exploding case) and, for contrast, the LSTM (lesson 02);
+     RNN with large weights (the exploding case) and, for contrast, the LSTM (lesson 03);
   6. trains a small RNN by BPTT to predict the next value of sine waves.
 See docs/lstm.md for the derivations, docs/autograd.md for how backward works.
 
 Run:
-    python lessons/01_rnn.py            # the full lesson (a few seconds)
-    python lessons/01_rnn.py --smoke    # smaller everything (the tests)
+    python lessons/02_rnn.py            # the full lesson (a few seconds)
+    python lessons/02_rnn.py --smoke    # smaller everything (the tests)
 
 Expected output (numbers from a full run; yours may differ in the last digits):
     1. x.grad = [2.0, 4.0, 6.0] (= 2x); y was made by <Sum>, fed by <Mul>
@@ -40,7 +40,7 @@ Expected output (numbers from a full run; yours may differ in the last digits):
        the LSTM
     6. training MSE 0.48 -> 0.0003 in 400 steps; held-out MSE 0.0003 against 0.083 for
        "repeat the last value"
-    pictures: out/lessons/01/gradient_norms.png, out/lessons/01/sine_rnn.png
+    pictures: out/lessons/02/gradient_norms.png, out/lessons/02/sine_rnn.png
 Runtime: full 1.8 s (4.5 s with the 2 cores busy), smoke 0.4 s plus ~1 s of imports
 (2-core CPU, measured).
 
@@ -91,7 +91,7 @@ class Config:
     lr: float = 1e-2
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/01"
+    out_dir: str = "out/lessons/02"
 
 
 SMOKE = dict(grad_len=12, grad_seeds=3, grad_hidden=16,      # --smoke: for the tests

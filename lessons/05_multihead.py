@@ -1,4 +1,4 @@
-"""Lesson 04 — multi-head attention, and why attention parallelises where an RNN cannot.
+"""Lesson 05 — multi-head attention, and why attention parallelises where an RNN cannot.
 
 Report chapter 3 (multi-head attention, and why the transformer drops the recurrence: an
 RNN reads its input one step after another, attention looks at all positions at once).
@@ -30,8 +30,8 @@ docs/attention.md derives the fused and blocked kernels and has the full benchma
 docs/cuda.md explains threads, blocks, shared memory and the kernel's tiling.
 
 Run:
-    python lessons/04_multihead.py            # the full lesson (about 10 s, 2 CPU cores)
-    python lessons/04_multihead.py --smoke    # a second or two (the tests)
+    python lessons/05_multihead.py            # the full lesson (about 10 s, 2 CPU cores)
+    python lessons/05_multihead.py --smoke    # a second or two (the tests)
 
 Expected output (from a full run; times depend on the machine and its load):
     1. x (2, 5, 8) @ W_attn (8, 24) -> qkv (2, 5, 24) -> q, k, v (2, 5, 8) -> (2, 5, 2, 4)
@@ -57,7 +57,7 @@ Expected output (from a full run; times depend on the machine and its load):
     5. CUDA kernel in the simulator, B=1, H=2, Tq=7, Tk=9, D=4, causal, tiles of 4:
        grid (2, 2) blocks, each a 4x4 tile of scores; vs the fused CPU kernel: output
        4e-16, dq/dk/dv ~6e-16
-    pictures: out/lessons/04/what_heads_learn.png, rnn_vs_attention.png, kernels.png
+    pictures: out/lessons/05/what_heads_learn.png, rnn_vs_attention.png, kernels.png
 Runtime: full about 11 s, smoke about 3 s plus ~1 s of imports (2-core CPU; the two-heads
 task takes about 2 s of each).
 
@@ -120,7 +120,7 @@ class Config:
     toy_lr: float = 1e-2
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/04"
+    out_dir: str = "out/lessons/05"
 
 
 SMOKE = dict(seq_lens="8,16,32", batch_size=2, n_embd=16, repeats=1,   # --smoke: the tests
@@ -178,9 +178,9 @@ class TwoBack(nn.Module):
     def __init__(self, vocab, n_embd, n_head, block_size):
         super().__init__()
         self.vocab = vocab
-        self.wte = nn.Embedding(vocab, n_embd)     # a vector per token (lesson 06)
+        self.wte = nn.Embedding(vocab, n_embd)     # a vector per token (lesson 07)
         self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
-        for emb in (self.wte, self.wpe):           # GPT-2's small init, as in lesson 03
+        for emb in (self.wte, self.wpe):           # GPT-2's small init, as in lesson 04
             emb.weight.data *= 0.02
         self.attn = MultiHeadAttention(n_embd, n_head, causal=True)
         self.head = nn.Linear(n_embd, 2 * vocab)

@@ -1,4 +1,4 @@
-"""Lesson 02 — the LSTM: gates, a memory cell, and memory over long distances.
+"""Lesson 03 — the LSTM: gates, a memory cell, and memory over long distances.
 
 Report chapter 2.2. The LSTM adds a memory cell C_t and three gates to the RNN:
 
@@ -21,9 +21,9 @@ This lesson
 docs/lstm.md derives the fused backward and explains why the cell path keeps gradients.
 
 Run:
-    python lessons/02_lstm.py            # the full lesson (about 70 s on 2 CPU cores)
-    python lessons/02_lstm.py --smoke    # a few seconds (the tests)
-    python lessons/02_lstm.py --distances=5,10 --steps=500    # any knob of Config
+    python lessons/03_lstm.py            # the full lesson (about 70 s on 2 CPU cores)
+    python lessons/03_lstm.py --smoke    # a few seconds (the tests)
+    python lessons/03_lstm.py --distances=5,10 --steps=500    # any knob of Config
 
 Expected output (from a full run; one seed per model, and training is deterministic on
 one machine, so yours should match closely):
@@ -39,12 +39,12 @@ one machine, so yours should match closely):
           20     25.8% (    -)    100.0% ( 2000)
           40     15.4% (    -)     14.4% (    -)
        the RNN fails from N=10 on; the LSTM carries it over 20 (just,
-       within this budget); at 40 neither learns it in 3000 steps — lesson 03 does
+       within this budget); at 40 neither learns it in 3000 steps — lesson 04 does
     4. the LSTM trained at N=20: 18 of 32 units keep their memory (mean Γ_f > 0.9), 6 forget
        most of it at every step (< 0.5); the product of Γ_f over the 20 steps (the share
        of C_1 left in C_T) is 0.22 for the median unit and 0.87 for the best 8, against
        0.001 and 0.004 before training
-    pictures: out/lessons/02/recall_accuracy.png, out/lessons/02/lstm_gates.png
+    pictures: out/lessons/03/recall_accuracy.png, out/lessons/03/lstm_gates.png
 Runtime: full 67 s on a quiet 2-core CPU (measured), smoke 0.6 s plus ~1 s of imports.
 
 Exercises (your code goes in lessons/exercises/lstm.py; check it with
@@ -94,7 +94,7 @@ class Config:
     n_test: int = 1000                # held-out sequences per distance
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/02"
+    out_dir: str = "out/lessons/03"
 
 
 SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests

@@ -1,4 +1,4 @@
-r"""Lesson 05 — Tokenization: byte-level BPE with the GPT-4 split (report chapter 4).
+r"""Lesson 06 — Tokenization: byte-level BPE with the GPT-4 split (report chapter 4).
 
 A transformer reads integers, so text must first become a list of token ids. Byte-level
 BPE starts from the 256 byte values and repeatedly merges the most frequent adjacent
@@ -23,9 +23,9 @@ The derivations (and why the fast trainer learns exactly the report's merges) ar
 docs/tokenization.md; the code is in tinytx/tokenizer/.
 
 Run:
-    python lessons/05_tokenization.py                  # the whole book
-    python lessons/05_tokenization.py --smoke          # a few paragraphs, for the tests
-    python lessons/05_tokenization.py --data=pg996.txt --vocab_sizes=256,1024,24540
+    python lessons/06_tokenization.py                  # the whole book
+    python lessons/06_tokenization.py --smoke          # a few paragraphs, for the tests
+    python lessons/06_tokenization.py --data=pg996.txt --vocab_sizes=256,1024,24540
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -44,7 +44,7 @@ Expected output (abridged; every number is measured by the run):
     4. The Quixote tokenizer (V=4096) on a sentence from the report
        "My name is Hallvard, and I'm a student.": 39 bytes -> 16 tokens
        tokens [My][ name][ is][ H][all][v][ard][,][ and][ I]['][m][ a][ stud][ent][.]
-    saved out/lessons/05/vocab_vs_length.png
+    saved out/lessons/06/vocab_vs_length.png
     5. The report says / we measured
        zip(ids...) for zip(chunk_ids...)   -> TypeError: unhashable type: 'list'
        counts where it means stats         -> NameError: name 'counts' is not defined
@@ -87,7 +87,7 @@ from tinytx.tokenizer import (GPT4_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer
 @dataclass
 class Config:
     data: str = ""                                # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/05"
+    out_dir: str = "out/lessons/06"
     vocab_sizes: str = "256,512,1024,4096,8192"   # section 3, comma-separated
     show_vocab: int = 4096                        # section 4: the tokenizer to show off
     merge_rounds: int = 8                         # section 1: merges shown on the sentence
