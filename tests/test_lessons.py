@@ -170,6 +170,18 @@ def facts_00(f):
     assert f["value_vs_tinytx"] < 1e-12 and f["array_vs_tinytx"] < 1e-12 and f["tanh_gradcheck"]
 
 
+def facts_01(f):
+    assert f["bigram_bpb"] < 8 and f["unigram_bpb"] < 8 and f["module_parameters"] == 67
+    assert f["linear_vs_tinytx"] < 1e-12 and f["mlp_manual_vs_autograd"] < 1e-12
+    assert f["ce_loss_vs_tinytx"] < 1e-12 and f["ce_grad_vs_tinytx"] < 1e-12
+    assert close(f["uniform_loss"], math.log(256), 1e-12) and f["naive_overflows"]
+    assert close(f["first_loss"], math.log(256), 0.5)              # near ln 256 at the start
+    assert f["sgd_vs_tinytx"] < 1e-6 and f["momentum_vs_tinytx"] < 1e-6
+    first, peak, last = f["schedule_lr"]
+    assert first < peak and last < peak and 0 <= f["clipped_share"] <= 1
+    assert all(b < 8 for b in f["held_out_bpb"].values()) and f["final_bpb"] < 8
+
+
 def facts_02(f):
     assert f["x_grad"] == [2.0, 4.0, 6.0] and f["hs_shape"] == [2, 5, 4]
     assert f["cell_vs_hand"] == 0 and f["rnn_vs_hand"] < 1e-6
