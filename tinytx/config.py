@@ -1,6 +1,6 @@
 """Config dataclasses from the command line: `--key=value` overrides.
 
-Introduced in lesson 02 (every lesson and example has a config dataclass at the top).
+Introduced in lesson 01 (every lesson and example has a config dataclass at the top).
 Each field of the dataclass can be set as `--key=value` (or `--key value`); values are
 converted to the field's type; an unknown key is an error that lists the valid ones.
 

@@ -1,6 +1,6 @@
 """Devices and their array modules: where tensors live and which library computes on them.
 
-Introduced in lesson 02 (every tensor has a device). A `Device` is a small value that
+Introduced in lesson 01 (every tensor has a device). A `Device` is a small value that
 carries `xp`, the NumPy-like module that computes on its arrays:
 
     cpu     NumPy

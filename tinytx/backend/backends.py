@@ -3,7 +3,7 @@ for the tests), CudaDevice (CuPy), each a subclass of Device (device.py) overrid
 its library does differently or faster; and `get_device(name)`, which gives the one
 Device of each name.
 
-Introduced in lesson 02 (every tensor has a device).
+Introduced in lesson 01 (every tensor has a device).
 """
 from __future__ import annotations
 

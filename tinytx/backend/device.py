@@ -3,7 +3,7 @@ where NumPy and CuPy differ are its methods. This is the base class, with the pl
 code every backend could run; the backends (cpu, strict, cuda) and `get_device(name)`,
 which gives the one Device of each name, are in backends.py.
 
-Introduced in lesson 02 (every tensor has a device).
+Introduced in lesson 01 (every tensor has a device).
 """
 from __future__ import annotations
 

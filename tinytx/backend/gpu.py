@@ -1,7 +1,7 @@
 """CuPy, the cuda device's array library: optional, imported on first use, never by
 `import tinytx`; and the cuda device's random generator.
 
-Introduced in lesson 02 (devices); docs/cuda.md tells how to install CuPy.
+Introduced in lesson 01 (devices); docs/cuda.md tells how to install CuPy.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 `tinytx.backend.process.configure_process`), and `memory_owner`, which tells whether two
 arrays share memory.
 
-Introduced in lesson 02 with the devices.
+Introduced in lesson 01 with the devices.
 """
 from __future__ import annotations
 

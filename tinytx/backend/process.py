@@ -1,7 +1,7 @@
 """Process-wide settings a script may opt into. The library never applies them itself:
 importing tinytx, building and training a model change nothing outside tinytx.
 
-Introduced in lesson 02. The entry points call `configure_process` once — the examples
+Introduced in lesson 01. The entry points call `configure_process` once — the examples
 through `tinytx.config.run_main`, the lessons through `tinytx.course.setup`, the benches
 themselves — and it applies:
 

@@ -2,7 +2,7 @@
 host arrays. It exists for the tests: a CPU-only CI catches device-mixing bugs with it
 (docs/autograd.md).
 
-Introduced in lesson 02 with the devices.
+Introduced in lesson 01 with the devices.
 
 Every read of a strict array's values into the host (what waits for the GPU on the cuda
 device) is counted in `HOST_READS`, by kind and by the line that asked for it, so a test

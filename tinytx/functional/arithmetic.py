@@ -1,6 +1,6 @@
 """Arithmetic ops: + - * / ** exp log sqrt, matmul, where and masked_fill.
 
-Introduced in lesson 02. Each op is a Function with forward/backward on raw arrays and a
+Introduced in lesson 01. Each op is a Function with forward/backward on raw arrays and a
 lowercase wrapper. Inputs that were broadcast get their gradient summed back to their
 own shape by `unbroadcast` (one helper for every op).
 """

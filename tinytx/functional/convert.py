@@ -1,6 +1,6 @@
 """Conversions that stay in the graph: a dtype cast and a move to another device.
 
-Introduced in lesson 02 (`Tensor.to`, `.float()`, `.double()`). Like the shape ops they
+Introduced in lesson 01 (`Tensor.to`, `.float()`, `.double()`). Like the shape ops they
 compute nothing: backward hands the gradient back in the input's dtype, on the input's
 device, so `(x * 2).double().sum().backward()` still reaches `x`. `upcast_dtype` says
 which dtype a half-precision softmax or cross-entropy is computed in (float32).

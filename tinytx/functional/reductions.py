@@ -1,6 +1,6 @@
 """Reductions: sum, mean, max, var over an axis (or all axes), with keepdims.
 
-Introduced in lesson 02. The backward of each reduction spreads the incoming gradient
+Introduced in lesson 01. The backward of each reduction spreads the incoming gradient
 back over the reduced axes (`_expand`).
 """
 from __future__ import annotations

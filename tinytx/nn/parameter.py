@@ -1,6 +1,6 @@
 """Parameter, a model's trainable weight, and `abstract_init()`, weights without memory.
 
-Introduced in lesson 02 with Module (tinytx/nn/module.py), which registers a Parameter the
+Introduced in lesson 01 with Module (tinytx/nn/module.py), which registers a Parameter the
 moment it is set as an attribute. Every layer of tinytx makes its weights with
 `parameter(make, shape, dtype)`, so that a model can also be built without their memory:
 inside `abstract_init()` modules are built without their memory: every weight made with
