@@ -10,7 +10,7 @@ is bits per byte. As in Karpathy's makemore and Bengio et al. (2003).
 
 This lesson
   1. reads the book as bytes and splits it: the first 90% to train on, the last 10%
-     held out (`tinytx.data.train_val_split`);
+     held out (`tinytx.data.train_val_split`); draws random windows (`get_batch`);
   2. counts the bigram table P(next byte | byte) and measures it on the held-out bytes:
      bits per byte, against 8 for the uniform guess and the unigram's;
   3. builds `Module` (finds its parameters) and `Linear` (y = x W + b) in a dozen lines,
@@ -18,9 +18,9 @@ This lesson
   4. derives softmax + cross-entropy and its gradient p - y, writes both in NumPy, and
      checks them against `F.cross_entropy` and autograd (float64); the naive softmax
      overflows where the shifted one does not;
-  5. builds the MLP language model (the last `context` bytes -> their vectors -> tanh
-     layer -> 256 logits) and backpropagates through it by hand: every gradient against
-     autograd;
+  5. builds the MLP language model (the last `context` bytes -> their vectors, rows of
+     a table C, `nn.Embedding` -> tanh layer -> 256 logits) and backpropagates through
+     it by hand: every gradient against autograd;
   6. trains it on mini-batches with SGD, SGD + momentum, Adam and AdamW (`tinytx.optim`;
      SGD and momentum also written out by hand and checked against it);
   7. adds the warmup + cosine schedule (`optim.lr_schedule`) and gradient clipping
@@ -64,7 +64,7 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
 from tinytx.course import load_book, max_diff, section, setup
-from tinytx.data import train_val_split
+from tinytx.data import get_batch, train_val_split
 
 V = 256                                  # bytes: the vocabulary
 
@@ -104,6 +104,11 @@ def the_data(cfg):
     print(f"{source}: {len(ids):,} bytes -> {len(train):,} to train on, {len(val):,} held "
           f"out (the last 10%)")
     print(f"the first bytes: {ids[:12].tolist()} = {bytes(ids[:12].astype(np.uint8))!r}")
+    x, y = get_batch(train, 2, cfg.context, np.random.default_rng(cfg.seed))
+    print(f"get_batch(train, B=2, k={cfg.context}): random windows x {x.shape} and y, the same "
+          f"windows shifted by one byte:\n  x[0] = {x.numpy()[0].tolist()}\n  y[0] = "
+          f"{y.numpy()[0].tolist()}\nthe MLP sees x and predicts y[:, -1], the byte after "
+          f"each window")
     return train, val
 
 
@@ -114,7 +119,10 @@ def windows(ids, positions, k):
 
 
 def random_batch(ids, cfg, rng):
-    return windows(ids, rng.integers(0, len(ids) - cfg.context, cfg.batch_size), cfg.context)
+    """B random windows (tinytx.data.get_batch): x (B, k) and, of y = x shifted by one,
+    the last column, the byte after each window: (B,)."""
+    x, y = get_batch(ids, cfg.batch_size, cfg.context, rng)     # (B, k) each
+    return x.numpy(), y.numpy()[:, -1]
 
 
 # -- 2. the bigram table ------------------------------------------------------------------------
@@ -259,18 +267,18 @@ Over a batch the loss is the mean, so each row's gradient is (p - y) / N.""")
 # -- 5. the MLP language model, and its backward by hand -----------------------------------------
 class MLPLM(nn.Module):
     """Bengio et al.'s MLP language model: the last k bytes -> a d-vector each (rows of
-    the table C), joined -> a tanh layer -> dropout -> 256 logits for the next byte."""
+    the table C, an nn.Embedding), joined -> a tanh layer -> dropout -> 256 logits."""
 
     def __init__(self, cfg, dropout=0.0, dtype="float32"):
         super().__init__()
-        self.C = nn.Parameter(tx.randn(V, cfg.n_embd, dtype=dtype))   # (256, d)
+        self.C = nn.Embedding(V, cfg.n_embd, dtype=dtype)     # C.weight (256, d)
         self.fc = nn.Linear(cfg.context * cfg.n_embd, cfg.n_hidden, dtype=dtype)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(cfg.n_hidden, V, dtype=dtype)
 
     def forward(self, x):                          # x (B, k) byte ids
         B, k = x.shape
-        e = self.C[x].reshape(B, -1)               # (B, k, d) -> (B, k·d)
+        e = self.C(x).reshape(B, -1)               # (B, k, d) -> (B, k·d)
         h = F.tanh(self.fc(e))                     # (B, H)
         return self.out(self.drop(h))              # (B, 256)
 
@@ -282,6 +290,10 @@ def backprop_by_hand(cfg, train_ids):
     x, y = random_batch(train_ids, cfg, np.random.default_rng(cfg.seed))
     loss = F.cross_entropy(model(tx.tensor(x)), tx.tensor(y))
     loss.backward()
+    lookup = max_diff(model.C(tx.tensor(x)), model.C.weight.numpy()[x])
+    print(f"nn.Embedding is the table C: C(x) picks the rows x of C.weight, (B, k) -> "
+          f"(B, k, d) (max |C(x) - C.weight[x]| = {lookup:.1e}); lesson 07 learns such "
+          f"vectors for words")
     print(f"{model.num_parameters():,} parameters: " + ", ".join(
         f"{n} {p.shape}" for n, p in model.named_parameters()))
     C, W1, b1, W2, b2 = (p.numpy() for p in model.parameters())
@@ -293,13 +305,13 @@ def backprop_by_hand(cfg, train_ids):
     dpre = (dlogits @ W2.T) * (1 - h ** 2)         # back through out, then tanh: (B, H)
     grads.update({"fc.weight": e.T @ dpre, "fc.bias": dpre.sum(axis=0)})
     de = (dpre @ W1.T).reshape(B, k, -1)           # (B, k·d) -> (B, k, d)
-    grads["C"] = np.zeros_like(C)
-    np.add.at(grads["C"], x, de)                   # a byte seen twice gets both gradients
+    grads["C.weight"] = np.zeros_like(C)
+    np.add.at(grads["C.weight"], x, de)            # a byte seen twice gets both gradients
     params = dict(model.named_parameters())
     worst = max(max_diff(g, params[name].grad) for name, g in grads.items())
     print(f"loss {L:.4f} (autograd {loss.item():.4f}); the largest difference between a "
           f"gradient by hand and autograd's, over all five: {worst:.1e} (float64)")
-    return {"mlp_manual_vs_autograd": worst, "first_loss": L}
+    return {"mlp_manual_vs_autograd": worst, "first_loss": L, "embedding_vs_rows": lookup}
 
 
 # -- 6.-8. training ----------------------------------------------------------------------------

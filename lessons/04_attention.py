@@ -18,8 +18,11 @@ This lesson
   5. draws "At my dairy farm we always get our milk from" as an attention heatmap, once
      with random embeddings and projections and once with hand-built ones;
   6. solves the recall task of lesson 03 (`tinytx.data.toy.recall_task`) with a single
-     attention layer, and prints accuracy against the distance N for RNN, LSTM and
-     attention, all trained here the same way;
+     attention head built from sections 1-2 (token vectors plus a learned vector per
+     position, `LearnedPositionalEmbedding`; Q, K, V; the head's output added to its
+     input; a Linear), and prints accuracy against the distance N for RNN, LSTM and
+     attention, all trained here the same way — and for the same attention without the
+     position vectors, which fails: attention sees a set, not a sequence;
   7. The report says / we measured: its eq. 6 is the unscaled dot product and eq. 7 the
      scaled one; it writes M for both the head size and the sequence length, and a
      listing divides by sqrt(N): the scale must be √D (the head size), which keeps the
@@ -85,11 +88,11 @@ from tinytx.course import max_diff, recall_table, section, setup
 from tinytx.data.toy import recall_task
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
-from tinytx.nn.attention import MultiHeadAttention
 from tinytx.nn.positional import LearnedPositionalEmbedding
 from tinytx.tasks.recall import RecallNet, train_recall
 
 SENTENCE = "At my dairy farm we always get our milk from"
+NO_POSITIONS = "attention, no pos"
 
 
 @dataclass
@@ -279,41 +282,49 @@ def sentence(cfg, path):
 
 # -- 6. the recall task: RNN, LSTM, attention ------------------------------------------------
 class AttentionRecallNet(nn.Module):
-    """Token + learned position embeddings -> one attention layer (one head, with a
-    residual connection) -> LayerNorm -> Linear, read out at the last position."""
+    """Token embeddings, plus a learned vector per position -> one attention head as in
+    sections 1-2 (Q, K, V = X W_Q, X W_K, X W_V; scaled dot products; softmax), added to
+    its input -> Linear, read out at the last position. positions=False leaves the
+    position vectors out: then attention sees the tokens as a set."""
 
-    def __init__(self, vocab, n_embd, block_size):
+    def __init__(self, vocab, n_embd, block_size, positions=True):
         super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 07)
-        self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
+        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 01's table)
+        # a learned vector per position 0 … T-1, the same table for positions
+        self.wpe = LearnedPositionalEmbedding(block_size, n_embd) if positions else None
         # GPT-2's init, normal(0, 0.02), not nn.Embedding's normal(0, 1): with unit-size
         # embeddings the scores start large, the softmax saturated, and a key that starts
         # with weight ~0 gets gradient ~0 (one run here never learned to look at one token).
-        for emb in (self.wte, self.wpe):
+        for emb in (self.wte, self.wpe) if positions else (self.wte,):
             emb.weight.data *= 0.02
-        self.attn = MultiHeadAttention(n_embd, n_head=1)
-        self.ln_f = nn.LayerNorm(n_embd)   # rows to mean 0, variance 1 (lesson 08 explains)
+        self.W_Q = nn.Linear(n_embd, n_embd, bias=False)
+        self.W_K = nn.Linear(n_embd, n_embd, bias=False)
+        self.W_V = nn.Linear(n_embd, n_embd, bias=False)
         self.head = nn.Linear(n_embd, vocab)
 
     def embed(self, idx):                                     # (B, T) -> (B, T, C)
-        return self.wte(idx) + self.wpe(idx.shape[1])
+        x = self.wte(idx)
+        return x if self.wpe is None else x + self.wpe(idx.shape[1])
+
+    def attend(self, x, return_weights=False):
+        return scaled_dot_product_attention(self.W_Q(x), self.W_K(x), self.W_V(x),
+                                            return_weights=return_weights)
 
     def forward(self, idx):
         x = self.embed(idx)
-        x = x + self.attn(x)                                  # every position sees all others
-        return self.head(self.ln_f(x[:, -1]))
+        x = x + self.attend(x)            # each position keeps its vector, adds what it found
+        return self.head(x[:, -1])
 
     def weights(self, idx):
-        """The attention weights P (B, T, T), recomputed with the composed op."""
-        x = self.embed(idx)
-        q, k, v = self.attn.c_attn(x).split(x.shape[-1], axis=2)   # 3 × (B, T, C)
-        return scaled_dot_product_attention(q, k, v, return_weights=True)[1].numpy()
+        """The attention weights P (B, T, T)."""
+        return self.attend(self.embed(idx), return_weights=True)[1].numpy()
 
 
 def make_model(kind, N, cfg):
     tx.manual_seed(cfg.seed)
-    if kind == "attention":
-        return AttentionRecallNet(cfg.vocab, cfg.attn_embd, N + 1)
+    if kind.startswith("attention"):
+        return AttentionRecallNet(cfg.vocab, cfg.attn_embd, N + 1,
+                                  positions=kind == "attention")
     return RecallNet(kind, cfg.vocab, cfg.n_embd, cfg.hidden_size)
 
 
@@ -331,9 +342,15 @@ def recall_experiment(cfg, distances, kinds):
             start = time.perf_counter()
             results[kind, N] = train_recall(model, N, cfg)
             models[kind, N] = model
-            print(f"  N={N:<3} {kind:<9} accuracy {results[kind, N][-1][1]:6.1%}  "
+            print(f"  N={N:<3} {kind:<17} accuracy {results[kind, N][-1][1]:6.1%}  "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
     recall_table(results, distances, kinds, cfg.steps, cfg.vocab)
+    print(f"'{NO_POSITIONS}': the same model without position vectors. Attention's output "
+          f"at the last position is a weighted sum over the tokens as a set: put the tokens "
+          f"before it in another order and nothing changes, so it cannot know which one came "
+          f"first; it can only guess among the tokens it sees, which gets harder as N grows. "
+          f"The learned position vectors (one per position, added to the token's) are what "
+          f"lets the last query ask for position 1; lesson 09 compares them with sinusoids.")
     return results, models
 
 
@@ -346,7 +363,7 @@ def plot_recall(results, models, distances, kinds, cfg, path):
           f"weight {p_last[0]:.3f} on position 1 (the answer) and {p_last[1:].max():.3f} at "
           f"most on any other")
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
-    for k, marker in zip(kinds, "osD"):
+    for k, marker in zip(kinds, "osDx"):
         a.plot(distances, [results[k, n][-1][1] for n in distances], marker=marker, label=k)
     a.axhline(1 / cfg.vocab, color="gray", ls="--", label="chance")
     a.set_xscale("log", base=2)
@@ -396,7 +413,7 @@ def main(argv=None):
     facts.update(masks(cfg))
     sentence(cfg, out / "sentence_attention.png")
     print(f"saved {out / 'sentence_attention.png'}")
-    kinds = ("RNN", "LSTM", "attention")
+    kinds = ("RNN", "LSTM", "attention", NO_POSITIONS)
     results, models = recall_experiment(cfg, distances, kinds)
     plot_recall(results, models, distances, kinds, cfg, out / "recall_attention.png")
     print(f"saved {out / 'recall_attention.png'}")

@@ -22,7 +22,7 @@ trains without warmup. With tinytx.nn this lesson:
      shift), and takes the report's Block apart (12·C² + 13·C parameters);
   2. trains the same 12-layer stack of tiny blocks (pre-LN and post-LN, as
      EncoderLayer(norm_first=True/False) with a causal mask, on token + learned position
-     embeddings as in lesson 04; lesson 09 explains positions) as a byte-level language
+     embeddings as in lesson 04; lesson 09 compares positions) as a byte-level language
      model on Don Quixote for a fixed number of steps at two learning rates and prints
      and plots the losses it measures (pre_post_ln.png);
   3. measures the gradient flow through depth at the first step: the gradient norm of

@@ -299,7 +299,7 @@ def translation(cfg, out):
           f"pairs")
     checkpoint = Path(cfg.mt_checkpoint) if cfg.mt_checkpoint else None
     if checkpoint is not None and checkpoint.with_name(checkpoint.name + ".json").is_file():
-        s2s, tok = load_model(checkpoint, cfg.device)   # (lesson 13 explains)
+        s2s, tok = load_model(checkpoint, cfg.device)   # the model and its tokenizer
         print(f"   loaded {checkpoint} (examples/translate.py's trained model): "
               f"{s2s.num_parameters():,} parameters")
     else:

@@ -1,19 +1,23 @@
 """Every lesson runs in --smoke mode (seconds), writes its pictures as non-empty PNGs and
-returns the smoke-sized facts its text quotes; no lesson uses a module before the lesson
-that introduces it.
+returns the smoke-sized facts its text quotes; no lesson uses a tinytx name before the
+lesson that teaches it (lessons.TEACHES).
 
 Lessons are run as a user runs them, `python lessons/NN_slug.py --smoke --out_dir=DIR`,
 in a fresh process each; the process also writes what main() returns to facts.json.
 """
 import ast
+import importlib
 import json
 import math
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
+
+from lessons import TEACHES
 
 LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.py"))
 
@@ -89,73 +93,87 @@ def test_lesson_uses_the_shared_helpers_and_imports_at_the_top(lesson):
             seen_code = seen_code or node.lineno
 
 
-# Which lesson introduces each module a lesson may use (the name as the lesson's code
-# spells it). A lesson that needs one earlier says where it is explained, on that line:
-# a comment naming the lesson, e.g. `nn.LayerNorm(C)   # (lesson 08 explains it)`.
-INTRODUCED_IN = {
-    "RNN": "02_rnn",
-    "LSTM": "03_lstm", "RecallNet": "03_lstm",
-    "scaled_dot_product_attention": "04_attention", "MultiHeadAttention": "04_attention",
-    "LearnedPositionalEmbedding": "04_attention",
-    "split_heads": "05_multihead", "merge_heads": "05_multihead",
-    "BasicTokenizer": "06_tokenization", "RegexTokenizer": "06_tokenization",
-    "cached_tokenizer": "06_tokenization",
-    "Embedding": "07_embeddings", "train_word2vec": "07_embeddings",
-    "LayerNorm": "08_block", "MLP": "08_block", "GELU": "08_block", "Block": "08_block",
-    "EncoderLayer": "08_block",
-    "SinusoidalPositionalEncoding": "09_positional",
-    "CrossAttention": "10_encoder_decoder", "DecoderLayer": "10_encoder_decoder",
-    "Seq2Seq": "10_encoder_decoder", "Seq2SeqConfig": "10_encoder_decoder",
-    "generate_seq2seq": "10_encoder_decoder",
-    "GPT": "11_gpt_quixote", "GPTConfig": "11_gpt_quixote", "generate_text": "11_gpt_quixote",
-    "Trainer": "12_encoder_decoder", "beam_search_seq2seq": "12_encoder_decoder",
-    "beam_search": "12_encoder_decoder",
-    "load_gpt2": "13_finetuning", "load_model": "13_finetuning",
-}
+# Where each tinytx name is taught (lessons/__init__.py's table, lesson by lesson)
+TAUGHT_IN = {name: lesson for lesson, names in TEACHES.items() for name in names}
 
 
-def early_uses(source: str, number: int, introduced=INTRODUCED_IN) -> list[str]:
-    """The uses in a lesson's code (not its text) of modules introduced after lesson
-    `number`, each as 'line N: name (lesson NN)', unless that line names lesson NN.
-    Names the lesson defines itself (lesson 00's own scalar `MLP`) are its own."""
+def tinytx_names(source: str) -> dict[str, int]:
+    """The tinytx names a lesson's code uses -> the first line using each: what it imports
+    from tinytx modules, and what it reads off the tinytx modules it imported (tx.tensor,
+    nn.Linear, F.softmax, optim.AdamW). Modules themselves and tinytx.course's helpers
+    are left out; names the lesson defines itself are its own, not tinytx's."""
     tree = ast.parse(source)
-    own = {n.name for n in ast.walk(tree) if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
-    lines = source.splitlines()
-    found = []
+    modules, found = {}, {}
+
+    def note(name, line):
+        found[name] = min(found.get(name, line), line)
     for node in ast.walk(tree):
-        name = (node.id if isinstance(node, ast.Name)
-                else node.attr if isinstance(node, ast.Attribute) else None)
-        if name not in introduced or name in own:
-            continue
-        intro = introduced[name][:2]
-        if int(intro) > number and f"lesson {intro}" not in lines[node.lineno - 1].lower():
-            found.append(f"line {node.lineno}: {name} (lesson {intro})")
-    return sorted(set(found))
+        if isinstance(node, ast.Import):
+            modules.update({a.asname or a.name: a.name for a in node.names
+                            if a.name.split(".")[0] == "tinytx"})
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tinytx"):
+            for a in node.names:
+                obj = getattr(importlib.import_module(node.module), a.name)
+                if isinstance(obj, types.ModuleType):
+                    modules[a.asname or a.name] = obj.__name__
+                elif node.module != "tinytx.course":
+                    note(a.name, node.lineno)
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                and node.value.id in modules):
+            obj = getattr(importlib.import_module(modules[node.value.id]), node.attr, None)
+            if obj is not None and not isinstance(obj, types.ModuleType):
+                note(node.attr, node.lineno)
+    return found
 
 
-def test_introducing_lessons_exist():
-    stems = {p.stem for p in LESSONS}
-    assert set(INTRODUCED_IN.values()) <= stems, set(INTRODUCED_IN.values()) - stems
+def early_uses(source: str, number: int, taught_in=TAUGHT_IN) -> list[str]:
+    """The tinytx names lesson `number` uses before the lesson that teaches them, or that
+    no lesson teaches, each as 'line N: name (lesson NN)' or 'line N: name (nowhere)'."""
+    found = []
+    for name, line in sorted(tinytx_names(source).items(), key=lambda item: item[1]):
+        where = taught_in.get(name)
+        if where is None or int(where[:2]) > number:
+            found.append(f"line {line}: {name} ({'nowhere' if where is None else 'lesson ' + where[:2]})")
+    return found
+
+
+def test_the_table_names_each_lesson_and_each_name_once():
+    assert list(TEACHES) == [p.stem for p in LESSONS]
+    names = [n for names in TEACHES.values() for n in names]
+    assert len(names) == len(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
-def test_lesson_uses_no_module_before_it_is_introduced(lesson):
+def test_lesson_uses_no_tinytx_name_before_it_is_taught(lesson):
     early = early_uses(lesson.read_text(), int(lesson.name[:2]))
-    assert not early, f"{lesson.name} uses before they are introduced: {early}"
+    assert not early, f"{lesson.name} uses before they are taught (lessons.TEACHES): {early}"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_uses_what_it_teaches(lesson):
+    """The table is not a list of wishes: a lesson teaches only names its code uses."""
+    unused = set(TEACHES[lesson.stem]) - set(tinytx_names(lesson.read_text()))
+    assert not unused, f"lessons.TEACHES says {lesson.stem} teaches {sorted(unused)}, unused there"
 
 
 def test_early_use_is_caught():
-    """The check can fail: a lesson 05 that builds a Block or a GPT is caught, the same
-    line pointing to lesson 08 passes, and a lesson's own class of that name is its own."""
-    lesson = ("from tinytx import nn\n"
+    """The check can fail: a lesson 05 that builds a Block, a GPT or a LayerNorm is caught
+    (a comment does not excuse it), an untaught name is caught, a lesson's own class of a
+    taught name's name is its own, and the same code passes in lesson 11."""
+    lesson = ("import tinytx as tx\n"
+              "from tinytx import nn\n"
               "from tinytx.models import GPT\n"
               "blk = nn.Block(8, 2)\n"
               "gpt = GPT(cfg)\n"
-              "ln = nn.LayerNorm(8)   # (lesson 08 explains it)\n")
-    assert early_uses(lesson, 5) == ["line 3: Block (lesson 08)", "line 4: GPT (lesson 11)"]
+              "ln = nn.LayerNorm(8)   # (lesson 08 explains it)\n"
+              "x = tx.tensor([1.0])\n")
+    assert early_uses(lesson, 5) == ["line 3: GPT (lesson 11)", "line 4: Block (lesson 08)",
+                                     "line 6: LayerNorm (lesson 08)"]
     assert early_uses(lesson, 11) == []
-    assert early_uses("class MLP:\n    pass\nm = MLP()\n", 0) == []
-    assert early_uses("m = nn.MLP(8)\n", 0) == ["line 1: MLP (lesson 08)"]
+    assert early_uses("import tinytx.functional as F\ny = F.gelu(x)\n", 13) == [
+        "line 2: gelu (nowhere)"]
+    assert early_uses("class LayerNorm:\n    pass\nm = LayerNorm()\n", 0) == []
 
 
 # -- the smoke-sized facts each lesson's text quotes ------------------------------------------
@@ -188,7 +206,7 @@ def facts_02(f):
     assert f["bptt_dh"] < 1e-12 and f["bptt_dW"] < 1e-12
     assert f["gradcheck_cell"] and f["gradcheck_composed"] and f["wrong_backward_caught"]
     norms = f["norm_last_over_first"]
-    assert norms["RNN"] < norms["LSTM"] < 1                     # the RNN's gradient vanishes
+    assert norms["RNN"] < 1 and norms["RNN"] < norms["RNN, W x4"]  # 4W: more gradient
     assert f["sine_mse"][1] < f["sine_mse"][0] / 10
 
 
@@ -197,6 +215,8 @@ def facts_03(f):
     assert f["fused_vs_composed_forward"] < 1e-12 and f["fused_vs_composed_backward"] < 1e-12
     assert f["graph_ops"][1] < f["graph_ops"][0]                # fused: fewer ops
     assert all(0 <= a <= 1 for a in f["recall_accuracy"].values())
+    norms = f["norm_last_over_first"]
+    assert norms["RNN"] < norms["LSTM"] < 1                     # the RNN's gradient vanishes
 
 
 def facts_04(f):
