@@ -1,3 +1,4 @@
+# %%
 """Lesson 01 — from a bigram count table to an MLP language model, and how it is trained.
 
 What the report's chapter 7 takes for granted, built here on lesson 00's autograd before
@@ -63,7 +64,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import load_book, max_diff, section, setup
+from tinytx.course import load_book, max_diff, save_figure, section, setup
 from tinytx.data import get_batch, train_val_split
 
 V = 256                                  # bytes: the vocabulary
@@ -95,6 +96,7 @@ SMOKE = dict(steps=40, eval_every=10, warmup_steps=5, n_hidden=64, small_train=1
              eval_bytes=256)
 
 
+# %%
 # -- 1. the data ------------------------------------------------------------------------------
 def the_data(cfg):
     section("1. The book as bytes; training and held-out parts")
@@ -125,6 +127,7 @@ def random_batch(ids, cfg, rng):
     return x.numpy(), y.numpy()[:, -1]
 
 
+# %%
 # -- 2. the bigram table ------------------------------------------------------------------------
 def bits(p):
     """Mean -log2 of the probabilities p: bits per predicted byte."""
@@ -151,6 +154,7 @@ def bigram_table(train, val, rng):
     return result
 
 
+# %%
 # -- 3. Module and Linear ---------------------------------------------------------------------
 class Module:
     """The smallest module: calling it calls forward; parameters() finds every Tensor that
@@ -216,6 +220,7 @@ def module_and_linear(cfg):
     return {"module_parameters": sum(p.size for p in params), "linear_vs_tinytx": diff}
 
 
+# %%
 # -- 4. softmax and cross-entropy ---------------------------------------------------------------
 def cross_entropy_by_hand(z, y):
     """The mean cross-entropy of targets y under softmax(z), and its gradient
@@ -264,6 +269,7 @@ Over a batch the loss is the mean, so each row's gradient is (p - y) / N.""")
             "shifted_p0": shifted}
 
 
+# %%
 # -- 5. the MLP language model, and its backward by hand -----------------------------------------
 class MLPLM(nn.Module):
     """Bengio et al.'s MLP language model: the last k bytes -> a d-vector each (rows of
@@ -314,6 +320,7 @@ def backprop_by_hand(cfg, train_ids):
     return {"mlp_manual_vs_autograd": worst, "first_loss": L, "embedding_vs_rows": lookup}
 
 
+# %%
 # -- 6.-8. training ----------------------------------------------------------------------------
 def held_out_loss(model, x, y, batch=4096):
     """The mean loss over the positions (x, y), in eval mode (no dropout), no graph."""
@@ -461,6 +468,7 @@ def dropout_section(cfg, train_ids, val_ids):
     return records
 
 
+# %%
 # -- 9. bits per byte, and a sample ---------------------------------------------------------
 def final_model(model, cfg, val_ids, bigram_bpb, rng):
     section("9. Held-out bits per byte over every held-out byte; a sample")
@@ -505,10 +513,10 @@ def plot(optimizer_records, scheduled, dropout_records, path):
     c.set(xlabel="step", ylabel="bits per byte", title="Dropout on a small training set")
     c.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
@@ -531,5 +539,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

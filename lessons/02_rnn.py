@@ -1,3 +1,4 @@
+# %%
 """Lesson 02 — the recurrent neural network (RNN) and backpropagation through time.
 
 Report chapter 2.1. An RNN reads a sequence one step at a time and carries a hidden
@@ -68,7 +69,8 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import grad_norm_table, hidden_grad_norms, max_diff, section, setup
+from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff, save_figure,
+                           section, setup)
 from tinytx.function import Function
 
 
@@ -97,6 +99,7 @@ SMOKE = dict(grad_len=12, grad_seeds=3, grad_hidden=16,      # --smoke: for the 
              sine_steps=30, sine_len=20, sine_hidden=16)
 
 
+# %%
 # -- 1. tensors and autograd ---------------------------------------------------------------
 def autograd_basics():
     section("1. Tensors and autograd")
@@ -109,6 +112,7 @@ def autograd_basics():
     return {"x_grad": x.grad.tolist()}
 
 
+# %%
 # -- 2. the recurrence by hand ---------------------------------------------------------------
 def rnn_by_hand(cfg):
     section("2. The RNN, one step at a time:  h_t = tanh([h_{t-1}, x_t] W + b)")
@@ -147,6 +151,7 @@ def rnn_by_hand(cfg):
             "rnn_vs_hand": max_diff(hs_rnn, hs)}
 
 
+# %%
 # -- 3. backpropagation through time ---------------------------------------------------------
 def bptt_by_hand(cfg):
     section("3. Backpropagation through time, by hand and by autograd")
@@ -182,6 +187,7 @@ def bptt_by_hand(cfg):
     return {"bptt_dh": worst_h, "bptt_dW": max_diff(dW, cell.weight.grad)}
 
 
+# %%
 # -- 4. gradient checks ----------------------------------------------------------------------
 class WrongTanh(Function):
     """tanh with a deliberately wrong backward (1 - y instead of 1 - y²)."""
@@ -217,6 +223,7 @@ def gradient_checks(cfg):
     return {"gradcheck_cell": ok_cell, "gradcheck_composed": ok, "wrong_backward_caught": caught}
 
 
+# %%
 # -- 5. vanishing (and exploding) gradients ---------------------------------------------------
 def vanishing_gradients(cfg):
     section("5. The vanishing gradient: ‖∂L/∂h_t‖ for a loss at the last step T")
@@ -241,10 +248,10 @@ def plot_grad_norms(norms, path):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 6. training an RNN by BPTT ----------------------------------------------------------------
 class SineRNN(nn.Module):
     """Reads x_1 … x_t and predicts x_{t+1} at every step."""
@@ -309,10 +316,10 @@ def plot_sine(losses, y, pred, warm, path):
     b.set_title("A held-out sine wave")
     b.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
@@ -329,5 +336,6 @@ def main(argv=None):
     return {**facts, "sine_mse": [losses[0], losses[-1]]}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 """Lesson 03 — the LSTM: gates, a memory cell, and memory over long distances.
 
 Report chapter 2.2. The LSTM adds a memory cell C_t and three gates to the RNN:
@@ -81,7 +82,7 @@ import tinytx.functional as F
 from tinytx import nn
 from tinytx.autograd import topological_order
 from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff, recall_table,
-                           section, setup)
+                           save_figure, section, setup)
 from tinytx.data.toy import recall_task
 from tinytx.nn.fused import fused
 from tinytx.tasks.recall import RecallNet, train_recall
@@ -118,6 +119,7 @@ def fmt(v):
     return "[" + " ".join(f"{x:+.3f}" for x in np.asarray(v).ravel()) + "]"
 
 
+# %%
 # -- 1. the gates, one step at a time --------------------------------------------------------
 def lstm_step_by_hand(cell, x, h, c):
     """One LSTM step written out with F ops; -> (h_t, C_t, {gate name: value})."""
@@ -155,6 +157,7 @@ def gates_by_hand(cfg):
         bool(((g[n].numpy() > 0) & (g[n].numpy() < 1)).all()) for n in GATES[:3])}
 
 
+# %%
 # -- 2. the composed and the fused cell ------------------------------------------------------
 def run_lstm(lstm, x, w, composed):
     """Forward + backward of L = Σ w ⊗ hs; -> outputs, gradients, graph size, seconds."""
@@ -205,6 +208,7 @@ def fused_vs_composed(cfg):
             "fused_vs_composed_backward": worst[0], "graph_ops": [ops_c, ops_f]}
 
 
+# %%
 # -- 3. the recall task --------------------------------------------------------------------
 def recall_experiment(cfg, distances):
     section("3. Recall the first token after N more tokens: RNN against LSTM")
@@ -246,10 +250,10 @@ def plot_accuracy(results, distances, kinds, cfg, path):
     b.set_title("Learning curves")
     b.legend(fontsize=7, ncol=len(kinds))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 4. the gates of the trained LSTM ---------------------------------------------------------
 def trace_gates(model, idx):
     """Run the trained LSTM over one sequence step by step; -> gates {name: (H, T)}."""
@@ -305,10 +309,10 @@ def gates_picture(results, models, distances, cfg, path):
     axes[-1].set_xlabel(f"input token at t = 1 … {N + 1} (the first one, {y[0]}, is the answer)")
     axes[0].set_title(f"Trained LSTM, recall at N={N} (units sorted by mean forget gate)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 5. the gradient through the memory --------------------------------------------------------
 def gradient_through_the_cell(cfg):
     section("5. The gradient through the memory: ‖∂L/∂h_t‖, RNN against LSTM")
@@ -324,6 +328,7 @@ def gradient_through_the_cell(cfg):
     return {"norm_last_over_first": {name: float(n[-1] / n[0]) for name, n in norms.items()}}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
@@ -340,5 +345,6 @@ def main(argv=None):
                                          for (k, n), curve in results.items()}}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 """Lesson 04 — attention: queries, keys, values, similarity, masks, and memory at any distance.
 
 Report chapter 3 (eq. 5–8, §3.6.1). Every token looks at every other token directly:
@@ -84,7 +85,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
-from tinytx.course import max_diff, recall_table, section, setup
+from tinytx.course import max_diff, recall_table, save_figure, section, setup
 from tinytx.data.toy import recall_task
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
@@ -128,6 +129,7 @@ def print_matrices(named, row_labels, col_labels, width=7, fmt="{:.3f}"):
         print(f"{r:>{lw - 1}} " + " | ".join(cells))
 
 
+# %%
 # -- 1–2. queries, keys, values, scores ------------------------------------------------------
 def qkv_and_scores(cfg):
     section("1. Queries, keys and values: Q = X W_Q, K = X W_K, V = X W_V (eq. 5)")
@@ -165,6 +167,7 @@ def qkv_and_scores(cfg):
             "P_rows_sum_to_1": bool(np.allclose(P.numpy().sum(axis=1), 1, atol=1e-6))}
 
 
+# %%
 # -- 3. similarity functions -----------------------------------------------------------------
 def similarities(cfg):
     section("3. Three similarity functions (report §3.6.1), the same q, k, v")
@@ -186,6 +189,7 @@ def similarities(cfg):
           "to 1;\n  pass scale= (a temperature, e.g. 10) when cosine attention must focus")
 
 
+# %%
 # -- 4. masks -------------------------------------------------------------------------------
 def masks(cfg):
     section("4. Masks (eq. 8): boolean 'may attend', False -> weight 0")
@@ -215,6 +219,7 @@ def masks(cfg):
             "all_padding_output": float(np.abs(out.numpy()[0]).max())}
 
 
+# %%
 # -- 5. the sentence ------------------------------------------------------------------------
 # Hand-built word vectors: the features a trained model might learn. Dimensions:
 FEATURES = ("dairy", "place", "person", "action", "relation", "time")
@@ -271,8 +276,7 @@ def sentence(cfg, path):
                         color="white" if P[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=axes, shrink=0.8)
     fig.suptitle("Causal self-attention weights (untrained: vectors chosen, not learned)")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     print("Honest reading: the right heatmap shows what attention *computes* from vectors "
           "that carry meaning;\nthe meaning was put in by hand (features of each word, and "
           "W_Q saying which feature seeks which).\nA trained transformer learns such "
@@ -280,6 +284,7 @@ def sentence(cfg, path):
           "pattern.")
 
 
+# %%
 # -- 6. the recall task: RNN, LSTM, attention ------------------------------------------------
 class AttentionRecallNet(nn.Module):
     """Token embeddings, plus a learned vector per position -> one attention head as in
@@ -378,10 +383,10 @@ def plot_recall(results, models, distances, kinds, cfg, path):
     b.set_ylabel("attention weight")
     b.set_title(f"Where the last token looks (trained attention, N={N})")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 7. the report says / we measured -------------------------------------------------------------
 def report_says(cfg, D=64, lengths=(8, 512)):
     """The scale belongs to the head size D, not to the sequence length T."""
@@ -404,6 +409,7 @@ def report_says(cfg, D=64, lengths=(8, 512)):
     return {"score_std_sqrt_D": spread["√D"], "score_std_sqrt_T": spread["√T"]}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
@@ -422,5 +428,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

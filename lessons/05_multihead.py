@@ -1,3 +1,4 @@
+# %%
 """Lesson 05 — multi-head attention, and why attention parallelises where an RNN cannot.
 
 Report chapter 3 (multi-head attention, and why the transformer drops the recurrence: an
@@ -92,7 +93,7 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
 from tinytx.autograd import topological_order
-from tinytx.course import max_diff, section, setup
+from tinytx.course import max_diff, save_figure, section, setup
 from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
 from tinytx.kernels.flash_attention import flash_attention
 from tinytx.kernels.softmax_attention import attention as fused_attention
@@ -127,6 +128,7 @@ SMOKE = dict(seq_lens="8,16,32", batch_size=2, n_embd=16, repeats=1,   # --smoke
              kernel_sizes="64,128", kernel_batch=1, block_size=32)
 
 
+# %%
 # -- 1. heads by hand ----------------------------------------------------------------------
 def heads_by_hand(cfg):
     section("1. Splitting into heads, attending, concatenating, projecting")
@@ -170,6 +172,7 @@ def heads_by_hand(cfg):
             "loop_vs_heads": max_diff(o_cat, F.concat(heads, axis=-1))}
 
 
+# %%
 # -- 2. what heads learn ---------------------------------------------------------------------
 class TwoBack(nn.Module):
     """Token + learned position embeddings -> one causal attention layer of H heads ->
@@ -234,12 +237,12 @@ def what_heads_learn(cfg, path):
         ax.set(title=f"head {h} (mean over 256 sequences)", xlabel="key position",
                ylabel="query position t")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return {"toy_accuracy": acc.tolist(),
             "favourite_offsets": sorted(int(np.argmax(w)) for w in offsets.values())}
 
 
+# %%
 # -- 3. sequential RNN against parallel attention ---------------------------------------------
 def fwd_bwd(model, x, g):
     """One forward + backward; -> (seconds, ops in the graph)."""
@@ -319,10 +322,10 @@ def rnn_vs_attention(cfg, path):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 4. composed, fused and blocked attention ---------------------------------------------------
 def implementations(T, block_size):
     mask = causal_mask(T)
@@ -417,10 +420,10 @@ def kernels(cfg, path):
     a.set_title(f"Time (B={B}, H={H}, D={D}, causal)")
     b.set_title("Peak memory (tracemalloc)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 5. the CUDA kernel, run on the CPU in numba's simulator ---------------------------------
 def cuda_kernel_in_simulator(cfg):
     """The GPU kernel's own source, each CUDA thread a Python thread (docs/cuda.md)."""
@@ -449,6 +452,7 @@ def cuda_kernel_in_simulator(cfg):
           "dq/dk/dv " + " / ".join(f"{max_diff(a, b):.1e}" for a, b in zip(grads, ref_grads)))
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
@@ -464,5 +468,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 """Lesson 07 — Embeddings: word2vec (CBOW and skip-gram) and the embedding layer
 (report chapter 5).
 
@@ -72,7 +73,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
-from tinytx.course import load_book, max_diff, setup
+from tinytx.course import load_book, max_diff, save_figure, setup
 from tinytx.models.word2vec import most_similar
 from tinytx.tasks.word2vec import train_word2vec
 
@@ -107,6 +108,7 @@ GROUPS = {
     "numbers": "two three four five six ten",
 }
 
+# %%
 # -- 1. training and neighbours -------------------------------------------------------------
 def train_modes(cfg, text):
     models = {}
@@ -159,6 +161,7 @@ def wrap(text, width):
     return lines + [line]
 
 
+# %%
 # -- 2. a 2-D picture -----------------------------------------------------------------------
 def pca_2d(vectors):
     """Project rows onto their first two principal axes (SVD of the centred matrix)."""
@@ -190,10 +193,10 @@ def plot_pca(models, path):
                xlabel="principal axis 1", ylabel="principal axis 2")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
+# %%
 # -- 3. the embedding layer -----------------------------------------------------------------
 def section_embedding(path):
     V, C = 10, 4
@@ -231,14 +234,14 @@ def section_embedding(path):
     ax2.set(title=f"dL/dW after Embedding({idx.tolist()[0]})", xlabel="embedding dim",
             xticks=range(C), yticks=range(V))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return {"lookup_vs_rows": max_diff(out, W[idx.numpy()]),
             "lookup_vs_one_hot": max_diff(out, via_one_hot),
             "unused_rows_zero": bool((grad[used == 0] == 0).all()),
             "grad_rows_as_expected": bool(np.allclose(grad, expected))}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
@@ -265,5 +268,6 @@ def main(argv=None):
         for mode, (_, _, losses) in models.items()}}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 """Lesson 08 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
 post-LN (report: the MLP and the transformer block).
 
@@ -86,7 +87,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import load_book, max_diff, setup
+from tinytx.course import load_book, max_diff, save_figure, setup
 from tinytx.data import get_batch, train_val_split
 from tinytx.functional.attention import causal_mask
 from tinytx.nn.positional import LearnedPositionalEmbedding
@@ -113,6 +114,7 @@ SMOKE = dict(n_layer=4, steps=8, eval_batches=2, block_size=16)   # --smoke: the
 KINDS = {"pre": "pre-LN", "post": "post-LN", "none": "no residual"}
 
 
+# %%
 # -- 1. LayerNorm and the block ---------------------------------------------------------------
 def section_layernorm():
     rng = np.random.default_rng(0)
@@ -148,6 +150,7 @@ def section_layernorm():
             "block_parameters": [n, 12 * C * C + 13 * C], "block_out_shape": list(out.shape)}
 
 
+# %%
 # -- the stacks -----------------------------------------------------------------------------
 class NoResidualLayer(EncoderLayer):
     """EncoderLayer's sub-layers without the residual connections (pre-LN otherwise)."""
@@ -196,6 +199,7 @@ def build(cfg, kind):
     return Stack(cfg, kind)
 
 
+# %%
 # -- 2. pre-LN against post-LN ---------------------------------------------------------------
 def held_out_loss(model, val, cfg):
     rng = np.random.default_rng(cfg.seed + 1)
@@ -263,11 +267,11 @@ def section_training(cfg, ids, out):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "pre_post_ln.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
+# %%
 # -- 3. gradient flow ------------------------------------------------------------------------
 def first_step_norms(cfg, kind, ids):
     """Per layer, at initialisation on one batch: |grad| of its parameters, |dL/dx| of its
@@ -310,11 +314,11 @@ def section_gradients(cfg, ids, out):
     fig.suptitle(f"{cfg.n_layer} layers at initialisation, one batch")
     fig.tight_layout()
     path = out / "gradient_flow.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
@@ -330,5 +334,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 """Lesson 09 — Positional encoding: the sinusoidal table (report §6.1).
 
 Self-attention looks at its input as a set: shuffle the tokens and every output is
@@ -70,7 +71,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import max_diff, setup
+from tinytx.course import max_diff, save_figure, setup
 from tinytx.nn.positional import (LearnedPositionalEmbedding,
                                   SinusoidalPositionalEncoding, sinusoidal_table)
 from tinytx.nn.transformer import EncoderLayer
@@ -102,6 +103,7 @@ class Config:
 SMOKE = dict(steps=30, eval_size=200, eval_every=10)   # --smoke: seconds, for the tests
 
 
+# %%
 # -- 1-2. the table and its rotation ----------------------------------------------------------
 def rotation(k, n_embd, base=10000.0):
     """M_k: the (C, C) block-diagonal matrix with PE(pos + k) = PE(pos) @ M_k.
@@ -158,12 +160,12 @@ def section_table(cfg, out):
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "sinusoidal_table.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path, {"row_norms": [norms.min(), norms.max(), np.sqrt(C / 2)],
                   "rotation_error": worst, "dot_spread": spread}
 
 
+# %%
 # -- 3. a task that needs positions ---------------------------------------------------------
 class Reverser(nn.Module):
     """Embedding (+ positions) -> n_layer bidirectional pre-LN encoder layers -> logits.
@@ -274,11 +276,11 @@ def section_task(cfg, out):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "reverse_task.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path, {"permutation_error": err, "token_accuracy": token_accuracy}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
@@ -290,5 +292,6 @@ def main(argv=None):
     return {**facts, **more}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 r"""Lesson 11 — Training a GPT on Don Quixote (report chapter 7 and its results).
 
 Everything so far comes together: the book becomes token ids (lesson 06), the ids become
@@ -102,7 +103,7 @@ import numpy as np
 import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import model_record, save_checkpoint
-from tinytx.course import load_book, setup, show_tokens
+from tinytx.course import load_book, save_figure, setup, show_tokens
 from tinytx.data import get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, probabilities
 from tinytx.metrics import copied_fraction, longest_copied
@@ -162,6 +163,7 @@ def show_xy(tok, train_ids, rng):
     return bool((x.numpy()[:, 1:] == y.numpy()[:, :-1]).all())     # Y is X shifted by one
 
 
+# %%
 # -- 3. the training loop, written out -------------------------------------------------------
 def estimate_loss(model, ids, cfg, rng):
     """Mean loss over eval_iters random held-out batches (no gradients, no dropout)."""
@@ -221,10 +223,10 @@ def plot_loss(rows, path):
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right")
     ax.set_title("Lesson 11: a GPT on Don Quixote")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
+# %%
 # -- 5. samples and temperature ------------------------------------------------------------------
 def plot_temperatures(model, tok, prompt, path, top=12):
     """The next-token distribution after the prompt, sharpened by each temperature (the
@@ -245,8 +247,7 @@ def plot_temperatures(model, tok, prompt, path, top=12):
     axes[0].set_ylabel("p(next token | prompt)")
     fig.suptitle(f"next token after {prompt[-40:]!r}")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def print_samples(model, tok, cfg):
@@ -262,6 +263,7 @@ def print_samples(model, tok, cfg):
     return samples
 
 
+# %%
 # -- 7. what the trained GPT attends to ----------------------------------------------------------
 def attention_maps(model, tok, sentence, path, device):
     """Every head's attention weights on a sentence of the book, layer by layer: the
@@ -287,8 +289,7 @@ def attention_maps(model, tok, sentence, path, device):
             ax.set_title(f"layer {layer}, head {h}", fontsize=9)
     fig.suptitle("rows: the token attending; columns: the tokens it looks at")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     print("   layer head  weight on: itself  previous token  first token  (mean over rows)")
     for layer, P in enumerate(maps):
         for h in range(H):
@@ -297,6 +298,7 @@ def attention_maps(model, tok, sentence, path, device):
     return maps
 
 
+# %%
 # -- 8. the report says / we measured: memorisation ------------------------------------------------
 def memorisation(samples, train_text, val_text, n=8):
     """How much of each sample is copied from the training text: the longest run of words
@@ -335,6 +337,7 @@ def report_figures(cfg, n_train_tokens):
     return size
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t_start = time.perf_counter()
@@ -401,5 +404,6 @@ def main(argv=None):
             "copied": copied, "companion_parameters": companion}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,3 +1,4 @@
+# %%
 """Lesson 12 — The encoder-decoder: next-sentence prediction on Don Quixote, greedy against
 beam search (report §3.4 and Figure 3; the report's "cervantes" model).
 
@@ -100,7 +101,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_model
-from tinytx.course import load_book, setup, show_tokens
+from tinytx.course import load_book, save_figure, setup, show_tokens
 from tinytx.data import (add_special_tokens, collate_pairs, encode_pairs, load_tatoeba,
                          pad_batch, shared_tokenizer, special_ids, train_val_split)
 from tinytx.generate import beam_search_seq2seq
@@ -175,6 +176,7 @@ FALLBACK_PAIRS = [("I am hungry.", "Jeg er sulten."), ("Tom is here.", "Tom er h
                   ("I like tea.", "Jeg liker te."), ("We are tired.", "Vi er trøtte."),
                   ("Mary reads a book.", "Mary leser en bok.")] * 4
 
+# %%
 # -- 1. pairs and one batch ------------------------------------------------------------------
 def show_batch(tok, enc, pad):
     middle = enc[len(enc) // 2:]                     # past the title page and contents
@@ -193,6 +195,7 @@ def show_batch(tok, enc, pad):
           f"== [PAD] is left out of the loss.")
 
 
+# %%
 # -- 4. beam width -------------------------------------------------------------------------------
 def beam_width_table(model, sources, refs, specials, cfg):
     """Per width: mean log-prob per token, mean length, seconds; and the references' score."""
@@ -227,10 +230,10 @@ def plot_widths(rows, reference, path):
     b.set_ylabel("mean output length (tokens)")
     fig.suptitle("Lesson 12: what a wider beam finds (held-out sources)")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
+# %%
 # -- 5. translation ---------------------------------------------------------------------------
 def load_translation_pairs(cfg):
     """(train, test, description): Tatoeba eng->nob dev to train on, test to score on."""
@@ -257,8 +260,7 @@ def plot_cross_attention(att, src_tokens, tgt_tokens, path):
     ax.set_ylabel("decoder reads ... predicts the next token")
     ax.set_title("cross-attention\n(last layer, mean of heads)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def train_translator(cfg, out, train):
@@ -335,8 +337,7 @@ def translation(cfg, out):
     ax.set_ylabel("score (0-100)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "bleu_beam_width.png")
-    plt.close(fig)
+    save_figure(fig, out / "bleu_beam_width.png")
     print(f"   saved {out / 'bleu_beam_width.png'}")
     return rows
 
@@ -362,6 +363,7 @@ def _pair_batch(encoded, batch_size, rng, pad, cfg):
     return random_pair_batch(encoded, batch_size, rng, pad, cfg.device)
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t_start = time.perf_counter()
@@ -440,5 +442,6 @@ def main(argv=None):
             **layers}
 
 
+# %%
 if __name__ == "__main__":
     main()

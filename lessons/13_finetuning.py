@@ -1,3 +1,4 @@
+# %%
 r"""Lesson 13 — Finetuning a pretrained GPT (report §7.1: finetuning GPT-2).
 
 Training from scratch spends most of its steps learning what every text shares: words,
@@ -105,7 +106,7 @@ import numpy as np
 import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import load_gpt2, load_model, read_checkpoint_meta
-from tinytx.course import load_book, setup
+from tinytx.course import load_book, save_figure, setup
 from tinytx.data import get_batch, iter_windows, load_text, train_val_split
 from tinytx.generate import beam_search, generate_text, probabilities
 from tinytx.models import GPT, GPTConfig
@@ -162,6 +163,7 @@ def speeches(text: str, min_words: int = 3) -> str:
     return "".join(f"“{q}”\n" for q in found if len(q.split()) >= min_words)
 
 
+# %%
 # -- the model to start from -----------------------------------------------------------------
 def load_pretrained(cfg):
     """(model, tokenizer, description): GPT-2 (--gpt2), lesson 11's GPT, or a quick one
@@ -195,6 +197,7 @@ def load_pretrained(cfg):
     return model, tok, f"a quick GPT ({steps} steps on the book)"
 
 
+# %%
 # -- training and measuring ----------------------------------------------------------------------
 def train(model, train_ids, val_ids, steps, lr, cfg, label):
     """AdamW with warmup + cosine for `steps` steps; -> [(step, held-out loss)]."""
@@ -265,8 +268,7 @@ def plot_curves(curves, before, path):
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def beam_vs_sampling(model, tok, cfg):
@@ -322,6 +324,7 @@ def tempered_beam(model, prompt, cfg, T):
     return beam
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t_start = time.perf_counter()
@@ -378,5 +381,6 @@ def main(argv=None):
     return {**{name: nats for name, (nats, _) in results.items()}, **facts}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -70,7 +70,24 @@ def test_lesson_smoke_run_writes_pictures_and_its_facts(lesson, tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000, f"{png} is not a picture"
 
 
-SHARED = {"section", "max_diff", "load_book", "smoke_config", "show", "setup", "show_tokens"}
+@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+def test_lesson_opens_as_a_notebook(lesson):
+    """`# %%` lines cut the lesson into cells (JupyterLab with jupytext, VS Code): one
+    opens the file, one opens each section and main(), and the last cell runs main(); its
+    pictures go through tinytx.course.save_figure, which shows them in a notebook."""
+    source = lesson.read_text()
+    lines = source.splitlines()
+    assert lines[0] == "# %%", f"{lesson.name} does not open with a cell"
+    for i, line in enumerate(lines):
+        if line.startswith(("# -- ", "def main(")):
+            assert lines[i - 1] == "# %%", f"{lesson.name}:{i + 1}: no cell opens {line!r}"
+    last = max(i for i, line in enumerate(lines) if line == "# %%")
+    assert lines[last + 1:] == ['if __name__ == "__main__":', "    main()"], lesson.name
+    assert "savefig" not in source, f"{lesson.name}: save pictures with save_figure"
+
+
+SHARED = {"section", "max_diff", "load_book", "smoke_config", "show", "setup", "show_tokens",
+          "save_figure"}
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])

@@ -7,7 +7,10 @@ of smaller values. `setup` is the lessons' entry point: it applies the process-w
 settings a script opts into (`tinytx.backend.configure_process`: one BLAS thread, since
 the lessons' matrices are small and more threads cost more than they save; malloc kept;
 matplotlib's file-only backend Agg, so the lessons save PNGs and never open a window,
-also on a machine without a display).
+also on a machine without a display). A lesson's `# %%` lines cut it into cells, so
+JupyterLab (with jupytext) and VS Code open it as a notebook; run there (`in_notebook`),
+`setup` ignores the kernel's arguments and keeps the notebook's backend, and
+`save_figure` shows each picture below its cell as well as saving the PNG.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -52,8 +55,10 @@ def setup(defaults, smoke: dict | None = None, argv=None):
 
     Returns: (config, out_dir as a Path).
     """
-    configure_process(threads=1)
-    cfg = parse_config(defaults, sys.argv[1:] if argv is None else argv)
+    configure_process(threads=1, plots=not in_notebook())   # a notebook shows them inline
+    if argv is None:               # a notebook kernel's own arguments are not the lesson's
+        argv = [] if in_notebook() else sys.argv[1:]
+    cfg = parse_config(defaults, argv)
     smoke = smoke or {}
     unknown = sorted(set(smoke) - {f.name for f in dataclasses.fields(cfg)})
     if unknown:
@@ -66,6 +71,24 @@ def setup(defaults, smoke: dict | None = None, argv=None):
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     return cfg, out
+
+
+def in_notebook() -> bool:
+    """Whether the lesson runs in a Jupyter kernel: opened as a notebook (its `# %%`
+    cells) in JupyterLab or VS Code, rather than as `python lessons/NN_slug.py`."""
+    return "ipykernel" in sys.modules
+
+
+def save_figure(fig, path, dpi="figure"):
+    """Save a lesson's picture as PNG at `path`; in a notebook also show it below the
+    cell. Then close it (a lesson draws many; open figures hold memory)."""
+    import matplotlib.pyplot as plt        # after setup() chose the backend
+
+    fig.savefig(path, dpi=dpi)
+    if in_notebook():
+        from IPython.display import display
+        display(fig)
+    plt.close(fig)
 
 
 def section(title: str):
