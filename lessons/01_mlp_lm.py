@@ -82,7 +82,7 @@ class Config:
     lr: float = 2e-3               # Adam's and AdamW's (the peak, with the schedule)
     weight_decay: float = 0.1      # AdamW's, on matrices only (optim.decay_groups)
     warmup_steps: int = 100
-    grad_clip: float = 2.0
+    grad_clip: float = 1.5
     dropout: float = 0.2
     small_train: int = 20_000      # bytes the dropout section trains on
     eval_every: int = 100
@@ -491,7 +491,7 @@ def final_model(model, cfg, val_ids, bigram_bpb, rng):
     return {"final_bpb": bpb}
 
 
-def plot(optimizer_records, scheduled, dropout_records, path):
+def plot(optimizer_records, scheduled, dropout_records, clip, path):
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(15, 4))
     for name, rec in optimizer_records.items():
         steps, _, val = zip(*rec["evals"])
@@ -501,6 +501,7 @@ def plot(optimizer_records, scheduled, dropout_records, path):
     a.set(xlabel="step", ylabel="held-out bits per byte", title="Optimizers")
     a.legend()
     b.plot(scheduled["norm"], lw=0.6, label="gradient norm (before clipping)")
+    b.axhline(clip, color="k", ls="--", lw=1, label=f"clipped above {clip:g}")
     b.set(xlabel="step", ylabel="global gradient norm", title="Schedule and clipping")
     b2 = b.twinx()
     b2.plot(scheduled["lr"], "r", label="learning rate")
@@ -534,7 +535,7 @@ def main(argv=None):
                              for name, rec in {**optimizer_records, "scheduled": scheduled}.items()}
     facts["dropout_train_val"] = {str(p): list(rec["evals"][-1][1:])
                                   for p, rec in dropout_records.items()}
-    plot(optimizer_records, scheduled, dropout_records, out / "training.png")
+    plot(optimizer_records, scheduled, dropout_records, cfg.grad_clip, out / "training.png")
     print(f"\nsaved {out / 'training.png'}\ndone in {time.perf_counter() - start:.1f} s")
     return facts
 

@@ -31,7 +31,7 @@ This lesson
 docs/attention.md has the formulas and the kernels (lesson 05).
 
 Run:
-    python lessons/04_attention.py            # the full lesson (about 95 s, 2 CPU cores)
+    python lessons/04_attention.py            # the full lesson (minutes, 2 CPU cores)
     python lessons/04_attention.py --smoke    # a few seconds (the tests)
 
 Expected output (from a full run; one seed per model, deterministic on one machine):
@@ -45,18 +45,21 @@ Expected output (from a full run; one seed per model, deterministic on one machi
        "our" -> my, we, our 0.31 each (random vectors: no pattern)
     6. held-out accuracy after 3000 steps (chance 12.5%); in brackets the first step at
        which it reached 90%
-           N               RNN              LSTM         attention
-           2    100.0% (  100)    100.0% (  100)    100.0% (  100)
-           5    100.0% (  100)    100.0% (  100)    100.0% (  100)
-          10     24.7% (    -)    100.0% (  200)    100.0% (  100)
-          20     25.8% (    -)    100.0% ( 2000)    100.0% (  100)
-          40     15.4% (    -)     14.4% (    -)    100.0% (  200)
-       (the RNN and LSTM rows are lesson 03's: the same seeds give the same runs); the
-       trained attention model's last token puts weight 0.999 on position 1
+          N            RNN           LSTM      attention  attention, no pos
+          2   100.0% (100)   100.0% (100)   100.0% (100)     54.2% (  -)
+          5   100.0% (100)   100.0% (100)   100.0% (100)     40.0% (  -)
+         10    24.5% (  -)   100.0% (200)   100.0% (100)     27.5% (  -)
+         20    24.9% (  -)  100.0% (1500)   100.0% (200)     26.2% (  -)
+         40    15.4% (  -)    14.4% (  -)   100.0% (200)     18.8% (  -)
+       (the RNN and LSTM rows repeat lesson 03's experiment with its seeds; lesson 03's
+       recorded run differs in a few digits); the trained attention model's last
+       token puts weight 1.000 on position 1; without positions it cannot tell which
+       token came first
     7. D=64, scores divided by √D: std 1.00 at T=8, 1.00 at T=512
        D=64, scores divided by √T: std 2.84 at T=8, 0.35 at T=512
     pictures: out/lessons/04/sentence_attention.png, out/lessons/04/recall_attention.png
-Runtime: full 95 s on a quiet 2-core CPU (measured), smoke 0.9 s plus ~1 s of imports.
+Runtime: full 95 s on a quiet 2-core CPU (measured before the no-positions model was
+added; 618 s with it on a busy shared machine), smoke 0.9 s plus ~1 s of imports.
 
 Exercises (your code goes in lessons/exercises/attention.py; check it with
 `python -m lessons.check attention`; our answers are in lessons/solutions/attention.py)
