@@ -208,6 +208,7 @@ def facts_00(f):
 def facts_01(f):
     assert f["bigram_bpb"] < 8 and f["unigram_bpb"] < 8 and f["module_parameters"] == 67
     assert f["linear_vs_tinytx"] < 1e-12 and f["mlp_manual_vs_autograd"] < 1e-12
+    assert f["embedding_vs_rows"] == 0                             # nn.Embedding: a row lookup
     assert f["ce_loss_vs_tinytx"] < 1e-12 and f["ce_grad_vs_tinytx"] < 1e-12
     assert close(f["uniform_loss"], math.log(256), 1e-12) and f["naive_overflows"]
     assert close(f["first_loss"], math.log(256), 0.5)              # near ln 256 at the start
