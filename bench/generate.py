@@ -1,9 +1,11 @@
-"""Generation speed: tinytx vs PyTorch eager, greedy tokens/s with a KV cache.
+"""Generation speed: tinytx (captured step, and eager) vs PyTorch eager, greedy tokens/s
+with a KV cache.
 
-    python bench/generate.py                  # block 128 and 512, batch 1 and 8 (~2 min)
-    python bench/generate.py --quick          # 64 new tokens, 2 runs each (~20 s)
+    python bench/generate.py                  # block 128 and 512, batch 1 and 8 (~3 min)
+    python bench/generate.py --quick          # 64 new tokens, 2 runs each (~30 s)
     python bench/generate.py --threads 2      # both sides on 2 threads
     python bench/generate.py --no-torch       # tinytx alone
+    python bench/generate.py --smoke          # 4 new tokens, 1 run: a check that it runs
 
 The model is GPT "tiny" (4 layers, 4 heads, 128 wide, vocab 512, random weights: speed
 does not depend on what they learned), a 16-token prompt per row, 256 new tokens, greedy.
@@ -11,6 +13,8 @@ does not depend on what they learned), a 16-token prompt per row, 256 new tokens
                 the cache and refills it from the cropped context (docs/generation.md),
                 so most steps are a 128-token forward
     block 512   every new token is one cached step
+tinytx runs twice: with the model step captured and replayed (`tinytx.capture`, what
+`generate` does by default) and eager (`generate(..., captured=False)`), in one worker.
 The PyTorch side runs the same weights in plain eager code under torch.inference_mode,
 with the same cache strategy as tinytx: one preallocated (B, H, block, D) buffer per
 layer for keys and for values, written in place, attention on the filled part
@@ -24,7 +28,8 @@ tinytx.backend.configure_process, as tinytx's scripts do; PyTorch gains from it 
 goes first swaps every round), so a change in the machine's load hits both alike. Each
 row is the median tokens/s over --repeats runs, the best in parentheses. The no-cache
 rows run once (the uncached loop is O(T²) per token). The last line checks that every
-loop gave the same tokens: tinytx with and without the cache, and tinytx and PyTorch.
+loop gave the same tokens: tinytx captured and eager, with and without the cache, and
+tinytx and PyTorch.
 Default 1 thread: batch-1 decoding of a tiny model is a long chain of small ops, and a
 second thread adds hand-off cost on both sides.
 """
@@ -60,11 +65,12 @@ def tinytx_runner():
     from tinytx.generate import generate
     models = {}
 
-    def run(block, batch, n, use_cache):
+    def run(block, batch, n, use_cache, captured=True):
         if block not in models:
             models[block] = make_model(block)
         model = models[block]
-        return generate(model, prompts(batch), n, greedy=True, use_cache=use_cache).numpy()
+        return generate(model, prompts(batch), n, greedy=True, use_cache=use_cache,
+                        captured=captured).numpy()
     return run
 
 
@@ -128,7 +134,7 @@ def torch_runner(cache_kind):
 
 
 def worker(side, threads, cache_kind):
-    """Answer one JSON request per stdin line: [block, batch, n, use_cache] ->
+    """Answer one JSON request per stdin line: [block, batch, n, use_cache, captured] ->
     {"seconds": ..., "ids": [...]}."""
     from tinytx.backend import configure_process
     configure_process(plots=False)      # on both sides: a script's malloc settings
@@ -139,9 +145,9 @@ def worker(side, threads, cache_kind):
     else:
         run = tinytx_runner()
     for line in sys.stdin:
-        block, batch, n, use_cache = json.loads(line)
+        block, batch, n, use_cache, captured = json.loads(line)
         t0 = time.perf_counter()
-        ids = run(block, batch, n, use_cache)
+        ids = run(block, batch, n, use_cache, *([captured] if side == "tinytx" else []))
         seconds = time.perf_counter() - t0
         print(json.dumps({"seconds": seconds, "ids": ids.tolist()}), flush=True)
 
@@ -157,8 +163,8 @@ class Worker:
              "--torch-cache", cache_kind], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, env=env)
 
-    def __call__(self, block, batch, n, use_cache=True):
-        self.proc.stdin.write(json.dumps([block, batch, n, use_cache]) + "\n")
+    def __call__(self, block, batch, n, use_cache=True, captured=True):
+        self.proc.stdin.write(json.dumps([block, batch, n, use_cache, captured]) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
         return reply["seconds"], np.array(reply["ids"])
@@ -189,6 +195,7 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--torch-cache", choices=["prealloc", "concat"], default="prealloc")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--smoke", action="store_true", help="4 new tokens, 1 run: does it run?")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--worker", choices=["tinytx", "pytorch"], help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -196,10 +203,13 @@ def main():
         return worker(args.worker, args.threads, args.torch_cache)
     if args.quick:
         args.new_tokens, args.repeats = 64, 2
+    if args.smoke:
+        args.new_tokens, args.repeats = 4, 1
     n = args.new_tokens
     have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
     ours = Worker("tinytx", args.threads, args.torch_cache)
-    sides = {"tinytx": lambda block, batch, m: ours(block, batch, m)}
+    sides = {"tinytx": lambda block, batch, m: ours(block, batch, m),
+             "eager": lambda block, batch, m: ours(block, batch, m, captured=False)}
     if have_torch:
         theirs = Worker("pytorch", args.threads, args.torch_cache)
         sides["pytorch"] = lambda block, batch, m: theirs(block, batch, m)
@@ -208,7 +218,8 @@ def main():
           f"a {PROMPT}-token prompt, greedy; {args.threads} thread(s) per side; tokens/s, "
           f"median (best) of {args.repeats}, runs interleaved; PyTorch eager KV cache: "
           f"{cache}")
-    heads = ["tinytx KV cache"] + (["pytorch KV cache", "tinytx/pytorch"] if have_torch else [])
+    heads = ["tinytx captured", "tinytx eager"] + (
+        ["pytorch KV cache", "captured/pytorch", "eager/pytorch"] if have_torch else [])
     print(f"  {'block':>5} {'batch':>5}  " + "  ".join(f"{h:>17}" for h in heads)
           + f"  {'tinytx no cache (1 run)':>23}")
     same = True
@@ -220,7 +231,7 @@ def main():
             best = {k: batch * n / min(t) for k, (t, _) in res.items()}
             cols = [f"{rate[k]:8.0f} ({best[k]:6.0f})" for k in res]
             if have_torch:
-                cols.append(f"{rate['tinytx'] / rate['pytorch']:.2f}x")
+                cols += [f"{rate[k] / rate['pytorch']:.2f}x" for k in ("tinytx", "eager")]
             print(f"  {block:>5} {batch:>5}  " + "  ".join(f"{c:>17}" for c in cols)
                   + f"  {batch * n / seconds:23.0f}")
             outs = [ids for _, ids in res.values()] + [plain]

@@ -3,7 +3,7 @@
     python bench/gpu.py --out OUT_DIR       # on a GPU machine (bench/device_check.sh runs it)
     python bench/gpu.py --simulate          # the same code on the CPU in numba's simulator
 
-Four sections, in this order, each printed as a table and added to OUT_DIR/gpu.json as
+Five sections, in this order, each printed as a table and added to OUT_DIR/gpu.json as
 soon as it ends (a timeout keeps what finished; OUT_DIR defaults to $OUT, else out/gpu):
   check      causal attention at T = 700 (not a multiple of the tile): the output and
              dq, dk, dv of the CUDA kernel against the composed ops on CuPy
@@ -13,6 +13,8 @@ soon as it ends (a timeout keeps what finished; OUT_DIR defaults to $OUT, else o
   training   seed-small (examples/train_quixote.py; micro-batch 8) tokens/s of one
              training step (forward, backward, clip at 1.0, AdamW): tinytx with its
              kernels, tinytx composed on CuPy, PyTorch eager fp32; dropout 0.2 and 0
+  capture    GPT "tiny" at batch 1: a forward eager, replayed (tinytx.capture) and as a
+             CUDA graph; a cached decode step eager and replayed (gpu_capture.py)
   tests      the CUDA tests on the GPU: TINYTX_CUDA_TESTS=gpu pytest tests/test_cuda_*.py
              (all but the static one, which needs no GPU), in the time left of --budget
              (default 450 s); the log is OUT_DIR/tests.log
@@ -27,7 +29,7 @@ script works the first time a GPU is found. Exit status 1 when a section fails.
 
 The files: this one (the run, the sizes, the tests section), gpu_attention.py (check,
 attention), gpu_training.py (training, with the PyTorch GPT of torch_gpt.py),
-gpu_timing.py (interleaved rounds, ratios).
+gpu_capture.py (capture), gpu_timing.py (interleaved rounds, ratios).
 """
 import argparse
 import contextlib
@@ -158,7 +160,8 @@ def main(argv=None):
     p.add_argument("--simulate", action="store_true",
                    help="tiny sizes, once, the CUDA kernels in numba's simulator on the CPU")
     p.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "out/gpu")))
-    p.add_argument("--sections", nargs="+", default=["check", "attention", "training", "tests"])
+    p.add_argument("--sections", nargs="+",
+                   default=["check", "attention", "training", "capture", "tests"])
     p.add_argument("--budget", type=float, default=450,
                    help="seconds for the whole run: the tests get what is left (>= 60)")
     p.add_argument("--tests-k", help="pytest -k expression for the tests")
@@ -182,6 +185,7 @@ def main(argv=None):
     # the sections beside this file (bench/ is on sys.path when it runs as a script; a test
     # that loads this file for SEED_SMALL alone does not need them)
     from gpu_attention import attention_timing, check
+    from gpu_capture import capture_timing
     from gpu_training import training
 
     def seconds_left():
@@ -189,7 +193,8 @@ def main(argv=None):
     sections = {"tests": lambda: run_tests(sizes, at, args.out, seconds_left()),
                 "check": lambda: check(sizes, at),
                 "attention": lambda: attention_timing(sizes, at),
-                "training": lambda: training(sizes, at)}
+                "training": lambda: training(sizes, at),
+                "capture": lambda: capture_timing(sizes, at)}
     ok = True
     with dispatch.simulating_cuda() if args.simulate else contextlib.nullcontext():
         for name in args.sections:

@@ -6,6 +6,7 @@
     python examples/finetune.py --model=out/quixote/best --data=kafka.txt  # tinytx's GPT
     python examples/finetune.py ... --resume         # continue out/finetune/last exactly
     python examples/finetune.py ... --lr=1e-4 --epochs=2 --device=cuda     # any field
+    mpiexec -n 2 python examples/finetune.py ... --batch_size=2 --grad_accum=4  # 2 processes
 
 `--model` is a folder with config.json (its `model_type`, gpt2 or t5, picks the model;
 any GPT-2 size: small, medium, large, xl) or a tinytx checkpoint prefix (lesson 11,
@@ -21,7 +22,9 @@ samples before and after: beam search (5 beams, no_repeat_ngram_size 2, as the r
 and top-k sampling. Into --out_dir (default out/finetune): loss.csv, loss.png, the
 checkpoints last.* and best.* (resume exactly with --resume; use as --model later), and
 for GPT-2 and T5 the finetuned model as a Hugging Face folder, hf/ (save_gpt2 / save_t5),
-which transformers' `from_pretrained` loads.
+which transformers' `from_pretrained` loads. Under `mpiexec -n N` (or --ddp) each process
+takes 1/N of every micro-batch (so --batch_size must be a multiple of N) and the gradients
+are averaged (docs/distributed.md); rank 0 alone prints and writes.
 """
 from __future__ import annotations
 
@@ -36,7 +39,9 @@ import numpy as np
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
 from tinytx.data import load_text, read_tsv_pairs, text_record
-from tinytx.files import lock_folder, read_text
+from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
+                                processes, start)
+from tinytx.files import read_text
 from tinytx.generate import beam_search, beam_search_seq2seq, generate, generate_seq2seq
 from tinytx.tasks.finetune import (encode_chunks, encode_prefixed_pairs, lm_held_out,
                                    load_pretrained, loss_for, pairs_held_out,
@@ -64,6 +69,7 @@ class Config:
                                 beta2=0.999, eval_interval=0, eval_iters=8)
     dropout: float = 0.1
     device: str = "cpu"
+    parallel: ParallelConfig = nested(ParallelConfig)   # --ddp, --bucket_mb, --zero, ...
     # samples before and after
     prompt: str = ""               # "" = the start of the held-out text / first source
     sample_tokens: int = 40
@@ -174,11 +180,12 @@ def save_hf(kind, model, tok, folder):
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     tx.get_device(cfg.device)         # no GPU is an error now, not after loading
-    with lock_folder(cfg.out_dir):    # one run per folder
-        return finetune(cfg, resume)
+    comm = start(cfg.parallel, cfg.device)          # None: one process
+    with lock_out_dir(cfg.out_dir, comm):
+        return finetune(cfg, resume, comm)          # one run per folder
 
 
-def finetune(cfg, resume):
+def finetune(cfg, resume, comm=None):
     t_start, out = time.perf_counter(), Path(cfg.out_dir)
     tx.manual_seed(cfg.train.seed)
     kind, model, tok = load_pretrained(cfg.model, cfg.dropout)
@@ -199,7 +206,10 @@ def finetune(cfg, resume):
                       loss_fn=loss_for(kind), tokenizer=tok,
                       meta={"example": asdict(cfg)},
                       data=text_record(read_text(cfg.data, "a text or TSV file")),
-                      tokens_per_batch=int(train_cfg.batch_size * mean_tokens))
+                      tokens_per_batch=int(train_cfg.batch_size * mean_tokens),
+                      parallel=data_parallel(model, comm, cfg.parallel, cfg.train.seed))
+    if trainer.parallel:
+        print(describe(trainer.parallel))
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
@@ -209,6 +219,8 @@ def finetune(cfg, resume):
     t_train, start_step = time.perf_counter(), trainer.step
     trainer.train()
     train_s = time.perf_counter() - t_train
+    if not trainer.writer:     # rank 0 evaluates, samples, saves and reports
+        return None
     after = held_out(kind, model, tok, data["val"], cfg)
     print(f"after:  held-out {after[0]:.4f} nats/token, {after[1]:.4f} bits/byte")
     print_samples("samples after finetuning:", samples(kind, model, tok, data["val"], cfg))
@@ -216,7 +228,8 @@ def finetune(cfg, resume):
     tok_s = ((trainer.step - start_step) * train_cfg.batch_size * train_cfg.grad_accum
              * mean_tokens / max(train_s, 1e-9))
     print(f"summary: held-out {before[0]:.4f} -> {after[0]:.4f} nats/token, "
-          f"{before[1]:.4f} -> {after[1]:.4f} bits/byte | {tok_s:,.0f} tokens/s | wall "
+          f"{before[1]:.4f} -> {after[1]:.4f} bits/byte | {tok_s:,.0f} tokens/s | "
+          f"{processes(comm)} | wall "
           f"{time.perf_counter() - t_start:.0f} s | {out}")
     return {"before": before, "after": after, "tokens_per_s": tok_s, "trainer": trainer}
 

@@ -6,6 +6,7 @@
     python examples/train_quixote.py --config=seed-small --device=cuda   # the report's model
     python examples/train_quixote.py --data=/path/to/pg996.txt          # no download
     python examples/train_quixote.py --resume --data=other.txt --allow_new_data  # go on, new text
+    mpiexec -n 2 python examples/train_quixote.py          # data-parallel over 2 processes
 
 It fetches the book once (or reads --data / $TINYTX_DATA_DIR/quixote.txt), trains a BPE
 tokenizer on the first 90% (cached for the next run), trains a GPT on it, evaluates on the
@@ -19,6 +20,11 @@ The run holds --out_dir's lock (a second run there is refused). --resume continu
 the checkpoint's own tokenizer and refuses a text other than the one it was trained on,
 unless --allow_new_data. Errors (a missing file, a full disk, a GPU that is not there,
 a run that diverged) are one line, `error: ...`, and exit code 1.
+
+Under `mpiexec -n N` (or with --ddp) each process trains on 1/N of every batch and the
+gradients are averaged (tinytx.distributed, docs/distributed.md): --batch_size stays the
+global batch, so the run is the same optimisation as one process. Rank 0 alone prints
+and writes; the summary names the number of processes and the global tokens/s.
 """
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ from pathlib import Path
 import tinytx as tx
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import encode_cached, get_batch, load_quixote, text_record, train_val_split
-from tinytx.files import lock_folder
+from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
+                                processes, rank0_first, start)
 from tinytx.generate import generate_text
 from tinytx.models import GPT, GPTConfig
 from tinytx.tokenizer.cached import cached_tokenizer
@@ -54,6 +61,7 @@ class Config:
     train: TrainConfig = nested(TrainConfig, max_iters=2800, lr=2e-3, min_lr=2e-4,
                                 warmup_iters=100, eval_interval=700, eval_iters=10)
     device: str = "cpu"
+    parallel: ParallelConfig = nested(ParallelConfig)   # --ddp, --bucket_mb, --zero, ...
     # sampling
     sample_tokens: int = 60
     temperature: float = 0.8
@@ -102,23 +110,25 @@ def print_sample(header, text):
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
-    with lock_folder(cfg.out_dir):
-        return train_and_sample(cfg, resume)
+    comm = start(cfg.parallel, cfg.device)          # None: one process
+    with lock_out_dir(cfg.out_dir, comm):
+        return train_and_sample(cfg, resume, comm)
 
 
-def train_and_sample(cfg, resume):
+def train_and_sample(cfg, resume, comm=None):
     t_start, out, tc = time.perf_counter(), Path(cfg.out_dir), cfg.train
     text = load_quixote(cfg.data or None)
     train_text, val_text = train_val_split(text, 0.1)      # contiguous: last 10% held out
     data = text_record(train_text)
-    if resume:               # the checkpoint's tokenizer, on the text it was trained on
-        tok = resume_tokenizer(out / "last", data, cfg.allow_new_data)
-    else:
-        tok = cached_tokenizer(train_text, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
-                               progress=tc.progress)
-    vocab = len(tok.vocab)
-    train_ids = encode_cached(tok, train_text, out / f"train-{vocab}.npy")
-    val_ids = encode_cached(tok, val_text, out / f"val-{vocab}.npy")
+    with rank0_first(comm):  # rank 0 writes the caches, the others read them
+        if resume:           # the checkpoint's tokenizer, on the text it was trained on
+            tok = resume_tokenizer(out / "last", data, cfg.allow_new_data)
+        else:
+            tok = cached_tokenizer(train_text, cfg.vocab_size,
+                                   out / f"tokenizer-{cfg.vocab_size}", progress=tc.progress)
+        vocab = len(tok.vocab)
+        train_ids = encode_cached(tok, train_text, out / f"train-{vocab}.npy")
+        val_ids = encode_cached(tok, val_text, out / f"val-{vocab}.npy")
     bytes_per_token = len(val_text.encode()) / len(val_ids)
     print(f"Don Quixote: {len(text):,} characters; vocabulary {vocab}; "
           f"{len(train_ids):,} training and {len(val_ids):,} held-out tokens "
@@ -142,7 +152,10 @@ def train_and_sample(cfg, resume):
     trainer = Trainer(model, tc, batch, out, tokenizer=tok, on_eval=on_eval, data=data,
                       meta={"example": asdict(cfg)},
                       tokens_per_batch=tc.batch_size * mc.block_size,
-                      bytes_per_token=bytes_per_token)
+                      bytes_per_token=bytes_per_token,
+                      parallel=data_parallel(model, comm, cfg.parallel, tc.seed))
+    if trainer.parallel:
+        print(describe(trainer.parallel))
     if resume:
         trainer.resume(allow_new_data=cfg.allow_new_data)
         print(f"resumed from {out / 'last'} at step {trainer.step}")
@@ -152,6 +165,8 @@ def train_and_sample(cfg, resume):
     t_train, start_step = time.perf_counter(), trainer.step
     trainer.train()
     train_s = time.perf_counter() - t_train
+    if not trainer.writer:   # rank 0 samples, evaluates and reports
+        return None
     for prompt in PROMPTS:
         print_sample("after training", sample(model, tok, prompt, cfg, seed=1))
     val_loss, bpb = evaluate(model, val_ids, tc.batch_size, mc.block_size,
@@ -159,7 +174,8 @@ def train_and_sample(cfg, resume):
     tok_s = ((trainer.step - start_step) * tc.batch_size * tc.grad_accum * mc.block_size
              / max(train_s, 1e-9))
     print(f"summary: val loss {val_loss:.4f} | val bits/byte {bpb:.4f} | {tok_s:,.0f} tokens/s"
-          f" | wall {time.perf_counter() - t_start:.0f} s | {out}")
+          f" | {processes(comm)} | wall "
+          f"{time.perf_counter() - t_start:.0f} s | {out}")
     return {"val_loss": val_loss, "bpb": bpb, "tokens_per_s": tok_s}
 
 

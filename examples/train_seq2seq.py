@@ -5,6 +5,7 @@
     python examples/train_seq2seq.py --resume               # continue out/seq2seq/last
     python examples/train_seq2seq.py --pairs=en-es.tsv      # translation pairs instead
     python examples/train_seq2seq.py --data=/path/to/pg996.txt --device=cuda
+    mpiexec -n 2 python examples/train_seq2seq.py           # data-parallel, 2 processes
 
 By default it learns next-sentence prediction on Don Quixote, as the report's
 "cervantes" model: the source is sentence i of the book, the target sentence i + 1 (only
@@ -21,7 +22,9 @@ tokens/s and wall time.
 
 The Trainer's batches are whole padded PairBatches and its loss function
 `tinytx.tasks.seq2seq.seq2seq_loss` unpacks them; the checkpoints hold the Seq2Seq and
-its tokenizer, so `tinytx.checkpoint.load_model(path)` rebuilds both.
+its tokenizer, so `tinytx.checkpoint.load_model(path)` rebuilds both. Under `mpiexec -n N`
+(or --ddp) each process takes 1/N of every batch of --batch_size pairs and the gradients
+are averaged, every target token weighted the same (docs/distributed.md).
 """
 from __future__ import annotations
 
@@ -35,10 +38,11 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.config import nested, parse_config, run_main
-from tinytx.files import lock_folder
 from tinytx.data import (add_special_tokens, encode_pairs, load_quixote, read_tsv_pairs,
                          text_record,
                          special_ids, train_val_split)
+from tinytx.distributed import (ParallelConfig, data_parallel, describe, lock_out_dir,
+                                processes, rank0_first, start)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
 from tinytx.tasks.seq2seq import (book_pairs, compare_decoders, pair_loss,
                                   random_pair_batch, seq2seq_loss, target_tokens)
@@ -65,6 +69,7 @@ class Config:
                                 min_lr=1e-4, warmup_iters=60, beta2=0.98, eval_interval=150,
                                 eval_iters=10)
     device: str = "cpu"
+    parallel: ParallelConfig = nested(ParallelConfig)   # --ddp, --bucket_mb, --zero, ...
     # decoding the held-out examples
     n_examples: int = 3
     beam_width: int = 4
@@ -115,18 +120,21 @@ def print_decodes(model, tok, examples, cfg):
 def main(argv=None):
     cfg, resume = parse_args(sys.argv[1:] if argv is None else argv)
     tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
-    with lock_folder(cfg.out_dir):    # one run per folder
-        return train_and_decode(cfg, resume)
+    comm = start(cfg.parallel, cfg.device)          # None: one process
+    with lock_out_dir(cfg.out_dir, comm):
+        return train_and_decode(cfg, resume, comm)  # one run per folder
 
 
-def train_and_decode(cfg, resume):
+def train_and_decode(cfg, resume, comm=None):
     t_start, out, tc = time.perf_counter(), Path(cfg.out_dir), cfg.train
     train_pairs, val_pairs, what = load_pairs(cfg)
     sentences = "\n".join(dict.fromkeys(s for pair in train_pairs for s in pair))  # each once
-    tok = cached_tokenizer(sentences, cfg.vocab_size,
-                           out / f"tokenizer-{cfg.vocab_size}", progress=tc.progress)
-    specials = add_special_tokens(tok)
-    tok.save(str(out / "tokenizer"))                   # with [PAD] [BOS] [EOS], readable
+    with rank0_first(comm):    # rank 0 writes the caches, the others read them
+        tok = cached_tokenizer(sentences, cfg.vocab_size,
+                               out / f"tokenizer-{cfg.vocab_size}", progress=tc.progress)
+        specials = add_special_tokens(tok)
+        if not comm or comm.rank == 0:
+            tok.save(str(out / "tokenizer"))           # with [PAD] [BOS] [EOS], readable
     pad = specials["[PAD]"]
     enc = {"train": encode_pairs(tok, train_pairs, cfg.max_len),
            "val": encode_pairs(tok, val_pairs, cfg.max_len)}
@@ -154,18 +162,24 @@ def train_and_decode(cfg, resume):
                       on_eval=on_eval, meta={"example": asdict(cfg)},
                       data=text_record(sentences),
                       tokens_per_batch=int(tc.batch_size * tokens_per_pair),
-                      count_targets=target_tokens)  # padded pairs: weight by tokens
+                      count_targets=target_tokens,  # padded pairs: weight by tokens
+                      parallel=data_parallel(model, comm, cfg.parallel, tc.seed))
+    if trainer.parallel:
+        print(describe(trainer.parallel))
     if resume:
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
     t_train, start_step = time.perf_counter(), trainer.step
     trainer.train()
     train_s = time.perf_counter() - t_train
+    if not trainer.writer:     # rank 0 evaluates and reports
+        return None
     val_loss = pair_loss(model, enc["val"], pad, tc.batch_size, cfg.device)
     tok_s = ((trainer.step - start_step) * tc.batch_size * tc.grad_accum * tokens_per_pair
              / max(train_s, 1e-9))
     print(f"summary: val loss {val_loss:.4f} (perplexity {math.exp(val_loss):.1f}) | "
-          f"{tok_s:,.0f} tokens/s | wall {time.perf_counter() - t_start:.0f} s | {out}")
+          f"{tok_s:,.0f} tokens/s | {processes(comm)} | wall "
+          f"{time.perf_counter() - t_start:.0f} s | {out}")
     return {"val_loss": val_loss, "tokens_per_s": tok_s}
 
 

@@ -25,7 +25,7 @@ loss.png, checkpoints last.* / best.* (the tokenizer inside), results.json and
 translations.tsv (every test sentence with its reference and both outputs). The last
 line is the summary.
 
-Every Config field is an option: --key=value.
+Every Config field is an option: --key=value. Under `mpiexec -n N` it is data-parallel.
 """
 from __future__ import annotations
 
@@ -42,9 +42,10 @@ from tinytx.checkpoint import load_checkpoint, load_model, read_checkpoint_meta
 from tinytx.config import nested, parse_config, pick_preset, run_main, with_options
 from tinytx.data import (encode_pairs, load_tatoeba, read_tsv_pairs, shared_tokenizer,
                          special_ids, text_record, train_val_split)
-from tinytx.files import lock_folder
+from tinytx.distributed import (ParallelConfig, data_parallel, lock_out_dir, processes,
+                                rank0_first, start)
 from tinytx.models import Seq2Seq, Seq2SeqConfig
-from tinytx.tasks.seq2seq import pair_loss, random_pair_batch
+from tinytx.tasks.seq2seq import pair_loss, random_pair_batch, target_tokens
 from tinytx.tasks.translation import baselines, score, smoothed_loss, translate_corpus
 from tinytx.train import Trainer, TrainConfig
 
@@ -83,6 +84,7 @@ class Config:
         eps=1e-8, grad_clip=1.0, eval_interval=300, eval_iters=4, seed=1337)
     label_smoothing: float = 0.0   # ε of the smoothed target (0 = plain cross-entropy)
     device: str = "cpu"
+    parallel: ParallelConfig = nested(ParallelConfig)   # --ddp, --bucket_mb, --zero, ...
     # decoding
     n_examples: int = 3            # held-out sentences printed at each evaluation
     beam_width: int = 5
@@ -175,9 +177,8 @@ def load_translator(path, device="cpu"):
 
 
 def decode_options(cfg):
-    return dict(max_len=cfg.max_len, max_new_tokens=cfg.max_new_tokens,
-                no_repeat_ngram_size=cfg.no_repeat_ngram_size,
-                length_penalty=cfg.length_penalty)
+    return {k: getattr(cfg, k) for k in ("max_len", "max_new_tokens", "no_repeat_ngram_size",
+                                         "length_penalty")}
 
 
 def evaluate(s2s, tok, cfg, train, test, out):
@@ -225,15 +226,17 @@ def main(argv=None):
             print(f"{name + ':':<8} {text}")
         return {"translation": text}
     tx.get_device(cfg.device)         # no GPU is an error now, not after the tokenizer
-    with lock_folder(cfg.out_dir):    # one run per folder
-        return train_and_score(cfg, mode, out, t_start)
+    comm = start(cfg.parallel, cfg.device)      # under mpiexec: docs/distributed.md
+    with lock_out_dir(cfg.out_dir, comm):       # one run per folder
+        return train_and_score(cfg, mode, out, t_start, comm)
 
 
-def train_and_score(cfg, mode, out, t_start):
+def train_and_score(cfg, mode, out, t_start, comm=None):
     train, val, test, what = load_data(cfg)
     tc = cfg.train
-    tok = shared_tokenizer(train, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
-                           progress=tc.progress)
+    with rank0_first(comm):    # rank 0 writes the cache, the others read it
+        tok = shared_tokenizer(train, cfg.vocab_size, out / f"tokenizer-{cfg.vocab_size}",
+                               progress=tc.progress)
     pad = special_ids(tok)["[PAD]"]
     enc = {"train": encode_pairs(tok, train, cfg.max_len),
            "val": encode_pairs(tok, val, cfg.max_len)}
@@ -261,11 +264,14 @@ def train_and_score(cfg, mode, out, t_start):
         for (src, ref), g, b in zip(examples, greedy, beam):
             print(f"  {src}  ->  greedy: {g}  |  beam: {b}  |  reference: {ref}")
 
-    tok.save(str(out / "tokenizer"))                  # with [PAD] [BOS] [EOS], readable
+    if not comm or comm.rank == 0:
+        tok.save(str(out / "tokenizer"))              # with [PAD] [BOS] [EOS], readable
     trainer = Trainer(s2s, tc, batch, out, loss_fn=smoothed_loss(cfg.label_smoothing),
                       tokenizer=tok, on_eval=on_eval, meta={"example": asdict(cfg)},
                       data=text_record("\n".join(f"{s}\t{t}" for s, t in train)),
-                      tokens_per_batch=int(tc.batch_size * tokens_per_pair))
+                      tokens_per_batch=int(tc.batch_size * tokens_per_pair),
+                      count_targets=target_tokens,  # padded pairs: weight by tokens
+                      parallel=data_parallel(s2s, comm, cfg.parallel, tc.seed))
     if mode in ("resume", "evaluate"):
         trainer.resume()
         print(f"resumed from {out / 'last'} at step {trainer.step}")
@@ -273,6 +279,8 @@ def train_and_score(cfg, mode, out, t_start):
     if mode != "evaluate":
         trainer.train()
     train_s = time.perf_counter() - t_train
+    if not trainer.writer:     # rank 0 scores and reports
+        return None
     load_checkpoint(out / "best", s2s, restore_rng=False)           # the best val loss
     val_loss = pair_loss(s2s, enc["val"], pad, tc.batch_size, cfg.device)
     results = evaluate(s2s, tok, cfg, train, test, out)
@@ -283,8 +291,8 @@ def train_and_score(cfg, mode, out, t_start):
           f"beam {cfg.beam_width} {b['bleu']:.2f}/{b['chrf']:.2f} | copy "
           f"{results['copy']['bleu']:.2f}/{results['copy']['chrf']:.2f}, dictionary "
           f"{results['dictionary']['bleu']:.2f}/{results['dictionary']['chrf']:.2f} | val "
-          f"loss {val_loss:.3f} | {trainer.step} steps, {tok_s:,.0f} tokens/s | wall "
-          f"{time.perf_counter() - t_start:.0f} s | {out}")
+          f"loss {val_loss:.3f} | {trainer.step} steps, {tok_s:,.0f} tokens/s, "
+          f"{processes(comm)} | wall {time.perf_counter() - t_start:.0f} s | {out}")
     return {"val_loss": val_loss, "steps": trainer.step, **results}
 
 

@@ -122,7 +122,7 @@ x = tx.tensor([[1.0, 2.0], [3.0, -1.0]], requires_grad=True)
 w = tx.tensor([[0.5], [2.0]], requires_grad=True)
 ((x @ w).tanh() * 3).sum().backward()
 print(json.dumps([x.grad.tolist(), w.grad.tolist()]))
-print(sorted(m for m in ("tqdm", "regex", "numba", "cupy") if m in sys.modules))
+print(sorted(m for m in ("tqdm", "regex", "numba", "cupy", "mpi4py") if m in sys.modules))
 """
 
 

@@ -18,7 +18,8 @@ import pytest
 import tinytx.checkpoint.format as checkpoint_format
 from tinytx.config import run_main
 from tinytx.train import read_rows
-from test_examples import TINY, _load
+from project_scripts import load_example
+from test_examples import TINY
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -26,7 +27,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 def one_error_line(capsys, job, argv, *needles):
     """Run the job; it must return 1 and print one `error:` line containing `needles`."""
     capsys.readouterr()
-    assert run_main(_load(job).main, argv) == 1
+    assert run_main(load_example(job).main, argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: "), err
     for needle in needles:
@@ -80,7 +81,7 @@ def test_a_diverged_run(book, tmp_path):
 
 def test_a_full_disk_during_a_save(book, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    assert run_main(_load("train_quixote").main, quixote(book, out)) == 0
+    assert run_main(load_example("train_quixote").main, quixote(book, out)) == 0
     saved = (out / "last.json").read_text()
 
     def full(*args, **kwargs):
@@ -107,7 +108,7 @@ def test_eval_iters_zero(book, tmp_path, capsys):
 
 def test_resume_on_other_data_is_refused(book, tmp_path, capsys):
     out = tmp_path / "out"
-    assert run_main(_load("train_quixote").main, quixote(book, out)) == 0
+    assert run_main(load_example("train_quixote").main, quixote(book, out)) == 0
     other = tmp_path / "other.txt"
     other.write_text(book.read_text().replace("La Mancha", "Toboso"))
     before = (out / "last.json").read_text(), (out / "loss.csv").read_text()
@@ -115,7 +116,7 @@ def test_resume_on_other_data_is_refused(book, tmp_path, capsys):
                    f"{out / 'last'} was trained on sha256", "but this run reads sha256",
                    "--allow_new_data")
     assert ((out / "last.json").read_text(), (out / "loss.csv").read_text()) == before
-    assert run_main(_load("train_quixote").main, quixote(                 # allowed: goes on
+    assert run_main(load_example("train_quixote").main, quixote(                 # allowed: goes on
         other, out, "--max_iters=6", "--resume", "--allow_new_data")) == 0
     assert [r["step"] for r in read_rows(out / "loss.csv") if r["kind"] == "val"] == [0, 2,
                                                                                       4, 6]

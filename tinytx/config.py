@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sys
 import types
 import typing
 
 from .backend import DeviceUnavailable, configure_process
+from .distributed.world import (MPIUnavailable, abort_world, current, launched,
+                                local_rank_and_size)
 from .train import TrainingDiverged
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -178,19 +181,32 @@ def run_main(main, argv=None, threads: int | None = None) -> int:
 
     Expected errors are OSError (missing file, download failed, disk full, folder in
     use), ValueError (bad value, bad data file, CheckpointError, ResumeMismatch),
-    DeviceUnavailable and TrainingDiverged; anything else is a bug and keeps its
-    traceback.
+    DeviceUnavailable, TrainingDiverged and MPIUnavailable; anything else is a bug and
+    keeps its traceback.
+
+    Under mpiexec (docs/distributed.md) the error names its rank and ends every rank
+    (MPI_Abort), and the BLAS threads default to the host's cores shared among its ranks.
     """
-    configure_process(threads=threads)
+    configure_process(threads=threads if threads or not launched() else _threads_per_rank())
     try:
         main(argv)
     except EXPECTED_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
+        comm = current()
+        many = comm is not None and comm.world_size > 1
+        rank = f" (rank {comm.rank} of {comm.world_size})" if many else ""
+        print(f"error{rank}: {e}", file=sys.stderr)
+        abort_world(1)        # under mpiexec: the other ranks must not wait for this one
         return 1
     return 0
 
 
-EXPECTED_ERRORS = (OSError, ValueError, DeviceUnavailable, TrainingDiverged)
+def _threads_per_rank() -> int:
+    """Under a launcher, the host's cores shared among its ranks (2 ranks on 2 cores: 1
+    BLAS thread each, not 2 competing for one core)."""
+    return max(1, (os.cpu_count() or 1) // local_rank_and_size()[1])
+
+
+EXPECTED_ERRORS = (OSError, ValueError, DeviceUnavailable, TrainingDiverged, MPIUnavailable)
 
 
 def pick_preset(configs: dict, argv):

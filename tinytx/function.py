@@ -20,13 +20,15 @@ Under `no_grad` (evaluation, generation) nothing is recorded, so `__call__` take
 shorter road when every input is a Tensor of one device: no needs_input_grad, no output
 metadata, no links; the outputs are plain Tensors with no `_ctx`. Generating one token
 of a small GPT is ~80 tiny ops, so this bookkeeping is a large share of its time.
+While `tinytx.capture` records a step, `__call__` hands each op to the recorder, which
+notes the op and its arrays so that a replay can call `forward` alone.
 """
 from __future__ import annotations
 
 import weakref
 
 from .backend import Device
-from .tensor import Tensor, is_grad_enabled, to_tensors
+from .tensor import RECORDING, Tensor, is_grad_enabled, to_tensors
 
 
 class Function:
@@ -45,8 +47,11 @@ class Function:
     saved: tuple = ()             # the names forward assigned: what backward reads
     retained = None               # {output index: weakref to a Tensor that keeps its grad}
     released = False              # backward has run and dropped what was saved
+    differentiable = True         # False: outputs never need a gradient (index arrays)
 
     def __call__(self, *inputs):
+        if RECORDING[0] is not None:                  # a step is being captured
+            return RECORDING[0].record(self, inputs)
         if not is_grad_enabled():                     # inference: the short road
             device, arrays = None, []
             for x in inputs:                          # all Tensors, on one device?
@@ -69,7 +74,8 @@ class Function:
         ys = self.forward(*[t.data for t in tensors])
         multi = isinstance(ys, tuple)
         ys = ys if multi else (ys,)
-        requires_grad = is_grad_enabled() and any(self.needs_input_grad)
+        requires_grad = self.differentiable and is_grad_enabled() and any(
+            self.needs_input_grad)
         out_device = self.output_device or device
         outputs = tuple(Tensor._make(y, out_device, requires_grad) for y in ys)
         if requires_grad:

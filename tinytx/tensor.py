@@ -22,10 +22,14 @@ import contextlib
 
 import numpy as np
 
-from .autograd import run_backward
+from .autograd import count_hooked, run_backward
 from .backend import Device, device_of, get_device
 
 _grad_enabled = True
+
+# The capture recording a step now (tinytx.capture), or None: every op reports to it
+# (function.py), and a read of a tensor's values into Python is refused (`_host_read`).
+RECORDING = [None]
 
 
 def is_grad_enabled() -> bool:
@@ -49,7 +53,8 @@ def as_dtype(dtype):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_index", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "_index", "_grad_hooks",
+                 "__weakref__")
     __array_priority__ = 1000  # so `ndarray * Tensor` defers to Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, device=None, dtype=None):
@@ -101,18 +106,21 @@ class Tensor:
 
     def numpy(self) -> np.ndarray:
         """A NumPy copy of the data, on the host."""
+        _host_read("numpy()")
         return np.array(self.device.to_host(self.data))
 
     def item(self):
         if self.size != 1:
             raise ValueError(f"item(): only a tensor with one element has an item, "
                              f"got shape {self.shape}")
+        _host_read("item() (or bool(), int(), float())")
         return self.device.to_host(self.data).item()
 
     def __bool__(self):
         return bool(self.item())
 
     def tolist(self):
+        _host_read("tolist()")
         return self.device.to_host(self.data).tolist()
 
     def detach(self) -> Tensor:
@@ -128,6 +136,23 @@ class Tensor:
         """Keep `grad` on this non-leaf tensor after backward (leaves always keep it)."""
         if self._ctx is not None:
             self._ctx.retain(self._index, self)
+
+    def register_grad_hook(self, hook):
+        """Call `hook(self)` in every backward sweep once this leaf's `.grad` is final for
+        that sweep (after its last accumulation), while the rest of the graph is still
+        being differentiated; data-parallel training starts its all-reduce from here.
+        Returns a function that removes the hook."""
+        if self._ctx is not None:
+            raise RuntimeError("register_grad_hook: only a leaf tensor (a parameter) has a "
+                               "final gradient; this one was made by an op")
+        self._grad_hooks = (getattr(self, "_grad_hooks", None) or []) + [hook]
+        count_hooked(+1)
+
+        def remove():
+            if any(h is hook for h in self._grad_hooks):
+                self._grad_hooks = [h for h in self._grad_hooks if h is not hook]
+                count_hooked(-1)
+        return remove
 
     def backward(self, gradient=None, retain_graph: bool = False):
         """Accumulate d(self)/d(leaf) into `leaf.grad` for every leaf that requires grad.
@@ -173,6 +198,12 @@ class Tensor:
 
     def argmax(self, axis=None):
         return Tensor._make(self.device.xp.argmax(self.data, axis=axis), self.device, False)
+
+
+def _host_read(what: str):
+    """Refuse a host read while a step is captured: a replay could not repeat it."""
+    if RECORDING[0] is not None:
+        RECORDING[0].refuse(f"Tensor.{what}")
 
 
 def to_tensors(inputs, op_name: str):

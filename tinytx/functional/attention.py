@@ -210,7 +210,7 @@ def scaled_dot_product_attention(q, k, v, mask=None, similarity="scaled_dot", dr
         (2, 5, 4)
     """
     shape = check_qkv(q, k, v)
-    if is_causal:
+    if is_causal and q.shape[-2] > 1:                  # one query (the last) sees every key
         mask = combine_masks(causal_mask(q.shape[-2], q.device, k.shape[-2]), mask)
     c = similarity_scale(similarity, q.shape[-1], scale)
     if similarity == "cosine":

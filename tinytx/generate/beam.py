@@ -43,7 +43,7 @@ from .stepper import (as_id_rows, encode_source, gpt_stepper, inference, model_d
 def beam_search(model, idx, max_new_tokens: int, beam_width: int = 4,
                 length_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
                 eos_id: int | None = None, *, pad_id: int | None = None,
-                use_cache: bool = True, return_scores: bool = False):
+                use_cache: bool = True, captured: bool = True, return_scores: bool = False):
     """The most likely continuation of each prompt row of a GPT, by beam search.
 
     Args:
@@ -56,6 +56,7 @@ def beam_search(model, idx, max_new_tokens: int, beam_width: int = 4,
         eos_id: a hypothesis ending in it is finished (kept in the output); None = never.
         pad_id: fills the shorter rows on the right (default eos_id, else 0).
         return_scores: also return the best hypotheses' scores (a list of B floats).
+        use_cache, captured: as for `generate`.
     Shapes: idx (B, T) -> int64 Tensor (B, T + n), n <= max_new_tokens
 
         >>> from tinytx.models import GPT, GPTConfig
@@ -70,7 +71,7 @@ def beam_search(model, idx, max_new_tokens: int, beam_width: int = 4,
                          f"{prompts.shape}")
     _check(max_new_tokens, beam_width, length_penalty, no_repeat_ngram_size)
     with inference(model):
-        step = gpt_stepper(model, use_cache)
+        step = gpt_stepper(model, use_cache, captured)
         best = beam_loop(step, prompts, max_new_tokens, beam_width, length_penalty,
                          no_repeat_ngram_size, eos_id)
     return _result(model, prompts, best, _pad(pad_id, eos_id), return_scores)
@@ -79,7 +80,8 @@ def beam_search(model, idx, max_new_tokens: int, beam_width: int = 4,
 def beam_search_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
                         max_new_tokens: int, beam_width: int = 4,
                         length_penalty: float = 1.0, no_repeat_ngram_size: int = 0, *,
-                        use_cache: bool = True, return_scores: bool = False):
+                        use_cache: bool = True, captured: bool = True,
+                        return_scores: bool = False):
     """The most likely target sentence for each source row of a Seq2Seq model.
 
     The source is encoded once and its memory repeated for the W beams (the
@@ -103,7 +105,7 @@ def beam_search_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
         memory = Tensor._make(memory.data[memory.device.asarray(rows)], memory.device, False)
         if mask is not None:
             mask = Tensor._make(mask.data[mask.device.asarray(rows)], mask.device, False)
-        step = seq2seq_stepper(model, memory, mask, use_cache)
+        step = seq2seq_stepper(model, memory, mask, use_cache, captured)
         prompts = np.full((B, 1), bos_id, dtype=np.int64)
         best = beam_loop(step, prompts, max_new_tokens, W, length_penalty,
                          no_repeat_ngram_size, eos_id)

@@ -89,7 +89,7 @@ def generate(model, idx, max_new_tokens: int, *, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, greedy: bool = False,
              no_repeat_ngram_size: int = 0, stop_tokens=None, stop_strings=None,
              tokenizer=None, start_token: int = 0, pad_id: int | None = None,
-             use_cache: bool = True, rng=None) -> Tensor:
+             use_cache: bool = True, captured: bool = True, rng=None) -> Tensor:
     """Continue each prompt row of a GPT by up to max_new_tokens tokens.
 
     Args:
@@ -110,6 +110,8 @@ def generate(model, idx, max_new_tokens: int, *, temperature: float = 1.0,
         pad_id: fills rows that stopped while others go on (default: the first stop
             token, else 0).
         use_cache: KV cache (same tokens, O(T) instead of O(T²) work per token).
+        captured: with the cache, replay the captured model step (`tinytx.capture`;
+            the same tokens, less Python per token).
         rng: numpy Generator, int seed, or None; seeded runs are repeatable.
     Shapes: idx (B, T) -> int64 Tensor (B, T + n) on the model's device, n <= max_new_tokens
 
@@ -126,7 +128,8 @@ def generate(model, idx, max_new_tokens: int, *, temperature: float = 1.0,
     if ids.shape[1] == 0:
         ids = np.full((len(ids), 1), start_token, dtype=np.int64)
     with inference(model):
-        out = sample_loop(gpt_stepper(model, use_cache), ids, max_new_tokens, **opts)
+        out = sample_loop(gpt_stepper(model, use_cache, captured), ids, max_new_tokens,
+                          **opts)
     return Tensor(out, device=model_device(model))
 
 
@@ -158,7 +161,7 @@ def generate_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
 
     The source is encoded once; the decoder starts from bos_id and a row stops at eos_id
     (kept in the output), or at any of `stop_tokens`. The other keyword arguments are
-    those of `generate` (temperature, top_k, top_p, greedy, ..., use_cache, rng);
+    those of `generate` (temperature, top_k, top_p, greedy, ..., use_cache, captured, rng);
     pad_id defaults to the model's config.pad_id. The decoder's context is limited to
     config.block_size positions and cropped like GPT's.
     Args: src (B, S) ids; src_mask (B, S) bool "may attend" (True at real tokens) or None.
@@ -172,7 +175,7 @@ def generate_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
     """
     check_count(max_new_tokens, "max_new_tokens")
     kwargs.setdefault("pad_id", model.config.pad_id)
-    use_cache = kwargs.pop("use_cache", True)
+    use_cache, captured = kwargs.pop("use_cache", True), kwargs.pop("captured", True)
     stops = kwargs.pop("stop_tokens", None)
     stops = [stops] if isinstance(stops, (int, np.integer)) else list(stops or ())
     opts = sampling_options(stop_tokens=([] if eos_id is None else [eos_id]) + stops,
@@ -180,6 +183,6 @@ def generate_seq2seq(model, src, src_mask, bos_id: int, eos_id: int | None,
     with inference(model):
         memory, mask = encode_source(model, src, src_mask)
         ids = np.full((memory.shape[0], 1), bos_id, dtype=np.int64)
-        out = sample_loop(seq2seq_stepper(model, memory, mask, use_cache), ids,
+        out = sample_loop(seq2seq_stepper(model, memory, mask, use_cache, captured), ids,
                           max_new_tokens, **opts)
     return Tensor(out, device=model_device(model))

@@ -185,7 +185,7 @@ def prepare(q, k, v, mask, similarity, scale, is_causal):
         if m.ndim < 2:
             m = m.reshape((1,) * (2 - m.ndim) + m.shape)             # (Tk,) -> (1, Tk)
         mask = mask if isinstance(mask, Tensor) and m is mask.data else constant_tensor(m, q.device)
-    if is_causal:
+    if is_causal and shape[-2] > 1:            # one query (the last) sees every key
         causal = cached_causal_mask(shape[-2], shape[-1], q.device)
         mask = causal if mask is None else constant_tensor(causal.data & mask.data, q.device)
     return q, k, c, mask
@@ -226,14 +226,24 @@ def attention(q, k, v, mask=None, similarity="scaled_dot", dropout_p=0.0, traini
 
 def one_query(q, k, v, c):
     """One query row per head under no_grad (each step of cached generation): one matmul,
-    softmax and matmul on raw arrays, with no graph and no causal mask (the last position
-    may see every key): `SoftmaxAttention.forward`'s arithmetic, bit for bit, without its
-    bookkeeping. Shapes: q (B, H, 1, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, 1, Dv)
+    softmax and matmul on raw arrays, with no causal mask (the last position may see
+    every key): `SoftmaxAttention.forward`'s arithmetic, bit for bit, without its saved
+    state. Shapes: q (B, H, 1, D), k (B, H, Tk, D), v (B, H, Tk, Dv) -> (B, H, 1, Dv)
     """
     check_qkv(q, k, v)
-    dev = q.device
-    e, r = exp_rows_(dev, dev.xp.matmul(q.data * q.dtype.type(c),
-                                        dev.xp.swapaxes(k.data, -1, -2)))  # (B, H, 1, Tk)
-    y = dev.xp.matmul(e, v.data)
-    y *= r
-    return Tensor._make(y, dev, False)
+    return OneQueryAttention(c)(q, k, v)
+
+
+class OneQueryAttention(Function):
+    """`one_query`'s op: forward only (it runs under no_grad)."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def forward(self, q, k, v):
+        xp = self.xp
+        e, r = exp_rows_(self.device, xp.matmul(q * q.dtype.type(self.scale),
+                                                xp.swapaxes(k, -1, -2)))  # (B, H, 1, Tk)
+        y = xp.matmul(e, v)
+        y *= r
+        return y

@@ -87,7 +87,8 @@ class GPT(nn.Module):
         if cache is not None:
             cache.check(len(self.transformer.h), "GPT")
         tr = self.transformer
-        x = tr.drop(tr.wte(idx) + tr.wpe(T, start))       # (B, T, C) + (T, C)
+        pos = 0 if cache is None else cache.positions(idx)   # an op: replays per step
+        x = tr.drop(tr.wte(idx) + tr.wpe(T, pos))         # (B, T, C) + (T, C)
         for i, block in enumerate(tr.h):
             x = block(x) if cache is None else block(x, cache=cache[i])
         if last_only:

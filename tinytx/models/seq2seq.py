@@ -27,6 +27,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from .. import nn
+from ..function import Function
 from ..nn import fused
 from ..nn.positional import SinusoidalPositionalEncoding
 from ..nn.transformer import DecoderLayer, EncoderLayer
@@ -101,10 +102,10 @@ class Seq2Seq(nn.Module):
         under no_grad only): tgt_in holds the new tokens, at positions cache.length on;
         the memory's cross-attention keys/values are computed once and kept in it.
         """
-        start = 0 if cache is None else cache.length
         if cache is not None:
             cache.check(len(self.decoder), "Seq2Seq.decode")
-        x = self._embed(self.tgt_emb, tgt_in, start)
+        pos = 0 if cache is None else cache.positions(tgt_in)   # an op: replays per step
+        x = self._embed(self.tgt_emb, tgt_in, pos)
         self_mask, memory_mask = mask_for_heads(tgt_mask), mask_for_heads(src_mask)   # checked by forward
         for i, layer in enumerate(self.decoder):
             x = (layer(x, memory, self_mask, memory_mask) if cache is None
@@ -132,13 +133,27 @@ def attend_mask(mask, name: str):
     if mask.dtype != bool or mask.ndim != 2:
         raise ValueError(f"{name}: expected a bool (B, L) \"may attend\" mask, got dtype "
                          f"{mask.dtype} and shape {mask.shape}")
-    empty = ~mask.device.to_host(mask.data.any(axis=1))                 # (B,)
-    if empty.any():
-        raise ValueError(f"{name}: row {int(empty.argmax())} may attend no position. Masks "
-                         f"are \"may attend\" (True at real tokens, as tinytx.data.pad_batch "
-                         f"gives them); a padding mask (True at padding) must be inverted: "
-                         f"~pad_mask")
-    return mask_for_heads(mask)
+    return AttendMask(name)(mask)
+
+
+class AttendMask(Function):
+    """`attend_mask`'s check and reshape as an op, so that a captured evaluation step
+    (tinytx.capture) checks and reshapes each batch's mask. Shapes: (B, L) -> (B, 1, 1, L)"""
+
+    differentiable = False
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def forward(self, mask):
+        empty = ~self.device.to_host(mask.any(axis=1))                   # (B,)
+        if empty.any():
+            raise ValueError(f"{self.name}: row {int(empty.argmax())} may attend no "
+                             f"position. Masks are \"may attend\" (True at real tokens, as "
+                             f"tinytx.data.pad_batch gives them); a padding mask (True at "
+                             f"padding) must be inverted: ~pad_mask")
+        B, L = mask.shape
+        return mask.reshape(B, 1, 1, L)
 
 
 def mask_for_heads(mask):
@@ -146,4 +161,4 @@ def mask_for_heads(mask):
     if mask is None:
         return None
     B, L = mask.shape
-    return Tensor._make(mask.data.reshape(B, 1, 1, L), mask.device, False)
+    return mask.reshape(B, 1, 1, L)                      # an op: a capture replays it

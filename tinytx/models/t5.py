@@ -178,12 +178,12 @@ class T5Stack(nn.Module):
         self.final_layer_norm = T5LayerNorm(c.d_model, c.layer_norm_epsilon)
         self.dropout = nn.Dropout(c.dropout)
 
-    def forward(self, x, mask=None, memory=None, memory_mask=None, cache=None, start=0):
+    def forward(self, x, mask=None, memory=None, memory_mask=None, cache=None):
         x, bias = self.dropout(x), None
         for i, block in enumerate(self.block):
             kv_cache = None if cache is None else cache[i]
             attn, *rest = block.layer
-            x, bias = attn(x, mask=mask, bias=bias, cache=kv_cache, start=start)
+            x, bias = attn(x, mask=mask, bias=bias, cache=kv_cache)
             if self.is_decoder:
                 x, _ = rest[0](x, kv=memory, mask=memory_mask, cache=kv_cache)
             x, _ = rest[-1](x)
@@ -217,13 +217,10 @@ class T5(nn.Module):
         could not be used, since the start token 0 is also the pad id.
         `cache`: a KVCache of n_decoder_layer layers (generation under no_grad).
         """
-        start = 0 if cache is None else cache.length
         if cache is not None:
             cache.check(len(self.decoder.block), "T5.decode")
-        T = tgt_in.shape[1]
-        mask = F.causal_mask(T, tgt_in.device, start + T)                # (T, start + T)
-        x = self.decoder(self.shared(tgt_in), mask=mask, memory=memory,
-                         memory_mask=mask_for_heads(src_mask), cache=cache, start=start)
+        x = self.decoder(self.shared(tgt_in), memory=memory,          # causal self-attention
+                         memory_mask=mask_for_heads(src_mask), cache=cache)
         if self.config.rescale:
             x = x * self.config.d_model ** -0.5                          # HF's rescale
         return self.lm_head(x)

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import nn
 from ..nn import fused
+from ..function import Function
 from ..nn.attention import merge_heads, split_heads
 from ..tensor import Tensor
 
@@ -49,6 +50,25 @@ def relative_position_bucket(relative_position: np.ndarray, bidirectional: bool,
     return bucket + np.where(rel < max_exact, rel, large)
 
 
+class RelativeBuckets(Function):
+    """The buckets of every query–key pair, from the shapes of q (.., T, D) and k (.., S, D):
+    the queries are the last T of S positions (S - T cached before them). An op so that a
+    captured step (tinytx.capture) recomputes them at each step's S. Shapes: -> (T, S)"""
+
+    differentiable = False
+
+    def __init__(self, bidirectional: bool, num_buckets: int, max_distance: int):
+        self.bidirectional, self.num_buckets, self.max_distance = (bidirectional, num_buckets,
+                                                                   max_distance)
+
+    def forward(self, q, k):
+        T, S = q.shape[-2], k.shape[-2]
+        i = np.arange(S - T, S)[:, None]                                  # (T, 1)
+        j = np.arange(S)[None, :]                                         # (1, S)
+        return self.device.asarray(relative_position_bucket(
+            j - i, self.bidirectional, self.num_buckets, self.max_distance))
+
+
 class T5Attention(nn.Module):
     """Multi-head attention with a relative position bias and no 1/√D scaling.
 
@@ -72,17 +92,13 @@ class T5Attention(nn.Module):
                                         if has_relative_attention_bias else None)
         self.dropout = c.dropout              # on the attention weights
 
-    def compute_bias(self, T: int, S: int, start: int = 0) -> Tensor:
-        """The bias of queries at positions start..start+T-1 on keys 0..S-1: (1, H, T, S)."""
-        i = np.arange(start, start + T)[:, None]
-        j = np.arange(S)[None, :]
-        buckets = relative_position_bucket(j - i, self.bidirectional, self.num_buckets,
-                                           self.max_distance)               # (T, S)
-        table = self.relative_attention_bias
-        idx = Tensor(buckets, device=table.weight.device)
-        return table(idx).permute(2, 0, 1).reshape(1, self.n_head, T, S)   # (T,S,H)->(1,H,T,S)
+    def position_bias(self, q: Tensor, k: Tensor) -> Tensor:
+        """The bias of the T queries (the last T positions) on the S keys: (1, H, T, S)."""
+        buckets = RelativeBuckets(self.bidirectional, self.num_buckets,
+                                  self.max_distance)(q, k)                   # (T, S)
+        return self.relative_attention_bias(buckets).permute(2, 0, 1)[None]  # (1, H, T, S)
 
-    def forward(self, x, kv=None, mask=None, bias=None, cache=None, start=0):
+    def forward(self, x, kv=None, mask=None, bias=None, cache=None):
         """`cache` (a LayerCache, generation only): self-attention appends the new keys and
         values; cross-attention projects the memory once into cache.cross."""
         q = split_heads(self.q(x), self.n_head)                          # (B, H, T, D)
@@ -97,7 +113,8 @@ class T5Attention(nn.Module):
             if cache is not None:
                 cache.cross = (k, v)
         if bias is None and self.relative_attention_bias is not None:
-            bias = self.compute_bias(q.shape[2], k.shape[2], start)
+            bias = self.position_bias(q, k)
+        causal = kv is None and not self.bidirectional                   # decoder self-attn
         y = fused.attention(q, k, v, mask=mask, similarity="dot", bias=bias,     # no 1/√D
-                            dropout_p=self.dropout, training=self.training)
+                            is_causal=causal, dropout_p=self.dropout, training=self.training)
         return self.o(merge_heads(y)), bias

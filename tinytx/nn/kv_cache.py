@@ -43,7 +43,37 @@ reaches the model's limit.
 from __future__ import annotations
 
 from ..backend import device_of
+from ..function import Function
 from ..tensor import Tensor, is_grad_enabled
+
+
+class CacheAppend(Function):
+    """`LayerCache.store` as an op: (k, v) of the new positions -> all keys and values.
+    It writes the cache's buffers in place and reads its length when it runs, so a
+    captured step (`tinytx.capture`) replays the write at each step's position; it is
+    `stateful` (its output grows every step), so no CUDA graph can hold it."""
+
+    stateful = True
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def forward(self, k, v):
+        return self.layer.store(k, v)
+
+
+class CachePositions(Function):
+    """The positions of the new tokens, length .. length + T - 1, read from the cache when
+    the op runs (an op for the same reason as CacheAppend). Shapes: idx (B, T) -> (T,)"""
+
+    stateful, differentiable = True, False
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def forward(self, idx):
+        n = self.layer.length
+        return self.xp.arange(n, n + idx.shape[1])
 
 
 class LayerCache:
@@ -67,8 +97,7 @@ class LayerCache:
 
     def append(self, k: Tensor, v: Tensor):
         """Add the new positions' keys and values; return all keys and values so far."""
-        k_all, v_all = self.store(k.data, v.data)
-        return Tensor._make(k_all, k.device, False), Tensor._make(v_all, v.device, False)
+        return CacheAppend(self)(k, v)        # under no_grad only: `store` checks
 
     def store(self, k, v):
         """`append` on raw arrays: -> all keys and values so far, (B, H, n, D) arrays
@@ -111,11 +140,9 @@ class LayerCache:
                 k, v = self.spare
                 k[:, :, :n], v[:, :, :n] = self.k[index, :, :n], self.v[index, :, :n]
                 self.spare, self.k, self.v = (self.k, self.v), k, v
-        if self.cross is not None:
-            k, v = self.cross
-            index = k.device.asarray(index)
-            self.cross = (Tensor._make(k.data[index], k.device, False),
-                          Tensor._make(v.data[index], v.device, False))
+        if self.cross is not None:                   # the same Tensors, new rows: a
+            for t in self.cross:                     # captured step reads their .data
+                t.data = t.data[t.device.asarray(index)]
 
     def reset(self, keep_cross: bool = True):
         """Forget the cached positions (the memory's K/V stay unless keep_cross=False)."""
@@ -154,6 +181,10 @@ class KVCache:
 
     def __getitem__(self, i) -> LayerCache:
         return self.layers[i]
+
+    def positions(self, idx: Tensor) -> Tensor:
+        """The positions of the new tokens idx (B, T) as an op: (T,) int64 from length."""
+        return CachePositions(self.layers[0])(idx)
 
     @property
     def length(self) -> int:

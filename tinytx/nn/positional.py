@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_device
+from ..functional.layers import embedding
 from ..tensor import Tensor, arange
 from .layers import Embedding
 from .module import Module, building_abstract, placeholder
@@ -46,7 +47,11 @@ class SinusoidalPositionalEncoding(Module):
             table = dev.asarray(sinusoidal_table(max_len, n_embd), dtype=dtype)
         self.register_buffer("pe", Tensor._make(table, dev, False), persistent=False)
 
-    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+    def forward(self, x: Tensor, start: int | Tensor = 0) -> Tensor:
+        """`start`: the first position, or the positions (T,) themselves as a Tensor made
+        by an op (a KV cache's `positions`, so that a captured step recomputes them)."""
+        if isinstance(start, Tensor):
+            return x + embedding(start, self.pe)                 # (B, T, C) + (T, C)
         T = x.shape[1]
         if start + T > self.max_len:
             raise ValueError(f"SinusoidalPositionalEncoding: positions up to {start + T} "
@@ -57,7 +62,11 @@ class SinusoidalPositionalEncoding(Module):
 class LearnedPositionalEmbedding(Embedding):
     """One learned vector per position (GPT's wpe). forward(T) -> (T, C)."""
 
-    def forward(self, T: int, start: int = 0) -> Tensor:
+    def forward(self, T: int, start: int | Tensor = 0) -> Tensor:
+        """`start`: the first position, or the positions (T,) as a Tensor (see
+        SinusoidalPositionalEncoding.forward)."""
+        if isinstance(start, Tensor):
+            return super().forward(start)
         if start + T > self.num_embeddings:
             raise ValueError(f"position {start + T - 1} is past the {self.num_embeddings} "
                              f"learned positions (block_size)")

@@ -25,7 +25,7 @@ import math
 import numpy as np
 
 
-def clip_grad_norm(params, max_norm: float, eps: float = 1e-6):
+def clip_grad_norm(params, max_norm: float, eps: float = 1e-6, total=None):
     """Scale the gradients so that their global L2 norm is at most `max_norm`.
 
     Args:
@@ -33,6 +33,8 @@ def clip_grad_norm(params, max_norm: float, eps: float = 1e-6):
             None are skipped.
         max_norm: the largest norm allowed (> 0; math.inf computes the norm only).
         eps: added to the norm in the scale max_norm/(norm + eps), as in PyTorch.
+        total: when the gradients are spread over processes (ZeRO-1, docs/distributed.md), a
+            function from this process's sum of squares (a float) to the sum over all.
     Returns:
         The norm *before* clipping, as a float64 0-d array on the gradients' device (log
         it: spikes show instability). `float(norm)` reads it, which waits for the device.
@@ -49,7 +51,7 @@ def clip_grad_norm(params, max_norm: float, eps: float = 1e-6):
     params = [p for p in params if p.grad is not None]
     if not params:
         return np.zeros((), np.float64)
-    norm = _global_norm(params)
+    norm = _global_norm(params, total)
     if max_norm == math.inf:
         return norm                        # the factor would be 1: nothing to scale
     xp = params[0].device.xp
@@ -64,7 +66,7 @@ def clip_grad_norm(params, max_norm: float, eps: float = 1e-6):
     return norm
 
 
-def _global_norm(params):
+def _global_norm(params, over_processes=None):
     """sqrt(Σ g²) over every gradient: a float64 0-d array on the first one's device."""
     per_device = {}   # one sum per device, in float32 at least
     for p in params:
@@ -76,4 +78,6 @@ def _global_norm(params):
         s = s if dev is device else device.asarray(dev.to_host(s))
         s = device.xp.asarray(s, dtype=np.float64)
         total = s if total is None else total + s
+    if over_processes is not None:
+        total = device.xp.asarray(over_processes(float(device.to_host(total))), np.float64)
     return device.xp.asarray(device.xp.sqrt(total))    # NumPy's sqrt gives a scalar

@@ -21,10 +21,12 @@ as if training had never stopped. It also records what the model was trained on 
 tokenizer, and the data when the job describes it), and `resume()` refuses to go on with
 another tokenizer or other data (`check_resume`, in resume.py). While it trains, the
 Trainer holds the out_dir's lock (`tinytx.files.lock_folder`): a second run in the same
-folder is refused.
+folder is refused. With `parallel` (docs/distributed.md) each process trains on its shard
+of every batch, the gradients are averaged over the processes, and rank 0 alone writes.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -37,6 +39,7 @@ from .. import optim
 from ..checkpoint import load_checkpoint, model_record, read_checkpoint_meta, save_checkpoint
 from ..files import lock_folder
 from ..tensor import no_grad
+from .accumulate import accumulate_gradients, lm_loss
 from .evaluation import bits_per_byte
 from .logs import plot_losses, read_rows, write_rows
 from .resume import check_resume, resume_tokenizer
@@ -67,36 +70,6 @@ class TrainingDiverged(RuntimeError):
     """The loss or the gradient norm became NaN or inf."""
 
 
-def lm_loss(model, batch):
-    """The default loss function: a batch is the model's forward arguments, e.g. (x, y)
-    for a GPT, and forward returns (logits, loss)."""
-    return model(*batch)[1]
-
-
-def accumulate_gradients(model, batches, counts=None, loss_fn=lm_loss) -> float:
-    """Forward and backward over micro-batches so that the summed gradients equal those
-    of one big batch holding them all. Returns the loss of that big batch.
-
-    Each loss is a mean over its batch's target tokens. With `counts` (the number of
-    target tokens of each micro-batch) loss i is weighted by counts[i] / Σ counts: every
-    token counts the same, however the batches were padded. Without, each gets 1/k
-    (right when all micro-batches have the same number of tokens, as LM windows do).
-    The loss comes back as a float64 0-d array on the model's device (float() reads it,
-    which waits for the device: the Trainer does so only at its log interval).
-    """
-    counts = [1] * len(batches) if counts is None else counts
-    if len(counts) != len(batches) or min(counts, default=1) < 0 or sum(counts) <= 0:
-        raise ValueError(f"counts: expected one non-negative token count per micro-batch "
-                         f"with a positive sum, got {counts} for {len(batches)} batches")
-    total = 0.0
-    for batch, n in zip(batches, counts):  # (x, y) for a GPT; a PairBatch for a Seq2Seq
-        loss = loss_fn(model, batch)
-        weight = n / sum(counts)
-        (loss * weight).backward()
-        total = total + loss.data.astype("float64") * weight   # on the device: no wait
-    return total
-
-
 class Trainer:
     """Trains `model` on batches from `get_batch(split, rng)` (split "train" or "val");
     `loss_fn(model, batch)` gives a batch's loss (by default `lm_loss`: the batch is the
@@ -118,17 +91,24 @@ class Trainer:
             mean over; micro-batches are then weighted by it (see accumulate_gradients).
             Needed for padded batches (Seq2Seq pairs) when grad_accum > 1.
         bytes_per_token: UTF-8 bytes per held-out token, to log bits per byte.
+        parallel: a tinytx.distributed.DataParallel over `model`, or None. Each rank then
+            trains on its shard of every batch `get_batch` draws (the global batch, the
+            same on every rank), evaluates its shard of the validation batches, and
+            rank 0 alone writes loss.csv, loss.png and checkpoints and calls on_eval.
     """
 
     def __init__(self, model, config: TrainConfig, get_batch, out_dir, *, loss_fn=lm_loss,
                  tokenizer=None, meta=None, data=None, on_eval=None, tokens_per_batch=None,
-                 count_targets=None, bytes_per_token=None):
+                 count_targets=None, bytes_per_token=None, parallel=None):
         for name in ("max_iters", "grad_accum", "eval_interval", "log_interval",
                      "eval_iters"):
             if getattr(config, name) < 1:
                 raise ValueError(f"{name}: expected a positive int, got "
                                  f"{getattr(config, name)!r}")
-        self.model, self.config, self.get_batch = model, config, get_batch
+        self.model, self.config, self.parallel = model, config, parallel
+        self.get_batch = get_batch if parallel is None else (
+            lambda split, rng: parallel.shard(get_batch(split, rng)))
+        self.writer = parallel is None or parallel.rank == 0
         self.loss_fn, self.on_eval, self.out_dir = loss_fn, on_eval, Path(out_dir)
         self.meta = {**model_record(model, tokenizer), "data": data, **(meta or {})}
         self.tokens_per_batch, self.count_targets = tokens_per_batch or 0, count_targets
@@ -136,16 +116,21 @@ class Trainer:
         self.optimizer = optim.AdamW(optim.decay_groups(model, config.weight_decay),
                                      lr=config.lr, betas=(config.beta1, config.beta2),
                                      eps=config.eps)
+        if parallel is not None:
+            self.optimizer = parallel.wrap_optimizer(self.optimizer)
         self.rng = np.random.default_rng(config.seed)
         self.step, self.best_val, self.elapsed, self.rows = 0, math.inf, 0.0, []
         self._unread = []          # (step, loss, norm) on the device, not read yet
 
     # -- checkpoints ------------------------------------------------------------------------
     def save(self, name):
-        save_checkpoint(self.out_dir / name, self.model, self.optimizer, step=self.step,
-                        config={**self.meta, "train": asdict(self.config)},
-                        extra={"batch_rng": self.rng.bit_generator.state,
-                               "best_val": self.best_val, "elapsed_s": self.elapsed})
+        extra = {"batch_rng": self.rng.bit_generator.state, "best_val": self.best_val,
+                 "elapsed_s": self.elapsed}
+        if self.parallel:       # every rank's dropout generator (a collective)
+            extra = self.parallel.gather_for_save(extra)
+        if self.writer:
+            save_checkpoint(self.out_dir / name, self.model, self.optimizer, step=self.step,
+                            config={**self.meta, "train": asdict(self.config)}, extra=extra)
 
     def resume(self, name="last", allow_new_data: bool | None = None):
         """Load out_dir/name and continue from its step (a clear error if it is missing,
@@ -157,6 +142,8 @@ class Trainer:
         self.step, extra = meta["step"], meta["extra"]
         self.rng.bit_generator.state = extra["batch_rng"]
         self.best_val, self.elapsed = extra["best_val"], extra["elapsed_s"]
+        if self.parallel:
+            self.parallel.restore_after_load(extra)
         self.rows = [r for r in read_rows(self.out_dir / "loss.csv") if r["step"] <= self.step]
 
     # -- evaluation -------------------------------------------------------------------------
@@ -168,9 +155,14 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         with no_grad():
-            losses = [self.loss_fn(self.model, self.get_batch("val", rng)).item()
-                      for _ in range(self.config.eval_iters)]
+            batches = [self.get_batch("val", rng) for _ in range(self.config.eval_iters)]
+            losses = np.array([self.loss_fn(self.model, b).item() for b in batches])
         self.model.train(was_training)
+        if self.parallel:     # each rank saw a shard: a batch's loss is Σ loss·n / Σ n
+            n = np.array([self.count_targets(b) if self.count_targets else 1
+                          for b in batches], dtype=np.float64)
+            sums = self.parallel.mean(np.concatenate([losses * n, n]))
+            losses = sums[:len(n)] / sums[len(n):]
         return float(np.mean(losses))
 
     def _log_train(self, losses, lr, grad_norm, tokens_per_s):
@@ -178,7 +170,8 @@ class Trainer:
         self.rows.append(dict(step=self.step, kind="train", train_loss=float(np.mean(losses)),
                               lr=lr, grad_norm=grad_norm, tokens_per_s=tokens_per_s,
                               elapsed_s=self.elapsed))
-        write_rows(self.out_dir / "loss.csv", self.rows)
+        if self.writer:
+            write_rows(self.out_dir / "loss.csv", self.rows)
 
     def _log_eval(self):
         """Evaluate, add a val row, redraw loss.png, save best (if better) and last."""
@@ -187,13 +180,14 @@ class Trainer:
         row = dict(step=self.step, kind="val", val_loss=val, val_bpb=bpb,
                    elapsed_s=self.elapsed)
         self.rows.append(row)
-        write_rows(self.out_dir / "loss.csv", self.rows)
-        plot_losses(self.rows, self.out_dir / "loss.png")
+        if self.writer:
+            write_rows(self.out_dir / "loss.csv", self.rows)
+            plot_losses(self.rows, self.out_dir / "loss.png")
         if val < self.best_val:
             self.best_val = val
             self.save("best")
         self.save("last")
-        if self.on_eval:
+        if self.on_eval and self.writer:
             self.on_eval(self, row)
         return row
 
@@ -214,9 +208,11 @@ class Trainer:
         counts = [self.count_targets(b) for b in batches] if self.count_targets else None
         # a diverging step overflows; _read_steps reports it, NumPy's warnings would not
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss = accumulate_gradients(self.model, batches, counts, self.loss_fn)
+            loss = accumulate_gradients(self.model, batches, counts, self.loss_fn,
+                                        self.parallel)
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
-            norm = optim.clip_grad_norm(params, c.grad_clip if c.grad_clip > 0 else math.inf)
+            clip = self.parallel.clip_grad_norm if self.parallel else optim.clip_grad_norm
+            norm = clip(params, c.grad_clip if c.grad_clip > 0 else math.inf)
             self.optimizer.step()
         self.optimizer.zero_grad()
         self._unread.append((self.step, loss, norm))
@@ -235,6 +231,8 @@ class Trainer:
         xp = dev.xp
         values = dev.to_host(xp.stack([xp.asarray(v, dtype=xp.float64)
                                        for _, loss, norm in steps for v in (loss, norm)]))
+        if self.parallel:      # the global batch's loss: the mean of the shards' losses
+            values = self.parallel.mean(values)
         pairs = [(float(values[2 * i]), float(values[2 * i + 1])) for i in range(len(steps))]
         for (step, _, _), (loss, norm) in zip(steps, pairs):
             if not (math.isfinite(loss) and math.isfinite(norm)):
@@ -248,7 +246,7 @@ class Trainer:
     def train(self):
         """Run until max_iters, holding the out_dir's lock; returns the last evaluation
         row."""
-        with lock_folder(self.out_dir):
+        with lock_folder(self.out_dir) if self.writer else contextlib.nullcontext():
             return self._train()
 
     def _train(self):
@@ -256,7 +254,8 @@ class Trainer:
         self.model.train()
         if self.step == 0 and not self.rows:
             row = self._log_eval()
-        bar = tqdm(total=c.max_iters, initial=self.step, disable=not c.progress,
+        bar = tqdm(total=c.max_iters, initial=self.step,
+                   disable=not (c.progress and self.writer),
                    unit="step", dynamic_ncols=True)
         tokens, t0 = 0, time.perf_counter()
         start, elapsed_before = t0, self.elapsed
@@ -275,8 +274,9 @@ class Trainer:
                 tokens, t0 = 0, time.perf_counter()
             if evaluate:
                 row = self._log_eval()
-                bar.write(f"step {self.step}: train {self.rows[-2]['train_loss']:.4f}, "
-                          f"val {row['val_loss']:.4f}")
+                if self.writer:
+                    bar.write(f"step {self.step}: train {self.rows[-2]['train_loss']:.4f}, "
+                              f"val {row['val_loss']:.4f}")
                 t0 = time.perf_counter()  # tokens/s counts training, not evaluation
         bar.close()
         return row or [r for r in self.rows if r["kind"] == "val"][-1]
