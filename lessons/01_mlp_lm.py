@@ -463,7 +463,7 @@ def schedule_and_clipping(cfg, train_ids, val_ids):
 
 
 def dropout_section(cfg, train_ids, val_ids):
-    section("8. Dropout: a remedy for memorising a small training set")
+    section("8. Dropout, on a training set small enough to memorise")
     drop = nn.Dropout(0.5)
     x = tx.ones(10)
     print(f"nn.Dropout(0.5) on ten ones while training: {drop(x).numpy()} (the kept ones "

@@ -7,6 +7,7 @@ imports a reference. `python -m lessons.check` reports the same.
 import ast
 import importlib
 
+import numpy as np
 import pytest
 import wrong_answers_early
 import wrong_answers_late
@@ -114,6 +115,24 @@ def test_a_consistent_wrong_answer_agrees_with_its_own_central_differences(name,
     else:
         shapes, args = GRADIENT_INPUTS[function]
         assert tx.gradcheck(lambda *xs: wrong(*xs, *args), check.float64_inputs(*shapes))
+
+
+@pytest.mark.parametrize("wrong", [w for _, f, kind, w in WRONG
+                                   if f == "cross_entropy_ignoring" and kind == "consistent"],
+                         ids=lambda w: w.__name__)
+def test_a_consistent_wrong_cross_entropy_agrees_with_its_own_central_differences(wrong):
+    """These return the gradient of the loss they compute: checked against themselves they
+    would pass; lesson 01's check compares them with F.cross_entropy and rejects them."""
+    rng = np.random.default_rng(0)
+    logits, targets = rng.standard_normal((7, 4)), np.array([1, 0, 3, 3, 2, 0, 1])
+    _, grad = wrong(logits, targets, 3)
+    numeric = np.zeros_like(logits)
+    for i in np.ndindex(logits.shape):
+        step = np.zeros_like(logits)
+        step[i] = 1e-6
+        numeric[i] = (wrong(logits + step, targets, 3)[0]
+                      - wrong(logits - step, targets, 3)[0]) / 2e-6
+    assert np.abs(numeric - grad).max() < 1e-7
 
 
 def imported_modules(path):
