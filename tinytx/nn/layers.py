@@ -1,8 +1,8 @@
 """The basic layers: Linear, LinearGELU, LMHead, Embedding, LayerNorm, Dropout, GELU.
 
-Linear and Dropout are introduced in lesson 01 (the MLP language model; the report's
-Q = XW_Q is a Linear without bias), Embedding in lesson 07, LayerNorm and GELU in lesson
-08 (the transformer block).
+Linear, Embedding and Dropout are introduced in lesson 01 (the MLP language model; the
+report's Q = XW_Q is a Linear without bias; lesson 07 trains word vectors in an
+Embedding), LayerNorm and GELU in lesson 08 (the transformer block).
 Each layer holds its parameters and calls one op of `tinytx.functional` in `forward`,
 in one place, so a fused kernel can later be swapped in without touching the rest.
 
