@@ -266,7 +266,8 @@ Over a batch the loss is the mean, so each row's gradient is (p - y) / N.""")
     zt = tx.tensor(z, requires_grad=True)
     ref = F.cross_entropy(zt, tx.tensor(y))
     ref.backward()
-    facts = {"ce_loss_vs_tinytx": abs(loss - ref.item()), "ce_grad_vs_tinytx": max_diff(dz, zt.grad)}
+    facts = {"ce_loss_vs_tinytx": abs(loss - ref.item()),
+             "ce_grad_vs_tinytx": max_diff(dz, zt.grad)}
     print(f"by hand (NumPy) against F.cross_entropy and autograd, float64: loss differs by "
           f"{facts['ce_loss_vs_tinytx']:.1e}, dL/dz by {facts['ce_grad_vs_tinytx']:.1e}")
     uniform, _ = cross_entropy_by_hand(np.zeros((1, V)), np.array([65]))
@@ -351,8 +352,10 @@ def train(model, opt, train_ids, val_ids, cfg, schedule=None, clip=math.inf):
     learning rate and the gradient norm of every step; every eval_every steps the loss on
     fixed positions of the training and the held-out bytes."""
     rng, k = np.random.default_rng(cfg.seed + 1), cfg.context
-    fixed = {name: windows(ids, np.random.default_rng(0).integers(0, len(ids) - k, cfg.eval_bytes), k)
-             for name, ids in (("train", train_ids), ("val", val_ids))}
+    fixed = {}                                     # the same positions at every evaluation
+    for name, ids in (("train", train_ids), ("val", val_ids)):
+        positions = np.random.default_rng(0).integers(0, len(ids) - k, cfg.eval_bytes)
+        fixed[name] = windows(ids, positions, k)
     record = {"loss": [], "lr": [], "norm": [], "evals": []}
     for step in range(cfg.steps):
         if schedule:
@@ -448,8 +451,9 @@ def schedule_and_clipping(cfg, train_ids, val_ids):
           f"steps on random weights are the risky ones), then follows half a cosine down "
           f"to lr/10; every step the gradients are scaled so that their global norm is at "
           f"most {cfg.grad_clip:g}")
-    print("  step " + "".join(f"{s:>9}" for s in (0, cfg.warmup_steps, cfg.steps // 2, cfg.steps - 1)))
-    print("  lr   " + "".join(f"{schedule(s):>9.2e}" for s in (0, cfg.warmup_steps, cfg.steps // 2, cfg.steps - 1)))
+    shown = (0, cfg.warmup_steps, cfg.steps // 2, cfg.steps - 1)
+    print("  step " + "".join(f"{s:>9}" for s in shown))
+    print("  lr   " + "".join(f"{schedule(s):>9.2e}" for s in shown))
     model = fresh_model(cfg)
     record = train_adamw_scheduled(model, cfg, train_ids, val_ids)
     clipped = float(np.mean(np.array(record["norm"]) > cfg.grad_clip))
@@ -499,7 +503,8 @@ def final_model(model, cfg, val_ids, bigram_bpb, rng):
             context.append(rng.choice(V, p=p / p.sum()))   # draw from softmax(logits)
             sample.append(context[-1])
     text = bytes(np.array(sample, dtype=np.uint8)).decode(errors="replace")
-    print(f"a sample, each byte drawn from the model's softmax, after {bytes(val_ids[:k].astype(np.uint8))!r}:"
+    start = bytes(val_ids[:k].astype(np.uint8))
+    print(f"a sample, each byte drawn from the model's softmax, after {start!r}:"
           f"\n{text}")
     return {"final_bpb": bpb}
 

@@ -151,7 +151,8 @@ def early_uses(source: str, number: int, taught_in=TAUGHT_IN) -> list[str]:
     for name, line in sorted(tinytx_names(source).items(), key=lambda item: item[1]):
         where = taught_in.get(name)
         if where is None or int(where[:2]) > number:
-            found.append(f"line {line}: {name} ({'nowhere' if where is None else 'lesson ' + where[:2]})")
+            taught = "nowhere" if where is None else f"lesson {where[:2]}"
+            found.append(f"line {line}: {name} ({taught})")
     return found
 
 

@@ -17,15 +17,18 @@ def tinytx_cross_entropy(logits, targets, ignore_index):
 
 def check_cross_entropy_ignoring(cross_entropy_ignoring):
     rng = np.random.default_rng(0)
-    cases = {"no target ignored": (rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6), -100),
-             "two padding targets": (rng.standard_normal((7, 4)), np.array([1, 0, 3, 3, 2, 0, 1]), 3),
+    cases = {"no target ignored": (rng.standard_normal((6, 5)) * 3, rng.integers(0, 5, 6),
+                                   -100),
+             "two padding targets": (rng.standard_normal((7, 4)),
+                                     np.array([1, 0, 3, 3, 2, 0, 1]), 3),
              "logits near 1000": (1000 + rng.standard_normal((5, 6)), rng.integers(0, 6, 5), -1),
              "every target ignored": (rng.standard_normal((3, 4)), np.full(3, -1), -1)}
     for what, (logits, targets, ignore) in cases.items():
         loss, grad = cross_entropy_ignoring(logits.copy(), targets.copy(), ignore)
         want_loss, want_grad = tinytx_cross_entropy(logits, targets, ignore)
         grad = np.asarray(grad)
-        assert grad.shape == logits.shape, f"{what}: dlogits has shape {grad.shape}, expected {logits.shape}"
+        assert grad.shape == logits.shape, (f"{what}: dlogits has shape {grad.shape}, "
+                                            f"expected {logits.shape}")
         assert abs(float(loss) - want_loss) < 1e-10, (f"{what}: loss {float(loss):.6f}, "
                                                       f"F.cross_entropy gives {want_loss:.6f}")
         err = np.abs(grad - want_grad).max()
