@@ -1,4 +1,4 @@
-"""Tokenizer speed and compression on Don Quixote (lesson 05, report chapter 4).
+"""Tokenizer speed and compression on Don Quixote (lesson 06, report chapter 4).
 
     python bench/tokenizer.py                      # ../shared/data/quixote.txt
     python bench/tokenizer.py --data quixote.txt --vocab-sizes 1024 4096 --no-hf

@@ -9,7 +9,7 @@
     mpiexec -n 2 python examples/finetune.py ... --batch_size=2 --grad_accum=4  # 2 processes
 
 `--model` is a folder with config.json (its `model_type`, gpt2 or t5, picks the model;
-any GPT-2 size: small, medium, large, xl) or a tinytx checkpoint prefix (lesson 10,
+any GPT-2 size: small, medium, large, xl) or a tinytx checkpoint prefix (lesson 11,
 examples/train_quixote.py, or a run of this script). The default recipe is the report's:
 
     GPT-2  the text cut into 1024-character chunks, one sequence each; T5: text pairs,

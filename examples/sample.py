@@ -1,4 +1,4 @@
-"""Sample from a GPT checkpoint written by examples/train_quixote.py (lesson 10).
+"""Sample from a GPT checkpoint written by examples/train_quixote.py (lesson 11).
 
     python examples/sample.py                                   # out/quixote/best
     python examples/sample.py --prompt="Sancho said" --temperature=0.5 --top_k=20

@@ -1,3 +1,4 @@
+# %%
 """Lesson 00 — autograd from scratch: reverse-mode differentiation, then tinytx's own.
 
 Before the report's chapter 2 (the RNN, trained by backpropagation through time) can be
@@ -64,7 +65,7 @@ import numpy as np
 
 import tinytx as tx
 import tinytx.functional as F
-from tinytx.course import section, setup
+from tinytx.course import save_figure, section, setup
 from tinytx.function import Function
 from tinytx.function import sum_to as tinytx_sum_to
 
@@ -82,6 +83,7 @@ class Config:
 SMOKE = dict(mlp_steps=60, loss_target=0.1)      # --smoke: seconds, for the tests
 
 
+# %%
 # -- 1. a scalar Value -----------------------------------------------------------------------
 class Value:
     """A number that remembers how it was made, so that gradients can flow back to it."""
@@ -241,11 +243,11 @@ def draw_graph(root, names, path):
     ax.axis("off")
     ax.set_title("(a*b + exp(c)) * tanh(a + 1): each node's value and dL/dnode")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     print(f"wrote {path}")
 
 
+# %%
 # -- 2. a tiny MLP made of Values ----------------------------------------------------------
 class Neuron:
     def __init__(self, n_in, rng):
@@ -300,12 +302,12 @@ def mlp_section(cfg, out):
     ax.set_title("A 3-4-4-1 MLP of Values learns 4 points")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "mlp_loss.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out / "mlp_loss.png", dpi=110)
     print(f"wrote {out / 'mlp_loss.png'}")
     return {"mlp_parameters": len(params), "mlp_loss": [losses[0], losses[-1]]}
 
 
+# %%
 # -- 3. the same idea for arrays -----------------------------------------------------------
 def sum_to(g, shape):
     """Sum the gradient g down to `shape`: undoing a broadcast of `shape` up to g.shape.
@@ -416,6 +418,7 @@ def array_section(rng):
     return x, w, b, up
 
 
+# %%
 # -- 4. tinytx side by side ----------------------------------------------------------------
 class Tanh(Function):
     """Value.tanh's _backward, written as a tinytx Function on raw arrays."""
@@ -466,6 +469,7 @@ def tinytx_section(arrays, rng):
     return {"value_vs_tinytx": d_scalar, "array_vs_tinytx": d_array, "tanh_gradcheck": ok}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     tx.manual_seed(cfg.seed)
@@ -477,5 +481,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -11,7 +11,7 @@ function names; read them after trying.
 
 Run from the repository root:
 
-    python -m lessons.check attention       # lesson 03's exercises (or its number: 03)
+    python -m lessons.check attention       # lesson 04's exercises (or its number: 04)
     python -m lessons.check                 # every lesson's, one line each
     python -m lessons.check attention --solutions   # the checks on our answers (all pass)
 
@@ -51,7 +51,7 @@ def exercise_name(lesson: Path) -> str | None:
 
 
 def find_lesson(which: str) -> Path:
-    """The lesson file for a number ("3", "03"), a slug ("attention") or the name of its
+    """The lesson file for a number ("4", "04"), a slug ("attention") or the name of its
     exercises file ("cross_attention")."""
     for path in lesson_files():
         number, slug = path.stem.split("_", 1)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import tinytx as tx
-from tinytx.course import load_book, max_diff, recall_table, section, setup, show_tokens
+from tinytx.course import (load_book, max_diff, recall_table, save_figure, section, setup,
+                           show_tokens)
 from tinytx.data import OPENING
 
 
@@ -132,3 +133,40 @@ def test_recall_table(capsys):
                         "first step at which it reached 90%")
     assert lines[3].split() == ["2", "97.0%", "(", "50)"]
     assert lines[4].split() == ["5", "40.0%", "(", "-)"]
+
+
+# -- the lessons as notebooks -------------------------------------------------------------------
+@pytest.fixture
+def notebook(monkeypatch):
+    """A Jupyter kernel as the lessons see it: ipykernel imported, the kernel's own
+    arguments in sys.argv, IPython's display (recording what it is given)."""
+    import types
+    shown = []
+    display = types.ModuleType("IPython.display")
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py", "-f", "kernel-1.json"])
+    return shown
+
+
+def test_in_a_notebook_setup_ignores_the_kernels_arguments(notebook, tmp_path):
+    cfg, out = setup(Config(out_dir=str(tmp_path)), SMOKE)
+    assert (cfg.steps, cfg.smoke) == (1000, False) and out == tmp_path
+
+
+def test_save_figure_saves_the_png_and_shows_it_only_in_a_notebook(tmp_path, monkeypatch):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, _ = plt.subplots()
+    save_figure(fig, tmp_path / "a.png")                 # a script: saved, not shown
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG" and not plt.get_fignums()
+
+
+def test_in_a_notebook_save_figure_also_shows_it(notebook, tmp_path):
+    import matplotlib.pyplot as plt
+    fig, _ = plt.subplots()
+    save_figure(fig, tmp_path / "b.png", dpi=50)
+    assert notebook == [fig] and (tmp_path / "b.png").is_file() and not plt.get_fignums()

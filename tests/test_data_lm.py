@@ -1,4 +1,4 @@
-"""tinytx.data's language-model data (lesson 10): the held-out split, random windows and
+"""tinytx.data's language-model data (lesson 11): the held-out split, random windows and
 every window in order as (x, y) batches, and the token cache of an encoded book."""
 import json
 

@@ -1,4 +1,4 @@
-"""tinytx.data's sentence pairs (lesson 11): splitting a text into sentences, pairs of
+"""tinytx.data's sentence pairs (lesson 12): splitting a text into sentences, pairs of
 neighbours and TSV files, the special tokens, encoding, padding and batches that a
 Seq2Seq trains on."""
 import math

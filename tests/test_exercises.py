@@ -7,6 +7,7 @@ imports a reference. `python -m lessons.check` reports the same.
 import ast
 import importlib
 
+import numpy as np
 import pytest
 import wrong_answers_early
 import wrong_answers_late
@@ -116,6 +117,24 @@ def test_a_consistent_wrong_answer_agrees_with_its_own_central_differences(name,
         assert tx.gradcheck(lambda *xs: wrong(*xs, *args), check.float64_inputs(*shapes))
 
 
+@pytest.mark.parametrize("wrong", [w for _, f, kind, w in WRONG
+                                   if f == "cross_entropy_ignoring" and kind == "consistent"],
+                         ids=lambda w: w.__name__)
+def test_a_consistent_wrong_cross_entropy_agrees_with_its_own_central_differences(wrong):
+    """These return the gradient of the loss they compute: checked against themselves they
+    would pass; lesson 01's check compares them with F.cross_entropy and rejects them."""
+    rng = np.random.default_rng(0)
+    logits, targets = rng.standard_normal((7, 4)), np.array([1, 0, 3, 3, 2, 0, 1])
+    _, grad = wrong(logits, targets, 3)
+    numeric = np.zeros_like(logits)
+    for i in np.ndindex(logits.shape):
+        step = np.zeros_like(logits)
+        step[i] = 1e-6
+        numeric[i] = (wrong(logits + step, targets, 3)[0]
+                      - wrong(logits - step, targets, 3)[0]) / 2e-6
+    assert np.abs(numeric - grad).max() < 1e-7
+
+
 def imported_modules(path):
     """Every module a file imports, and the names it takes from modules with `from`."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -137,7 +156,7 @@ def test_no_stub_imports_a_reference(name):
 
 # -- the command ---------------------------------------------------------------------------
 def test_the_command_reports_each_exercise(capsys):
-    assert check.main(["03"]) == 1                          # the stubs: still to do
+    assert check.main(["04"]) == 1                          # the stubs: still to do
     out = capsys.readouterr().out
     assert "0 of 2 pass, 2 still to do" in out and "TODO  attention" in out
     assert check.main(["attention", "--solutions"]) == 0
@@ -146,7 +165,7 @@ def test_the_command_reports_each_exercise(capsys):
 
 
 def test_a_lesson_is_found_by_number_slug_or_exercises_name():
-    assert check.find_lesson("3") == check.find_lesson("03") == check.find_lesson("attention")
+    assert check.find_lesson("4") == check.find_lesson("04") == check.find_lesson("attention")
     assert check.find_lesson("cross_attention").stem.endswith("encoder_decoder")
     with pytest.raises(SystemExit, match="no lesson 'nonesuch'"):
         check.find_lesson("nonesuch")

@@ -1,4 +1,4 @@
-"""tinytx.files.atomic_write: the whole new file or the old one (lesson 10)."""
+"""tinytx.files.atomic_write: the whole new file or the old one (lesson 11)."""
 import os
 
 import pytest

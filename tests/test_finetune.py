@@ -140,7 +140,7 @@ def test_pieces():
 
 
 def test_lesson_12_finetunes_a_gpt2_folder(gpt2_folder, tmp_path, capsys):
-    lesson = load_script("lessons/12_finetuning.py", "lesson_12")
+    lesson = load_script("lessons/13_finetuning.py", "lesson_12")
     results = lesson.main(["--smoke", f"--gpt2={gpt2_folder}", f"--out_dir={tmp_path}",
                            "--context=32", "--finetune_lr=3e-3"])
     printed = capsys.readouterr().out
@@ -150,7 +150,7 @@ def test_lesson_12_finetunes_a_gpt2_folder(gpt2_folder, tmp_path, capsys):
 
 
 def test_a_tinytx_gpt_checkpoint_finetunes_too(tmp_path):
-    """--model=a checkpoint as lesson 10 / train_quixote write it (config + tokenizer file)."""
+    """--model=a checkpoint as lesson 11 / train_quixote write it (config + tokenizer file)."""
     from tinytx.checkpoint import save_checkpoint
     from tinytx.tokenizer import RegexTokenizer
     tok = RegexTokenizer()

@@ -1,5 +1,5 @@
-"""Lesson 12 finetunes lesson 10's checkpoint: one saved by a --smoke run (recorded in it
-by lesson 10) is refused with a clear error unless --allow_smoke_checkpoint=true."""
+"""Lesson 13 finetunes lesson 11's checkpoint: one saved by a --smoke run (recorded in it
+by lesson 11) is refused with a clear error unless --allow_smoke_checkpoint=true."""
 import pytest
 
 import tinytx as tx
@@ -11,21 +11,21 @@ from tinytx.tokenizer import BasicTokenizer
 
 @pytest.fixture
 def saved(tmp_path):
-    """save(smoke) -> the path of a tiny GPT checkpoint recorded as lesson 10's."""
+    """save(smoke) -> the path of a tiny GPT checkpoint recorded as lesson 11's."""
     def save(smoke):
         tok = BasicTokenizer()
         tok.train("abababcd", 258)
         tx.manual_seed(0)
         gpt = GPT(GPTConfig(block_size=8, vocab_size=258, n_layer=1, n_head=2, n_embd=8))
         path = tmp_path / ("smoke" if smoke else "full") / "gpt"
-        save_checkpoint(path, gpt, config={**model_record(gpt, tok), "lesson": 10,
+        save_checkpoint(path, gpt, config={**model_record(gpt, tok), "lesson": 11,
                                            "smoke": smoke})
         return path
     return save
 
 
 def finetuning_config(path, *options):
-    lesson = lesson_module("12")
+    lesson = lesson_module("13")
     return lesson, lesson.setup(lesson.Config(), lesson.SMOKE, [f"--pretrained={path}",
                                                                 f"--out_dir={path.parent}",
                                                                 *options])[0]
@@ -33,7 +33,7 @@ def finetuning_config(path, *options):
 
 def test_lesson_12_refuses_a_smoke_checkpoint(saved):
     lesson, cfg = finetuning_config(saved(smoke=True))
-    with pytest.raises(SystemExit, match="saved by a --smoke run of lesson 10.*"
+    with pytest.raises(SystemExit, match="saved by a --smoke run of lesson 11.*"
                                          "--allow_smoke_checkpoint=true"):
         lesson.load_pretrained(cfg)
 

@@ -1,4 +1,4 @@
-"""tinytx.data.toy: the recall task of lessons 02 and 03."""
+"""tinytx.data.toy: the recall task of lessons 03 and 04."""
 import numpy as np
 import pytest
 

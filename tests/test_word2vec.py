@@ -1,4 +1,4 @@
-"""Tests of word2vec (lesson 06): the model's loss and its gradients (tinytx.models.word2vec),
+"""Tests of word2vec (lesson 07): the model's loss and its gradients (tinytx.models.word2vec),
 the vocabulary, samplers and batch makers (tinytx.data.word2vec), and that training
 (tinytx.tasks.word2vec) finds words that keep the same company."""
 import numpy as np

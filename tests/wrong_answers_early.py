@@ -1,4 +1,4 @@
-"""Wrong answers to the exercises of lessons 00-05, which their checks must reject
+"""Wrong answers to the exercises of lessons 00-06, which their checks must reject
 (tests/test_exercises.py). Each is tagged "consistent" (a coherent answer to the wrong
 question: its gradients agree with its own values, so a check that compared the answer
 with itself would pass it) or "slip" (one mistake in an otherwise right answer).
@@ -53,7 +53,58 @@ def power_exponent_kept(x, k):                # k x^k instead of k x^(k-1)
     return scalar_op(x, x.data ** k, k * x.data ** k)
 
 
-# -- 01 rnn ----------------------------------------------------------------------------------
+# -- 01 the MLP language model ----------------------------------------------------------------
+def log_softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def cross_entropy_from(log_p, targets, counted, n):
+    """Loss and gradient over the rows `counted` of log-probabilities, both divided by n."""
+    rows, y = np.flatnonzero(counted), targets[counted] % log_p.shape[1]
+    grad = np.exp(log_p)
+    grad[rows, y] -= 1
+    grad[~counted] = 0
+    return -log_p[rows, y].sum() / n, grad / n
+
+
+def cross_entropy_over_all_rows(logits, targets, ignore_index):   # divides by N, not by n
+    return cross_entropy_from(log_softmax(logits), targets, targets != ignore_index,
+                              len(targets))
+
+
+def cross_entropy_counting_padding(logits, targets, ignore_index):  # padding is a target
+    return cross_entropy_from(log_softmax(logits), targets, targets == targets, len(targets))
+
+
+def cross_entropy_unshifted(logits, targets, ignore_index):        # exp(1000) overflows
+    counted = targets != ignore_index
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        log_p = np.log(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True))
+        return cross_entropy_from(log_p, targets, counted, max(int(counted.sum()), 1))
+
+
+def adamw_coupled(p, grad, m, v, t, lr, betas, eps, weight_decay):  # Adam with L2 decay
+    return adam(p, grad + weight_decay * p, m, v, t, lr, betas, eps)
+
+
+def adamw_without_bias_correction(p, grad, m, v, t, lr, betas, eps, weight_decay):
+    return adam(p - lr * weight_decay * p, grad, m, v, 1e9, lr, betas, eps)   # β^t -> 0
+
+
+def adamw_decay_after_the_step(p, grad, m, v, t, lr, betas, eps, weight_decay):
+    p, m, v = adam(p, grad, m, v, t, lr, betas, eps)
+    return p - lr * weight_decay * p, m, v
+
+
+def adam(p, grad, m, v, t, lr, betas, eps):
+    m = betas[0] * m + (1 - betas[0]) * grad
+    v = betas[1] * v + (1 - betas[1]) * grad ** 2
+    step = (m / (1 - betas[0] ** t)) / (np.sqrt(v / (1 - betas[1] ** t)) + eps)
+    return p - lr * step, m, v
+
+
+# -- 02 rnn ----------------------------------------------------------------------------------
 def rnn_step_untransposed(x, h_prev, W_hh, W_xh, b):      # h W_hh: another, valid RNN
     return F.tanh(h_prev @ W_hh + x @ W_xh.T + b)
 
@@ -76,7 +127,7 @@ def rnn_backward_tanh_of_previous(dh_T, x, hs, h0, W):     # 1 - h_{t-1}² for 1
     return rnn.rnn_backward(dh_T, x, shifted, h0, W)
 
 
-# -- 02 lstm ---------------------------------------------------------------------------------
+# -- 03 lstm ---------------------------------------------------------------------------------
 def cifg_parts(x, h_prev, c_prev, W, b, order=(0, 1, 2)):
     z = F.concat([h_prev, x], axis=1) @ W + b
     parts = F.split(z, h_prev.shape[1], axis=-1)
@@ -103,7 +154,7 @@ def cifg_without_tanh_of_c(x, h_prev, c_prev, W, b):
     return F.sigmoid(z_o) * c, c
 
 
-# -- 03 attention ----------------------------------------------------------------------------
+# -- 04 attention ----------------------------------------------------------------------------
 def causal_mask_future(T):
     return np.triu(np.ones((T, T), dtype=bool))
 
@@ -143,7 +194,7 @@ def attention_window_ignored(q, k, v, window):
     return windowed(q, k, v, in_window(None), 1 / math.sqrt(q.shape[-1]))
 
 
-# -- 04 multihead ----------------------------------------------------------------------------
+# -- 05 multihead ----------------------------------------------------------------------------
 def split_qkv_heads_outside(qkv, n_head):                  # (B, T, H, 3, D): q, k, v mixed
     B, T, C3 = qkv.shape
     parts = qkv.reshape(B, T, n_head, 3, C3 // (3 * n_head)).permute(3, 0, 2, 1, 4)
@@ -164,7 +215,7 @@ def repeat_kv_through_numpy(k, n_rep):                     # right numbers, no g
     return tx.tensor(np.repeat(k.numpy(), n_rep, axis=1))
 
 
-# -- 05 tokenization -------------------------------------------------------------------------
+# -- 06 tokenization -------------------------------------------------------------------------
 def pair_counts_once_per_chunk(chunks):                    # forgets how often each occurs
     return tokenization.pair_counts({chunk: 1 for chunk in chunks})
 
@@ -213,6 +264,12 @@ WRONG = [("autograd", "relu", "consistent", relu_kinked_at_half),
          ("autograd", "power", "consistent", power_square),
          ("autograd", "power", "slip", power_without_chain_rule),
          ("autograd", "power", "slip", power_exponent_kept),
+         ("mlp_lm", "cross_entropy_ignoring", "consistent", cross_entropy_over_all_rows),
+         ("mlp_lm", "cross_entropy_ignoring", "consistent", cross_entropy_counting_padding),
+         ("mlp_lm", "cross_entropy_ignoring", "slip", cross_entropy_unshifted),
+         ("mlp_lm", "adamw_step", "consistent", adamw_coupled),
+         ("mlp_lm", "adamw_step", "slip", adamw_without_bias_correction),
+         ("mlp_lm", "adamw_step", "slip", adamw_decay_after_the_step),
          ("rnn", "rnn_step", "consistent", rnn_step_untransposed),
          ("rnn", "rnn_step", "slip", rnn_step_without_tanh),
          ("rnn", "rnn_backward", "consistent", rnn_backward_one_step),

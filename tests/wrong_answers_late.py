@@ -1,4 +1,4 @@
-"""Wrong answers to the exercises of lessons 06-12, which their checks must reject
+"""Wrong answers to the exercises of lessons 07-13, which their checks must reject
 (tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
 """
 import numpy as np
@@ -8,7 +8,7 @@ import tinytx.functional as F
 from lessons.solutions import block, cross_attention, encoder_decoder, gpt_quixote
 
 
-# -- 06 embeddings ---------------------------------------------------------------------------
+# -- 07 embeddings ---------------------------------------------------------------------------
 def skipgram_pairs_after_only(ids, window):                # a one-sided window
     return [(ids[i], ids[j]) for i in range(len(ids))
             for j in range(i + 1, min(len(ids), i + window + 1))]
@@ -27,7 +27,7 @@ def noise_unnormalised(counts, power=0.75):
     return np.asarray(counts, dtype=np.float64) ** power
 
 
-# -- 07 block --------------------------------------------------------------------------------
+# -- 08 block --------------------------------------------------------------------------------
 def layer_norm_unbiased(x, weight, bias, eps=1e-5):        # torch.var's default, ddof 1
     xc = x - x.mean(axis=-1, keepdims=True)
     var = (xc * xc).sum(axis=-1, keepdims=True) / (x.shape[-1] - 1)
@@ -55,7 +55,7 @@ def mlp_without_output_bias(x, W_fc, b_fc, W_proj, b_proj):
     return F.gelu(x @ W_fc + b_fc, approximate="tanh") @ W_proj + 0 * b_proj
 
 
-# -- 08 positional --------------------------------------------------------------------------
+# -- 09 positional --------------------------------------------------------------------------
 def table_angles(n_positions, n_embd, pair_exponent=2):
     i = np.arange(n_embd // 2)[None, :]                        # (1, C/2): the pair index
     return np.arange(n_positions)[:, None] / 10000 ** (pair_exponent * i / n_embd)
@@ -103,7 +103,7 @@ def rope_from_position_one(x, base=10000.0):
     return rotate(x, base, first_position=1)
 
 
-# -- 09 cross-attention ----------------------------------------------------------------------
+# -- 10 cross-attention ----------------------------------------------------------------------
 def padding_mask_inverted(lengths, S):                     # PyTorch's "True at padding"
     return np.arange(S)[None, :] >= np.asarray(lengths)[:, None]
 
@@ -121,7 +121,7 @@ def decoder_mask_or(lengths, T):
     return causal[None] | cross_attention.padding_mask(lengths, T)[:, None, :]
 
 
-# -- 10 GPT on the book ----------------------------------------------------------------------
+# -- 11 GPT on the book ----------------------------------------------------------------------
 def xy_batch_backwards(ids, starts, block_size):           # predicts the previous token
     x, y = gpt_quixote.xy_batch(ids, starts, block_size)
     return y, x
@@ -147,7 +147,7 @@ def top_k_one_fewer(logits, k):                            # > instead of >=
     return np.where(logits > kth, logits, -np.inf)
 
 
-# -- 11 encoder-decoder ----------------------------------------------------------------------
+# -- 12 encoder-decoder ----------------------------------------------------------------------
 def teacher_forcing_left_padded(targets, bos_id, eos_id, pad_id):   # the padding first
     T = max(len(t) for t in targets) + 1
 
@@ -177,7 +177,7 @@ def greedy_first_position(model, src, bos_id, eos_id, max_new_tokens):  # logits
     return ids
 
 
-# -- 12 finetuning ---------------------------------------------------------------------------
+# -- 13 finetuning ---------------------------------------------------------------------------
 def freeze_the_others(model, prefixes):                    # the complement
     names = [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
     for n, p in model.named_parameters():

@@ -3,7 +3,7 @@
     import tinytx as tx
     import tinytx.functional as F
 
-Start with lessons/01_rnn.py; docs/index.md maps the report's chapters to lessons and code.
+Start with lessons/02_rnn.py; docs/index.md maps the report's chapters to lessons and code.
 
 `import tinytx` loads the autograd core only (Tensor, functional, nn, optim: NumPy and
 nothing else). The packages above it (`tinytx.data`, `tinytx.tokenizer`, `tinytx.models`,

@@ -7,7 +7,10 @@ of smaller values. `setup` is the lessons' entry point: it applies the process-w
 settings a script opts into (`tinytx.backend.configure_process`: one BLAS thread, since
 the lessons' matrices are small and more threads cost more than they save; malloc kept;
 matplotlib's file-only backend Agg, so the lessons save PNGs and never open a window,
-also on a machine without a display).
+also on a machine without a display). A lesson's `# %%` lines cut it into cells, so
+JupyterLab (with jupytext) and VS Code open it as a notebook; run there (`in_notebook`),
+`setup` ignores the kernel's arguments and keeps the notebook's backend, and
+`save_figure` shows each picture below its cell as well as saving the PNG.
 
     >>> from dataclasses import dataclass
     >>> @dataclass
@@ -35,7 +38,8 @@ from .backend import configure_process
 from .config import parse_config
 from .data import OPENING, load_quixote
 from .tasks.recall import steps_to
-from .tensor import Tensor
+from .backend import manual_seed
+from .tensor import Tensor, randn
 from .tokenizer import render_token
 
 CHAPTER_1 = "In a village of La Mancha"   # where chapter 1 starts in the book
@@ -51,8 +55,10 @@ def setup(defaults, smoke: dict | None = None, argv=None):
 
     Returns: (config, out_dir as a Path).
     """
-    configure_process(threads=1)
-    cfg = parse_config(defaults, sys.argv[1:] if argv is None else argv)
+    configure_process(threads=1, plots=not in_notebook())   # a notebook shows them inline
+    if argv is None:               # a notebook kernel's own arguments are not the lesson's
+        argv = [] if in_notebook() else sys.argv[1:]
+    cfg = parse_config(defaults, argv)
     smoke = smoke or {}
     unknown = sorted(set(smoke) - {f.name for f in dataclasses.fields(cfg)})
     if unknown:
@@ -67,6 +73,24 @@ def setup(defaults, smoke: dict | None = None, argv=None):
     return cfg, out
 
 
+def in_notebook() -> bool:
+    """Whether the lesson runs in a Jupyter kernel: opened as a notebook (its `# %%`
+    cells) in JupyterLab or VS Code, rather than as `python lessons/NN_slug.py`."""
+    return "ipykernel" in sys.modules
+
+
+def save_figure(fig, path, dpi="figure"):
+    """Save a lesson's picture as PNG at `path`; in a notebook also show it below the
+    cell. Then close it (a lesson draws many; open figures hold memory)."""
+    import matplotlib.pyplot as plt        # after setup() chose the backend
+
+    fig.savefig(path, dpi=dpi)
+    if in_notebook():
+        from IPython.display import display
+        display(fig)
+    plt.close(fig)
+
+
 def section(title: str):
     """Print a lesson's section heading: a blank line, then `== title ======...`."""
     print(f"\n== {title} " + "=" * max(0, 70 - len(title)))
@@ -79,7 +103,7 @@ def max_diff(a, b) -> float:
 
 
 def recall_table(results: dict, distances, kinds, steps: int, vocab: int):
-    """Print the recall task's results (lessons 02 and 03): for each distance N and model
+    """Print the recall task's results (lessons 03 and 04): for each distance N and model
     kind, the final held-out accuracy and, in brackets, the first step that reached 90%.
 
     Args:
@@ -95,6 +119,41 @@ def recall_table(results: dict, distances, kinds, steps: int, vocab: int):
             s = steps_to(results[k, N])
             cells.append(f"{results[k, N][-1][1]:7.1%} ({'-' if s is None else s:>5})")
         print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
+
+
+def hidden_grad_norms(make_cell, I: int, T: int, seeds, scale: float = 1.0) -> np.ndarray:
+    """‖∂L/∂h_(T-k)‖ for k = 0 … T-1 steps back, the geometric mean over fresh recurrent
+    cells (lessons 02 and 03). For each seed: `make_cell()`, its weight times `scale`, runs
+    over random x (1, T, I) from a zero state; retain_grad() keeps every h_t's gradient;
+    L = Σ w ⊗ h_T with w random; one backward. A cell's state is h_t or (h_t, C_t)."""
+    logs = []
+    for seed in seeds:
+        manual_seed(seed)
+        cell = make_cell()
+        cell.weight.data *= scale
+        x = randn(1, T, I)
+        state, hs = None, []
+        for t in range(T):
+            state = cell(x[:, t], state)
+            h = state[0] if isinstance(state, tuple) else state   # the LSTM's: (h_t, C_t)
+            h.retain_grad()
+            hs.append(h)
+        (randn(*hs[-1].shape) * hs[-1]).sum().backward()
+        logs.append(np.log(np.array([np.linalg.norm(h.grad) for h in hs]) + 1e-300))
+    return np.exp(np.mean(logs, axis=0))[::-1]                  # index k = steps back from T
+
+
+def grad_norm_table(norms: dict):
+    """Print hidden_grad_norms' curves {name: (T,)} side by side at a few k, and each
+    one's mean factor per step back over the first 20 steps."""
+    T = len(next(iter(norms.values())))
+    print(f"{'steps back k':>14}" + "".join(f"{name:>14}" for name in norms))
+    for k in sorted({k for k in (0, 1, 2, 5, 10, 20, 30, 40, T - 1) if k < T}):
+        print(f"{k:>14}" + "".join(f"{n[k]:>14.2e}" for n in norms.values()))
+    K = min(T - 1, 20)
+    for name, n in norms.items():
+        rate = (n[K] / n[0]) ** (1 / K)               # the geometric mean factor per step
+        print(f"{name:>14}: ×{rate:.2f} per step back (the mean over k = 0 … {K})")
 
 
 def show_tokens(vocab, ids, pad=None) -> str:

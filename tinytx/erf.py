@@ -2,7 +2,7 @@
 
 Why it is here: the exact GELU activation is GELU(x) = x * Phi(x), where Phi is the standard
 normal CDF, Phi(x) = 1/2 * (1 + erf(x / sqrt(2))). NumPy has no `erf` and tinytx does not
-depend on SciPy, so this module supplies one. Introduced in lesson 07 ("MLP and the
+depend on SciPy, so this module supplies one. Introduced in lesson 08 ("MLP and the
 transformer block"); on CUDA the backend uses CuPy's own erf instead.
 
 Where the algorithm comes from: fdlibm's `s_erf.c` (Sun Microsystems, 1993; the same code

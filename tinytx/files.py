@@ -1,7 +1,7 @@
 """Files that survive a crash: atomic writes, text read with a clear error, and one
 writer per run folder.
 
-Introduced in lesson 10 (checkpoints and logs that survive a crash). Every file tinytx
+Introduced in lesson 11 (checkpoints and logs that survive a crash). Every file tinytx
 writes for later (checkpoints, loss.csv and loss.png, tokenizer files, cached token ids,
 the downloaded book) goes through `atomic_write`: the content is written to a temporary
 file in the same folder, flushed to disk, and renamed over the destination with

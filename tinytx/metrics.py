@@ -1,6 +1,6 @@
 """Translation metrics: BLEU and chrF, written out so they can be read, equal to sacreBLEU's.
 
-Introduced in lesson 11 (translation) and docs/translation.md. Both compare a system's
+Introduced in lesson 12 (translation) and docs/translation.md. Both compare a system's
 outputs (hypotheses) with reference translations, one reference per hypothesis, and
 give a score from 0 (nothing in common) to 100 (identical).
 
@@ -219,7 +219,7 @@ def _words(text: str) -> list[str]:
 
 def longest_copied(sample: str, text: str) -> list[str]:
     """The longest run of whole words of `sample` that occurs, word for word, in `text`
-    (whitespace does not count: line breaks match spaces). Used by lesson 10 to measure
+    (whitespace does not count: line breaks match spaces). Used by lesson 11 to measure
     memorisation.
 
         >>> longest_copied("so said Sancho Panza to me", "and Sancho Panza to his master")

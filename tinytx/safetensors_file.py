@@ -1,6 +1,6 @@
 """A safetensors file read with checks: the header first, then the arrays.
 
-Introduced in lesson 12 (GPT-2 and T5 from Hugging Face's files). A safetensors file is
+Introduced in lesson 13 (GPT-2 and T5 from Hugging Face's files). A safetensors file is
 an 8-byte little-endian length n, then n bytes of JSON, then the data:
 
     {"wte.weight": {"dtype": "F32", "shape": [50257, 768], "data_offsets": [0, 154389504]},

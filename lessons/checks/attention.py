@@ -1,4 +1,4 @@
-"""The checks of lesson 03's exercises (lessons/exercises/attention.py), run by
+"""The checks of lesson 04's exercises (lessons/exercises/attention.py), run by
 `python -m lessons.check attention`: each answer against tinytx's causal_mask and
 scaled_dot_product_attention, the sliding window's mask built key by key here."""
 import numpy as np

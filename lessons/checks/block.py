@@ -1,4 +1,4 @@
-"""The checks of lesson 07's exercises (lessons/exercises/block.py), run by
+"""The checks of lesson 08's exercises (lessons/exercises/block.py), run by
 `python -m lessons.check block`: each answer against nn.LayerNorm and nn.MLP."""
 from tinytx import nn
 from lessons.check import same_function, with_weights

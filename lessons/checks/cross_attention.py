@@ -1,4 +1,4 @@
-"""The checks of lesson 09's exercises (lessons/exercises/cross_attention.py), run by
+"""The checks of lesson 10's exercises (lessons/exercises/cross_attention.py), run by
 `python -m lessons.check cross_attention`: each answer against
 F.padding_mask and F.combine_masks."""
 import numpy as np

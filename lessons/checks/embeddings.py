@@ -1,4 +1,4 @@
-"""The checks of lesson 06's exercises (lessons/exercises/embeddings.py), run by
+"""The checks of lesson 07's exercises (lessons/exercises/embeddings.py), run by
 `python -m lessons.check embeddings`: each answer against tinytx.data.word2vec."""
 from collections import Counter
 

@@ -1,4 +1,4 @@
-"""The checks of lesson 11's exercises (lessons/exercises/encoder_decoder.py), run by
+"""The checks of lesson 12's exercises (lessons/exercises/encoder_decoder.py), run by
 `python -m lessons.check encoder_decoder`: each answer against
 collate_pairs and generate_seq2seq."""
 import numpy as np

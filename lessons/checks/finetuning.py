@@ -1,4 +1,4 @@
-"""The checks of lesson 12's exercises (lessons/exercises/finetuning.py), run by
+"""The checks of lesson 13's exercises (lessons/exercises/finetuning.py), run by
 `python -m lessons.check finetuning`: each answer against three AdamW steps of a small GPT."""
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""The checks of lesson 10's exercises (lessons/exercises/gpt_quixote.py), run by
+"""The checks of lesson 11's exercises (lessons/exercises/gpt_quixote.py), run by
 `python -m lessons.check gpt_quixote`: each answer against
 tinytx.data.get_batch and tinytx.generate.logits.top_k_filter."""
 import numpy as np

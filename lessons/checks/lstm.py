@@ -1,4 +1,4 @@
-"""The checks of lesson 02's exercises (lessons/exercises/lstm.py), run by
+"""The checks of lesson 03's exercises (lessons/exercises/lstm.py), run by
 `python -m lessons.check lstm`: the answer against tinytx's lstm_cell."""
 import tinytx.functional as F
 from tinytx.nn.recurrent import lstm_cell

@@ -1,4 +1,4 @@
-"""The checks of lesson 04's exercises (lessons/exercises/multihead.py), run by
+"""The checks of lesson 05's exercises (lessons/exercises/multihead.py), run by
 `python -m lessons.check multihead`: split_qkv against tinytx.nn.attention.split_heads,
 repeat_kv against a loop over the query heads written here."""
 import tinytx.functional as F

@@ -1,4 +1,4 @@
-"""The checks of lesson 08's exercises (lessons/exercises/positional.py), run by
+"""The checks of lesson 09's exercises (lessons/exercises/positional.py), run by
 `python -m lessons.check positional`: the table against tinytx's, rope against the
 rows x[t] @ M_t with the lesson's own `rotation` matrices."""
 import numpy as np

@@ -1,4 +1,4 @@
-"""The checks of lesson 01's exercises (lessons/exercises/rnn.py), run by
+"""The checks of lesson 02's exercises (lessons/exercises/rnn.py), run by
 `python -m lessons.check rnn`: each answer against nn.RNNCell and tinytx's autograd."""
 import numpy as np
 

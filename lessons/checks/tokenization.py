@@ -1,4 +1,4 @@
-"""The checks of lesson 05's exercises (lessons/exercises/tokenization.py), run by
+"""The checks of lesson 06's exercises (lessons/exercises/tokenization.py), run by
 `python -m lessons.check tokenization`: each answer against tinytx.tokenizer (bpe's
 helpers, and BasicTokenizer's encode with the merges it learned)."""
 from collections import Counter

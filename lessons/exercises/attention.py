@@ -1,4 +1,4 @@
-"""Lesson 03's exercises (attention): a causal mask, and attention over a sliding window.
+"""Lesson 04's exercises (attention): a causal mask, and attention over a sliding window.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check attention` (the checks are in lessons/checks/attention.py).

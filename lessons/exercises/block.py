@@ -1,4 +1,4 @@
-"""Lesson 07's exercises (the MLP and the transformer block): LayerNorm and the MLP.
+"""Lesson 08's exercises (the MLP and the transformer block): LayerNorm and the MLP.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check block` (the checks are in lessons/checks/block.py).

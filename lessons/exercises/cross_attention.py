@@ -1,4 +1,4 @@
-"""Lesson 09's exercises (encoder, decoder, cross-attention): the masks of a padded batch.
+"""Lesson 10's exercises (encoder, decoder, cross-attention): the masks of a padded batch.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check cross_attention` (the checks are in

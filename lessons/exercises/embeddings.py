@@ -1,4 +1,4 @@
-"""Lesson 06's exercises (embeddings): skip-gram's training pairs and its noise words.
+"""Lesson 07's exercises (embeddings): skip-gram's training pairs and its noise words.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check embeddings` (the checks are in lessons/checks/embeddings.py).

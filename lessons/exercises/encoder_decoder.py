@@ -1,4 +1,4 @@
-"""Lesson 11's exercises (the encoder-decoder): teacher forcing, and a greedy decoder.
+"""Lesson 12's exercises (the encoder-decoder): teacher forcing, and a greedy decoder.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check encoder_decoder` (the checks are in

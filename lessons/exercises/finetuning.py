@@ -1,4 +1,4 @@
-"""Lesson 12's exercises (finetuning): freeze part of a pretrained model.
+"""Lesson 13's exercises (finetuning): freeze part of a pretrained model.
 
 Write your answer in the function below, replacing `raise NotImplementedError`; then run
 `python -m lessons.check finetuning` (the checks are in lessons/checks/finetuning.py).

@@ -1,4 +1,4 @@
-"""Lesson 10's exercises (training a GPT): the training pairs X, Y and a top-k filter.
+"""Lesson 11's exercises (training a GPT): the training pairs X, Y and a top-k filter.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check gpt_quixote` (the checks are in lessons/checks/gpt_quixote.py).

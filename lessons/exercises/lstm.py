@@ -1,4 +1,4 @@
-"""Lesson 02's exercises (the LSTM): a cell with coupled input and forget gates.
+"""Lesson 03's exercises (the LSTM): a cell with coupled input and forget gates.
 
 Write your answer in the function below, replacing `raise NotImplementedError`; then run
 `python -m lessons.check lstm` (the checks are in lessons/checks/lstm.py).

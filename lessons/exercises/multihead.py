@@ -1,4 +1,4 @@
-"""Lesson 04's exercises (multi-head attention): the fused projection cut into heads, and
+"""Lesson 05's exercises (multi-head attention): the fused projection cut into heads, and
 the key/value heads that grouped-query attention shares.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then

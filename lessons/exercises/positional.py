@@ -1,4 +1,4 @@
-"""Lesson 08's exercises (positional encoding): the sinusoidal table, and rotary position
+"""Lesson 09's exercises (positional encoding): the sinusoidal table, and rotary position
 embedding built from its rotations.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then

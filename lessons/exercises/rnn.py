@@ -1,4 +1,4 @@
-"""Lesson 01's exercises (the RNN): the step in the column-vector form, and the backward
+"""Lesson 02's exercises (the RNN): the step in the column-vector form, and the backward
 through a whole sequence by hand.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then

@@ -1,4 +1,4 @@
-"""Lesson 05's exercises (tokenization): counting pairs over chunks, merging, and encoding
+"""Lesson 06's exercises (tokenization): counting pairs over chunks, merging, and encoding
 new text with learned merges.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then

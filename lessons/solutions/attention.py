@@ -1,4 +1,4 @@
-"""Our answers to lesson 03's exercises (lessons/exercises/attention.py)."""
+"""Our answers to lesson 04's exercises (lessons/exercises/attention.py)."""
 import math
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Our answers to lesson 07's exercises (lessons/exercises/block.py)."""
+"""Our answers to lesson 08's exercises (lessons/exercises/block.py)."""
 import tinytx.functional as F
 
 

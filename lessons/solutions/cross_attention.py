@@ -1,4 +1,4 @@
-"""Our answers to lesson 09's exercises (lessons/exercises/cross_attention.py)."""
+"""Our answers to lesson 10's exercises (lessons/exercises/cross_attention.py)."""
 import numpy as np
 
 

@@ -1,4 +1,4 @@
-"""Our answers to lesson 06's exercises (lessons/exercises/embeddings.py)."""
+"""Our answers to lesson 07's exercises (lessons/exercises/embeddings.py)."""
 import numpy as np
 
 

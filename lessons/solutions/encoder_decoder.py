@@ -1,4 +1,4 @@
-"""Our answers to lesson 11's exercises (lessons/exercises/encoder_decoder.py)."""
+"""Our answers to lesson 12's exercises (lessons/exercises/encoder_decoder.py)."""
 import numpy as np
 
 import tinytx as tx

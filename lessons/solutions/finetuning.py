@@ -1,4 +1,4 @@
-"""Our answers to lesson 12's exercises (lessons/exercises/finetuning.py)."""
+"""Our answers to lesson 13's exercises (lessons/exercises/finetuning.py)."""
 
 
 def freeze(model, prefixes):

@@ -1,4 +1,4 @@
-"""Our answers to lesson 10's exercises (lessons/exercises/gpt_quixote.py)."""
+"""Our answers to lesson 11's exercises (lessons/exercises/gpt_quixote.py)."""
 import numpy as np
 
 

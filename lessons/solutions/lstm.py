@@ -1,4 +1,4 @@
-"""Our answers to lesson 02's exercises (lessons/exercises/lstm.py)."""
+"""Our answers to lesson 03's exercises (lessons/exercises/lstm.py)."""
 import tinytx.functional as F
 
 

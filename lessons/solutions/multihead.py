@@ -1,4 +1,4 @@
-"""Our answers to lesson 04's exercises (lessons/exercises/multihead.py)."""
+"""Our answers to lesson 05's exercises (lessons/exercises/multihead.py)."""
 import tinytx.functional as F
 
 

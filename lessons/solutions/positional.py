@@ -1,4 +1,4 @@
-"""Our answers to lesson 08's exercises (lessons/exercises/positional.py)."""
+"""Our answers to lesson 09's exercises (lessons/exercises/positional.py)."""
 import numpy as np
 
 

@@ -1,4 +1,4 @@
-"""Our answers to lesson 01's exercises (lessons/exercises/rnn.py)."""
+"""Our answers to lesson 02's exercises (lessons/exercises/rnn.py)."""
 import numpy as np
 
 import tinytx.functional as F

@@ -1,4 +1,4 @@
-"""Our answers to lesson 05's exercises (lessons/exercises/tokenization.py)."""
+"""Our answers to lesson 06's exercises (lessons/exercises/tokenization.py)."""
 
 
 def pair_counts(chunks):

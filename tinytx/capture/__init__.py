@@ -1,7 +1,7 @@
 """Capture and replay: record the ops of a fixed-shape no-grad step once, then run only
 their forwards on new inputs (no Tensor, Function or graph bookkeeping).
 
-Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+Met in lesson 11, whose sampling replays a captured step; no lesson builds it: it is
 explained in docs/generation.md, "Capture and replay".
 The files: record.py (what a run records; two runs compared; CaptureError),
 program.py (the replay), captured.py (`capture`, the guard, when to record and when to

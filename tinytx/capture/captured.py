@@ -1,7 +1,7 @@
 """`capture(fn)`: run a no-grad step eagerly until it records the same ops twice, then
 replay that record on every later call whose inputs look the same.
 
-Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+Met in lesson 11, whose sampling replays a captured step; no lesson builds it: it is
 explained in docs/generation.md, "Capture and replay".
 What "look the same" means is the guard, checked on every call:
 

@@ -1,7 +1,7 @@
 """A captured step replayed as one CUDA graph (CuPy stream capture), behind
 `capture(..., cuda_graph=True)`.
 
-Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+Met in lesson 11, whose sampling replays a captured step; no lesson builds it: it is
 explained in docs/generation.md, "Capture and replay".
 A `Program` replay still launches every kernel from Python, one launch per op
 and more inside some; on a GPU each launch costs microseconds on the host, which is

@@ -1,6 +1,6 @@
 """Replaying a recorded step: the ops' forwards on arrays, nothing else.
 
-Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+Met in lesson 11, whose sampling replays a captured step; no lesson builds it: it is
 explained in docs/generation.md, "Capture and replay".
 A `Program` turns a `Recorder` into one straight-line Python function, one line
 per op, each slot a local variable (`print(program.source)` shows it):

@@ -1,6 +1,6 @@
 """Recording one run of a step: which ops ran, on which arrays, with which constants.
 
-Met in lesson 10, whose sampling replays a captured step; no lesson builds it: it is
+Met in lesson 11, whose sampling replays a captured step; no lesson builds it: it is
 explained in docs/generation.md, "Capture and replay".
 While a `Recorder` is installed (`recording`), `Function.__call__` hands every
 op to `Recorder.record`, which runs it as usual and notes a `Step`: the op (its

@@ -1,8 +1,8 @@
 """Checkpoints: tinytx's own format, what a model checkpoint holds, and Hugging Face's
 GPT-2 and T5 folders.
 
-Introduced in lesson 10 (saving and resuming the GPT; `load_model` to sample from it
-later); lesson 12 adds the pretrained models. One module per job:
+Introduced in lesson 11 (saving and resuming the GPT; `load_model` to sample from it
+later); lesson 13 adds the pretrained models. One module per job:
 
     format.py   the format: NAME.safetensors + the NAME.json manifest, saved so that a
                 crash never loses the last checkpoint, loaded only when every check passes

@@ -1,6 +1,6 @@
 """The arrays' file of a checkpoint: which safetensors file the manifest names, and its bytes.
 
-Part of lesson 10's checkpoint format (`tinytx.checkpoint.format`, whose docstring shows
+Part of lesson 11's checkpoint format (`tinytx.checkpoint.format`, whose docstring shows
 the two files and the six steps of a save). While a save is under way the arrays that the
 manifest on disk names are in `NAME.safetensors` or, moved aside, in
 `.NAME.safetensors.prev`; both carry the `checkpoint_id` of their save in the header's

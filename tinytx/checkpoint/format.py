@@ -1,6 +1,6 @@
 """Checkpoints: the weights in safetensors, everything else in a JSON manifest beside them.
 
-Introduced in lesson 10 (saving and resuming the GPT). A checkpoint `out/ckpt` is two
+Introduced in lesson 11 (saving and resuming the GPT). A checkpoint `out/ckpt` is two
 files:
 
     out/ckpt.safetensors   arrays: "model.<name>" for each parameter and persistent

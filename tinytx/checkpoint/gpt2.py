@@ -1,6 +1,6 @@
 """GPT-2 from Hugging Face's files: the weights into tinytx's GPT, and back.
 
-Introduced in lesson 12 (finetuning). Hugging Face's `gpt2` repository holds
+Introduced in lesson 13 (finetuning). Hugging Face's `gpt2` repository holds
 `model.safetensors` (the weights), `config.json` (n_layer, n_head, n_embd, n_positions,
 vocab_size) and `vocab.json` + `merges.txt` (the tokenizer: `tinytx.tokenizer.gpt2`).
 Our GPT uses GPT-2's parameter names, so the mapping is a prefix:

@@ -1,7 +1,7 @@
 """`load_model(path) -> (model, tokenizer)`: the model a checkpoint records, rebuilt from
 the files alone.
 
-Introduced in lesson 10 (saving the GPT, sampling from it later). What a model
+Introduced in lesson 11 (saving the GPT, sampling from it later). What a model
 checkpoint records (the model type, its config, the tokenizer) is decided in record.py,
 which imports no model class; this module builds them (MODELS: each type's class and
 config class). Checkpoints from before that record (tinytx checkpoint version 2 or

@@ -2,7 +2,7 @@
 tokenizer — and the tokenizer read back. The Trainer writes this record; `load_model`
 (`tinytx.checkpoint.model`) rebuilds the model from it.
 
-Introduced in lesson 10 (saving the GPT, sampling from it later). The checkpoint format
+Introduced in lesson 11 (saving the GPT, sampling from it later). The checkpoint format
 (`tinytx.checkpoint.format`) stores arrays and a JSON dict; this module fills that dict's
 `config` for a model:
 

@@ -1,6 +1,6 @@
 """What a checkpoint holds besides the model's weights, and what older checkpoints held.
 
-Part of lesson 10's checkpoint format (`tinytx.checkpoint.format`, whose docstring shows
+Part of lesson 11's checkpoint format (`tinytx.checkpoint.format`, whose docstring shows
 the two files); the format's main line calls these:
 
     the optimizer   its entry in the manifest (type, scalars such as step counts,

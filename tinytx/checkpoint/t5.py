@@ -1,7 +1,7 @@
 """T5 from Hugging Face's files: model.safetensors + config.json into tinytx's T5 (its
 tokenizer, from spiece.model, is `load_t5_tokenizer` in record.py).
 
-Introduced in lesson 12 (finetuning T5, report §7.1); the model is tinytx/models/t5.py,
+Introduced in lesson 13 (finetuning T5, report §7.1); the model is tinytx/models/t5.py,
 the tokenizer tinytx/tokenizer/unigram.py. tinytx's T5 has Hugging Face's module names,
 so the map is the identity except for:
 

@@ -1,7 +1,7 @@
 """Data: corpora, language-model windows, and sentence-pair batches.
 
-Lesson 10 (training a GPT on Don Quixote, report eq. 1–3) uses the corpus and LM parts;
-lesson 11 (the encoder-decoder, report §3.4) the sentence pairs and the Tatoeba
+Lesson 11 (training a GPT on Don Quixote, report eq. 1–3) uses the corpus and LM parts;
+lesson 12 (the encoder-decoder, report §3.4) the sentence pairs and the Tatoeba
 translation pairs.
 
     from tinytx.data import load_quixote, train_val_split, encode_cached, get_batch

@@ -1,8 +1,8 @@
 """Downloads that are whole or nothing: https only, redirects kept on the site, the
 Content-Length enforced, the content checked before the file is renamed into place.
 
-Introduced in lesson 10 (the book is fetched once and cached); the Tatoeba files of
-lesson 11 come the same way. `download_file` streams a URL into a temporary file beside
+Introduced in lesson 11 (the book is fetched once and cached); the Tatoeba files of
+lesson 12 come the same way. `download_file` streams a URL into a temporary file beside
 the destination and renames it into place only when it is whole and `check` accepts it,
 so a cache never holds a half-written or wrong file:
 

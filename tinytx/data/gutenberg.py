@@ -1,7 +1,7 @@
 """Project Gutenberg's plain-text books, read for training: the header and the licence
 stripped, a download checked to be whole, the printed edition's line wraps undone.
 
-Introduced in lesson 10 with Don Quixote (tinytx/data/quixote.py, which fetches the book
+Introduced in lesson 11 with Don Quixote (tinytx/data/quixote.py, which fetches the book
 and reads it through these). `load_text` reads any UTF-8 text file this way: the byte-order
 mark dropped, `\\n` line ends, and Project Gutenberg's header and licence footer stripped
 when the file has their START and END lines (`strip_gutenberg`). `check_gutenberg` says

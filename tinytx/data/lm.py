@@ -1,8 +1,9 @@
 """Language-model data: a contiguous split, a token cache, random windows, eval windows.
 
-Introduced in lesson 10 (report eq. 1–3). A language model learns p(x_t | x_<t): from a
-window of block_size + 1 consecutive tokens, the input is the first block_size tokens and
-the target the same window shifted by one, so position t is trained to predict token t+1:
+Introduced in lesson 11 (report eq. 1–3; `train_val_split` in lesson 01). A language model
+learns p(x_t | x_<t): from a window of block_size + 1 consecutive tokens, the input is the
+first block_size tokens and the target the same window shifted by one, so position t is
+trained to predict token t+1:
 
     ids  ... 17 42  5 99 23 ...
     x        17 42  5 99          (B, T)

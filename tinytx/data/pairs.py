@@ -1,6 +1,6 @@
 """Sentence pairs for the encoder-decoder: sentences, pairs, TSV files, padded batches.
 
-Introduced in lesson 11 (report §3.4: next-sentence prediction on Don Quixote, and
+Introduced in lesson 12 (report §3.4: next-sentence prediction on Don Quixote, and
 translation). A pair is (source, target): the encoder reads the source, the decoder
 learns to write the target. The decoder's input is the target after [BOS] and its
 labels are the target followed by [EOS] (teacher forcing, one position ahead):

@@ -1,6 +1,6 @@
 """The corpus: Don Quixote from Project Gutenberg, fetched once and cached.
 
-Introduced in lesson 10 (training a GPT on Don Quixote). The book is Project Gutenberg
+Introduced in lesson 11 (training a GPT on Don Quixote). The book is Project Gutenberg
 ebook #996 (John Ormsby's translation). `load_quixote` looks for it, in this order:
 
     1. an explicit `path` (the examples' `--data PATH`);

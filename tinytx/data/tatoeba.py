@@ -1,6 +1,6 @@
 """Translation pairs from the Tatoeba Challenge release (English–Norwegian, Bokmål–Nynorsk).
 
-Introduced in lesson 11 (translation) and docs/translation.md. The Tatoeba Challenge
+Introduced in lesson 12 (translation) and docs/translation.md. The Tatoeba Challenge
 (Helsinki-NLP) publishes, for each language pair, dev and test files of lines
 
     src_lang<TAB>tgt_lang<TAB>source<TAB>target        e.g.  eng  nob  I'm hungry.  Jeg er sulten.

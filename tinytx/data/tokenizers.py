@@ -1,4 +1,4 @@
-"""One BPE vocabulary for both sides of sentence pairs (lesson 11, translation).
+"""One BPE vocabulary for both sides of sentence pairs (lesson 12, translation).
 
 Built on `cached_tokenizer` (one text, trained once and cached), which lives with the
 tokenizers in tinytx/tokenizer/cached.py.
@@ -12,7 +12,7 @@ from .pairs import add_special_tokens
 def shared_tokenizer(pairs, vocab_size: int, prefix, progress: bool = False):
     """One BPE vocabulary for both sides of translation pairs, with [PAD] [BOS] [EOS].
 
-    Introduced in lesson 11 (translation), as in the report's models: source and target
+    Introduced in lesson 12 (translation), as in the report's models: source and target
     sentences are pooled (each distinct sentence once) and one tokenizer is trained on
     them, so words the two languages share ("Tom", "Boston", "5") get the same tokens
     and the model can tie its source and target embeddings. Cached like

@@ -1,4 +1,4 @@
-"""Toy sequence tasks for the lessons on memory: the recall task (lessons 02 and 03).
+"""Toy sequence tasks for the lessons on memory: the recall task (lessons 03 and 04).
 
 Report §2.2 (the LSTM) and §3 (attention). A model reads a sequence of random tokens and,
 after the last one, must say what the *first* one was. The answer lies `distance` steps

@@ -1,6 +1,6 @@
 """word2vec's data: words, the vocabulary, subsampling, negatives and the pair batches.
 
-Introduced in lesson 06 "Embeddings" (report chapter 5); the model is
+Introduced in lesson 07 "Embeddings" (report chapter 5); the model is
 `tinytx.models.word2vec`, the training loop `tinytx.tasks.word2vec`. A text becomes
 lowercased words grouped by sentence, the words become ids of a `Vocab` (most frequent
 first), and the ids become shuffled training batches: skip-gram pairs (center, context)

@@ -1,8 +1,9 @@
 """Activations and the softmax family: tanh, sigmoid, relu, gelu, softmax, log_softmax,
 logsumexp.
 
-tanh and sigmoid are introduced in lessons 01–02 (the RNN and the LSTM gates), softmax in
-lesson 03 (attention weights, report eq. 7), gelu in lesson 07 (the MLP).
+tanh, softmax and log_softmax are introduced in lesson 01 (the MLP language model's
+layer and its loss), sigmoid in lesson 03 (the LSTM gates), softmax as attention weights
+in lesson 04 (report eq. 7), gelu in lesson 08 (the MLP).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Attention composed from F ops: masks, the three similarities, scaled dot-product attention.
 
-Introduced in lesson 03 (one head: queries, keys and values, scores, softmax; report §3,
-eq. 5–7) and lesson 04 (masks, eq. 8, and multi-head). This is the readable reference:
+Introduced in lesson 04 (one head: queries, keys and values, scores, softmax; report §3,
+eq. 5–7) and lesson 05 (masks, eq. 8, and multi-head). This is the readable reference:
 every step is an ordinary F op, so autograd derives the backward by itself. The fused
 kernels in `tinytx.kernels.softmax_attention` (one op) and `tinytx.kernels.flash_attention`
 (blocked, online softmax) compute the same thing and are pinned to it by tests.

@@ -1,6 +1,6 @@
 """Neural-network ops: embedding, dropout, layer_norm, cross_entropy, one_hot, linear.
 
-Embedding is introduced in lesson 06, layer_norm in lesson 07, cross_entropy in lesson 10.
+embedding and cross_entropy are introduced in lesson 01, layer_norm in lesson 08.
 layer_norm and cross_entropy are *composed* from the primitive ops: they are the readable
 reference that the fused kernels in `tinytx.kernels` are tested against.
 """

@@ -1,6 +1,6 @@
 """The LSTM cell composed from F ops: the readable reference of the fused LSTM kernels.
 
-Introduced in lesson 02 (the LSTM, report chapter 2). One step, with the weight W
+Introduced in lesson 03 (the LSTM, report chapter 2). One step, with the weight W
 (H+I, 4H) applied to the concatenation [h_{t-1}, x_t] and its columns holding the gates in
 the order (forget Γ_f, update Γ_u, output Γ_o, candidate C̃):
 

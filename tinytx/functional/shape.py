@@ -1,7 +1,7 @@
 """Shape ops: reshape, transpose, permute, broadcast_to, squeeze, unsqueeze, getitem,
 concat, stack, split.
 
-Introduced in lesson 04 (splitting into heads: (B, T, C) -> (B, H, T, D)). None of these
+Introduced in lesson 05 (splitting into heads: (B, T, C) -> (B, H, T, D)). None of these
 computes anything: backward moves the gradient back to where each element came from.
 """
 from __future__ import annotations

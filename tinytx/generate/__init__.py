@@ -1,7 +1,7 @@
 """Generating text: greedy, temperature, top-k, top-p, stop conditions, beam search.
 
-Sampling is introduced in lesson 10 (the GPT trained on Don Quixote; temperature and
-top-k as in the report's results), beam search in lesson 11 (the encoder-decoder model).
+Sampling is introduced in lesson 11 (the GPT trained on Don Quixote; temperature and
+top-k as in the report's results), beam search in lesson 12 (the encoder-decoder model).
 Both run the model through the KV cache of `tinytx.nn.kv_cache` by default
 (`use_cache=False` recomputes the whole context each step: same tokens, slower).
 docs/generation.md explains each piece. The files:

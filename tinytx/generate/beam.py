@@ -1,6 +1,6 @@
 """Beam search: keep the beam_width most likely continuations instead of one.
 
-Introduced in lesson 11 (decoding the encoder-decoder model; docs/generation.md). Greedy
+Introduced in lesson 12 (decoding the encoder-decoder model; docs/generation.md). Greedy
 decoding commits to the best token at each step; a sentence whose first word is a little
 less likely but whose rest is much more likely is never seen. Beam search keeps W live
 hypotheses. At each step every hypothesis is extended by every token, the W·V candidates

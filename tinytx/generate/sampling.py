@@ -1,6 +1,6 @@
 """Sampling from a language model: logits processing and the generation loop.
 
-Introduced in lesson 10 (sampling the GPT trained on Don Quixote: temperature and top-k,
+Introduced in lesson 11 (sampling the GPT trained on Don Quixote: temperature and top-k,
 as in the report's results; docs/generation.md). One step of generation:
 
     logits of the last position (B, V) -> /temperature -> top-k -> top-p

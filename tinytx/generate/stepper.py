@@ -1,6 +1,6 @@
 """Running the model for generation: one next-token logits row per sequence and step.
 
-Introduced in lesson 10 (docs/generation.md, "The KV cache"). `Stepper` is how generation
+Introduced in lesson 11 (docs/generation.md, "The KV cache"). `Stepper` is how generation
 uses a cache (`tinytx.nn.kv_cache`): it feeds only the tokens not cached yet, and when
 the context reaches the model's limit (block_size), where the uncached loop crops the
 context and every position shifts, it empties the cache and refills it from the cropped

@@ -1,5 +1,5 @@
 """The Adam/AdamW update over a list of tensors, on raw arrays: the readable reference and
-the CPU kernel that runs it in cache-sized pieces (lesson 10; the optimizer is
+the CPU kernel that runs it in cache-sized pieces (lesson 01; the optimizer is
 `tinytx.optim.Adam`/`AdamW`, which calls these through the dispatch).
 
 For each tensor, with t its step count, lr the learning rate, λ the weight decay:

@@ -1,11 +1,11 @@
 """Fused cross-entropy: log-softmax and the negative log-likelihood in one op.
 
-Introduced in lesson 10. The reference is the composed `F.cross_entropy` (log_softmax,
-indexing, weighting, sum); this kernel computes the same loss in one pass and saves only
-the log-sum-exp of each row: backward recomputes the softmax from the logits (which the
-graph keeps anyway) instead of holding a second (N, V) array — at a vocabulary of 4096
-that is the largest array of a small GPT's step. Tests pin the two together, forward and
-backward.
+Introduced in lesson 01 (the loss; this fused kernel runs it from there on). The reference
+is the composed `F.cross_entropy` (log_softmax, indexing, weighting, sum); this kernel
+computes the same loss in one pass and saves only the log-sum-exp of each row: backward
+recomputes the softmax from the logits (which the graph keeps anyway) instead of holding a
+second (N, V) array — at a vocabulary of 4096 that is the largest array of a small GPT's
+step. Tests pin the two together, forward and backward.
 
 Forward, for rows i with a target t_i that is not `ignore_index` (n of them):
     loss = (1/n) Σ_i [ logsumexp(z_i) - z_i[t_i] ]

@@ -1,7 +1,7 @@
 """One door to every kernel: per op, the composed reference, the CPU fused kernel and the
 CUDA kernel, and the one rule that picks between them (docs/cuda.md).
 
-Introduced in lesson 04 (composed against fused). The layers of `nn`, the LSTM and the
+Introduced in lesson 05 (composed against fused). The layers of `nn`, the LSTM and the
 optimizers run every op that has a fused kernel through `run(name, *args)`:
 
     the fused switch is off (TINYTX_FUSED=0, `with fused(False):`)       -> composed

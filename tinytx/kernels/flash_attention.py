@@ -1,6 +1,6 @@
 """Blocked softmax attention with the online softmax (FlashAttention's algorithm, on xp).
 
-Introduced in lesson 04, after the fused kernel (report §3; docs/attention.md derives the
+Introduced in lesson 05, after the fused kernel (report §3; docs/attention.md derives the
 recurrences). The fused kernel keeps P, a (Tq × Tk) array per head, for backward; this
 one never builds it. Queries are taken `block_q` rows at a time and keys `block_k` at a
 time, so the largest temporary is a (block_q × block_k) tile per (B, H), and backward

@@ -1,6 +1,6 @@
 """Fused layer normalisation: one op with a hand-derived backward.
 
-Introduced in lesson 07. The reference is the composed `F.layer_norm` (mean, subtract,
+Introduced in lesson 08. The reference is the composed `F.layer_norm` (mean, subtract,
 variance, divide, scale, shift: six ops, each saving its inputs); this kernel does the
 same in one op and saves only μ and 1/σ (x itself is kept by the graph anyway): x̂ is
 recomputed in backward, two cheap passes, instead of holding a second (..., C) array per

@@ -1,7 +1,7 @@
 """Fused linear layer: y = x @ W + b as one op.
 
-Introduced in lesson 01 (the report's Q = XW_Q is a Linear without bias). The reference is
-the composed `F.linear` (matmul, then a broadcast add that allocates a second output and,
+Introduced in lesson 01 (the MLP language model's layers; the report's Q = XW_Q is a
+Linear without bias). The reference is the composed `F.linear` (matmul, then a broadcast add that allocates a second output and,
 in backward, sums the bias gradient with a reduction). This kernel folds x's batch axes
 into rows, adds b in place into the product, and sums the bias gradient as ones @ rows.
 

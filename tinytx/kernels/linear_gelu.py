@@ -1,6 +1,6 @@
 """Fused linear + GELU, the first half of the transformer's MLP: y = gelu(x @ W + b).
 
-Introduced in lesson 07 (the MLP). The reference is the composed pair `F.linear` then
+Introduced in lesson 08 (the MLP). The reference is the composed pair `F.linear` then
 `F.gelu(approximate="tanh")`: the GELU saves its input h and tanh(u) for backward, and
 the MLP's second linear saves the output, three arrays as wide as the hidden layer (4C)
 per token. This kernel saves h only and recomputes tanh(u) in backward (one tanh pass over

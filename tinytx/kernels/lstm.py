@@ -1,6 +1,6 @@
 """Fused LSTM cell: one op with a hand-derived backward, in place of thirteen.
 
-Introduced in lesson 02 (the LSTM, report chapter 2). The reference is the composed
+Introduced in lesson 03 (the LSTM, report chapter 2). The reference is the composed
 `tinytx.functional.recurrent.lstm_cell` (concat, matmul, add, split, three sigmoids, two tanhs,
 three products and a sum, each saving its inputs); this kernel computes the same thing as
 one op and saves only [h_{t-1}, x_t], W, C_{t-1}, the four activated gates and tanh(C_t).

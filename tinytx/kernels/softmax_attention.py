@@ -1,6 +1,6 @@
 """Fused softmax attention: one op with a hand-derived backward.
 
-Introduced in lesson 04 (after the composed attention of lesson 03; report §3). The
+Introduced in lesson 05 (after the composed attention of lesson 04; report §3). The
 reference is `tinytx.functional.attention.scaled_dot_product_attention`: matmul, scale,
 mask, softmax, dropout, matmul — six ops, each saving its inputs, most of them (T × T)
 arrays. This kernel computes the same thing as one op, in place where it can. Tests pin

@@ -1,5 +1,5 @@
-"""Models built from tinytx.nn: LSTMLM (lesson 02), Word2Vec (lesson 06), GPT (lesson 10),
-Seq2Seq (lesson 11)."""
+"""Models built from tinytx.nn: LSTMLM (lesson 03), Word2Vec (lesson 07), GPT (lesson 11),
+Seq2Seq (lesson 12)."""
 from .gpt import GPT, GPTConfig
 from .lstm_lm import LSTMLM, LSTMConfig
 from .seq2seq import Seq2Seq, Seq2SeqConfig

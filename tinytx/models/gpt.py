@@ -1,6 +1,6 @@
 """GPT: the decoder-only transformer of GPT-2 and nanoGPT, with GPT-2's parameter names.
 
-Introduced in lesson 10 (training a GPT on Don Quixote, report chapter 7). Reads top to
+Introduced in lesson 11 (training a GPT on Don Quixote, report chapter 7). Reads top to
 bottom: config -> model. The blocks (attention, MLP, Block) live in tinytx.nn.
 
     token ids (B, T) -> wte + wpe -> dropout -> n_layer x Block -> ln_f -> lm_head -> logits

@@ -1,6 +1,6 @@
 """LSTMLM: a character/token language model built on the LSTM (report chapter 2).
 
-Introduced in lesson 02; lesson 10 trains it beside the GPT on the same Don Quixote
+Introduced in lesson 03; lesson 11 trains it beside the GPT on the same Don Quixote
 windows, so the two can be compared loss for loss. Reads top to bottom: config -> model.
 
     token ids (B, T) -> wte -> dropout -> LSTM (num_layers) -> dropout -> lm_head -> logits

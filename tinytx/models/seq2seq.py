@@ -1,6 +1,6 @@
 """Seq2Seq: the encoder-decoder transformer of the report's Figure 3.
 
-Introduced in lesson 11 (next-sentence prediction on Don Quixote; translation). The
+Introduced in lesson 12 (next-sentence prediction on Don Quixote; translation). The
 encoder reads the source with self-attention over all of it; the decoder reads the target
 so far with causal self-attention and looks at the encoder's output through
 encoder-decoder (cross) attention; a generator maps to vocabulary logits.

@@ -1,7 +1,7 @@
 """T5: the text-to-text encoder-decoder of Raffel et al. (2020), with Hugging Face's names.
 
-Introduced in lesson 12 (finetuning T5-small as in the report's §7.1; docs/finetuning.md
-§6). T5 is the encoder-decoder of lesson 11 with five changes:
+Introduced in lesson 13 (finetuning T5-small as in the report's §7.1; docs/finetuning.md
+§6). T5 is the encoder-decoder of lesson 12 with five changes:
 
 1. **No positional table.** Each attention layer adds a learned bias b[h, bucket(j - i)]
    to its scores, by the *relative* position of key j to query i (T5Attention, in

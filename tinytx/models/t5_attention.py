@@ -1,6 +1,6 @@
 """T5's attention: a learned bias by relative position, and no 1/√D.
 
-Introduced in lesson 12 with T5 (tinytx/models/t5.py, change 1 of its list; docs/
+Introduced in lesson 13 with T5 (tinytx/models/t5.py, change 1 of its list; docs/
 finetuning.md §6). Each attention layer adds b[h, bucket(j - i)] to its scores, looked up
 by the *relative* position of key j to query i: distances go in buckets, exact up to 8 or
 16, then logarithmic up to max_distance, farther the last bucket; the encoder's buckets

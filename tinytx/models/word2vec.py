@@ -1,6 +1,6 @@
 """Word2Vec: word vectors learned by predicting neighbours, with negative sampling.
 
-Introduced in lesson 06 "Embeddings" (report chapter 5). A word's meaning is read off the
+Introduced in lesson 07 "Embeddings" (report chapter 5). A word's meaning is read off the
 company it keeps: words that appear in similar contexts get similar vectors. Two tables:
 `in_embed` (v, the word vectors we keep) and `out_embed` (u, the context vectors).
 

@@ -1,8 +1,9 @@
 """Neural-network building blocks, imported as `nn` (`from tinytx import nn`).
 
-Module and Parameter are introduced in lesson 01; the layers in the lessons that first
-need them (Linear and RNN 01, LSTM 02, attention 03–04, Embedding 06, LayerNorm/Dropout/
-GELU/MLP/Block 07, the sinusoidal table 08, encoder/decoder layers 09).
+Module, Parameter, Linear, Embedding and Dropout are introduced in lesson 01 (the MLP
+language model); the other layers in the lessons that first need them (RNN 02, LSTM 03,
+attention and learned positions 04, multi-head 05, LayerNorm/GELU/MLP/Block 08, the
+sinusoidal table 09, encoder/decoder layers 10); lessons.TEACHES has the full table.
 
     >>> from tinytx import nn
     >>> nn.Sequential(nn.Linear(2, 4), nn.GELU(), nn.Linear(4, 1)).num_parameters()

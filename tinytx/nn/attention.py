@@ -1,6 +1,6 @@
 """Multi-head self-attention and encoder-decoder (cross) attention modules.
 
-Introduced in lessons 03–04 (report §3): Q, K and V are linear maps of the input
+Introduced in lessons 04–05 (report §3): Q, K and V are linear maps of the input
 (eq. 5: Q = XW_Q, K = XW_K, V = XW_V), fused here into one projection `c_attn` whose
 output is split in three, as in the report's listing and GPT-2. Each of the H heads
 attends over D = C/H dimensions; the heads are concatenated and mixed by `c_proj`.
@@ -110,7 +110,7 @@ class MultiHeadAttention(Module):
 
     def weights(self, x: Tensor, mask=None) -> Tensor:
         """The attention weights P this layer puts on x, recomputed from q and k with the
-        composed op and no dropout (for pictures: lessons 04 and 10 draw them).
+        composed op and no dropout (for pictures: lessons 05 and 11 draw them).
         Shapes: x (B, T, C) -> P (B, H, T, T), each row sums to 1 (0 where all masked)."""
         q, k, _ = split_heads(self.c_attn(x), self.n_head, parts=3)   # (B, H, T, D)
         if self.causal:

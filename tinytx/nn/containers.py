@@ -1,8 +1,8 @@
 """Containers: Sequential, ModuleList, ModuleDict — Modules that hold other Modules and
 register each one, so their parameters belong to the model.
 
-Introduced in lesson 01 (Sequential); ModuleList holds GPT's stack of blocks `h`
-(lesson 10), ModuleDict its `transformer`.
+Introduced in lesson 02 (Sequential); ModuleList holds GPT's stack of blocks `h`
+(lesson 11), ModuleDict its `transformer`.
 """
 from __future__ import annotations
 

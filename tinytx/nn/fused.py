@@ -1,7 +1,7 @@
 """The ops of the nn layers that have fused kernels (linear, linear + GELU, layer norm,
 embedding, cross-entropy, attention), each one call into the dispatch.
 
-Introduced in lesson 04 (composed against fused kernels). By default the layers run the
+Introduced in lesson 05 (composed against fused kernels). By default the layers run the
 fused kernels of `tinytx.kernels`; set the environment variable `TINYTX_FUSED=0` (or use
 `with fused(False):`) to run the composed references of `tinytx.functional` instead — the
 readable versions, for teaching and debugging. Both give the same results (the tests pin

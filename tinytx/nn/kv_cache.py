@@ -1,7 +1,7 @@
 """The key/value cache: what a decoder keeps from earlier steps so that each new token
 costs one row of attention instead of a full pass over the context.
 
-Introduced in lesson 10 (sampling from the GPT; docs/generation.md). A causal decoder's
+Introduced in lesson 11 (sampling from the GPT; docs/generation.md). A causal decoder's
 keys and values at position t depend only on tokens 0..t, so once computed they never
 change. Without a cache, generating token t+1 re-runs the model on all t tokens
 (O(T²) attention per new token, O(T³) for a whole sample); with it, the model runs on the

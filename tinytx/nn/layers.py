@@ -1,7 +1,8 @@
 """The basic layers: Linear, LinearGELU, LMHead, Embedding, LayerNorm, Dropout, GELU.
 
-Linear is introduced in lesson 01 (the report's Q = XW_Q is a Linear without bias),
-Embedding in lesson 06, LayerNorm, Dropout and GELU in lesson 07 (the transformer block).
+Linear, Embedding and Dropout are introduced in lesson 01 (the MLP language model; the
+report's Q = XW_Q is a Linear without bias; lesson 07 trains word vectors in an
+Embedding), LayerNorm and GELU in lesson 08 (the transformer block).
 Each layer holds its parameters and calls one op of `tinytx.functional` in `forward`,
 in one place, so a fused kernel can later be swapped in without touching the rest.
 
@@ -84,7 +85,7 @@ class Linear(Module):
 class LinearGELU(Linear):
     """gelu(x @ W + b, "tanh"): a Linear whose output goes through GPT-2's GELU, run as one
     fused op (`tinytx.kernels.linear_gelu`: it keeps x @ W + b only for backward). The
-    MLP's first layer, `c_fc` (lesson 07). Arguments as Linear."""
+    MLP's first layer, `c_fc` (lesson 08). Arguments as Linear."""
 
     def forward(self, x: Tensor) -> Tensor:
         return fused.linear_gelu(x, self.weight, self.bias)

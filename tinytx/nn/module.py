@@ -1,6 +1,6 @@
 """Module: the container that holds a model's weights (Parameters) and its submodules.
 
-Introduced in lesson 01. As in DeZero, a Module registers what is assigned to it: a
+Introduced in lesson 01, which builds a smaller one first. As in DeZero, a Module registers what is assigned to it: a
 `Parameter` (a trainable leaf tensor) or another `Module` becomes part of the model the
 moment it is set as an attribute, so `parameters()` can walk the whole tree and give
 each weight a dotted name, e.g. `transformer.h.0.attn.c_attn.weight` (GPT-2's names).

@@ -1,4 +1,4 @@
-"""Recurrent layers: RNNCell and RNN (lesson 01), LSTMCell and LSTM (lesson 02).
+"""Recurrent layers: RNNCell and RNN (lesson 02), LSTMCell and LSTM (lesson 03).
 
 Report chapter 2. A recurrent net reads a sequence one step at a time and carries a
 hidden state h_t from step to step; the same weights are used at every step.

@@ -1,14 +1,14 @@
 """The transformer's building blocks: MLP, the pre-LN GPT Block, and the encoder and
 decoder layers of the encoder-decoder model.
 
-Introduced in lessons 07 (MLP, Block, the post-LN EncoderLayer) and 09 (the encoder and
+Introduced in lessons 08 (MLP, Block, the post-LN EncoderLayer) and 10 (the encoder and
 decoder layers, cross-attention). Each sub-layer is wrapped in a residual connection and a
 LayerNorm. Pre-LN (GPT-2, the report's listing) normalises the sub-layer's input:
     x = x + sublayer(ln(x))
 Post-LN (the original paper, PyTorch's nn.Transformer default) normalises the sum:
     x = ln(x + sublayer(x))
 Pre-LN keeps a clean residual path from the output to the input, which is why deep
-pre-LN stacks train without warmup tricks (lesson 07 measures the gradient flow).
+pre-LN stacks train without warmup tricks (lesson 08 measures the gradient flow).
 
     >>> import tinytx as tx
     >>> Block(n_embd=8, n_head=2)(tx.randn(1, 4, 8)).shape

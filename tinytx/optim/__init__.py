@@ -1,4 +1,4 @@
-"""Optimization, imported as `from tinytx import optim` (lesson 10): SGD, Adam, AdamW,
+"""Optimization, imported as `from tinytx import optim` (lesson 01): SGD, Adam, AdamW,
 nanoGPT's decay groups, the warmup + cosine learning-rate schedule, gradient clipping.
 
     >>> from tinytx import nn, optim

@@ -1,6 +1,6 @@
 """Gradient clipping by global norm.
 
-Introduced in lesson 10. Before each optimizer step, the gradients of all parameters are
+Introduced in lesson 01. Before each optimizer step, the gradients of all parameters are
 seen as one long vector; if its L2 norm exceeds `max_norm`, every gradient is scaled by
 the same factor so that the norm becomes `max_norm`. One unlucky batch then cannot throw
 the weights far away (GPT-2 and nanoGPT clip at 1.0).

@@ -1,6 +1,6 @@
 """Optimizers: SGD (with momentum), Adam and AdamW, with parameter groups.
 
-Introduced in lesson 10 (training the GPT). An optimizer holds `param_groups`, a list of
+Introduced in lesson 01 (the MLP language model; lesson 11 trains the GPT with AdamW). An optimizer holds `param_groups`, a list of
 dicts each with its "params" and its own hyperparameters (lr, weight_decay, ...), and a
 per-parameter `state` (momentum buffers, Adam's moments and step count), keyed by the
 parameter's index in the order of the groups. `step()` updates `p.data` in place on the

@@ -1,6 +1,6 @@
 """The learning-rate schedule: linear warmup, then cosine decay to a floor.
 
-Introduced in lesson 10. The same schedule as nanoGPT's `get_lr` (and GPT-3's): the
+Introduced in lesson 01. The same schedule as nanoGPT's `get_lr` (and GPT-3's): the
 learning rate climbs linearly from almost 0 to `lr` over `warmup_steps` (large early
 steps on random weights are what make training blow up), follows half a cosine down to
 `min_lr` at `decay_steps`, and stays at `min_lr` after that.

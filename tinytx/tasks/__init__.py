@@ -3,12 +3,12 @@
 package, so a lesson imports only its own task (and its dependencies).
 
     recall.py        the long-range recall task: a recurrent classifier and its loop
-                     (lessons 02 and 03; `steps_to` for the course's table)
-    word2vec.py      word2vec's training loop (lesson 06)
+                     (lessons 03 and 04; `steps_to` for the course's table)
+    word2vec.py      word2vec's training loop (lesson 07)
     seq2seq.py       the encoder-decoder with the Trainer: book pairs, pair batches and
-                     losses, greedy against beam search (lesson 11, examples/train_seq2seq.py)
+                     losses, greedy against beam search (lesson 12, examples/train_seq2seq.py)
     translation.py   translation: IBM Model 1 dictionary, label-smoothed loss, BLEU/chrF
-                     scoring (lesson 11, examples/translate.py, bench/translation_baselines.py)
-    finetune.py      pretrained loaders and data encoders for finetuning (lesson 12,
+                     scoring (lesson 12, examples/translate.py, bench/translation_baselines.py)
+    finetune.py      pretrained loaders and data encoders for finetuning (lesson 13,
                      examples/finetune.py)
 """

@@ -1,6 +1,6 @@
 """Finetuning a pretrained model: loading it, cutting the new data, measuring before/after.
 
-Introduced in lesson 12 and used by examples/finetune.py (the report's §7.1 recipe). Two
+Introduced in lesson 13 and used by examples/finetune.py (the report's §7.1 recipe). Two
 kinds of pretrained model, told apart by `model_type` in the folder's config.json:
 
     gpt2   a causal LM on a text: the text is cut into 1024-character chunks, each chunk
@@ -8,7 +8,7 @@ kinds of pretrained model, told apart by `model_type` in the folder's config.jso
     t5     an encoder-decoder on text pairs: source = task prefix + source text,
            target = target text + </s>; the decoder starts from token 0
 
-A tinytx checkpoint (lesson 10's GPT, or a run of examples/finetune.py) works as well as
+A tinytx checkpoint (lesson 11's GPT, or a run of examples/finetune.py) works as well as
 a Hugging Face folder. Batches depend only on the generator passed in, so the Trainer's
 exact resume works; chunks of different lengths in one micro-batch are padded on the
 right, their targets set to -100 (left out of the loss).

@@ -1,7 +1,7 @@
-"""The long-range recall task of lessons 02 and 03: a recurrent classifier and its loop.
+"""The long-range recall task of lessons 03 and 04: a recurrent classifier and its loop.
 
-Lesson 02 trains an RNN and an LSTM to output the token seen N steps earlier
-(`tinytx.data.toy.recall_task`); lesson 03 trains the same two again, and an attention
+Lesson 03 trains an RNN and an LSTM to output the token seen N steps earlier
+(`tinytx.data.toy.recall_task`); lesson 04 trains the same two again, and an attention
 model, to put the three side by side; `steps_to` reads the curves for the table that
 `tinytx.course.recall_table` prints in both.
 

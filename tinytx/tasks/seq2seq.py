@@ -1,7 +1,7 @@
 """The encoder-decoder with the Trainer: book pairs, random pair batches, the loss of a
 pair batch, held-out loss, and greedy against beam search scored the same way.
 
-Introduced in lesson 11 (report §3.4, the "cervantes" next-sentence model) and used by
+Introduced in lesson 12 (report §3.4, the "cervantes" next-sentence model) and used by
 examples/train_seq2seq.py. A Seq2Seq takes five tensors, so its batches are whole
 PairBatches and the Trainer gets `loss_fn=seq2seq_loss`, which unpacks them: the Trainer
 trains (and checkpoints) the Seq2Seq itself.

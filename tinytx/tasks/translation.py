@@ -1,13 +1,13 @@
 """Translation with the encoder-decoder: decode a corpus, score it, and two baselines.
 
-Introduced in lesson 11 (translation; docs/translation.md) and used by
+Introduced in lesson 12 (translation; docs/translation.md) and used by
 examples/translate.py and bench/translation_baselines.py.
 
     smoothed_loss      the Trainer's loss function (seq2seq_loss) with label smoothing
     translate_corpus   sentences -> translations, greedy (beam_width=1) or beam search,
                        in batches of similar length
     score              corpus BLEU and chrF (tinytx.metrics, equal to sacreBLEU's)
-    scores_by_beam_width   the same for several beam widths (lesson 11)
+    scores_by_beam_width   the same for several beam widths (lesson 12)
     copy_source        the "do nothing" baseline: the source itself as its translation
     WordDictionary     word-for-word translation with a dictionary learned from the
                        training pairs by IBM Model 1 (a few rounds of EM)

@@ -1,6 +1,6 @@
 """Training word2vec: text -> vocabulary -> batches -> Word2Vec, with Adam or SGD.
 
-Introduced in lesson 06 "Embeddings" (report chapter 5; docs/embeddings.md). The data
+Introduced in lesson 07 "Embeddings" (report chapter 5; docs/embeddings.md). The data
 steps are `tinytx.data.word2vec`, the model `tinytx.models.word2vec`; this is the loop
 that joins them.
 

@@ -1,6 +1,6 @@
 """Byte-level BPE tokenizers: ``BasicTokenizer`` and ``RegexTokenizer`` (GPT-4 split).
 
-Lesson 05 "Tokenization" (report chapter 4). The API follows minbpe, so code
+Lesson 06 "Tokenization" (report chapter 4). The API follows minbpe, so code
 written for one runs with the other::
 
     from tinytx.tokenizer import RegexTokenizer
@@ -13,7 +13,7 @@ written for one runs with the other::
 
 Command line: ``python -m tinytx.tokenizer {train,encode,decode} --help``.
 
-``GPT2Tokenizer`` (lesson 12, ``gpt2.py``) is GPT-2's own, read from Hugging Face's
+``GPT2Tokenizer`` (lesson 13, ``gpt2.py``) is GPT-2's own, read from Hugging Face's
 vocab.json and merges.txt by ``load_gpt2_tokenizer(folder)``.
 """
 from .base import Tokenizer

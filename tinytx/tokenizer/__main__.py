@@ -1,6 +1,6 @@
 """Command line for the tokenizers: train, encode, decode.
 
-Lesson 05 "Tokenization" (report chapter 4).
+Lesson 06 "Tokenization" (report chapter 4).
 
     python -m tinytx.tokenizer train --data quixote.txt --vocab-size 4096 --out quixote
     python -m tinytx.tokenizer encode --model quixote.model --text "Don Quixote"
@@ -86,7 +86,7 @@ def _read_file(path, flag):
 
 def _parser():
     parser = argparse.ArgumentParser(prog="python -m tinytx.tokenizer",
-                                     description="Byte-level BPE tokenizers (lesson 05).")
+                                     description="Byte-level BPE tokenizers (lesson 06).")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="learn merges from a UTF-8 text file")

@@ -1,6 +1,6 @@
 """The shared part of every tokenizer: training, encoding, decoding, special tokens.
 
-Lesson 05 "Tokenization" (report chapter 4). A byte-level BPE tokenizer is
+Lesson 06 "Tokenization" (report chapter 4). A byte-level BPE tokenizer is
 fully described by its ordered ``merges`` (pair of ids -> new id) and its
 special tokens; the vocabulary (id -> bytes) follows from them. The two
 tokenizers differ only in how they cut the text into chunks before BPE sees

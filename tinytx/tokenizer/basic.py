@@ -1,6 +1,6 @@
 """BasicTokenizer: byte-level BPE over the raw text, with no splitting.
 
-Lesson 05 "Tokenization" (report chapter 4). This is the report's first
+Lesson 06 "Tokenization" (report chapter 4). This is the report's first
 algorithm exactly: the text becomes its UTF-8 bytes and merges may join any
 two neighbours, even across spaces and punctuation ("dog." and "dog!" end up
 as unrelated tokens). ``RegexTokenizer`` differs only by splitting first.

@@ -1,6 +1,6 @@
 """BPE on token ids: the report's two steps, and encoding one chunk fast.
 
-Lesson 05 "Tokenization" (report chapter 4). ``get_stats`` and ``merge`` are the
+Lesson 06 "Tokenization" (report chapter 4). ``get_stats`` and ``merge`` are the
 two steps of the report's algorithm (count adjacent pairs, replace the most
 frequent one by a new id); the tests build the naive trainer from them that the
 fast one (``train.py``) is pinned to. ``encode_bytes`` applies learned merges to

@@ -1,6 +1,6 @@
 """A BPE tokenizer trained once per text and vocabulary size, then loaded from disk.
 
-Introduced in lesson 10: the main job trains its tokenizer on the training split on the
+Introduced in lesson 11: the main job trains its tokenizer on the training split on the
 first run and reuses it on the next ones.
 
     >>> import tempfile

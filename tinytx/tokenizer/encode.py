@@ -1,6 +1,6 @@
 """Encoding a whole text fast: BPE each distinct piece once, then look the pieces up.
 
-Lesson 05 "Tokenization" (report chapter 4). A book repeats itself: Don Quixote's
+Lesson 06 "Tokenization" (report chapter 4). A book repeats itself: Don Quixote's
 519 000 chunks are 24 000 distinct strings, and its 392 000 space-separated words
 54 000. So ``Encoder`` never runs BPE (or even the split regex) twice on the same
 string; the work per occurrence is a dictionary lookup, done by C loops (``map``,

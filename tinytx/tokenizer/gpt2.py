@@ -1,6 +1,6 @@
 """GPT-2's tokenizer from Hugging Face's vocab.json and merges.txt, and back.
 
-Introduced in lesson 12 (finetuning GPT-2; the weights are `tinytx.checkpoint.gpt2`'s).
+Introduced in lesson 13 (finetuning GPT-2; the weights are `tinytx.checkpoint.gpt2`'s).
 GPT-2's BPE works on bytes, as tinytx's `RegexTokenizer` does, but its files name each
 byte by a printable stand-in (`bytes_to_unicode`: a leading space shows as 'Ġ') and it
 numbers its tokens in its own order:

@@ -1,6 +1,6 @@
 """Tokenizer files: a versioned plain-text ``.model`` and a readable ``.vocab``.
 
-Lesson 05 "Tokenization" (report chapter 4). The ``.model`` file is all that
+Lesson 06 "Tokenization" (report chapter 4). The ``.model`` file is all that
 ``load`` needs; the ``.vocab`` file is only for people to read. The format
 (one item per line) is::
 

@@ -1,6 +1,6 @@
 """RegexTokenizer: split the text with a regex first, then BPE each chunk.
 
-Lesson 05 "Tokenization" (report chapter 4). Splitting keeps merges inside
+Lesson 06 "Tokenization" (report chapter 4). Splitting keeps merges inside
 words, numbers, punctuation runs and whitespace runs, so " dog" is one token
 whatever follows it. The default is GPT-4's pattern (tiktoken's
 ``cl100k_base``); GPT-2's is here too. ``docs/tokenization.md`` explains the

@@ -1,6 +1,6 @@
 """The fast BPE trainer: the report's merges, without recounting every pair.
 
-Lesson 05 "Tokenization" (report chapter 4). The straightforward algorithm
+Lesson 06 "Tokenization" (report chapter 4). The straightforward algorithm
 (``naive`` in the tests, and in the report) recounts every adjacent pair of the
 whole text on every merge. This module produces exactly the same merges, in the
 same order, with three changes that do not alter the answer:

@@ -1,6 +1,6 @@
 """SentencePiece's unigram tokenizer (T5's spiece.model), read and run without the package.
 
-Introduced in lesson 12 (T5; docs/finetuning.md §6). A unigram model is a list of pieces,
+Introduced in lesson 13 (T5; docs/finetuning.md §6). A unigram model is a list of pieces,
 each with a log-probability score. Encoding a text picks the segmentation whose pieces'
 scores sum highest (Viterbi over the characters: best[i] = max over pieces p ending at i
 of best[i - len(p)] + score(p)); a character no piece covers becomes the unknown piece.

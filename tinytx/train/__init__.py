@@ -1,4 +1,4 @@
-"""Training (lesson 10): the Trainer loop, its config, exact resume and its checks, the
+"""Training (lesson 11): the Trainer loop, its config, exact resume and its checks, the
 held-out pass, the CSV/PNG logs. What one lesson or job trains is in `tinytx.tasks`."""
 from .accumulate import accumulate_gradients
 from .evaluation import bits_per_byte, evaluate

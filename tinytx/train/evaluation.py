@@ -1,6 +1,6 @@
 """The held-out pass: the loss over every held-out token once, and bits per byte.
 
-Introduced in lesson 10 (report chapter 7). During training the Trainer estimates the
+Introduced in lesson 11 (report chapter 7). During training the Trainer estimates the
 validation loss from a few random batches (cheap, every eval_interval steps); at the end
 of a run `evaluate` walks the whole held-out split in consecutive windows, so every
 token after the first is predicted exactly once and the number is the split's true mean

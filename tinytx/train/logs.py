@@ -1,7 +1,7 @@
 """Training logs: loss.csv (a row every log_interval steps and a row per evaluation) and
 loss.png (the curves), as described in docs/training.md.
 
-Introduced in lesson 10. loss.csv has one header and two kinds of rows:
+Introduced in lesson 11. loss.csv has one header and two kinds of rows:
 
     kind=train  every `log_interval` steps: train_loss (mean over those steps), lr,
                 grad_norm (before clipping, at that step), tokens_per_s

@@ -1,6 +1,6 @@
 """Exact resume, refused when the run differs: the checkpoint's tokenizer, and its data.
 
-Introduced in lesson 10 with the Trainer (`Trainer.resume`) and used by
+Introduced in lesson 11 with the Trainer (`Trainer.resume`) and used by
 examples/train_quixote.py (`--resume`, `--allow_new_data`). A checkpoint records what its
 model was trained on — the tokenizer (inside it) and, when the job describes it, the data
 (e.g. the text's SHA-256 and length) — and a run that would resume it with another

@@ -1,6 +1,6 @@
 """The training loop: accumulation, clipping, evaluation, logs, checkpoints, exact resume.
 
-Introduced in lesson 10 (report chapter 7). One optimizer step:
+Introduced in lesson 11 (report chapter 7). One optimizer step:
 
     lr = warmup + cosine schedule(step)
     repeat grad_accum times:  b = a training batch;  (loss_fn(model, b) · n_i / Σn).backward()

@@ -1,6 +1,6 @@
 """Hand-written CUDA kernels (numba-cuda), one file beside each CPU fused kernel it mirrors.
 
-Introduced in docs/cuda.md and lesson 04. Each file holds `@cuda.jit` kernels, the launch
+Introduced in docs/cuda.md and lesson 05. Each file holds `@cuda.jit` kernels, the launch
 wrappers that pick the grid and block, and a `Function` that runs them forward and
 backward on raw arrays: CuPy arrays on a GPU (numba reads their CUDA array interface), or
 NumPy arrays in numba's CUDA simulator (`NUMBA_ENABLE_CUDASIM=1`, set before numba is

@@ -1,4 +1,4 @@
-"""The AdamW update on the GPU: every tensor of a parameter group in one launch (lesson 10;
+"""The AdamW update on the GPU: every tensor of a parameter group in one launch (lesson 11;
 reference `tinytx.kernels.adam.adam_composed`, which the optimizer runs on the CPU).
 
 A thread per element; for tensor i with step count t_i, lr the learning rate, λ the weight

@@ -1,5 +1,5 @@
 """Softmax cross-entropy on the GPU, with ignore_index (mirrors kernels/cross_entropy.py;
-introduced in lesson 10, explained in docs/cuda.md).
+introduced in lesson 11, explained in docs/cuda.md).
 
 Forward: a block per row i of the logits z (N, V); its threads stride over V and reduce
 in shared memory, first the maximum, then Σ exp(z − max):

@@ -1,4 +1,4 @@
-"""Embedding backward on the GPU: an atomic scatter-add (lesson 05; reference F.embedding).
+"""Embedding backward on the GPU: an atomic scatter-add (lesson 01; reference F.embedding).
 
 Forward is the gather weight[idx] (CuPy indexing, nothing to hand-write). Backward adds
 each row of gy into the row of gw its token picked; a token that occurs twice gets both

@@ -1,5 +1,5 @@
 """Softmax attention on the GPU, FlashAttention-2 style (mirrors kernels/flash_attention.py
-and kernels/softmax_attention.py; introduced in lesson 04, drawn and derived in docs/cuda.md).
+and kernels/softmax_attention.py; introduced in lesson 05, drawn and derived in docs/cuda.md).
 
 Per (batch·head) n, with c the scale, scores kept in base 2 (s = log2(e)·c·q·k, so that
 exp becomes the GPU's exp2), Z the dropout mask and 1/(1-p) its scale:

@@ -1,6 +1,6 @@
 """The CUDA attention backward kernels: δ = rowsum(dO ⊙ O), then dQ, dK, dV per key tile.
 
-Introduced in lesson 04 (tinytx/kernels/cuda/flash_attention.py has the formulas and the
+Introduced in lesson 05 (tinytx/kernels/cuda/flash_attention.py has the formulas and the
 tiles; docs/cuda.md draws them). Two launches:
   delta     δ = rowsum(dO ⊙ O): R rows × CW lanes per block, a shared-memory sum.
   backward  FlashAttention-2's split: a block per key tile keeps K, V and its dK, dV rows;

@@ -1,6 +1,6 @@
 """The CUDA attention forward kernel: online softmax over key tiles, one launch.
 
-Introduced in lesson 04 (tinytx/kernels/cuda/flash_attention.py has the formulas and the
+Introduced in lesson 05 (tinytx/kernels/cuda/flash_attention.py has the formulas and the
 tiles; docs/cuda.md draws them). A block per query tile (grid (Tq/BQ, N)); Q·c·log2(e)
 stays in shared memory; per key tile: K, V in; S = Q Kᵀ; the row maximum over the TX
 threads of a row through shared memory (numba's simulator has no warp shuffles); online

@@ -1,6 +1,6 @@
 """The CUDA attention kernels' layouts: tile sizes, shared memory, registers, compile options.
 
-Introduced in lesson 04 with the kernels (tinytx/kernels/cuda/flash_attention.py, whose
+Introduced in lesson 05 with the kernels (tinytx/kernels/cuda/flash_attention.py, whose
 docstring draws the tiles; docs/cuda.md derives the sizes). A layout is (BQ, BK, TY, TX):
 a block owns a BQ × BK tile of scores and has TY × TX threads. Each dtype and head size
 takes the first layout of FORWARD / BACKWARD whose static shared memory fits in 48 KB and

@@ -1,7 +1,7 @@
 """The CUDA attention kernels' device functions: loading tiles, drawing dropout, tile
 products, masking.
 
-Introduced in lesson 04 with the kernels (tinytx/kernels/cuda/flash_attention.py). Every
+Introduced in lesson 05 with the kernels (tinytx/kernels/cuda/flash_attention.py). Every
 thread of a block calls each of them; thread (ty, tx) of a TY × TX block holds rows
 ty + TY·r and keys (or columns) tx + TX·c of a tile in registers. They are inlined into
 the kernels (`inline="always"`), so a float32 kernel stays float32 through them.

@@ -1,5 +1,5 @@
 """Bias + tanh-GELU on the GPU, one elementwise kernel each way (the MLP's c_fc bias and
-GPT-2's GELU; lesson 07). Reference: the composed F.gelu(x + b, approximate="tanh").
+GPT-2's GELU; lesson 08). Reference: the composed F.gelu(x + b, approximate="tanh").
 
 Forward (a thread per element, x (N, C), b (C,)):
     a = x + b,  u = √(2/π)(a + 0.044715a³),  y = ½a(1 + tanh u)

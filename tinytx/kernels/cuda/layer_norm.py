@@ -1,5 +1,5 @@
 """LayerNorm on the GPU: a block per row forward, blocks of rows backward (mirrors
-kernels/layer_norm.py; introduced in lesson 07, explained in docs/cuda.md).
+kernels/layer_norm.py; introduced in lesson 08, explained in docs/cuda.md).
 
 Forward, over the last axis of size C (each of the block's threads strides over C):
     μ = mean(x),  σ = sqrt(mean((x-μ)²) + eps),  x̂ = (x-μ)/σ,  y = x̂·w + b

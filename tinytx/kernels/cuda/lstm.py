@@ -1,4 +1,4 @@
-"""The LSTM cell's gates on the GPU (mirrors kernels/lstm.py; lesson 02, docs/lstm.md).
+"""The LSTM cell's gates on the GPU (mirrors kernels/lstm.py; lesson 03, docs/lstm.md).
 
 The matmuls z = [h_{t-1}, x_t] W + b stay with cuBLAS (CuPy); everything after them is
 elementwise and fuses into one kernel each way, a thread per (b, h):

@@ -1,4 +1,5 @@
-"""Lesson 07 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
+# %%
+"""Lesson 08 — The MLP and the transformer block: residuals, LayerNorm, pre-LN against
 post-LN (report: the MLP and the transformer block).
 
 A transformer block is two sub-layers, attention (tokens talk to each other) and an MLP
@@ -22,7 +23,7 @@ trains without warmup. With tinytx.nn this lesson:
      shift), and takes the report's Block apart (12·C² + 13·C parameters);
   2. trains the same 12-layer stack of tiny blocks (pre-LN and post-LN, as
      EncoderLayer(norm_first=True/False) with a causal mask, on token + learned position
-     embeddings as in lesson 03; lesson 08 explains positions) as a byte-level language
+     embeddings as in lesson 04; lesson 09 compares positions) as a byte-level language
      model on Don Quixote for a fixed number of steps at two learning rates and prints
      and plots the losses it measures (pre_post_ln.png);
   3. measures the gradient flow through depth at the first step: the gradient norm of
@@ -34,9 +35,9 @@ the code is tinytx/nn/transformer.py (MLP, Block, EncoderLayer) and tinytx/nn/la
 (LayerNorm).
 
 Run:
-    python lessons/07_block.py                         # the whole lesson
-    python lessons/07_block.py --smoke                 # a few seconds, for the tests
-    python lessons/07_block.py --n_layer=24 --lrs=3e-3 --steps=500
+    python lessons/08_block.py                         # the whole lesson
+    python lessons/08_block.py --smoke                 # a few seconds, for the tests
+    python lessons/08_block.py --n_layer=24 --lrs=3e-3 --steps=500
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -59,7 +60,7 @@ Expected output (abridged; every number is measured by the run):
        pre-LN       1.76e-02  1.75e-02  1.59e-02  1.49e-02  1.45e-02    1.22e+00
        post-LN      1.72e-02  2.25e-02  2.24e-02  2.44e-02  2.33e-02    7.39e-01
        no residual  4.57e-03  2.86e-02  6.67e-02  6.79e-02  6.89e-02    6.64e-02
-    saved out/lessons/07/pre_post_ln.png, out/lessons/07/gradient_flow.png
+    saved out/lessons/08/pre_post_ln.png, out/lessons/08/gradient_flow.png
 
 Runtime (measured): full 40 s on a quiet 2-core CPU (61 s on one shared with other jobs);
 --smoke 3 s.
@@ -86,7 +87,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import load_book, max_diff, setup
+from tinytx.course import load_book, max_diff, save_figure, setup
 from tinytx.data import get_batch, train_val_split
 from tinytx.functional.attention import causal_mask
 from tinytx.nn.positional import LearnedPositionalEmbedding
@@ -96,7 +97,7 @@ from tinytx.nn.transformer import Block, EncoderLayer
 @dataclass
 class Config:
     data: str = ""                   # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/07"
+    out_dir: str = "out/lessons/08"
     n_layer: int = 12
     n_embd: int = 32
     n_head: int = 4
@@ -113,6 +114,7 @@ SMOKE = dict(n_layer=4, steps=8, eval_batches=2, block_size=16)   # --smoke: the
 KINDS = {"pre": "pre-LN", "post": "post-LN", "none": "no residual"}
 
 
+# %%
 # -- 1. LayerNorm and the block ---------------------------------------------------------------
 def section_layernorm():
     rng = np.random.default_rng(0)
@@ -148,6 +150,7 @@ def section_layernorm():
             "block_parameters": [n, 12 * C * C + 13 * C], "block_out_shape": list(out.shape)}
 
 
+# %%
 # -- the stacks -----------------------------------------------------------------------------
 class NoResidualLayer(EncoderLayer):
     """EncoderLayer's sub-layers without the residual connections (pre-LN otherwise)."""
@@ -196,6 +199,7 @@ def build(cfg, kind):
     return Stack(cfg, kind)
 
 
+# %%
 # -- 2. pre-LN against post-LN ---------------------------------------------------------------
 def held_out_loss(model, val, cfg):
     rng = np.random.default_rng(cfg.seed + 1)
@@ -263,11 +267,11 @@ def section_training(cfg, ids, out):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "pre_post_ln.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
+# %%
 # -- 3. gradient flow ------------------------------------------------------------------------
 def first_step_norms(cfg, kind, ids):
     """Per layer, at initialisation on one batch: |grad| of its parameters, |dL/dx| of its
@@ -310,11 +314,11 @@ def section_gradients(cfg, ids, out):
     fig.suptitle(f"{cfg.n_layer} layers at initialisation, one batch")
     fig.tight_layout()
     path = out / "gradient_flow.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
@@ -330,5 +334,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,8 +1,9 @@
-r"""Lesson 10 — Training a GPT on Don Quixote (report chapter 7 and its results).
+# %%
+r"""Lesson 11 — Training a GPT on Don Quixote (report chapter 7 and its results).
 
-Everything so far comes together: the book becomes token ids (lesson 05), the ids become
+Everything so far comes together: the book becomes token ids (lesson 06), the ids become
 training pairs X and Y (report eq. 1–3: Y is X shifted by one token, so every position
-learns to predict the next token), and a decoder-only transformer (lesson 07's blocks,
+learns to predict the next token), and a decoder-only transformer (lesson 08's blocks,
 `tinytx.models.GPT`) is trained on them by minimising the cross-entropy with AdamW. Then
 it writes. This lesson:
 
@@ -15,8 +16,8 @@ it writes. This lesson:
   5. samples from the report's prompt at temperatures 1.0, 0.8, 0.5 and 0.1 and with
      top-k, as in the report's results, and draws the next-token distribution at each
      temperature (temperature.png);
-  6. saves the model and its tokenizer to out/lessons/10/gpt.* for lesson 12 (and for
-     `python examples/sample.py --checkpoint=out/lessons/10/gpt`).
+  6. saves the model and its tokenizer to out/lessons/11/gpt.* for lesson 13 (and for
+     `python examples/sample.py --checkpoint=out/lessons/11/gpt`).
   7. shows what the trained GPT attends to: every head's attention weights on the book's
      first sentence (attention_maps.png; each block's `attn.weights`, computed from q and k);
   8. The report says / we measured: the report's late samples are verbatim passages of the
@@ -33,10 +34,10 @@ docs/training.md derives each piece; the code is tinytx/models/gpt.py, tinytx/op
 tinytx/data/lm.py and tinytx/generate/.
 
 Run:
-    python lessons/10_gpt_quixote.py                   # the whole book, ~3 min
-    python lessons/10_gpt_quixote.py --smoke           # two paragraphs, for the tests
-                                    # (into out/lessons/10/smoke: never over the real gpt)
-    python lessons/10_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
+    python lessons/11_gpt_quixote.py                   # the whole book, ~3 min
+    python lessons/11_gpt_quixote.py --smoke           # two paragraphs, for the tests
+                                    # (into out/lessons/11/smoke: never over the real gpt)
+    python lessons/11_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
 
 Expected output (abridged; measured on the whole book, seed 1337, one run):
     1. Don Quixote (Gutenberg #996): 2,288,361 characters; vocabulary 1024; 712,042
@@ -57,8 +58,8 @@ Expected output (abridged; measured on the whole book, seed 1337, one run):
                          the windows, and I am not to be away, ...
        temperature 1.0, top-k 10:  ... said Don Quixote, who, but not so, and that I may, to
                          make it, I will be so, or I’ll give my wiliovel, ...
-       saved out/lessons/10/temperature.png
-    6. saved out/lessons/10/gpt.safetensors, gpt.json and tokenizer-1024.model
+       saved out/lessons/11/temperature.png
+    6. saved out/lessons/11/gpt.safetensors, gpt.json and tokenizer-1024.model
     7. What the trained GPT attends to, on 'In a village of La Mancha, ...':
        layer head  weight on: itself  previous token  first token  (mean over rows)
            0    0               0.15            0.28         0.10
@@ -102,7 +103,7 @@ import numpy as np
 import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import model_record, save_checkpoint
-from tinytx.course import load_book, setup, show_tokens
+from tinytx.course import load_book, save_figure, setup, show_tokens
 from tinytx.data import get_batch, train_val_split
 from tinytx.generate import apply_temperature, generate_text, probabilities
 from tinytx.metrics import copied_fraction, longest_copied
@@ -115,7 +116,7 @@ from tinytx.train import evaluate
 @dataclass
 class Config:
     data: str = ""                 # a local copy of the book ("" = cache or download)
-    out_dir: str = "out/lessons/10"
+    out_dir: str = "out/lessons/11"
     smoke: bool = False            # two paragraphs and a tiny model, for the tests
     vocab_size: int = 1024
     # the model: smaller than the main job's, to train in a few minutes
@@ -162,6 +163,7 @@ def show_xy(tok, train_ids, rng):
     return bool((x.numpy()[:, 1:] == y.numpy()[:, :-1]).all())     # Y is X shifted by one
 
 
+# %%
 # -- 3. the training loop, written out -------------------------------------------------------
 def estimate_loss(model, ids, cfg, rng):
     """Mean loss over eval_iters random held-out batches (no gradients, no dropout)."""
@@ -219,12 +221,12 @@ def plot_loss(rows, path):
     lines = ax.get_legend_handles_labels()
     more = lr_ax.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], loc="upper right")
-    ax.set_title("Lesson 10: a GPT on Don Quixote")
+    ax.set_title("Lesson 11: a GPT on Don Quixote")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
+# %%
 # -- 5. samples and temperature ------------------------------------------------------------------
 def plot_temperatures(model, tok, prompt, path, top=12):
     """The next-token distribution after the prompt, sharpened by each temperature (the
@@ -245,8 +247,7 @@ def plot_temperatures(model, tok, prompt, path, top=12):
     axes[0].set_ylabel("p(next token | prompt)")
     fig.suptitle(f"next token after {prompt[-40:]!r}")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def print_samples(model, tok, cfg):
@@ -262,6 +263,7 @@ def print_samples(model, tok, cfg):
     return samples
 
 
+# %%
 # -- 7. what the trained GPT attends to ----------------------------------------------------------
 def attention_maps(model, tok, sentence, path, device):
     """Every head's attention weights on a sentence of the book, layer by layer: the
@@ -287,8 +289,7 @@ def attention_maps(model, tok, sentence, path, device):
             ax.set_title(f"layer {layer}, head {h}", fontsize=9)
     fig.suptitle("rows: the token attending; columns: the tokens it looks at")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
     print("   layer head  weight on: itself  previous token  first token  (mean over rows)")
     for layer, P in enumerate(maps):
         for h in range(H):
@@ -297,6 +298,7 @@ def attention_maps(model, tok, sentence, path, device):
     return maps
 
 
+# %%
 # -- 8. the report says / we measured: memorisation ------------------------------------------------
 def memorisation(samples, train_text, val_text, n=8):
     """How much of each sample is copied from the training text: the longest run of words
@@ -335,6 +337,7 @@ def report_figures(cfg, n_train_tokens):
     return size
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t_start = time.perf_counter()
@@ -379,10 +382,10 @@ def main(argv=None):
 
     save_checkpoint(out / "gpt", model, step=cfg.max_iters,
                     config={**model_record(model, tok),      # the tokenizer goes inside
-                            "lesson": 10, "smoke": cfg.smoke, "val_loss": val_loss,
+                            "lesson": 11, "smoke": cfg.smoke, "val_loss": val_loss,
                             "bits_per_byte": bpb})
     print(f"\n6. saved {out / 'gpt.safetensors'}, {out / 'gpt.json'} and "
-          f"{tok_prefix}.model (lesson 12 finetunes this model)")
+          f"{tok_prefix}.model (lesson 13 finetunes this model)")
 
     print(f"\n7. What the trained GPT attends to, on {SENTENCE!r}:")
     maps = attention_maps(model, tok, SENTENCE, out / "attention_maps.png", cfg.device)
@@ -401,5 +404,6 @@ def main(argv=None):
             "copied": copied, "companion_parameters": companion}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""Lesson 08 — Positional encoding: the sinusoidal table (report §6.1).
+# %%
+"""Lesson 09 — Positional encoding: the sinusoidal table (report §6.1).
 
 Self-attention looks at its input as a set: shuffle the tokens and every output is
 shuffled the same way, nothing else changes. Word order must therefore be added to the
@@ -13,7 +14,7 @@ to the token embeddings. With tinytx.nn.positional this lesson:
      PE(pos+k) = PE(pos) @ M_k with M_k block-diagonal (a 2x2 rotation by k·w_i per pair
      of dimensions), the same matrix for every pos; it builds M_k and prints the largest
      error over all positions; it also shows that PE(pos)·PE(pos+k) depends on k only;
-  3. trains the same small attention model (2 bidirectional encoder layers: lesson 07's
+  3. trains the same small attention model (2 bidirectional encoder layers: lesson 08's
      EncoderLayer, LayerNorm and residuals) to reverse a
      sequence of digits, without positions, with the sinusoidal table and with learned
      positions, and prints the accuracies it measures. Without positions the model is
@@ -23,9 +24,9 @@ to the token embeddings. With tinytx.nn.positional this lesson:
 The proof of step 2 is in docs/positional.md; the code is tinytx/nn/positional.py.
 
 Run:
-    python lessons/08_positional.py                    # the whole lesson
-    python lessons/08_positional.py --smoke            # a few seconds, for the tests
-    python lessons/08_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
+    python lessons/09_positional.py                    # the whole lesson
+    python lessons/09_positional.py --smoke            # a few seconds, for the tests
+    python lessons/09_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
 
 Expected output (abridged; all numbers are measured by the run):
     1. The sinusoidal table: 128 positions x 64 dimensions
@@ -41,7 +42,7 @@ Expected output (abridged; all numbers are measured by the run):
        none          26,122    600      5.4       1.944           0.242              0.000
        sinusoidal    26,122    600      5.3       0.000           1.000              1.000
        learned       26,634    600      5.5       0.000           1.000              1.000
-    saved out/lessons/08/sinusoidal_table.png, out/lessons/08/reverse_task.png
+    saved out/lessons/09/sinusoidal_table.png, out/lessons/09/reverse_task.png
 
 Runtime (measured on a quiet 2-core CPU): full 17 s (32 s on one shared with other jobs);
 --smoke 3 s.
@@ -70,7 +71,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import max_diff, setup
+from tinytx.course import max_diff, save_figure, setup
 from tinytx.nn.positional import (LearnedPositionalEmbedding,
                                   SinusoidalPositionalEncoding, sinusoidal_table)
 from tinytx.nn.transformer import EncoderLayer
@@ -78,7 +79,7 @@ from tinytx.nn.transformer import EncoderLayer
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/08"
+    out_dir: str = "out/lessons/09"
     # the table and the linearity check
     n_positions: int = 128
     table_dim: int = 64
@@ -102,6 +103,7 @@ class Config:
 SMOKE = dict(steps=30, eval_size=200, eval_every=10)   # --smoke: seconds, for the tests
 
 
+# %%
 # -- 1-2. the table and its rotation ----------------------------------------------------------
 def rotation(k, n_embd, base=10000.0):
     """M_k: the (C, C) block-diagonal matrix with PE(pos + k) = PE(pos) @ M_k.
@@ -158,12 +160,12 @@ def section_table(cfg, out):
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "sinusoidal_table.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path, {"row_norms": [norms.min(), norms.max(), np.sqrt(C / 2)],
                   "rotation_error": worst, "dot_spread": spread}
 
 
+# %%
 # -- 3. a task that needs positions ---------------------------------------------------------
 class Reverser(nn.Module):
     """Embedding (+ positions) -> n_layer bidirectional pre-LN encoder layers -> logits.
@@ -274,11 +276,11 @@ def section_task(cfg, out):
         ax.grid(alpha=0.3)
     fig.tight_layout()
     path = out / "reverse_task.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path, {"permutation_error": err, "token_accuracy": token_accuracy}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
@@ -290,5 +292,6 @@ def main(argv=None):
     return {**facts, **more}
 
 
+# %%
 if __name__ == "__main__":
     main()

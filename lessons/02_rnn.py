@@ -1,4 +1,5 @@
-"""Lesson 01 — the recurrent neural network (RNN) and backpropagation through time.
+# %%
+"""Lesson 02 — the recurrent neural network (RNN) and backpropagation through time.
 
 Report chapter 2.1. An RNN reads a sequence one step at a time and carries a hidden
 state from step to step, with the same weights at every step:
@@ -15,14 +16,14 @@ This lesson
   4. checks the cell's gradients with `tx.gradcheck` (central differences, float64), and
      shows gradcheck catching a deliberately wrong backward;
   5. measures the vanishing gradient: ‖∂L/∂h_t‖ for a loss at the last step, as a
-     function of the distance T - t, with `retain_grad()` on every h_t — for the RNN, an
-     RNN with large weights (the exploding case) and, for contrast, the LSTM (lesson 02);
+     function of the distance T - t, with `retain_grad()` on every h_t — for the RNN and
+     an RNN with large weights (the exploding case); lesson 03 measures the LSTM;
   6. trains a small RNN by BPTT to predict the next value of sine waves.
 See docs/lstm.md for the derivations, docs/autograd.md for how backward works.
 
 Run:
-    python lessons/01_rnn.py            # the full lesson (a few seconds)
-    python lessons/01_rnn.py --smoke    # smaller everything (the tests)
+    python lessons/02_rnn.py            # the full lesson (a few seconds)
+    python lessons/02_rnn.py --smoke    # smaller everything (the tests)
 
 Expected output (numbers from a full run; yours may differ in the last digits):
     1. x.grad = [2.0, 4.0, 6.0] (= 2x); y was made by <Sum>, fed by <Mul>
@@ -32,15 +33,14 @@ Expected output (numbers from a full run; yours may differ in the last digits):
     4. gradcheck True for nn.RNNCell and for the cell written with F ops; the wrong tanh
        backward is caught: "gradcheck: input 0 (shape (2, 3)): 6 of 6 elements differ"
     5. ‖∂L/∂h_(T-k)‖, geometric mean of 20 networks (I=8, H=32, T=50):
-           steps back k     RNN    RNN, W x4     LSTM
-                      0   5.6e+00   5.6e+00   5.7e+00
-                     10   7.4e-03   8.1e+00   9.2e-02
-                     49   2.1e-13   5.4e+01   8.7e-05
-       ×0.52 per step back for the RNN, ×1.04 (growing) with 4× larger weights, ×0.74 for
-       the LSTM
+           steps back k     RNN    RNN, W x4
+                      0   5.6e+00   5.6e+00
+                     10   7.4e-03   8.1e+00
+                     49   2.1e-13   5.4e+01
+       ×0.52 per step back for the RNN, ×1.04 (growing) with 4× larger weights
     6. training MSE 0.48 -> 0.0003 in 400 steps; held-out MSE 0.0003 against 0.083 for
        "repeat the last value"
-    pictures: out/lessons/01/gradient_norms.png, out/lessons/01/sine_rnn.png
+    pictures: out/lessons/02/gradient_norms.png, out/lessons/02/sine_rnn.png
 Runtime: full 1.8 s (4.5 s with the 2 cores busy), smoke 0.4 s plus ~1 s of imports
 (2-core CPU, measured).
 
@@ -69,7 +69,8 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
-from tinytx.course import max_diff, section, setup
+from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff, save_figure,
+                           section, setup)
 from tinytx.function import Function
 
 
@@ -91,13 +92,14 @@ class Config:
     lr: float = 1e-2
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/01"
+    out_dir: str = "out/lessons/02"
 
 
 SMOKE = dict(grad_len=12, grad_seeds=3, grad_hidden=16,      # --smoke: for the tests
              sine_steps=30, sine_len=20, sine_hidden=16)
 
 
+# %%
 # -- 1. tensors and autograd ---------------------------------------------------------------
 def autograd_basics():
     section("1. Tensors and autograd")
@@ -110,6 +112,7 @@ def autograd_basics():
     return {"x_grad": x.grad.tolist()}
 
 
+# %%
 # -- 2. the recurrence by hand ---------------------------------------------------------------
 def rnn_by_hand(cfg):
     section("2. The RNN, one step at a time:  h_t = tanh([h_{t-1}, x_t] W + b)")
@@ -148,6 +151,7 @@ def rnn_by_hand(cfg):
             "rnn_vs_hand": max_diff(hs_rnn, hs)}
 
 
+# %%
 # -- 3. backpropagation through time ---------------------------------------------------------
 def bptt_by_hand(cfg):
     section("3. Backpropagation through time, by hand and by autograd")
@@ -183,6 +187,7 @@ def bptt_by_hand(cfg):
     return {"bptt_dh": worst_h, "bptt_dW": max_diff(dW, cell.weight.grad)}
 
 
+# %%
 # -- 4. gradient checks ----------------------------------------------------------------------
 class WrongTanh(Function):
     """tanh with a deliberately wrong backward (1 - y instead of 1 - y²)."""
@@ -218,44 +223,18 @@ def gradient_checks(cfg):
     return {"gradcheck_cell": ok_cell, "gradcheck_composed": ok, "wrong_backward_caught": caught}
 
 
+# %%
 # -- 5. vanishing (and exploding) gradients ---------------------------------------------------
-def grad_norms(kind, cfg, seed, scale=1.0):
-    """‖∂L/∂h_t‖ for t = 1 … T, L = Σ w ⊗ h_T with w random, for one fresh network."""
-    tx.manual_seed(seed)
-    I, H, T = cfg.grad_input, cfg.grad_hidden, cfg.grad_len
-    cell = nn.RNNCell(I, H) if kind == "rnn" else nn.LSTMCell(I, H)
-    cell.weight.data *= scale
-    x = tx.randn(1, T, I)
-    state, hs = None, []
-    for t in range(T):
-        state = cell(x[:, t], state)
-        h = state if kind == "rnn" else state[0]       # the LSTM's state is (h_t, C_t)
-        h.retain_grad()
-        hs.append(h)
-    (tx.randn(1, H) * hs[-1]).sum().backward()
-    return np.array([np.linalg.norm(h.grad) for h in hs])   # (T,)
-
-
 def vanishing_gradients(cfg):
     section("5. The vanishing gradient: ‖∂L/∂h_t‖ for a loss at the last step T")
-    curves = {"RNN": ("rnn", 1.0), f"RNN, W x{cfg.big_weight_scale:g}": ("rnn",
-              cfg.big_weight_scale), "LSTM": ("lstm", 1.0)}
+    I, H, T = cfg.grad_input, cfg.grad_hidden, cfg.grad_len
     seeds = range(cfg.seed, cfg.seed + cfg.grad_seeds)
-    norms = {}
-    for name, (kind, scale) in curves.items():          # geometric mean over networks
-        logs = [np.log(grad_norms(kind, cfg, s, scale) + 1e-300) for s in seeds]
-        norms[name] = np.exp(np.mean(logs, axis=0))[::-1]   # index k = steps back from T
-    T = cfg.grad_len
-    print(f"I={cfg.grad_input}, H={cfg.grad_hidden}, T={T}, geometric mean over "
-          f"{cfg.grad_seeds} random networks at initialisation")
-    ks = sorted({k for k in (0, 1, 2, 5, 10, 20, 30, 40, T - 1) if k < T})
-    print(f"{'steps back k':>14}" + "".join(f"{name:>14}" for name in norms))
-    for k in ks:
-        print(f"{k:>14}" + "".join(f"{n[k]:>14.2e}" for n in norms.values()))
-    K = min(T - 1, 20)
-    for name, n in norms.items():
-        rate = (n[K] / n[0]) ** (1 / K)               # the geometric mean factor per step
-        print(f"{name:>14}: ×{rate:.2f} per step back (the mean over k = 0 … {K})")
+    norms = {name: hidden_grad_norms(lambda: nn.RNNCell(I, H), I, T, seeds, scale)
+             for name, scale in (("RNN", 1.0), (f"RNN, W x{cfg.big_weight_scale:g}",
+                                                cfg.big_weight_scale))}
+    print(f"I={I}, H={H}, T={T}, geometric mean over {cfg.grad_seeds} random networks at "
+          f"initialisation (tinytx.course.hidden_grad_norms: retain_grad() on every h_t)")
+    grad_norm_table(norms)
     return norms
 
 
@@ -269,10 +248,10 @@ def plot_grad_norms(norms, path):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 6. training an RNN by BPTT ----------------------------------------------------------------
 class SineRNN(nn.Module):
     """Reads x_1 … x_t and predicts x_{t+1} at every step."""
@@ -337,10 +316,10 @@ def plot_sine(losses, y, pred, warm, path):
     b.set_title("A held-out sine wave")
     b.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
@@ -357,5 +336,6 @@ def main(argv=None):
     return {**facts, "sine_mse": [losses[0], losses[-1]]}
 
 
+# %%
 if __name__ == "__main__":
     main()

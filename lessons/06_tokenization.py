@@ -1,4 +1,5 @@
-r"""Lesson 05 — Tokenization: byte-level BPE with the GPT-4 split (report chapter 4).
+# %%
+r"""Lesson 06 — Tokenization: byte-level BPE with the GPT-4 split (report chapter 4).
 
 A transformer reads integers, so text must first become a list of token ids. Byte-level
 BPE starts from the 256 byte values and repeatedly merges the most frequent adjacent
@@ -23,9 +24,9 @@ The derivations (and why the fast trainer learns exactly the report's merges) ar
 docs/tokenization.md; the code is in tinytx/tokenizer/.
 
 Run:
-    python lessons/05_tokenization.py                  # the whole book
-    python lessons/05_tokenization.py --smoke          # a few paragraphs, for the tests
-    python lessons/05_tokenization.py --data=pg996.txt --vocab_sizes=256,1024,24540
+    python lessons/06_tokenization.py                  # the whole book
+    python lessons/06_tokenization.py --smoke          # a few paragraphs, for the tests
+    python lessons/06_tokenization.py --data=pg996.txt --vocab_sizes=256,1024,24540
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -44,7 +45,7 @@ Expected output (abridged; every number is measured by the run):
     4. The Quixote tokenizer (V=4096) on a sentence from the report
        "My name is Hallvard, and I'm a student.": 39 bytes -> 16 tokens
        tokens [My][ name][ is][ H][all][v][ard][,][ and][ I]['][m][ a][ stud][ent][.]
-    saved out/lessons/05/vocab_vs_length.png
+    saved out/lessons/06/vocab_vs_length.png
     5. The report says / we measured
        zip(ids...) for zip(chunk_ids...)   -> TypeError: unhashable type: 'list'
        counts where it means stats         -> NameError: name 'counts' is not defined
@@ -78,7 +79,7 @@ from dataclasses import dataclass
 import matplotlib.pyplot as plt
 import regex
 
-from tinytx.course import load_book, setup, show_tokens
+from tinytx.course import load_book, save_figure, setup, show_tokens
 from tinytx.data import train_val_split
 from tinytx.tokenizer import (GPT4_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer,
                               get_stats, merge, render_token, train_merges)
@@ -87,7 +88,7 @@ from tinytx.tokenizer import (GPT4_SPLIT_PATTERN, BasicTokenizer, RegexTokenizer
 @dataclass
 class Config:
     data: str = ""                                # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/05"
+    out_dir: str = "out/lessons/06"
     vocab_sizes: str = "256,512,1024,4096,8192"   # section 3, comma-separated
     show_vocab: int = 4096                        # section 4: the tokenizer to show off
     merge_rounds: int = 8                         # section 1: merges shown on the sentence
@@ -107,6 +108,7 @@ def pair_text(pair, vocab):
     return "+".join(f"'{render_token(vocab[i])}'" for i in pair)
 
 
+# %%
 # -- 1. BPE merge by merge ----------------------------------------------------------------
 def bpe_by_hand(text, rounds, top=4, width=100):
     """The report's loop with get_stats and merge, printing each round; returns merges."""
@@ -153,6 +155,7 @@ def section_bpe(cfg, book):
           f"   the regex split of section 2 forbids that.")
 
 
+# %%
 # -- 2. the GPT-4 split, alternative by alternative ----------------------------------------
 def alternatives(pattern):
     """Split a regex at its top-level '|' (outside groups, classes and escapes)."""
@@ -193,6 +196,7 @@ def section_split(cfg):
     print(f"   all chunks in order ({len(chunks)}): " + "|".join(repr(c)[1:-1] for c in chunks))
 
 
+# %%
 # -- 3. vocabulary size against sequence length -------------------------------------------
 def section_sizes(cfg, book, sizes):
     train_text, held = train_val_split(book, 0.1)
@@ -241,10 +245,10 @@ def plot_sizes(rows, path):
         ax.minorticks_off()
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
+# %%
 # -- 4. the Quixote tokenizer at work -------------------------------------------------------
 def section_encode(cfg, book, toks):
     v = max((s for s in toks if s <= cfg.show_vocab), default=max(toks))
@@ -260,6 +264,7 @@ def section_encode(cfg, book, toks):
           f"{book.count('’'):,} times and as ' {book.count(chr(39)):,} times)")
 
 
+# %%
 # -- 5. the report says / we measured ------------------------------------------------------
 # The report's BPE training loop (minbpe's RegexTokenizer.train), here without its slips.
 LISTING = """
@@ -331,6 +336,7 @@ def report_says(text, num_merges=64):
             "possessive_zero_or_one": one and keeps, "whitespace_chunks": chunks}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     sizes = sorted({int(s) for s in cfg.vocab_sizes.split(",")})
@@ -349,5 +355,6 @@ def main(argv=None):
     return {**facts, "held_out_tokens": [n for _, n, _ in rows]}
 
 
+# %%
 if __name__ == "__main__":
     main()

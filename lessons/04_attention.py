@@ -1,4 +1,5 @@
-"""Lesson 03 — attention: queries, keys, values, similarity, masks, and memory at any distance.
+# %%
+"""Lesson 04 — attention: queries, keys, values, similarity, masks, and memory at any distance.
 
 Report chapter 3 (eq. 5–8, §3.6.1). Every token looks at every other token directly:
 
@@ -17,18 +18,21 @@ This lesson
   4. builds the causal and the padding masks (and both) and shows their effect;
   5. draws "At my dairy farm we always get our milk from" as an attention heatmap, once
      with random embeddings and projections and once with hand-built ones;
-  6. solves the recall task of lesson 02 (`tinytx.data.toy.recall_task`) with a single
-     attention layer, and prints accuracy against the distance N for RNN, LSTM and
-     attention, all trained here the same way;
+  6. solves the recall task of lesson 03 (`tinytx.data.toy.recall_task`) with a single
+     attention head built from sections 1-2 (token vectors plus a learned vector per
+     position, `LearnedPositionalEmbedding`; Q, K, V; the head's output added to its
+     input; a Linear), and prints accuracy against the distance N for RNN, LSTM and
+     attention, all trained here the same way — and for the same attention without the
+     position vectors, which fails: attention sees a set, not a sequence;
   7. The report says / we measured: its eq. 6 is the unscaled dot product and eq. 7 the
      scaled one; it writes M for both the head size and the sequence length, and a
      listing divides by sqrt(N): the scale must be √D (the head size), which keeps the
      scores' spread at 1 for any sequence length, where √T would not.
-docs/attention.md has the formulas and the kernels (lesson 04).
+docs/attention.md has the formulas and the kernels (lesson 05).
 
 Run:
-    python lessons/03_attention.py            # the full lesson (about 95 s, 2 CPU cores)
-    python lessons/03_attention.py --smoke    # a few seconds (the tests)
+    python lessons/04_attention.py            # the full lesson (minutes, 2 CPU cores)
+    python lessons/04_attention.py --smoke    # a few seconds (the tests)
 
 Expected output (from a full run; one seed per model, deterministic on one machine):
     1–2. X (5, 8) @ W_Q (8, 4) -> Q (5, 4); S, P (5, 5), O (5, 4); hand vs library
@@ -41,18 +45,21 @@ Expected output (from a full run; one seed per model, deterministic on one machi
        "our" -> my, we, our 0.31 each (random vectors: no pattern)
     6. held-out accuracy after 3000 steps (chance 12.5%); in brackets the first step at
        which it reached 90%
-           N               RNN              LSTM         attention
-           2    100.0% (  100)    100.0% (  100)    100.0% (  100)
-           5    100.0% (  100)    100.0% (  100)    100.0% (  100)
-          10     24.7% (    -)    100.0% (  200)    100.0% (  100)
-          20     25.8% (    -)    100.0% ( 2000)    100.0% (  100)
-          40     15.4% (    -)     14.4% (    -)    100.0% (  200)
-       (the RNN and LSTM rows are lesson 02's: the same seeds give the same runs); the
-       trained attention model's last token puts weight 0.999 on position 1
+          N            RNN           LSTM      attention  attention, no pos
+          2   100.0% (100)   100.0% (100)   100.0% (100)     54.2% (  -)
+          5   100.0% (100)   100.0% (100)   100.0% (100)     40.0% (  -)
+         10    24.5% (  -)   100.0% (200)   100.0% (100)     27.5% (  -)
+         20    24.9% (  -)  100.0% (1500)   100.0% (200)     26.2% (  -)
+         40    15.4% (  -)    14.4% (  -)   100.0% (200)     18.8% (  -)
+       (the RNN and LSTM rows repeat lesson 03's experiment with its seeds; lesson 03's
+       recorded run differs in a few digits); the trained attention model's last
+       token puts weight 1.000 on position 1; without positions it cannot tell which
+       token came first
     7. D=64, scores divided by √D: std 1.00 at T=8, 1.00 at T=512
        D=64, scores divided by √T: std 2.84 at T=8, 0.35 at T=512
-    pictures: out/lessons/03/sentence_attention.png, out/lessons/03/recall_attention.png
-Runtime: full 95 s on a quiet 2-core CPU (measured), smoke 0.9 s plus ~1 s of imports.
+    pictures: out/lessons/04/sentence_attention.png, out/lessons/04/recall_attention.png
+Runtime: full 95 s on a quiet 2-core CPU (measured before the no-positions model was
+added; 618 s with it on a busy shared machine), smoke 0.9 s plus ~1 s of imports.
 
 Exercises (your code goes in lessons/exercises/attention.py; check it with
 `python -m lessons.check attention`; our answers are in lessons/solutions/attention.py)
@@ -81,15 +88,15 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
-from tinytx.course import max_diff, recall_table, section, setup
+from tinytx.course import max_diff, recall_table, save_figure, section, setup
 from tinytx.data.toy import recall_task
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
-from tinytx.nn.attention import MultiHeadAttention
 from tinytx.nn.positional import LearnedPositionalEmbedding
 from tinytx.tasks.recall import RecallNet, train_recall
 
 SENTENCE = "At my dairy farm we always get our milk from"
+NO_POSITIONS = "attention, no pos"
 
 
 @dataclass
@@ -100,14 +107,14 @@ class Config:
     hidden_size: int = 32             # H of the RNN/LSTM
     attn_embd: int = 32               # C of the attention model (one head)
     batch_size: int = 64
-    steps: int = 3000                 # training steps per model and distance (as lesson 02)
+    steps: int = 3000                 # training steps per model and distance (as lesson 03)
     lr: float = 3e-3
     clip: float = 1.0
     eval_every: int = 100
     n_test: int = 1000
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/03"
+    out_dir: str = "out/lessons/04"
 
 
 SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests
@@ -125,6 +132,7 @@ def print_matrices(named, row_labels, col_labels, width=7, fmt="{:.3f}"):
         print(f"{r:>{lw - 1}} " + " | ".join(cells))
 
 
+# %%
 # -- 1–2. queries, keys, values, scores ------------------------------------------------------
 def qkv_and_scores(cfg):
     section("1. Queries, keys and values: Q = X W_Q, K = X W_K, V = X W_V (eq. 5)")
@@ -162,6 +170,7 @@ def qkv_and_scores(cfg):
             "P_rows_sum_to_1": bool(np.allclose(P.numpy().sum(axis=1), 1, atol=1e-6))}
 
 
+# %%
 # -- 3. similarity functions -----------------------------------------------------------------
 def similarities(cfg):
     section("3. Three similarity functions (report §3.6.1), the same q, k, v")
@@ -183,6 +192,7 @@ def similarities(cfg):
           "to 1;\n  pass scale= (a temperature, e.g. 10) when cosine attention must focus")
 
 
+# %%
 # -- 4. masks -------------------------------------------------------------------------------
 def masks(cfg):
     section("4. Masks (eq. 8): boolean 'may attend', False -> weight 0")
@@ -212,6 +222,7 @@ def masks(cfg):
             "all_padding_output": float(np.abs(out.numpy()[0]).max())}
 
 
+# %%
 # -- 5. the sentence ------------------------------------------------------------------------
 # Hand-built word vectors: the features a trained model might learn. Dimensions:
 FEATURES = ("dairy", "place", "person", "action", "relation", "time")
@@ -239,7 +250,7 @@ def sentence(cfg, path):
     words = SENTENCE.split()
     T, C = len(words), len(FEATURES)
     tx.manual_seed(cfg.seed)
-    emb = nn.Embedding(T, C)              # random vectors, one per word (a table: lesson 06)
+    emb = nn.Embedding(T, C)              # random vectors, one per word (a table: lesson 07)
     rand = [nn.Linear(C, C, bias=False) for _ in range(3)]
     P_rand = sentence_weights(emb(tx.arange(T)), *rand, T)
     X = tx.tensor([[WORDS[w].get(f, 0.0) for f in FEATURES] for w in words])   # (T, C)
@@ -268,57 +279,65 @@ def sentence(cfg, path):
                         color="white" if P[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=axes, shrink=0.8)
     fig.suptitle("Causal self-attention weights (untrained: vectors chosen, not learned)")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     print("Honest reading: the right heatmap shows what attention *computes* from vectors "
           "that carry meaning;\nthe meaning was put in by hand (features of each word, and "
           "W_Q saying which feature seeks which).\nA trained transformer learns such "
-          "vectors and projections from text (lesson 10). Random ones (left) give no "
+          "vectors and projections from text (lesson 11). Random ones (left) give no "
           "pattern.")
 
 
+# %%
 # -- 6. the recall task: RNN, LSTM, attention ------------------------------------------------
 class AttentionRecallNet(nn.Module):
-    """Token + learned position embeddings -> one attention layer (one head, with a
-    residual connection) -> LayerNorm -> Linear, read out at the last position."""
+    """Token embeddings, plus a learned vector per position -> one attention head as in
+    sections 1-2 (Q, K, V = X W_Q, X W_K, X W_V; scaled dot products; softmax), added to
+    its input -> Linear, read out at the last position. positions=False leaves the
+    position vectors out: then attention sees the tokens as a set."""
 
-    def __init__(self, vocab, n_embd, block_size):
+    def __init__(self, vocab, n_embd, block_size, positions=True):
         super().__init__()
-        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 06)
-        self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
+        self.wte = nn.Embedding(vocab, n_embd)      # a vector per token (lesson 01's table)
+        # a learned vector per position 0 … T-1, the same table for positions
+        self.wpe = LearnedPositionalEmbedding(block_size, n_embd) if positions else None
         # GPT-2's init, normal(0, 0.02), not nn.Embedding's normal(0, 1): with unit-size
         # embeddings the scores start large, the softmax saturated, and a key that starts
         # with weight ~0 gets gradient ~0 (one run here never learned to look at one token).
-        for emb in (self.wte, self.wpe):
+        for emb in (self.wte, self.wpe) if positions else (self.wte,):
             emb.weight.data *= 0.02
-        self.attn = MultiHeadAttention(n_embd, n_head=1)
-        self.ln_f = nn.LayerNorm(n_embd)   # rows to mean 0, variance 1 (lesson 07 explains)
+        self.W_Q = nn.Linear(n_embd, n_embd, bias=False)
+        self.W_K = nn.Linear(n_embd, n_embd, bias=False)
+        self.W_V = nn.Linear(n_embd, n_embd, bias=False)
         self.head = nn.Linear(n_embd, vocab)
 
     def embed(self, idx):                                     # (B, T) -> (B, T, C)
-        return self.wte(idx) + self.wpe(idx.shape[1])
+        x = self.wte(idx)
+        return x if self.wpe is None else x + self.wpe(idx.shape[1])
+
+    def attend(self, x, return_weights=False):
+        return scaled_dot_product_attention(self.W_Q(x), self.W_K(x), self.W_V(x),
+                                            return_weights=return_weights)
 
     def forward(self, idx):
         x = self.embed(idx)
-        x = x + self.attn(x)                                  # every position sees all others
-        return self.head(self.ln_f(x[:, -1]))
+        x = x + self.attend(x)            # each position keeps its vector, adds what it found
+        return self.head(x[:, -1])
 
     def weights(self, idx):
-        """The attention weights P (B, T, T), recomputed with the composed op."""
-        x = self.embed(idx)
-        q, k, v = self.attn.c_attn(x).split(x.shape[-1], axis=2)   # 3 × (B, T, C)
-        return scaled_dot_product_attention(q, k, v, return_weights=True)[1].numpy()
+        """The attention weights P (B, T, T)."""
+        return self.attend(self.embed(idx), return_weights=True)[1].numpy()
 
 
 def make_model(kind, N, cfg):
     tx.manual_seed(cfg.seed)
-    if kind == "attention":
-        return AttentionRecallNet(cfg.vocab, cfg.attn_embd, N + 1)
+    if kind.startswith("attention"):
+        return AttentionRecallNet(cfg.vocab, cfg.attn_embd, N + 1,
+                                  positions=kind == "attention")
     return RecallNet(kind, cfg.vocab, cfg.n_embd, cfg.hidden_size)
 
 
 def recall_experiment(cfg, distances, kinds):
-    section("6. The recall task of lesson 02: RNN, LSTM and attention")
+    section("6. The recall task of lesson 03: RNN, LSTM and attention")
     sizes = {k: make_model(k, max(distances), cfg).num_parameters() for k in kinds}
     print(f"vocab {cfg.vocab} (chance {1 / cfg.vocab:.1%}); parameters at N={max(distances)}: "
           + ", ".join(f"{k} {n:,}" for k, n in sizes.items()))
@@ -331,9 +350,15 @@ def recall_experiment(cfg, distances, kinds):
             start = time.perf_counter()
             results[kind, N] = train_recall(model, N, cfg)
             models[kind, N] = model
-            print(f"  N={N:<3} {kind:<9} accuracy {results[kind, N][-1][1]:6.1%}  "
+            print(f"  N={N:<3} {kind:<17} accuracy {results[kind, N][-1][1]:6.1%}  "
                   f"({time.perf_counter() - start:.1f} s)", flush=True)
     recall_table(results, distances, kinds, cfg.steps, cfg.vocab)
+    print(f"'{NO_POSITIONS}': the same model without position vectors. Attention's output "
+          f"at the last position is a weighted sum over the tokens as a set: put the tokens "
+          f"before it in another order and nothing changes, so it cannot know which one came "
+          f"first; it can only guess among the tokens it sees, which gets harder as N grows. "
+          f"The learned position vectors (one per position, added to the token's) are what "
+          f"lets the last query ask for position 1; lesson 09 compares them with sinusoids.")
     return results, models
 
 
@@ -346,7 +371,7 @@ def plot_recall(results, models, distances, kinds, cfg, path):
           f"weight {p_last[0]:.3f} on position 1 (the answer) and {p_last[1:].max():.3f} at "
           f"most on any other")
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
-    for k, marker in zip(kinds, "osD"):
+    for k, marker in zip(kinds, "osDx"):
         a.plot(distances, [results[k, n][-1][1] for n in distances], marker=marker, label=k)
     a.axhline(1 / cfg.vocab, color="gray", ls="--", label="chance")
     a.set_xscale("log", base=2)
@@ -361,10 +386,10 @@ def plot_recall(results, models, distances, kinds, cfg, path):
     b.set_ylabel("attention weight")
     b.set_title(f"Where the last token looks (trained attention, N={N})")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 7. the report says / we measured -------------------------------------------------------------
 def report_says(cfg, D=64, lengths=(8, 512)):
     """The scale belongs to the head size D, not to the sequence length T."""
@@ -387,6 +412,7 @@ def report_says(cfg, D=64, lengths=(8, 512)):
     return {"score_std_sqrt_D": spread["√D"], "score_std_sqrt_T": spread["√T"]}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
@@ -396,7 +422,7 @@ def main(argv=None):
     facts.update(masks(cfg))
     sentence(cfg, out / "sentence_attention.png")
     print(f"saved {out / 'sentence_attention.png'}")
-    kinds = ("RNN", "LSTM", "attention")
+    kinds = ("RNN", "LSTM", "attention", NO_POSITIONS)
     results, models = recall_experiment(cfg, distances, kinds)
     plot_recall(results, models, distances, kinds, cfg, out / "recall_attention.png")
     print(f"saved {out / 'recall_attention.png'}")
@@ -405,5 +431,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""Lesson 02 — the LSTM: gates, a memory cell, and memory over long distances.
+# %%
+"""Lesson 03 — the LSTM: gates, a memory cell, and memory over long distances.
 
 Report chapter 2.2. The LSTM adds a memory cell C_t and three gates to the RNN:
 
@@ -17,13 +18,15 @@ This lesson
   3. trains an RNN and an LSTM on the recall task (`tinytx.data.toy.recall_task`): read
      a sequence of random tokens and output the first one, N tokens later — and prints
      their held-out accuracy against the distance N;
-  4. plots the gates of the trained LSTM on one sequence (heatmaps of Γ_f, Γ_u, Γ_o).
+  4. plots the gates of the trained LSTM on one sequence (heatmaps of Γ_f, Γ_u, Γ_o);
+  5. measures the gradient reaching h_t from a loss at the last step, as lesson 02 did for
+     the RNN, for the RNN and the LSTM side by side: why the LSTM remembers.
 docs/lstm.md derives the fused backward and explains why the cell path keeps gradients.
 
 Run:
-    python lessons/02_lstm.py            # the full lesson (about 70 s on 2 CPU cores)
-    python lessons/02_lstm.py --smoke    # a few seconds (the tests)
-    python lessons/02_lstm.py --distances=5,10 --steps=500    # any knob of Config
+    python lessons/03_lstm.py            # the full lesson (about 70 s on 2 CPU cores)
+    python lessons/03_lstm.py --smoke    # a few seconds (the tests)
+    python lessons/03_lstm.py --distances=5,10 --steps=500    # any knob of Config
 
 Expected output (from a full run; one seed per model, and training is deterministic on
 one machine, so yours should match closely):
@@ -39,12 +42,18 @@ one machine, so yours should match closely):
           20     25.8% (    -)    100.0% ( 2000)
           40     15.4% (    -)     14.4% (    -)
        the RNN fails from N=10 on; the LSTM carries it over 20 (just,
-       within this budget); at 40 neither learns it in 3000 steps — lesson 03 does
+       within this budget); at 40 neither learns it in 3000 steps — lesson 04 does
     4. the LSTM trained at N=20: 18 of 32 units keep their memory (mean Γ_f > 0.9), 6 forget
        most of it at every step (< 0.5); the product of Γ_f over the 20 steps (the share
        of C_1 left in C_T) is 0.22 for the median unit and 0.87 for the best 8, against
        0.001 and 0.004 before training
-    pictures: out/lessons/02/recall_accuracy.png, out/lessons/02/lstm_gates.png
+    5. ‖∂L/∂h_(T-k)‖, geometric mean of 20 networks (I=8, H=32, T=50):
+           steps back k     RNN      LSTM
+                      0   5.6e+00   5.7e+00
+                     10   7.4e-03   9.2e-02
+                     49   2.1e-13   8.7e-05
+       ×0.52 per step back for the RNN, ×0.74 for the LSTM
+    pictures: out/lessons/03/recall_accuracy.png, out/lessons/03/lstm_gates.png
 Runtime: full 67 s on a quiet 2-core CPU (measured), smoke 0.6 s plus ~1 s of imports.
 
 Exercises (your code goes in lessons/exercises/lstm.py; check it with
@@ -72,7 +81,8 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
 from tinytx.autograd import topological_order
-from tinytx.course import max_diff, recall_table, section, setup
+from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff, recall_table,
+                           save_figure, section, setup)
 from tinytx.data.toy import recall_task
 from tinytx.nn.fused import fused
 from tinytx.tasks.recall import RecallNet, train_recall
@@ -92,18 +102,24 @@ class Config:
     clip: float = 1.0                 # gradient clipping (global norm)
     eval_every: int = 100             # held-out accuracy every this many steps
     n_test: int = 1000                # held-out sequences per distance
+    grad_len: int = 50                # T for the gradient measurement of section 5
+    grad_input: int = 8               # I there
+    grad_hidden: int = 32             # H there
+    grad_seeds: int = 20              # networks averaged (geometric mean) per curve
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/02"
+    out_dir: str = "out/lessons/03"
 
 
-SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200)   # --smoke: the tests
+SMOKE = dict(distances="2,5", steps=40, eval_every=20, n_test=200,   # --smoke: the tests
+             grad_len=12, grad_seeds=3, grad_hidden=16)
 
 
 def fmt(v):
     return "[" + " ".join(f"{x:+.3f}" for x in np.asarray(v).ravel()) + "]"
 
 
+# %%
 # -- 1. the gates, one step at a time --------------------------------------------------------
 def lstm_step_by_hand(cell, x, h, c):
     """One LSTM step written out with F ops; -> (h_t, C_t, {gate name: value})."""
@@ -141,6 +157,7 @@ def gates_by_hand(cfg):
         bool(((g[n].numpy() > 0) & (g[n].numpy() < 1)).all()) for n in GATES[:3])}
 
 
+# %%
 # -- 2. the composed and the fused cell ------------------------------------------------------
 def run_lstm(lstm, x, w, composed):
     """Forward + backward of L = Σ w ⊗ hs; -> outputs, gradients, graph size, seconds."""
@@ -191,6 +208,7 @@ def fused_vs_composed(cfg):
             "fused_vs_composed_backward": worst[0], "graph_ops": [ops_c, ops_f]}
 
 
+# %%
 # -- 3. the recall task --------------------------------------------------------------------
 def recall_experiment(cfg, distances):
     section("3. Recall the first token after N more tokens: RNN against LSTM")
@@ -232,10 +250,10 @@ def plot_accuracy(results, distances, kinds, cfg, path):
     b.set_title("Learning curves")
     b.legend(fontsize=7, ncol=len(kinds))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 4. the gates of the trained LSTM ---------------------------------------------------------
 def trace_gates(model, idx):
     """Run the trained LSTM over one sequence step by step; -> gates {name: (H, T)}."""
@@ -291,10 +309,26 @@ def gates_picture(results, models, distances, cfg, path):
     axes[-1].set_xlabel(f"input token at t = 1 … {N + 1} (the first one, {y[0]}, is the answer)")
     axes[0].set_title(f"Trained LSTM, recall at N={N} (units sorted by mean forget gate)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
+# -- 5. the gradient through the memory --------------------------------------------------------
+def gradient_through_the_cell(cfg):
+    section("5. The gradient through the memory: ‖∂L/∂h_t‖, RNN against LSTM")
+    I, H, T = cfg.grad_input, cfg.grad_hidden, cfg.grad_len
+    seeds = range(cfg.seed, cfg.seed + cfg.grad_seeds)
+    norms = {"RNN": hidden_grad_norms(lambda: nn.RNNCell(I, H), I, T, seeds),
+             "LSTM": hidden_grad_norms(lambda: nn.LSTMCell(I, H), I, T, seeds)}
+    print(f"lesson 02's measurement at initialisation (I={I}, H={H}, T={T}, geometric mean "
+          f"over {cfg.grad_seeds} networks): C_t = Γ_f ⊗ C_(t-1) + …, so the gradient "
+          f"along the cell is multiplied by Γ_f at each step back, with no W and no tanh' "
+          f"on that path")
+    grad_norm_table(norms)
+    return {"norm_last_over_first": {name: float(n[-1] / n[0]) for name, n in norms.items()}}
+
+
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     distances = [int(n) for n in cfg.distances.split(",")]
@@ -305,10 +339,12 @@ def main(argv=None):
     print(f"saved {out / 'recall_accuracy.png'}")
     gates_picture(results, models, distances, cfg, out / "lstm_gates.png")
     print(f"saved {out / 'lstm_gates.png'}")
+    facts.update(gradient_through_the_cell(cfg))
     print(f"\ndone in {time.perf_counter() - start:.1f} s")
     return {**facts, "recall_accuracy": {f"{k} N={n}": curve[-1][1]
                                          for (k, n), curve in results.items()}}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""Lesson 09 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
+# %%
+"""Lesson 10 — Encoder, decoder and cross-attention (report chapter 3 listings, Figure 3).
 
 The encoder-decoder transformer reads a source sequence with an encoder (self-attention
 in both directions) and writes a target with a decoder: causal self-attention over what
@@ -29,9 +30,9 @@ tinytx/nn/transformer.py (EncoderLayer, DecoderLayer), tinytx/nn/attention.py
 (CrossAttention), tinytx/functional/attention.py (the masks) and tinytx/models/seq2seq.py.
 
 Run:
-    python lessons/09_encoder_decoder.py               # the whole lesson
-    python lessons/09_encoder_decoder.py --smoke       # a few seconds, for the tests
-    python lessons/09_encoder_decoder.py --task=copy --steps=400
+    python lessons/10_encoder_decoder.py               # the whole lesson
+    python lessons/10_encoder_decoder.py --smoke       # a few seconds, for the tests
+    python lessons/10_encoder_decoder.py --task=copy --steps=400
 
 Expected output (abridged; the decodes and accuracies are measured by the run):
     1. Masks (tinytx: bool 'may attend', 1 = may look at that key)
@@ -54,7 +55,7 @@ Expected output (abridged; the decodes and accuracies are measured by the run):
        causal mask, KV cache              sequence accuracy 1.000; decodes equal to ...: 100%
        no mask, KV cache                  sequence accuracy 1.000; decodes equal to ...: 100%
        no mask, whole prefix every step   sequence accuracy 0.990; decodes equal to ...: 99%
-    saved out/lessons/09/masks.png, training.png, cross_attention.png
+    saved out/lessons/10/masks.png, training.png, cross_attention.png
 
 Runtime (measured on a quiet 2-core CPU): full 19 s (32 s on one shared with other jobs),
 56 s with section 4 on a busier machine; --smoke 4 s.
@@ -80,7 +81,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx import optim
-from tinytx.course import max_diff, setup
+from tinytx.course import max_diff, save_figure, setup
 from tinytx.data import collate_pairs, pad_batch
 from tinytx.functional.attention import (causal_mask, combine_masks,
                                          padding_mask, scaled_dot_product_attention)
@@ -93,7 +94,7 @@ PAD, BOS, EOS, FIRST_DIGIT = 0, 1, 2, 3      # token ids; digit d is FIRST_DIGIT
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/09"
+    out_dir: str = "out/lessons/10"
     task: str = "reverse"            # "reverse" or "copy"
     min_len: int = 3                 # digits per sequence
     max_len: int = 12
@@ -114,6 +115,7 @@ class Config:
 SMOKE = dict(steps=30, eval_every=15, eval_size=50, n_show=3)   # --smoke: for the tests
 
 
+# %%
 # -- 1. masks ---------------------------------------------------------------------------------
 def grid(mask):
     """A 2-D bool array as rows of 0/1."""
@@ -171,11 +173,11 @@ def section_masks(out):
     fig.suptitle("'may attend' masks (1 = may attend); row 1 of the batch is padded")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     path = out / "masks.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return path
 
 
+# %%
 # -- 2. cross-attention, opened up -------------------------------------------------------------
 def cross_weights(ca, x, memory, mask=None):
     """CrossAttention by hand: (output (B, T, C), weights (B, H, T, S))."""
@@ -212,6 +214,7 @@ def section_cross():
         print("     " + " ".join(f"{v:.2f}" for v in r))
 
 
+# %%
 # -- 3. the toy task --------------------------------------------------------------------------
 def draw(rng, n, cfg, avoid=frozenset()):
     """n (source digits, [BOS] target [EOS]) pairs in token ids, none of them in `avoid`."""
@@ -301,8 +304,7 @@ def plot_cross(weights, src, tgt_in, path):
                yticks=range(len(tgt_in)),
                yticklabels=["BOS"] + digits(tgt_in[1:]).split())
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def plot_training(curve, evals, path):
@@ -316,8 +318,7 @@ def plot_training(curve, evals, path):
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def section_task(cfg, out):
@@ -359,6 +360,7 @@ def section_task(cfg, out):
     return paths, facts
 
 
+# %%
 # -- 4. the report says / we measured -----------------------------------------------------------
 def masking_when_generating(model, pairs, cfg):
     """The report says masking has no effect when generating. Decode with and without the
@@ -387,6 +389,7 @@ def masking_when_generating(model, pairs, cfg):
     return {"same_decodes": same}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     if cfg.task not in ("reverse", "copy"):
@@ -402,5 +405,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

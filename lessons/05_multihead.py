@@ -1,4 +1,5 @@
-"""Lesson 04 — multi-head attention, and why attention parallelises where an RNN cannot.
+# %%
+"""Lesson 05 — multi-head attention, and why attention parallelises where an RNN cannot.
 
 Report chapter 3 (multi-head attention, and why the transformer drops the recurrence: an
 RNN reads its input one step after another, attention looks at all positions at once).
@@ -30,8 +31,8 @@ docs/attention.md derives the fused and blocked kernels and has the full benchma
 docs/cuda.md explains threads, blocks, shared memory and the kernel's tiling.
 
 Run:
-    python lessons/04_multihead.py            # the full lesson (about 10 s, 2 CPU cores)
-    python lessons/04_multihead.py --smoke    # a second or two (the tests)
+    python lessons/05_multihead.py            # the full lesson (about 10 s, 2 CPU cores)
+    python lessons/05_multihead.py --smoke    # a second or two (the tests)
 
 Expected output (from a full run; times depend on the machine and its load):
     1. x (2, 5, 8) @ W_attn (8, 24) -> qkv (2, 5, 24) -> q, k, v (2, 5, 8) -> (2, 5, 2, 4)
@@ -57,7 +58,7 @@ Expected output (from a full run; times depend on the machine and its load):
     5. CUDA kernel in the simulator, B=1, H=2, Tq=7, Tk=9, D=4, causal, tiles of 4:
        grid (2, 2) blocks, each a 4x4 tile of scores; vs the fused CPU kernel: output
        4e-16, dq/dk/dv ~6e-16
-    pictures: out/lessons/04/what_heads_learn.png, rnn_vs_attention.png, kernels.png
+    pictures: out/lessons/05/what_heads_learn.png, rnn_vs_attention.png, kernels.png
 Runtime: full about 11 s, smoke about 3 s plus ~1 s of imports (2-core CPU; the two-heads
 task takes about 2 s of each).
 
@@ -92,7 +93,7 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn, optim
 from tinytx.autograd import topological_order
-from tinytx.course import max_diff, section, setup
+from tinytx.course import max_diff, save_figure, section, setup
 from tinytx.functional.attention import causal_mask, scaled_dot_product_attention
 from tinytx.kernels.flash_attention import flash_attention
 from tinytx.kernels.softmax_attention import attention as fused_attention
@@ -120,13 +121,14 @@ class Config:
     toy_lr: float = 1e-2
     seed: int = 0
     smoke: bool = False
-    out_dir: str = "out/lessons/04"
+    out_dir: str = "out/lessons/05"
 
 
 SMOKE = dict(seq_lens="8,16,32", batch_size=2, n_embd=16, repeats=1,   # --smoke: the tests
              kernel_sizes="64,128", kernel_batch=1, block_size=32)
 
 
+# %%
 # -- 1. heads by hand ----------------------------------------------------------------------
 def heads_by_hand(cfg):
     section("1. Splitting into heads, attending, concatenating, projecting")
@@ -170,6 +172,7 @@ def heads_by_hand(cfg):
             "loop_vs_heads": max_diff(o_cat, F.concat(heads, axis=-1))}
 
 
+# %%
 # -- 2. what heads learn ---------------------------------------------------------------------
 class TwoBack(nn.Module):
     """Token + learned position embeddings -> one causal attention layer of H heads ->
@@ -178,9 +181,9 @@ class TwoBack(nn.Module):
     def __init__(self, vocab, n_embd, n_head, block_size):
         super().__init__()
         self.vocab = vocab
-        self.wte = nn.Embedding(vocab, n_embd)     # a vector per token (lesson 06)
+        self.wte = nn.Embedding(vocab, n_embd)     # a vector per token (lesson 07)
         self.wpe = LearnedPositionalEmbedding(block_size, n_embd)
-        for emb in (self.wte, self.wpe):           # GPT-2's small init, as in lesson 03
+        for emb in (self.wte, self.wpe):           # GPT-2's small init, as in lesson 04
             emb.weight.data *= 0.02
         self.attn = MultiHeadAttention(n_embd, n_head, causal=True)
         self.head = nn.Linear(n_embd, 2 * vocab)
@@ -234,12 +237,12 @@ def what_heads_learn(cfg, path):
         ax.set(title=f"head {h} (mean over 256 sequences)", xlabel="key position",
                ylabel="query position t")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return {"toy_accuracy": acc.tolist(),
             "favourite_offsets": sorted(int(np.argmax(w)) for w in offsets.values())}
 
 
+# %%
 # -- 3. sequential RNN against parallel attention ---------------------------------------------
 def fwd_bwd(model, x, g):
     """One forward + backward; -> (seconds, ops in the graph)."""
@@ -319,10 +322,10 @@ def rnn_vs_attention(cfg, path):
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 4. composed, fused and blocked attention ---------------------------------------------------
 def implementations(T, block_size):
     mask = causal_mask(T)
@@ -417,10 +420,10 @@ def kernels(cfg, path):
     a.set_title(f"Time (B={B}, H={H}, D={D}, causal)")
     b.set_title("Peak memory (tracemalloc)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
+# %%
 # -- 5. the CUDA kernel, run on the CPU in numba's simulator ---------------------------------
 def cuda_kernel_in_simulator(cfg):
     """The GPU kernel's own source, each CUDA thread a Python thread (docs/cuda.md)."""
@@ -449,6 +452,7 @@ def cuda_kernel_in_simulator(cfg):
           "dq/dk/dv " + " / ".join(f"{max_diff(a, b):.1e}" for a, b in zip(grads, ref_grads)))
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     start = time.perf_counter()
@@ -464,5 +468,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()

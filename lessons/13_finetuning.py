@@ -1,9 +1,10 @@
-r"""Lesson 12 — Finetuning a pretrained GPT (report §7.1: finetuning GPT-2).
+# %%
+r"""Lesson 13 — Finetuning a pretrained GPT (report §7.1: finetuning GPT-2).
 
 Training from scratch spends most of its steps learning what every text shares: words,
 spelling, grammar. A pretrained model already knows that, so a new task needs far fewer
 steps, at a lower learning rate, starting from its weights. This lesson takes the GPT
-that lesson 10 trained on Don Quixote (out/lessons/10/gpt) and finetunes it on a
+that lesson 11 trained on Don Quixote (out/lessons/11/gpt) and finetunes it on a
 different text — by default a task made from the book: only what the characters say,
 each speech on a line of its own in “quotes” (no narration); or any other text file with
 --text=PATH. It measures, on held-out lines of the new text:
@@ -14,7 +15,7 @@ each speech on a line of its own in “quotes” (no narration); or any other te
 
 as held-out cross-entropy (nats per token, and bits per byte, which do not depend on the
 tokenizer) and as samples, and draws both learning curves (finetune.png). The held-out
-speeches come from the last 10% of the book, which lesson 10 never trained on.
+speeches come from the last 10% of the book, which lesson 11 never trained on.
 
 With --gpt2=PATH (a Hugging Face GPT-2 folder: model.safetensors, config.json,
 vocab.json, merges.txt; any size) the model finetuned is OpenAI's GPT-2 instead, loaded
@@ -34,21 +35,21 @@ log-probabilities over steps, can change. The lesson runs the beam search again 
 divided by 0.7 for real and says whether the output changed (measured on a full run: it
 did — so the report's beams were the untempered ones).
 
-If out/lessons/10/gpt is missing, the lesson says so and first trains a quick GPT on
+If out/lessons/11/gpt is missing, the lesson says so and first trains a quick GPT on
 the book itself (--pretrain_iters steps); in --smoke mode a tiny one, in seconds. A
-checkpoint saved by lesson 10's --smoke run (its own folder, out/lessons/10/smoke) is
+checkpoint saved by lesson 11's --smoke run (its own folder, out/lessons/11/smoke) is
 refused unless --allow_smoke_checkpoint=true.
 docs/finetuning.md explains the choices; the code is tinytx/checkpoint/ (format.py,
 gpt2.py) and tinytx/tokenizer/gpt2.py.
 
 Run:
-    python lessons/10_gpt_quixote.py && python lessons/12_finetuning.py   # ~3 + ~2 min
-    python lessons/12_finetuning.py --smoke                 # for the tests, seconds
-    python lessons/12_finetuning.py --text=pg2000.txt       # finetune on another book
-    python lessons/12_finetuning.py --gpt2=/path/to/gpt2 --context=128 --iters=40
+    python lessons/11_gpt_quixote.py && python lessons/13_finetuning.py   # ~3 + ~2 min
+    python lessons/13_finetuning.py --smoke                 # for the tests, seconds
+    python lessons/13_finetuning.py --text=pg2000.txt       # finetune on another book
+    python lessons/13_finetuning.py --gpt2=/path/to/gpt2 --context=128 --iters=40
 
-Expected output (abridged; measured after lesson 10's full run, seed 1337, one run):
-    1. out/lessons/10/gpt: 734,336 parameters, 3 layers, block 64, vocabulary 1024
+Expected output (abridged; measured after lesson 11's full run, seed 1337, one run):
+    1. out/lessons/11/gpt: 734,336 parameters, 3 layers, block 64, vocabulary 1024
     2. The new text: the book's speeches, one per line (held out: the last 10% of the
        book): 382,580 tokens to finetune on, 41,346 held out
     3. 600 steps of 16 x 64 tokens each way
@@ -62,7 +63,7 @@ Expected output (abridged; measured after lesson 10's full run, seed 1337, one r
        pretrained, before                4.022      2.017
        finetuned                         3.716      1.863
        from scratch                      4.177      2.094
-       saved out/lessons/12/finetune.png
+       saved out/lessons/13/finetune.png
     4. pretrained, before: '“Sancho, my friend, señor, señor,” replied the curate, “for, I
                             can seeking I was nobody to be so much as a good fortune, ...'
        finetuned:          '“Sancho, my friend, señor, ‘The breattle of Ky; for the
@@ -105,7 +106,7 @@ import numpy as np
 import tinytx as tx
 from tinytx import optim
 from tinytx.checkpoint import load_gpt2, load_model, read_checkpoint_meta
-from tinytx.course import load_book, setup
+from tinytx.course import load_book, save_figure, setup
 from tinytx.data import get_batch, iter_windows, load_text, train_val_split
 from tinytx.generate import beam_search, generate_text, probabilities
 from tinytx.models import GPT, GPTConfig
@@ -116,18 +117,18 @@ from tinytx.tokenizer.cached import cached_tokenizer
 @dataclass
 class Config:
     data: str = ""                 # a local copy of Don Quixote ("" = cache or download)
-    out_dir: str = "out/lessons/12"
+    out_dir: str = "out/lessons/13"
     smoke: bool = False            # a tiny model and two passages, for the tests
-    pretrained: str = "out/lessons/10/gpt"   # lesson 10's checkpoint
+    pretrained: str = "out/lessons/11/gpt"   # lesson 11's checkpoint
     allow_smoke_checkpoint: bool = False     # finetune a --smoke run's checkpoint anyway
     text: str = ""                 # finetune on this text file ("" = the book's speeches)
-    gpt2: str = ""                 # a Hugging Face GPT-2 folder to finetune ("" = lesson 10's)
+    gpt2: str = ""                 # a Hugging Face GPT-2 folder to finetune ("" = lesson 11's)
     context: int = 0               # tokens per training window (0 = the model's block_size)
     # finetuning and the from-scratch baseline: the same steps and batches
     iters: int = 600
     batch_size: int = 16
     finetune_lr: float = 3e-4      # small steps: keep what pretraining learned
-    scratch_lr: float = 2e-3       # lesson 10's rate, right for random weights
+    scratch_lr: float = 2e-3       # lesson 11's rate, right for random weights
     warmup_iters: int = 20
     weight_decay: float = 0.1
     grad_clip: float = 1.0
@@ -135,7 +136,7 @@ class Config:
     eval_iters: int = 10
     seed: int = 1337
     device: str = "cpu"
-    # a quick pretrained model when lesson 10's is missing
+    # a quick pretrained model when lesson 11's is missing
     pretrain_iters: int = 400
     vocab_size: int = 1024
     # sampling
@@ -162,9 +163,10 @@ def speeches(text: str, min_words: int = 3) -> str:
     return "".join(f"“{q}”\n" for q in found if len(q.split()) >= min_words)
 
 
+# %%
 # -- the model to start from -----------------------------------------------------------------
 def load_pretrained(cfg):
-    """(model, tokenizer, description): GPT-2 (--gpt2), lesson 10's GPT, or a quick one
+    """(model, tokenizer, description): GPT-2 (--gpt2), lesson 11's GPT, or a quick one
     trained here."""
     if cfg.gpt2:
         return (load_gpt2(cfg.gpt2, dropout=0.0).to(cfg.device),
@@ -173,14 +175,14 @@ def load_pretrained(cfg):
     if path.with_name(path.name + ".json").is_file():
         recorded = read_checkpoint_meta(path).get("config") or {}
         if recorded.get("smoke") and not cfg.allow_smoke_checkpoint:
-            raise SystemExit(f"{path} was saved by a --smoke run of lesson 10 (a tiny model "
+            raise SystemExit(f"{path} was saved by a --smoke run of lesson 11 (a tiny model "
                              f"trained for seconds), not by the full lesson; run "
-                             f"lessons/10_gpt_quixote.py without --smoke, or pass "
+                             f"lessons/11_gpt_quixote.py without --smoke, or pass "
                              f"--allow_smoke_checkpoint=true to finetune it anyway")
         model, tok = load_model(path, cfg.device)          # the tokenizer travels inside
         return model, tok, str(path)
     steps = cfg.pretrain_iters
-    print(f"   {path}.json not found: run lessons/10_gpt_quixote.py first for the real "
+    print(f"   {path}.json not found: run lessons/11_gpt_quixote.py first for the real "
           f"thing;\n   meanwhile a quick GPT is trained on the book here ({steps} steps).")
     book, _ = load_book(cfg, **SMOKE_BOOK)
     pre_text = train_val_split(book, 0.1)[0]
@@ -195,6 +197,7 @@ def load_pretrained(cfg):
     return model, tok, f"a quick GPT ({steps} steps on the book)"
 
 
+# %%
 # -- training and measuring ----------------------------------------------------------------------
 def train(model, train_ids, val_ids, steps, lr, cfg, label):
     """AdamW with warmup + cosine for `steps` steps; -> [(step, held-out loss)]."""
@@ -261,12 +264,11 @@ def plot_curves(curves, before, path):
     ax.axhline(before, color="gray", ls=":", label="pretrained, before finetuning")
     ax.set_xlabel("step on the new text")
     ax.set_ylabel("held-out cross-entropy (nats per token)")
-    ax.set_title("Lesson 12: finetuning against training from scratch")
+    ax.set_title("Lesson 13: finetuning against training from scratch")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def beam_vs_sampling(model, tok, cfg):
@@ -322,6 +324,7 @@ def tempered_beam(model, prompt, cfg, T):
     return beam
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t_start = time.perf_counter()
@@ -338,7 +341,7 @@ def main(argv=None):
         train_text, val_text = train_val_split(new_text, 0.1)
     else:
         book, _ = load_book(cfg, **SMOKE_BOOK)
-        book_train, book_val = train_val_split(book, 0.1)            # lesson 10's split
+        book_train, book_val = train_val_split(book, 0.1)            # lesson 11's split
         train_text, val_text = speeches(book_train), speeches(book_val)
         what = "the book's speeches, one per line (held out: the last 10% of the book)"
     train_ids = np.asarray(tok.encode(train_text), dtype=np.int64)
@@ -378,5 +381,6 @@ def main(argv=None):
     return {**{name: nats for name, (nats, _) in results.items()}, **facts}
 
 
+# %%
 if __name__ == "__main__":
     main()

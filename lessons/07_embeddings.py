@@ -1,4 +1,5 @@
-"""Lesson 06 — Embeddings: word2vec (CBOW and skip-gram) and the embedding layer
+# %%
+"""Lesson 07 — Embeddings: word2vec (CBOW and skip-gram) and the embedding layer
 (report chapter 5).
 
 A token id says nothing about meaning: 942 ("Sancho") is no closer to 1040 (" Panza")
@@ -23,9 +24,9 @@ batches), tinytx/models/word2vec.py (the model), tinytx/tasks/word2vec.py (the l
 tinytx/nn/layers.py (Embedding).
 
 Run:
-    python lessons/06_embeddings.py                    # the whole book, both modes
-    python lessons/06_embeddings.py --smoke            # a few paragraphs, for the tests
-    python lessons/06_embeddings.py --epochs=5 --window=4 --words=sancho,knight
+    python lessons/07_embeddings.py                    # the whole book, both modes
+    python lessons/07_embeddings.py --smoke            # a few paragraphs, for the tests
+    python lessons/07_embeddings.py --epochs=5 --window=4 --words=sancho,knight
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
@@ -40,12 +41,12 @@ Expected output (abridged; the neighbours and numbers are what the run finds):
        rocinante  buckler 0.71, horse 0.69, dapple 0.68, ...    horse 0.63, dapple 0.62, ...
        dulcinea   carpio 0.81, del 0.68, belerma 0.67, ...      del 0.74, belerma 0.70, ...
        quixote    fernando 0.76, vicente 0.75, antonio 0.75, ... don 0.78, sancho 0.69, ...
-    2. saved out/lessons/06/word2vec_pca.png
+    2. saved out/lessons/07/word2vec_pca.png
     3. nn.Embedding: the learned lookup table of a transformer (wte)
        out == one_hot(idx) @ W:          max |difference| = 0.0e+00
          row  used  |grad row|           (rows 0, 2, 4, 5, 6, 8, 9: 0.0000)
        rows never used get exactly zero: True; row 3 (used twice) = G[0, 1] + G[0, 2]: True; ...
-       saved out/lessons/06/embedding_grad.png
+       saved out/lessons/07/embedding_grad.png
 
 Runtime (measured on a quiet 2-core CPU): full 18 s (32 s on one shared with other jobs);
 --smoke 2 s.
@@ -72,7 +73,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
-from tinytx.course import load_book, max_diff, setup
+from tinytx.course import load_book, max_diff, save_figure, setup
 from tinytx.models.word2vec import most_similar
 from tinytx.tasks.word2vec import train_word2vec
 
@@ -80,7 +81,7 @@ from tinytx.tasks.word2vec import train_word2vec
 @dataclass
 class Config:
     data: str = ""                   # a local copy of the book ("" = cache/download)
-    out_dir: str = "out/lessons/06"
+    out_dir: str = "out/lessons/07"
     modes: str = "cbow,skipgram"
     n_embd: int = 64                 # the size of a word vector
     window: int = 2                  # context words on each side (at most; dynamic window)
@@ -107,6 +108,7 @@ GROUPS = {
     "numbers": "two three four five six ten",
 }
 
+# %%
 # -- 1. training and neighbours -------------------------------------------------------------
 def train_modes(cfg, text):
     models = {}
@@ -159,6 +161,7 @@ def wrap(text, width):
     return lines + [line]
 
 
+# %%
 # -- 2. a 2-D picture -----------------------------------------------------------------------
 def pca_2d(vectors):
     """Project rows onto their first two principal axes (SVD of the centred matrix)."""
@@ -190,10 +193,10 @@ def plot_pca(models, path):
                xlabel="principal axis 1", ylabel="principal axis 2")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
+# %%
 # -- 3. the embedding layer -----------------------------------------------------------------
 def section_embedding(path):
     V, C = 10, 4
@@ -231,14 +234,14 @@ def section_embedding(path):
     ax2.set(title=f"dL/dW after Embedding({idx.tolist()[0]})", xlabel="embedding dim",
             xticks=range(C), yticks=range(V))
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
     return {"lookup_vs_rows": max_diff(out, W[idx.numpy()]),
             "lookup_vs_one_hot": max_diff(out, via_one_hot),
             "unused_rows_zero": bool((grad[used == 0] == 0).all()),
             "grad_rows_as_expected": bool(np.allclose(grad, expected))}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t0 = time.perf_counter()
@@ -265,5 +268,6 @@ def main(argv=None):
         for mode, (_, _, losses) in models.items()}}
 
 
+# %%
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""Lesson 11 — The encoder-decoder: next-sentence prediction on Don Quixote, greedy against
+# %%
+"""Lesson 12 — The encoder-decoder: next-sentence prediction on Don Quixote, greedy against
 beam search (report §3.4 and Figure 3; the report's "cervantes" model).
 
 The encoder reads a whole source sentence with self-attention in both directions and
@@ -36,10 +37,10 @@ tinytx/generate/beam.py. examples/train_seq2seq.py is the same model as a job (a
 trains on translation pairs with --pairs=FILE.tsv).
 
 Run:
-    python lessons/11_encoder_decoder.py               # the book ~2.5 min, then part 5
-    python lessons/11_encoder_decoder.py --smoke       # two paragraphs, for the tests
-    python lessons/11_encoder_decoder.py --max_iters=1500 --beam_widths=1,4,16
-    python lessons/11_encoder_decoder.py --translate=false    # parts 1-4 only
+    python lessons/12_encoder_decoder.py               # the book ~2.5 min, then part 5
+    python lessons/12_encoder_decoder.py --smoke       # two paragraphs, for the tests
+    python lessons/12_encoder_decoder.py --max_iters=1500 --beam_widths=1,4,16
+    python lessons/12_encoder_decoder.py --translate=false    # parts 1-4 only
 
 Expected output (abridged; measured on the whole book, seed 1337):
     1. Don Quixote: 2,276 next-sentence pairs of at most 32 words (2,048 to train on, 228
@@ -66,7 +67,7 @@ Expected output (abridged; measured on the whole book, seed 1337):
            4      -1.696      -52.07    29.4             77%     1.37
            8      -1.496      -35.74    21.6             97%     2.82
        the true next sentences: -4.114 nats/token under the same model
-       saved out/lessons/11/beam_search.png
+       saved out/lessons/12/beam_search.png
 
 Runtime (quiet 2-core CPU, one OpenBLAS thread, measured): full 259 s, of which parts
 1-4 about 125 s; --smoke about 5-10 s in all. Part 5 uses the model
@@ -100,7 +101,7 @@ import numpy as np
 
 import tinytx as tx
 from tinytx.checkpoint import load_model
-from tinytx.course import load_book, setup, show_tokens
+from tinytx.course import load_book, save_figure, setup, show_tokens
 from tinytx.data import (add_special_tokens, collate_pairs, encode_pairs, load_tatoeba,
                          pad_batch, shared_tokenizer, special_ids, train_val_split)
 from tinytx.generate import beam_search_seq2seq
@@ -120,7 +121,7 @@ from tinytx.train import Trainer, TrainConfig
 @dataclass
 class Config:
     data: str = ""                 # a local copy of the book ("" = cache or download)
-    out_dir: str = "out/lessons/11"
+    out_dir: str = "out/lessons/12"
     smoke: bool = False            # two paragraphs and a tiny model, for the tests
     vocab_size: int = 1024
     max_words: int = 32            # pairs whose sentences have at most this many words
@@ -175,6 +176,7 @@ FALLBACK_PAIRS = [("I am hungry.", "Jeg er sulten."), ("Tom is here.", "Tom er h
                   ("I like tea.", "Jeg liker te."), ("We are tired.", "Vi er trøtte."),
                   ("Mary reads a book.", "Mary leser en bok.")] * 4
 
+# %%
 # -- 1. pairs and one batch ------------------------------------------------------------------
 def show_batch(tok, enc, pad):
     middle = enc[len(enc) // 2:]                     # past the title page and contents
@@ -193,6 +195,7 @@ def show_batch(tok, enc, pad):
           f"== [PAD] is left out of the loss.")
 
 
+# %%
 # -- 4. beam width -------------------------------------------------------------------------------
 def beam_width_table(model, sources, refs, specials, cfg):
     """Per width: mean log-prob per token, mean length, seconds; and the references' score."""
@@ -225,12 +228,12 @@ def plot_widths(rows, reference, path):
     b.bar(widths, [r["length"] for r in rows], color="tab:green")
     b.set_xlabel("beam width (1 = greedy)")
     b.set_ylabel("mean output length (tokens)")
-    fig.suptitle("Lesson 11: what a wider beam finds (held-out sources)")
+    fig.suptitle("Lesson 12: what a wider beam finds (held-out sources)")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
+# %%
 # -- 5. translation ---------------------------------------------------------------------------
 def load_translation_pairs(cfg):
     """(train, test, description): Tatoeba eng->nob dev to train on, test to score on."""
@@ -240,7 +243,7 @@ def load_translation_pairs(cfg):
         train, test = load_tatoeba("dev", **kw), load_tatoeba("test", **kw)
     except (OSError, ValueError) as e:
         if not cfg.smoke:
-            sys.exit(f"lesson 11: could not load the Tatoeba files: {e}")
+            sys.exit(f"lesson 12: could not load the Tatoeba files: {e}")
         return FALLBACK_PAIRS, FALLBACK_PAIRS[:6], "six built-in pairs (no Tatoeba files)"
     if cfg.smoke:
         return train[:300], test[:20], "300 Tatoeba eng->nob dev pairs (smoke)"
@@ -257,8 +260,7 @@ def plot_cross_attention(att, src_tokens, tgt_tokens, path):
     ax.set_ylabel("decoder reads ... predicts the next token")
     ax.set_title("cross-attention\n(last layer, mean of heads)", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def train_translator(cfg, out, train):
@@ -299,7 +301,7 @@ def translation(cfg, out):
           f"pairs")
     checkpoint = Path(cfg.mt_checkpoint) if cfg.mt_checkpoint else None
     if checkpoint is not None and checkpoint.with_name(checkpoint.name + ".json").is_file():
-        s2s, tok = load_model(checkpoint, cfg.device)   # (lesson 12 explains)
+        s2s, tok = load_model(checkpoint, cfg.device)   # the model and its tokenizer
         print(f"   loaded {checkpoint} (examples/translate.py's trained model): "
               f"{s2s.num_parameters():,} parameters")
     else:
@@ -335,8 +337,7 @@ def translation(cfg, out):
     ax.set_ylabel("score (0-100)")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "bleu_beam_width.png")
-    plt.close(fig)
+    save_figure(fig, out / "bleu_beam_width.png")
     print(f"   saved {out / 'bleu_beam_width.png'}")
     return rows
 
@@ -362,6 +363,7 @@ def _pair_batch(encoded, batch_size, rng, pad, cfg):
     return random_pair_batch(encoded, batch_size, rng, pad, cfg.device)
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     t_start = time.perf_counter()
@@ -399,7 +401,7 @@ def main(argv=None):
           f"+ {cfg.n_decoder_layer} decoder layers, {cfg.n_embd} wide, shared embeddings); "
           f"{cfg.max_iters} steps of {cfg.batch_size} pairs with the Trainer")
     t_train = time.perf_counter()
-    trainer = Trainer(s2s, train_cfg, batch, out, loss_fn=seq2seq_loss, meta={"lesson": 11},
+    trainer = Trainer(s2s, train_cfg, batch, out, loss_fn=seq2seq_loss, meta={"lesson": 12},
                       count_targets=target_tokens)  # padded pairs: weight by tokens
     trainer.train()
     val_loss = pair_loss(s2s, enc["val"], pad, cfg.batch_size, cfg.device)
@@ -440,5 +442,6 @@ def main(argv=None):
             **layers}
 
 
+# %%
 if __name__ == "__main__":
     main()
