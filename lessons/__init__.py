@@ -41,4 +41,5 @@ TEACHES = {
                            "scores_by_beam_width", "sentence_chrf"),
     "13_finetuning": ("beam_search", "load_gpt2", "load_gpt2_tokenizer", "load_text",
                       "iter_windows", "read_checkpoint_meta"),
+    "14_data_parallel": ("shard_batch", "accumulate_gradients", "DataParallel", "init"),
 }

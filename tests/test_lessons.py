@@ -22,9 +22,9 @@ from lessons import TEACHES
 LESSONS = sorted((Path(__file__).resolve().parents[1] / "lessons").glob("[0-9][0-9]_*.py"))
 
 
-def test_lessons_are_00_to_13_in_order():
+def test_lessons_are_00_to_14_in_order():
     numbers = [int(p.name[:2]) for p in LESSONS]
-    assert numbers == list(range(0, 14))
+    assert numbers == list(range(0, 15))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
@@ -309,7 +309,41 @@ def facts_13(f):
     assert f["beam_length"] > 0
 
 
+def facts_14(f):
+    sums, n = f["allreduce"], f["allreduce"]["n"]
+    worlds = sorted({int(k.split("_")[1]) for k in sums if k != "n"})
+    for W in worlds:
+        assert sums[f"naive_{W}"]["error"] < 1e-12 and sums[f"ring_{W}"]["error"] < 1e-12
+        assert sums[f"naive_{W}"]["busiest"] == (W - 1) * n * 8        # the root: (W-1)·n
+        assert sums[f"ring_{W}"]["busiest"] == 2 * (W - 1) * n // W * 8   # 2(W-1)/W·n
+        assert sums[f"naive_{W}"]["total"] == sums[f"ring_{W}"]["total"]
+    shards = f["shards"]
+    assert shards["equal_shards"] < 1e-12 and shards["unequal_weighted"] < 1e-12
+    assert shards["unequal_plain"] > 1e-3              # unequal shards need their weights
+    mpi = f["mpi"]
+    if mpi["ran"]:
+        assert mpi["max_diff"] < 1e-6 and mpi["buckets"] > 1
+        assert mpi["started_during_backward"] > 0                 # communication overlaps
+    else:
+        assert "mpi4py" in mpi["skipped"], mpi          # says why, and what to install
+
+
 FACTS = {p.stem: globals()[f"facts_{p.name[:2]}"] for p in LESSONS}
+
+
+def test_lesson_14_without_mpi4py_says_why_and_skips_only_section_3(tmp_path):
+    """Where mpi4py is missing (None in sys.modules: its import fails), sections 1 and 2
+    still run and section 3 says what to install."""
+    lesson = next(p for p in LESSONS if p.name.startswith("14_"))
+    code = "import sys; sys.modules['mpi4py'] = None\n" + RUN_MAIN
+    run = subprocess.run([sys.executable, "-c", code, str(lesson), "--smoke",
+                          f"--out_dir={tmp_path}"], capture_output=True, text=True,
+                         timeout=300, env={**os.environ, "MPLBACKEND": "Agg"}, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "pip install -e '.[mpi]'" in run.stdout and "skipped" in run.stdout
+    facts = json.loads((tmp_path / "facts.json").read_text())
+    assert facts["mpi"]["ran"] is False
+    facts_14(facts)
 
 
 def test_fact_checks_can_fail():
@@ -320,3 +354,14 @@ def test_fact_checks_can_fail():
     with pytest.raises(AssertionError):
         facts_10({"same_decodes": {"no mask, KV cache": 0.9,
                                    "no mask, whole prefix every step": 0.5}})
+    good = {"allreduce": {"n": 4, "naive_2": {"error": 0, "busiest": 32, "total": 64},
+                          "ring_2": {"error": 0, "busiest": 32, "total": 64}},
+            "shards": {"equal_shards": 0, "unequal_weighted": 0, "unequal_plain": 0.04},
+            "mpi": {"ran": False, "skipped": "mpi4py is not installed"}}
+    facts_14(good)
+    for wrong in ({"shards": {**good["shards"], "unequal_plain": 1e-17}},   # no need of weights?
+                  {"mpi": {"ran": False, "skipped": ""}},                     # no reason given
+                  {"mpi": {"ran": True, "max_diff": 1e-3, "buckets": 5,
+                           "started_during_backward": 5}}):
+        with pytest.raises(AssertionError):
+            facts_14({**good, **wrong})

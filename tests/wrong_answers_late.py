@@ -1,11 +1,13 @@
-"""Wrong answers to the exercises of lessons 07-13, which their checks must reject
+"""Wrong answers to the exercises of lessons 07-14, which their checks must reject
 (tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
 """
 import numpy as np
 
 import tinytx as tx
 import tinytx.functional as F
-from lessons.solutions import block, cross_attention, encoder_decoder, gpt_quixote
+from lessons import check
+from lessons.solutions import (block, cross_attention, data_parallel, encoder_decoder,
+                               gpt_quixote)
 
 
 # -- 07 embeddings ---------------------------------------------------------------------------
@@ -189,6 +191,41 @@ def freeze_names_only(model, prefixes):                    # lists them, changes
     return [n for n, _ in model.named_parameters() if n.startswith(tuple(prefixes))]
 
 
+# -- 14 data parallel -----------------------------------------------------------------------
+def allreduce_by_ring(arrays):                             # a right all-reduce, not this one
+    return check.lesson_module("data_parallel").ring_allreduce(arrays)
+
+
+def allreduce_in_a_row_claiming_log2_bytes(arrays):       # a0 + a1 + a2 + ...: not pairwise
+    W, total = len(arrays), sum(a.copy() for a in arrays)
+    return [total.copy() for _ in range(W)], np.full(W, np.log2(W) * arrays[0].nbytes)
+
+
+def allreduce_same_partner(arrays):                        # r XOR 1 at every step
+    W, partial = len(arrays), [a.copy() for a in arrays]
+    for _ in range(int(np.log2(W))):
+        partial = [partial[r] + partial[r ^ 1] for r in range(W)]
+    return partial, np.full(W, np.log2(W) * arrays[0].nbytes)
+
+
+def allreduce_counting_values(arrays):                     # sent: values, not bytes
+    results, sent = data_parallel.recursive_doubling_allreduce(arrays)
+    return results, sent / arrays[0].itemsize
+
+
+def weights_one_process(counts):                           # section 2's: shards summed
+    return np.asarray(counts, dtype=np.float64) / np.sum(counts)
+
+
+def weights_equal(counts):                                 # DataParallel's plain average
+    return np.ones(len(counts))
+
+
+def weights_unchecked(counts):                             # right, but [3, -1] goes through
+    counts = np.asarray(counts, dtype=np.float64)
+    return len(counts) * counts / counts.sum()
+
+
 WRONG = [("embeddings", "skipgram_pairs", "consistent", skipgram_pairs_after_only),
          ("embeddings", "skipgram_pairs", "slip", skipgram_pairs_with_center),
          ("embeddings", "noise_distribution", "consistent", noise_unigram),
@@ -219,4 +256,12 @@ WRONG = [("embeddings", "skipgram_pairs", "consistent", skipgram_pairs_after_onl
          ("encoder_decoder", "greedy_decode", "consistent", greedy_never_stops),
          ("encoder_decoder", "greedy_decode", "slip", greedy_first_position),
          ("finetuning", "freeze", "consistent", freeze_the_others),
-         ("finetuning", "freeze", "slip", freeze_names_only)]
+         ("finetuning", "freeze", "slip", freeze_names_only),
+         ("data_parallel", "recursive_doubling_allreduce", "consistent", allreduce_by_ring),
+         ("data_parallel", "recursive_doubling_allreduce", "slip",
+          allreduce_in_a_row_claiming_log2_bytes),
+         ("data_parallel", "recursive_doubling_allreduce", "slip", allreduce_same_partner),
+         ("data_parallel", "recursive_doubling_allreduce", "slip", allreduce_counting_values),
+         ("data_parallel", "shard_weights", "consistent", weights_one_process),
+         ("data_parallel", "shard_weights", "consistent", weights_equal),
+         ("data_parallel", "shard_weights", "slip", weights_unchecked)]

@@ -1,4 +1,4 @@
-"""Data-parallel training across processes (docs/distributed.md).
+"""Data-parallel training across processes (lesson 14; docs/distributed.md).
 
     mpiexec -n 2 python examples/train_quixote.py
 

@@ -1,7 +1,8 @@
 """Gradient accumulation: micro-batches whose summed gradients equal one big batch's.
 
 Introduced in lesson 11 with the Trainer (tinytx/train/trainer.py), which runs it once
-per optimizer step; data-parallel training (docs/distributed.md) runs it on each rank's shard.
+per optimizer step; lesson 14 weighs unequal shards with its `counts`; data-parallel
+training (docs/distributed.md) runs it on each rank's shard.
 """
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Lesson 13 — Training beyond one process: all-reduce, data parallelism, overlap
-(after lesson 10's GPT: how nanoGPT's and llm.c's training scales to many processes).
+# %%
+"""Lesson 14 — Training beyond one process: all-reduce, data parallelism, overlap
+(after lesson 11's GPT: how nanoGPT's and llm.c's training scales to many processes;
+beyond the report).
 
 When one process is too slow, run N copies of the training, give each a different shard
 of every batch, and average their gradients before each step: every copy then takes the
@@ -11,7 +13,8 @@ rank ends with the sum of every rank's array. This lesson:
      around a ring) — and counts the bytes each rank sends: the naive root sends
      (W-1)·n values, a ring rank 2·(W-1)/W·n, whatever W;
   2. shows why averaging gradients over shards is the big batch's gradient (a GPT in
-     float64: equal shards agree to ~1e-16) and why unequal shards need weights;
+     float64: equal shards agree to ~1e-16) and why unequal shards need weights (tinytx
+     weighs each by its target tokens: `tinytx.train.accumulate_gradients`);
   3. runs the real thing: `mpiexec -n 2` processes with tinytx.distributed.DataParallel
      (MPI through mpi4py), checks the parameters against one process with the same
      global batch, and draws one step as a timeline from the measured times: backward,
@@ -23,35 +26,48 @@ tinytx/distributed/ (ddp.py, buckets.py, mpi.py) and Tensor.register_grad_hook
 mpi4py it says so and is skipped.
 
 Run:
-    python lessons/13_data_parallel.py                 # the whole lesson
-    python lessons/13_data_parallel.py --smoke         # a few seconds, for the tests
-    python lessons/13_data_parallel.py --bucket_mb=1000   # one bucket: no overlap
+    python lessons/14_data_parallel.py                 # the whole lesson
+    python lessons/14_data_parallel.py --smoke         # a few seconds, for the tests
+    python lessons/14_data_parallel.py --bucket_mb=1000   # one bucket: no overlap
 
-Expected output (abridged; every number is measured by the run):
+Expected output (abridged; from a full run; every number is measured, the times in ms vary
+from run to run and machine to machine):
     1. All-reduce of W arrays of 1,000,000 float64 values, from scratch
-         W  method  max |error|  bytes sent (all ranks)  bytes sent by the busiest rank
-         2  naive       0.0e+00              16,000,000                       8,000,000
-         2  ring        0.0e+00              16,000,000                       8,000,000
-         8  naive       ...                 112,000,000                      56,000,000
-         8  ring        ...                 112,000,000                      14,000,000
+         W method max |error|  bytes sent (all ranks)  bytes sent by the busiest rank
+         2 naive      0.0e+00              16,000,000                       8,000,000
+         2 ring       0.0e+00              16,000,000                       8,000,000
+         4 naive      0.0e+00              48,000,000                      24,000,000
+         4 ring       1.8e-15              48,000,000                      12,000,000
+         8 naive      0.0e+00             112,000,000                      56,000,000
+         8 ring       3.6e-15             112,000,000                      14,000,000
     2. ... the mean of the 4 shard gradients against the batch of 8: max |difference| 5.6e-17
-       unequal shards (3 and 5 rows): the plain mean is off by 4.1e-02; weighted ...: 5.6e-17
+       unequal shards (3 and 5 rows): the plain mean is off by 4.1e-02; their gradients
+       summed, each loss weighted by its target tokens (...): 5.6e-17
     3. 4 AdamW steps, global batch 8: 2 processes x 4 rows against 1 process x 8 rows:
        parameters' max |difference| 1.8e-13
-       the last step on rank 0: forward to ... ms, backward to ... ms, gradients averaged ...
-         bucket 0: all-reduce started at ... ms (during backward), seen done at ... ms
-       saved out/lessons/13/timeline.png
+       the last step on rank 0: forward to 17.3 ms, backward to 35.5 ms, gradients
+       averaged at 41.1 ms
+         bucket 0: all-reduce started at   18.1 ms (during backward), seen done at   19.0 ms
+         ... (25 buckets, every one started during backward)
+       saved out/lessons/14/timeline.png
 
-Runtime: a few seconds, with or without --smoke, on a 2-core CPU.
+Runtime: about 5 s for the whole lesson on a busy shared 2-core CPU (measured), --smoke
+about 4 s (most of it starting the two MPI processes).
 
 Exercises (your code goes in lessons/exercises/data_parallel.py; check it with
 `python -m lessons.check data_parallel`; our answers are in
 lessons/solutions/data_parallel.py)
-  1. Implement `ring_allreduce(arrays)` (a list of W equal-length arrays -> W arrays, each
-     the sum), as a reduce-scatter and an all-gather of W-1 steps each; checked against
-     np.sum and section 1's byte counts.
-  2. Implement `shard_weights(counts)`: the weight of each shard's mean loss so that the
-     weighted sum is the mean over all tokens; checked on unequal shards as in section 2.
+  1. Implement `recursive_doubling_allreduce(arrays)` (W a power of two; a list of W
+     equal-length arrays -> (the W results, bytes sent by each rank), as section 1's
+     functions return): log2 W steps; at step s = 0, 1, ... every rank r swaps its whole
+     partial sum with rank r XOR 2^s and adds what it gets. Checked against np.sum, the
+     order of its additions, and the bytes each rank sends (log2(W)·n values). Add it to
+     section 1's table: against the ring, which sends less and which needs fewer steps?
+  2. Implement `shard_weights(counts)`: DataParallel averages the W ranks' gradients (it
+     divides their sum by W), so with unequal shards each rank must weigh its mean loss
+     first. Given the target tokens of every rank's shard, return each rank's weight, so
+     that the averaged gradient is the mean over all the global batch's tokens (section 2
+     weighs shards that are summed, in one process); checked on unequal shards of a GPT.
   3. Predict, then run: `--bucket_mb=1000` (one bucket) and `--bucket_mb=0` (one per
      parameter). How does the timeline change, and what does each cost?
 """
@@ -69,14 +85,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import tinytx as tx
-from tinytx.course import max_diff, section, setup
+from tinytx import optim
+from tinytx.course import max_diff, save_figure, section, setup
 from tinytx.distributed import DataParallel, init, shard_batch
-from tinytx.models import GPT, GPTConfig   # (lesson 10 explains it)
+from tinytx.models import GPT, GPTConfig   # (lesson 11 explains it)
+from tinytx.train import accumulate_gradients
+
+# this file, which mpiexec starts as each rank of section 3 (a notebook has no __file__;
+# its kernel runs in the notebook's folder)
+LESSON = Path(globals().get("__file__", "14_data_parallel.py")).resolve()
 
 
 @dataclass
 class Config:
-    out_dir: str = "out/lessons/13"
+    out_dir: str = "out/lessons/14"
     n: int = 1_000_000               # values per array in section 1
     worlds: str = "2,4,8"            # W, the simulated ranks of section 1
     n_layer: int = 4                 # the GPT of sections 2 and 3 (float64)
@@ -92,8 +114,10 @@ class Config:
 SMOKE = dict(n=10_000, worlds="2,4", n_layer=2, n_embd=32, block_size=16, steps=2,
              bucket_mb=0.01)
 VOCAB = 64
+NO_MPI = "mpi4py or mpiexec is not installed (pip install -e '.[mpi]')"
 
 
+# %%
 # -- 1. all-reduce from scratch ---------------------------------------------------------------
 def naive_allreduce(arrays):
     """Ranks 1..W-1 send their arrays to rank 0, which adds them up and sends the sum to
@@ -129,7 +153,7 @@ def section_allreduce(cfg):
     section(f"1. All-reduce of W arrays of {cfg.n:,} float64 values, from scratch")
     print(f"   {'W':>3} {'method':<6} {'max |error|':>11} {'bytes sent (all ranks)':>23} "
           f"{'bytes sent by the busiest rank':>31}")
-    rng, facts = np.random.default_rng(0), {}
+    rng, facts = np.random.default_rng(0), {"n": cfg.n}
     for W in [int(w) for w in cfg.worlds.split(",")]:
         arrays = [rng.standard_normal(cfg.n) for _ in range(W)]
         exact = np.sum(arrays, axis=0)
@@ -140,10 +164,14 @@ def section_allreduce(cfg):
             facts[f"{name}_{W}"] = {"error": err, "busiest": sent.max(), "total": sent.sum()}
     print("   Both move the same bytes in all, but the naive root sends (W-1)·n values while\n"
           "   a ring rank sends 2·(W-1)/W·n: under 2n however many ranks, so with a link per\n"
-          "   rank the ring's time hardly grows with W (NCCL and MPI use rings and trees).")
+          "   rank the ring's time hardly grows with W. It pays in steps instead: 2·(W-1)\n"
+          "   messages one after the other, each with its latency. MPI libraries pick by\n"
+          "   message size (a ring or reduce-scatter for long arrays, few steps for short\n"
+          "   ones: exercise 1); NCCL uses rings and trees.")
     return facts
 
 
+# %%
 # -- 2. shards and the big batch --------------------------------------------------------------
 def tiny_gpt(cfg):
     tx.manual_seed(0)
@@ -157,10 +185,15 @@ def batch_of(cfg, step):
     return tx.tensor(x), tx.tensor(np.roll(x, -1, axis=1))
 
 
-def gradients(model, x, y, weight=1.0):
-    model.zero_grad()
-    (model(x, y)[1] * weight).backward()
+def flat_grads(model):
     return np.concatenate([p.grad.ravel() for p in model.parameters()])
+
+
+def gradients(model, x, y):
+    """The gradient of the mean loss over the batch (x, y), all parameters in one vector."""
+    model.zero_grad()
+    model(x, y)[1].backward()
+    return flat_grads(model)
 
 
 def section_shards(cfg):
@@ -176,21 +209,28 @@ def section_shards(cfg):
           f"max |difference| {max_diff(mean, big):.1e}")
     a, b = (x[:3], y[:3]), (x[3:], y[3:])         # unequal shards: 3 and 5 rows
     plain = (gradients(model, *a) + gradients(model, *b)) / 2
-    weighted = gradients(model, *a, 3 / 8) + gradients(model, *b, 5 / 8)
+    model.zero_grad()
+    accumulate_gradients(model, [a, b], counts=[a[1].size, b[1].size])   # target tokens
+    weighted = flat_grads(model)
     print(f"   unequal shards (3 and 5 rows): the plain mean is off by "
-          f"{max_diff(plain, big):.1e}; weighted 3/8 and 5/8: {max_diff(weighted, big):.1e}\n"
-          f"   (padded batches are the same story: tinytx weighs each by its target tokens)")
+          f"{max_diff(plain, big):.1e}; their gradients summed,\n   each loss weighted by "
+          f"its target tokens (accumulate_gradients with counts): "
+          f"{max_diff(weighted, big):.1e}\n"
+          f"   (padded batches are the same story; and DataParallel averages the ranks'\n"
+          f"   gradients instead of summing them: exercise 2)")
     return {"equal_shards": max_diff(mean, big), "unequal_plain": max_diff(plain, big),
             "unequal_weighted": max_diff(weighted, big)}
 
 
+# %%
 # -- 3. the real thing: mpiexec -n 2 ----------------------------------------------------------
-def train(cfg, ddp=None, comm=None):
+def train(cfg, comm=None):
     """cfg.steps AdamW steps of the tiny GPT on the global batches (this rank's shard of
-    each with `ddp`); returns (model, the last step's times on perf_counter's clock)."""
+    each with `comm`) -> (model, the last step's phase times on perf_counter's clock,
+    its buckets' (start, seen done) times)."""
     model = tiny_gpt(cfg)
     ddp = DataParallel(model, comm, bucket_mb=cfg.bucket_mb) if comm else None
-    opt = tx.optim.AdamW(model.parameters(), lr=1e-3)
+    opt = optim.AdamW(model.parameters(), lr=1e-3)
     for step in range(cfg.steps):
         batch = batch_of(cfg, step)
         x, y = shard_batch(batch, comm.rank, comm.world_size) if comm else batch
@@ -233,25 +273,29 @@ def draw_timeline(record, path):
                   "green: a bucket's all-reduce)")
     ax.set_title(f"one training step on {record['world']} processes")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
+
+
+def find_mpiexec():
+    """mpiexec beside this Python (the mpich wheel's) or on PATH; None without mpi4py."""
+    try:
+        import mpi4py  # noqa: F401   (only to know whether section 3 can run)
+    except ImportError:
+        return None
+    return (shutil.which("mpiexec", path=str(Path(sys.executable).parent))
+            or shutil.which("mpiexec"))
 
 
 def section_mpi(cfg, out):
     section("3. The real thing: mpiexec -n 2 with tinytx.distributed.DataParallel")
-    mpiexec = shutil.which("mpiexec", path=str(Path(sys.executable).parent)) or \
-        shutil.which("mpiexec")
-    try:
-        import mpi4py  # noqa: F401   (only to know whether section 3 can run)
-    except ImportError:
-        mpiexec = None
+    mpiexec = find_mpiexec()
     if mpiexec is None:
-        print("   mpi4py or mpiexec is not installed (pip install -e '.[mpi]'): skipped")
-        return {"ran": False}
+        print(f"   {NO_MPI}: skipped")
+        return {"ran": False, "skipped": NO_MPI}
     record_path = out / "rank0.json"
     args = [f"--{k}={getattr(cfg, k)}" for k in ("n_layer", "n_embd", "block_size",
                                                   "batch_size", "steps", "bucket_mb")]
-    done = subprocess.run([mpiexec, "-n", "2", sys.executable, __file__,
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, str(LESSON),
                            f"--worker={record_path}", f"--out_dir={out}", *args],
                           capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
@@ -282,6 +326,7 @@ def section_mpi(cfg, out):
             "started_during_backward": during}
 
 
+# %%
 def main(argv=None):
     cfg, out = setup(Config(), SMOKE, argv)
     if cfg.worker:
@@ -293,5 +338,6 @@ def main(argv=None):
     return facts
 
 
+# %%
 if __name__ == "__main__":
     main()
