@@ -6,6 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
+LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.py"))     # 00_autograd.py, ...
 
 
 def load_script(path, name: str):
