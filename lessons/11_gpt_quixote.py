@@ -85,9 +85,15 @@ Exercises (your code goes in lessons/exercises/gpt_quixote.py; check it with
 `python -m lessons.check gpt_quixote`; our answers are in lessons/solutions/gpt_quixote.py)
   1. Implement `xy_batch(ids, starts, block_size)`: the report's X and Y (eq. 1-3);
      checked against tinytx.data.get_batch.
-  2. Implement `top_k_filter(logits, k)`; checked against tinytx.generate's.
-  3. Predict, then run: what does sampling with --top_k=1 write, compared with the
-     temperature 0.1 sample of section 5? Run it and explain from temperature.png.
+  2. Build the sampler of section 5: `top_k_filter(logits, k)`, `top_p_filter(logits, p)`,
+     then the loop `sample(model, ids, max_new_tokens, temperature, top_k, top_p, rng)`;
+     checked against tinytx.generate's filters and its generate with the same rng. Then
+     predict, run and explain from temperature.png: what does --top_k=1 write, compared
+     with the temperature 0.1 sample?
+  3. Implement the KV cache's step, `cached_attention(q, k, v, cache)`: append the new
+     token's key and value, attend to all cached ones; checked, one token at a time,
+     against causal attention over the whole sequence. Why may the keys and values of
+     earlier tokens be kept, and how much work does each new token then cost?
   4. Change and explain: train with --block_size=16 (the model then sees 16 tokens of
      context). Predict the held-out loss against the default 64, run, and explain.
 """
