@@ -83,7 +83,10 @@ Exercises (your code goes in lessons/exercises/encoder_decoder.py; check it with
      tgt_mask of a padded batch; checked against tinytx.data.pairs.collate_pairs.
   2. Implement `greedy_decode(model, src, bos_id, eos_id, max_new_tokens)` with
      model.encode and model.decode; checked against generate_seq2seq(greedy=True).
-  3. Predict, then run: `--beam_widths=1,16 --translate=false`. Will the width-16 beam
+  3. Implement `beam_decode(model, src, bos_id, beam_width, max_new_tokens)`: beam search
+     over a fixed number of new tokens, ranked by the summed log-probability; checked
+     against beam_search_seq2seq (no eos, length_penalty=0) for widths 1, 2 and 4.
+  4. Predict, then run: `--beam_widths=1,16 --translate=false`. Will the width-16 beam
      write longer or shorter sentences than greedy, with a higher or lower
      log-probability per token? Explain with section 4's table what beam search
      maximises, and try --length_penalty=2.

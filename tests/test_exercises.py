@@ -9,6 +9,7 @@ import importlib
 
 import numpy as np
 import pytest
+import wrong_answers_decoding
 import wrong_answers_early
 import wrong_answers_late
 
@@ -67,7 +68,7 @@ def test_our_answer_passes_and_the_stub_does_not(name, function):
 
 
 # -- wrong answers each check must reject --------------------------------------------------
-WRONG = wrong_answers_early.WRONG + wrong_answers_late.WRONG
+WRONG = wrong_answers_early.WRONG + wrong_answers_late.WRONG + wrong_answers_decoding.WRONG
 
 
 @pytest.mark.parametrize("name, function", EXERCISES, ids=[f"{n}.{f}" for n, f in EXERCISES])

@@ -1,4 +1,5 @@
-"""Wrong answers to the exercises of lessons 07-14, which their checks must reject
+"""Wrong answers to the exercises of lessons 07-14 (those of the decoding exercises of 11
+and 12 are in wrong_answers_decoding.py), which their checks must reject
 (tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
 """
 import numpy as np
@@ -149,83 +150,6 @@ def top_k_one_fewer(logits, k):                            # > instead of >=
     return np.where(logits > kth, logits, -np.inf)
 
 
-def top_p_dropping_the_crossing_token(logits, p):          # mass up to and with it < p
-    order = np.argsort(-logits, axis=-1)
-    probs = np.take_along_axis(F.softmax(tx.tensor(logits)).numpy(), order, axis=-1)
-    drop = np.empty(logits.shape, dtype=bool)
-    np.put_along_axis(drop, order, np.cumsum(probs, axis=-1) >= p, axis=-1)
-    return np.where(drop, -np.inf, logits)
-
-
-def top_p_in_place(logits, p):                             # writes into its input
-    logits[...] = gpt_quixote.top_p_filter(logits, p)
-    return logits
-
-
-def sample_with(model, ids, n, rng, next_logits, temperature, top_k, top_p,
-                temperature_first=True, top_k_first=True):
-    """The sampling loop with a choice of which logits, and in which order it filters."""
-    ids = list(ids)
-    filters = [(top_k, gpt_quixote.top_k_filter), (top_p, gpt_quixote.top_p_filter)]
-    for _ in range(n):
-        with tx.no_grad():
-            logits = model(tx.tensor([ids[-model.config.block_size:]]))[0].numpy()
-        z = next_logits(logits) / (temperature if temperature_first else 1)
-        for value, keep in filters if top_k_first else filters[::-1]:
-            z = z if value is None else keep(z, value)
-        z = z if temperature_first else z / temperature
-        p = np.exp(z - z.max())
-        ids.append(int(rng.choice(len(p), p=p / p.sum())))
-    return ids
-
-
-def sample_temperature_last(model, ids, n, temperature=1.0, top_k=None, top_p=None,
-                            rng=None):                     # the nucleus of the plain logits
-    return sample_with(model, ids, n, rng, lambda z: z[0, -1], temperature, top_k, top_p,
-                       temperature_first=False)
-
-
-def sample_greedy(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=None):
-    ids = list(ids)
-    for _ in range(n):
-        with tx.no_grad():
-            logits = model(tx.tensor([ids[-model.config.block_size:]]))[0].numpy()
-        ids.append(int(logits[0, -1].argmax()))
-    return ids
-
-
-def sample_first_position(model, ids, n, temperature=1.0, top_k=None, top_p=None,
-                          rng=None):                       # logits[0, 0]
-    return sample_with(model, ids, n, rng, lambda z: z[0, 0], temperature, top_k, top_p)
-
-
-def sample_top_p_first(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=None):
-    return sample_with(model, ids, n, rng, lambda z: z[0, -1], temperature, top_k, top_p,
-                       top_k_first=False)
-
-
-def attend(q, K, V, scale):
-    scores = q @ K.swapaxes(-1, -2) * scale                    # (B, H, 1, T)
-    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    return weights / weights.sum(axis=-1, keepdims=True) @ V
-
-
-def cached_attention_before_append(q, k, v, cache):       # the new token misses itself
-    out = np.zeros_like(q) if cache is None else attend(q, *cache, q.shape[-1] ** -0.5)
-    return out, gpt_quixote.cached_attention(q, k, v, cache)[1]
-
-
-def cached_attention_unscaled(q, k, v, cache):            # softmax(q Kᵀ) V: no 1/√D
-    _, (K, V) = gpt_quixote.cached_attention(q, k, v, cache)
-    return attend(q, K, V, 1.0), (K, V)
-
-
-def cached_attention_prepending(q, k, v, cache):          # same outputs, cache reversed
-    K, V = (k, v) if cache is None else (np.concatenate([k, cache[0]], axis=2),
-                                         np.concatenate([v, cache[1]], axis=2))
-    return attend(q, K, V, q.shape[-1] ** -0.5), (K, V)
-
-
 # -- 12 encoder-decoder ----------------------------------------------------------------------
 def teacher_forcing_left_padded(targets, bos_id, eos_id, pad_id):   # the padding first
     T = max(len(t) for t in targets) + 1
@@ -328,15 +252,6 @@ WRONG = [("embeddings", "skipgram_pairs", "consistent", skipgram_pairs_after_onl
          ("gpt_quixote", "top_k_filter", "consistent", top_k_keeping_smallest),
          ("gpt_quixote", "top_k_filter", "slip", top_k_in_place),
          ("gpt_quixote", "top_k_filter", "slip", top_k_one_fewer),
-         ("gpt_quixote", "top_p_filter", "consistent", top_p_dropping_the_crossing_token),
-         ("gpt_quixote", "top_p_filter", "slip", top_p_in_place),
-         ("gpt_quixote", "sample", "consistent", sample_temperature_last),
-         ("gpt_quixote", "sample", "consistent", sample_greedy),
-         ("gpt_quixote", "sample", "slip", sample_first_position),
-         ("gpt_quixote", "sample", "slip", sample_top_p_first),
-         ("gpt_quixote", "cached_attention", "consistent", cached_attention_before_append),
-         ("gpt_quixote", "cached_attention", "slip", cached_attention_unscaled),
-         ("gpt_quixote", "cached_attention", "slip", cached_attention_prepending),
          ("encoder_decoder", "teacher_forcing", "consistent", teacher_forcing_left_padded),
          ("encoder_decoder", "teacher_forcing", "slip", teacher_forcing_mask_everywhere),
          ("encoder_decoder", "greedy_decode", "consistent", greedy_never_stops),

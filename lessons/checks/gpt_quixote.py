@@ -60,8 +60,9 @@ def check_sample(sample):
     for w in model.parameters():                       # logits of std ~1.5, not ~0.1: the
         w.data = w.data * 10 if w.ndim == 2 else w.data    # temperature and filters matter
     prompt, n = [3, 1, 4], 12                          # 15 tokens: past block_size 8
-    settings = [dict(temperature=1.0), dict(temperature=0.7, top_k=5),
-                dict(temperature=1.5, top_p=0.6), dict(temperature=0.9, top_k=8, top_p=0.8)]
+    settings = [{"temperature": 1.0}, {"temperature": 0.7, "top_k": 5},
+                {"temperature": 1.5, "top_p": 0.6},
+                {"temperature": 0.9, "top_k": 8, "top_p": 0.8}]
     for seed, options in enumerate(settings):
         got = sample(model, prompt, n, rng=np.random.default_rng(seed), **options)
         want = generate(model, [prompt], n, rng=np.random.default_rng(seed),

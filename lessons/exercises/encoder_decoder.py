@@ -1,4 +1,5 @@
-"""Lesson 12's exercises (the encoder-decoder): teacher forcing, and a greedy decoder.
+"""Lesson 12's exercises (the encoder-decoder): teacher forcing, a greedy decoder and a
+beam-search decoder.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check encoder_decoder` (the checks are in
@@ -25,4 +26,18 @@ def greedy_decode(model, src, bos_id, eos_id, max_new_tokens):
     max_new_tokens times run model.decode(target (1, t), memory) -> logits (1, t, V),
     append the most likely next token (argmax of the last position), and stop after
     eos_id. Returns the list of ids, bos_id first (eos_id last if it came)."""
+    raise NotImplementedError("your answer here")
+
+
+def beam_decode(model, src, bos_id, beam_width, max_new_tokens):
+    """Beam search with a Seq2Seq, for one source sentence (a list of ids), exactly
+    max_new_tokens new tokens (no eos: every hypothesis has the same length, so the plain
+    sum of log-probabilities compares them fairly).
+
+    Encode the source once. Start from one hypothesis, [bos_id] with score 0. At each
+    step, extend every live hypothesis by every token of the vocabulary, scoring each
+    candidate by its hypothesis' score + log p(token | hypothesis, source) (a log-softmax
+    of model.decode's last-position logits); keep the beam_width best candidates as the
+    new hypotheses. -> (the best hypothesis' ids, bos_id first; its score, a float).
+    beam_width = 1 is greedy decoding."""
     raise NotImplementedError("your answer here")

@@ -24,3 +24,17 @@ def greedy_decode(model, src, bos_id, eos_id, max_new_tokens):
         if ids[-1] == eos_id:
             break
     return ids
+
+
+def beam_decode(model, src, bos_id, beam_width, max_new_tokens):
+    memory = model.encode(tx.tensor([src]))                    # (1, S, C), once
+    beams = [(0.0, [bos_id])]                                  # (score, ids), best first
+    for _ in range(max_new_tokens):
+        candidates = []
+        for score, ids in beams:
+            z = model.decode(tx.tensor([ids]), memory).numpy()[0, -1].astype(np.float64)
+            logp = z - z.max() - np.log(np.exp(z - z.max()).sum())      # (V,) log-softmax
+            candidates += [(score + logp[tok], ids + [tok]) for tok in range(len(logp))]
+        beams = sorted(candidates, key=lambda c: -c[0])[:beam_width]
+    score, ids = beams[0]
+    return ids, float(score)

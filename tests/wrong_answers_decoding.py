@@ -1,0 +1,132 @@
+"""Wrong answers to the decoding exercises of lessons 11 and 12 (the sampler, the KV
+cache's step, beam search), which their checks must reject (tests/test_exercises.py);
+tagged "consistent" or "slip" as in wrong_answers_early.py.
+"""
+import numpy as np
+
+import tinytx as tx
+import tinytx.functional as F
+from lessons.solutions import gpt_quixote
+
+
+# -- 11 GPT on the book: the sampler and the KV cache -----------------------------------------
+def top_p_dropping_the_crossing_token(logits, p):          # mass up to and with it < p
+    order = np.argsort(-logits, axis=-1)
+    probs = np.take_along_axis(F.softmax(tx.tensor(logits)).numpy(), order, axis=-1)
+    drop = np.empty(logits.shape, dtype=bool)
+    np.put_along_axis(drop, order, np.cumsum(probs, axis=-1) >= p, axis=-1)
+    return np.where(drop, -np.inf, logits)
+
+
+def top_p_in_place(logits, p):                             # writes into its input
+    logits[...] = gpt_quixote.top_p_filter(logits, p)
+    return logits
+
+
+def sample_with(model, ids, n, rng, next_logits, temperature, top_k, top_p,
+                temperature_first=True, top_k_first=True):
+    """The sampling loop with a choice of which logits, and in which order it filters."""
+    ids = list(ids)
+    filters = [(top_k, gpt_quixote.top_k_filter), (top_p, gpt_quixote.top_p_filter)]
+    for _ in range(n):
+        with tx.no_grad():
+            logits = model(tx.tensor([ids[-model.config.block_size:]]))[0].numpy()
+        z = next_logits(logits) / (temperature if temperature_first else 1)
+        for value, keep in filters if top_k_first else filters[::-1]:
+            z = z if value is None else keep(z, value)
+        z = z if temperature_first else z / temperature
+        p = np.exp(z - z.max())
+        ids.append(int(rng.choice(len(p), p=p / p.sum())))
+    return ids
+
+
+def sample_temperature_last(model, ids, n, temperature=1.0, top_k=None, top_p=None,
+                            rng=None):                     # the nucleus of the plain logits
+    return sample_with(model, ids, n, rng, lambda z: z[0, -1], temperature, top_k, top_p,
+                       temperature_first=False)
+
+
+def sample_greedy(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=None):
+    ids = list(ids)
+    for _ in range(n):
+        with tx.no_grad():
+            logits = model(tx.tensor([ids[-model.config.block_size:]]))[0].numpy()
+        ids.append(int(logits[0, -1].argmax()))
+    return ids
+
+
+def sample_first_position(model, ids, n, temperature=1.0, top_k=None, top_p=None,
+                          rng=None):                       # logits[0, 0]
+    return sample_with(model, ids, n, rng, lambda z: z[0, 0], temperature, top_k, top_p)
+
+
+def sample_top_p_first(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=None):
+    return sample_with(model, ids, n, rng, lambda z: z[0, -1], temperature, top_k, top_p,
+                       top_k_first=False)
+
+
+def attend(q, K, V, scale):
+    scores = q @ K.swapaxes(-1, -2) * scale                    # (B, H, 1, T)
+    weights = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    return weights / weights.sum(axis=-1, keepdims=True) @ V
+
+
+def cached_attention_before_append(q, k, v, cache):       # the new token misses itself
+    out = np.zeros_like(q) if cache is None else attend(q, *cache, q.shape[-1] ** -0.5)
+    return out, gpt_quixote.cached_attention(q, k, v, cache)[1]
+
+
+def cached_attention_unscaled(q, k, v, cache):            # softmax(q Kᵀ) V: no 1/√D
+    _, (K, V) = gpt_quixote.cached_attention(q, k, v, cache)
+    return attend(q, K, V, 1.0), (K, V)
+
+
+def cached_attention_prepending(q, k, v, cache):          # same outputs, cache reversed
+    K, V = (k, v) if cache is None else (np.concatenate([k, cache[0]], axis=2),
+                                         np.concatenate([v, cache[1]], axis=2))
+    return attend(q, K, V, q.shape[-1] ** -0.5), (K, V)
+
+
+# -- 12 encoder-decoder: beam search -------------------------------------------------------
+def beam_with(model, src, bos_id, beam_width, max_new_tokens, rank, follow=True):
+    """Beam search that ranks candidates (score, new log-prob) by `rank`; with
+    follow=False a kept token is appended to the hypothesis at its place in the list,
+    not to the one it extends."""
+    memory, beams = model.encode(tx.tensor([src])), [(0.0, [bos_id])]
+    for _ in range(max_new_tokens):
+        candidates = []
+        for score, ids in beams:
+            logp = F.log_softmax(model.decode(tx.tensor([ids]), memory)[0, -1]).numpy()
+            candidates += [(score + lp, lp, ids, tok) for tok, lp in enumerate(logp)]
+        kept = sorted(candidates, key=lambda c: -rank(c[0], c[1]))[:beam_width]
+        beams = [(s, (ids if follow else beams[min(i, len(beams) - 1)][1]) + [tok])
+                 for i, (s, _, ids, tok) in enumerate(kept)]
+    score, ids = max(beams, key=lambda b: b[0])
+    return ids, float(score)
+
+
+def beam_greedy(model, src, bos_id, beam_width, max_new_tokens):      # width ignored
+    return beam_with(model, src, bos_id, 1, max_new_tokens, lambda s, lp: s)
+
+
+def beam_by_last_token(model, src, bos_id, beam_width, max_new_tokens):
+    return beam_with(model, src, bos_id, beam_width, max_new_tokens, lambda s, lp: lp)
+
+
+def beam_not_following(model, src, bos_id, beam_width, max_new_tokens):
+    return beam_with(model, src, bos_id, beam_width, max_new_tokens, lambda s, lp: s,
+                     follow=False)
+
+
+WRONG = [("gpt_quixote", "top_p_filter", "consistent", top_p_dropping_the_crossing_token),
+         ("gpt_quixote", "top_p_filter", "slip", top_p_in_place),
+         ("gpt_quixote", "sample", "consistent", sample_temperature_last),
+         ("gpt_quixote", "sample", "consistent", sample_greedy),
+         ("gpt_quixote", "sample", "slip", sample_first_position),
+         ("gpt_quixote", "sample", "slip", sample_top_p_first),
+         ("gpt_quixote", "cached_attention", "consistent", cached_attention_before_append),
+         ("gpt_quixote", "cached_attention", "slip", cached_attention_unscaled),
+         ("gpt_quixote", "cached_attention", "slip", cached_attention_prepending),
+         ("encoder_decoder", "beam_decode", "consistent", beam_greedy),
+         ("encoder_decoder", "beam_decode", "consistent", beam_by_last_token),
+         ("encoder_decoder", "beam_decode", "slip", beam_not_following)]
