@@ -71,7 +71,10 @@ Exercises (your code goes in lessons/exercises/block.py; check it with
      nn.LayerNorm, forward and gradients.
   2. Implement `mlp(x, W_fc, b_fc, W_proj, b_proj)`, the block's C -> 4C -> GELU -> C;
      checked against nn.MLP.
-  3. Predict, then run: `--n_layer=24 --lrs=1e-2`. Will post-LN get stuck again, and
+  3. Implement `block_forward(x, w, n_head)`: the report's block from its weights alone,
+     with your layer_norm and mlp and causal multi-head attention; checked against
+     nn.Block with the same weights, forward and the gradients of x and every weight.
+  4. Predict, then run: `--n_layer=24 --lrs=1e-2`. Will post-LN get stuck again, and
      pre-LN still train? Explain with section 3's gradient-flow tables: is post-LN's
      gradient at layer 0 smaller than pre-LN's, and at which end of the stack are its
      gradients largest? What would a learning-rate warmup change (Xiong et al. 2020)?

@@ -9,8 +9,8 @@ import importlib
 
 import numpy as np
 import pytest
-import wrong_answers_decoding
 import wrong_answers_early
+import wrong_answers_engine
 import wrong_answers_late
 
 import tinytx as tx
@@ -68,7 +68,7 @@ def test_our_answer_passes_and_the_stub_does_not(name, function):
 
 
 # -- wrong answers each check must reject --------------------------------------------------
-WRONG = wrong_answers_early.WRONG + wrong_answers_late.WRONG + wrong_answers_decoding.WRONG
+WRONG = wrong_answers_early.WRONG + wrong_answers_late.WRONG + wrong_answers_engine.WRONG
 
 
 @pytest.mark.parametrize("name, function", EXERCISES, ids=[f"{n}.{f}" for n, f in EXERCISES])

@@ -1,6 +1,7 @@
-"""Wrong answers to the exercises of lessons 07-14 (those of the decoding exercises of 11
-and 12 are in wrong_answers_decoding.py), which their checks must reject
+"""Wrong answers to the exercises of lessons 07-14, which their checks must reject
 (tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
+Those of the exercises that build a block, the sampler, the KV cache and beam search are
+in wrong_answers_engine.py.
 """
 import numpy as np
 

@@ -1,12 +1,49 @@
-"""Wrong answers to the decoding exercises of lessons 11 and 12 (the sampler, the KV
-cache's step, beam search), which their checks must reject (tests/test_exercises.py);
-tagged "consistent" or "slip" as in wrong_answers_early.py.
+"""Wrong answers to the exercises that build the engine's later pieces: lesson 08's
+block, lesson 11's sampler and KV cache step, lesson 12's beam search. Their checks must
+reject them (tests/test_exercises.py); tagged "consistent" or "slip" as in
+wrong_answers_early.py.
 """
 import numpy as np
 
 import tinytx as tx
 import tinytx.functional as F
-from lessons.solutions import gpt_quixote
+from lessons.solutions import block, gpt_quixote
+
+
+# -- 08 block ------------------------------------------------------------------------------
+def block_with(x, w, n_head, post_ln=False, causal=True, mlp_ln="ln_2"):
+    """GPT-2's block from its weights, or post-LN, or not causal, or a wrong LayerNorm."""
+    B, T, C = x.shape
+
+    def ln(name, h):
+        return block.layer_norm(h, w[f"{name}.weight"], w[f"{name}.bias"])
+
+    def attn(h):
+        qkv = h @ w["attn.c_attn.weight"] + w["attn.c_attn.bias"]
+        qkv = qkv.reshape(B, T, 3, n_head, C // n_head).permute(2, 0, 3, 1, 4)  # 3 (B,H,T,D)
+        y = F.scaled_dot_product_attention(*qkv, is_causal=causal)
+        return y.permute(0, 2, 1, 3).reshape(B, T, C) @ w["attn.c_proj.weight"] \
+            + w["attn.c_proj.bias"]
+
+    def mlp(h):
+        return block.mlp(h, *(w[f"mlp.{n}"] for n in ("c_fc.weight", "c_fc.bias",
+                                                      "c_proj.weight", "c_proj.bias")))
+    if post_ln:
+        return ln("ln_2", (x := ln("ln_1", x + attn(x))) + mlp(x))
+    x = x + attn(ln("ln_1", x))
+    return x + mlp(ln(mlp_ln, x))
+
+
+def block_post_ln(x, w, n_head):                           # the original paper's order
+    return block_with(x, w, n_head, post_ln=True)
+
+
+def block_not_causal(x, w, n_head):                        # an encoder's block
+    return block_with(x, w, n_head, causal=False)
+
+
+def block_ln_1_twice(x, w, n_head):                        # ln_1 before the MLP too
+    return block_with(x, w, n_head, mlp_ln="ln_1")
 
 
 # -- 11 GPT on the book: the sampler and the KV cache -----------------------------------------
@@ -118,7 +155,10 @@ def beam_not_following(model, src, bos_id, beam_width, max_new_tokens):
                      follow=False)
 
 
-WRONG = [("gpt_quixote", "top_p_filter", "consistent", top_p_dropping_the_crossing_token),
+WRONG = [("block", "block_forward", "consistent", block_post_ln),
+         ("block", "block_forward", "consistent", block_not_causal),
+         ("block", "block_forward", "slip", block_ln_1_twice),
+         ("gpt_quixote", "top_p_filter", "consistent", top_p_dropping_the_crossing_token),
          ("gpt_quixote", "top_p_filter", "slip", top_p_in_place),
          ("gpt_quixote", "sample", "consistent", sample_temperature_last),
          ("gpt_quixote", "sample", "consistent", sample_greedy),
