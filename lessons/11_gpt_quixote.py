@@ -84,7 +84,9 @@ Runtime (quiet 2-core CPU, one OpenBLAS thread, measured): full 121 s (training 
 Exercises (your code goes in lessons/exercises/gpt_quixote.py; check it with
 `python -m lessons.check gpt_quixote`; our answers are in lessons/solutions/gpt_quixote.py)
   1. Implement `xy_batch(ids, starts, block_size)`: the report's X and Y (eq. 1-3);
-     checked against tinytx.data.get_batch.
+     checked against tinytx.data.get_batch. Then the model they train,
+     `gpt_forward(model, idx, targets)`: embeddings, blocks, ln_f, the tied head and the
+     loss; checked against GPT.forward, logits, loss and every weight's gradient.
   2. Build the sampler of section 5: `top_k_filter(logits, k)`, `top_p_filter(logits, p)`,
      then the loop `sample(model, ids, max_new_tokens, temperature, top_k, top_p, rng)`;
      checked against tinytx.generate's filters and its generate with the same rng. Then

@@ -47,6 +47,31 @@ def block_ln_1_twice(x, w, n_head):                        # ln_1 before the MLP
 
 
 # -- 11 GPT on the book: the sampler and the KV cache -----------------------------------------
+def gpt_with(model, idx, targets, positions=True, ln_f=True, shift=0):
+    """The GPT's forward from its parts; shift=1 scores each position's logits against
+    the target one further on."""
+    tr, (B, T) = model.transformer, idx.shape
+    x = tr.wte.weight[idx] + (tr.wpe.weight[:T] if positions else 0)
+    for layer in tr.h:
+        x = layer(x)
+    logits = (tr.ln_f(x) if ln_f else x) @ tr.wte.weight.T              # (B, T, V)
+    n, V = B * (T - shift), logits.shape[-1]
+    loss = F.cross_entropy(logits[:, :T - shift].reshape(n, V), targets[:, shift:].reshape(n))
+    return logits, loss
+
+
+def gpt_without_positions(model, idx, targets):            # a bag of earlier tokens
+    return gpt_with(model, idx, targets, positions=False)
+
+
+def gpt_without_ln_f(model, idx, targets):
+    return gpt_with(model, idx, targets, ln_f=False)
+
+
+def gpt_shifting_again(model, idx, targets):               # Y is already shifted
+    return gpt_with(model, idx, targets, shift=1)
+
+
 def top_p_dropping_the_crossing_token(logits, p):          # mass up to and with it < p
     order = np.argsort(-logits, axis=-1)
     probs = np.take_along_axis(F.softmax(tx.tensor(logits)).numpy(), order, axis=-1)
@@ -158,6 +183,9 @@ def beam_not_following(model, src, bos_id, beam_width, max_new_tokens):
 WRONG = [("block", "block_forward", "consistent", block_post_ln),
          ("block", "block_forward", "consistent", block_not_causal),
          ("block", "block_forward", "slip", block_ln_1_twice),
+         ("gpt_quixote", "gpt_forward", "consistent", gpt_without_positions),
+         ("gpt_quixote", "gpt_forward", "consistent", gpt_without_ln_f),
+         ("gpt_quixote", "gpt_forward", "slip", gpt_shifting_again),
          ("gpt_quixote", "top_p_filter", "consistent", top_p_dropping_the_crossing_token),
          ("gpt_quixote", "top_p_filter", "slip", top_p_in_place),
          ("gpt_quixote", "sample", "consistent", sample_temperature_last),

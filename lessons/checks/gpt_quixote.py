@@ -25,6 +25,35 @@ def check_xy_batch(xy_batch):
     return "X and Y equal tinytx.data.get_batch's for the same windows"
 
 
+def tinytx_gpt_forward(model, idx, targets):
+    return model(idx, targets)
+
+
+def check_gpt_forward(gpt_forward):
+    tx.manual_seed(0)
+    model = GPT(GPTConfig(block_size=8, vocab_size=20, n_layer=2, n_head=2, n_embd=16,
+                          dropout=0.0)).to(dtype="float64")
+    rng = np.random.default_rng(0)
+    idx, targets = (tx.tensor(rng.integers(0, 20, size=(2, 6))) for _ in range(2))
+    upstream = tx.tensor(rng.standard_normal((2, 6, 20)))
+    results = []
+    for forward in (gpt_forward, tinytx_gpt_forward):
+        logits, loss = forward(model, idx, targets)
+        (loss + (logits * upstream).sum()).backward()  # every logit's gradient counts
+        results.append([logits.numpy(), loss.numpy()]
+                       + [p.grad for _, p in model.named_parameters()])
+        model.zero_grad()
+    names = ["the logits", "the loss"] + [f"the gradient of {n}"
+                                          for n, _ in model.named_parameters()]
+    for what, got, want in zip(names, *results):
+        assert got is not None, f"{what}: none (is that weight used?)"
+        assert np.shape(got) == np.shape(want), (f"{what}: shape {np.shape(got)}, "
+                                                 f"expected {np.shape(want)}")
+        err = np.abs(got - want).max()
+        assert err < 1e-10, f"{what} differs from the GPT's own forward by up to {err:.2e}"
+    return "equals GPT.forward: logits, loss and the gradient of every weight"
+
+
 def check_top_k_filter(top_k_filter):
     logits = np.random.default_rng(0).standard_normal((3, 10))       # no ties
     before = logits.copy()

@@ -1,5 +1,5 @@
-"""Lesson 11's exercises (training a GPT): the training pairs X, Y; the sampler (top-k,
-top-p and the sampling loop); attention with a KV cache.
+"""Lesson 11's exercises (training a GPT): the training pairs X, Y and the GPT's forward
+pass; the sampler (top-k, top-p and the sampling loop); attention with a KV cache.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check gpt_quixote` (the checks are in lessons/checks/gpt_quixote.py).
@@ -14,6 +14,17 @@ def xy_batch(ids, starts, block_size):
     """The report's X and Y (eq. 1-3) as two NumPy int arrays (B, T): row b of X is the
     window ids[s : s + T] starting at s = starts[b], and Y is X shifted by one token, so
     Y[b, t] is the token that follows X[b, t]. T = block_size."""
+    raise NotImplementedError("your answer here")
+
+
+def gpt_forward(model, idx, targets):
+    """The GPT's forward pass from its parts -> (logits (B, T, V), loss), with tinytx ops:
+        x = wte.weight[idx] + wpe.weight[:T]      token + position embeddings, (B, T, C)
+        x = block(x) for each block of model.transformer.h (lesson 08's Block)
+        logits = ln_f(x) @ wte.weight.T           the head shares wte's weight (tying)
+        loss = the mean cross-entropy of logits and targets over all B·T positions
+    where wte, wpe and ln_f are model.transformer's. idx, targets: int Tensors (B, T).
+    Hint: F.cross_entropy wants (N, V) logits and (N,) targets."""
     raise NotImplementedError("your answer here")
 
 

@@ -2,12 +2,24 @@
 import numpy as np
 
 import tinytx as tx
+import tinytx.functional as F
 
 
 def xy_batch(ids, starts, block_size):
     window = np.asarray(starts)[:, None] + np.arange(block_size + 1)   # (B, T + 1)
     xy = np.asarray(ids)[window]
     return xy[:, :-1], xy[:, 1:]                                       # X, Y: (B, T) each
+
+
+def gpt_forward(model, idx, targets):
+    tr, (B, T) = model.transformer, idx.shape
+    x = tr.wte.weight[idx] + tr.wpe.weight[:T]                         # (B, T, C)
+    for block in tr.h:
+        x = block(x)
+    logits = tr.ln_f(x) @ tr.wte.weight.T                              # (B, T, V)
+    V = logits.shape[-1]
+    loss = F.cross_entropy(logits.reshape(B * T, V), targets.reshape(B * T))
+    return logits, loss
 
 
 def top_k_filter(logits, k):
