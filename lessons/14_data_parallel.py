@@ -68,7 +68,13 @@ lessons/solutions/data_parallel.py)
      first. Given the target tokens of every rank's shard, return each rank's weight, so
      that the averaged gradient is the mean over all the global batch's tokens (section 2
      weighs shards that are summed, in one process); checked on unequal shards of a GPT.
-  3. Predict, then run: `--bucket_mb=1000` (one bucket) and `--bucket_mb=0` (one per
+  3. Implement `train_step(model, optimizer, micro_batches, grad_clip)`: one step of
+     lesson 11's loop from micro-batches of different sizes, the gradients accumulated
+     with each loss weighted by its tokens, then clipped, then the step; checked over
+     three steps against tinytx's step on the whole batch. Why must the gradients be
+     cleared before the first micro-batch but not between them, and why clip only after
+     the last?
+  4. Predict, then run: `--bucket_mb=1000` (one bucket) and `--bucket_mb=0` (one per
      parameter). How does the timeline change, and what does each cost?
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Wrong answers to the exercises that build the engine's later pieces: lesson 08's
-block, lesson 11's sampler and KV cache step, lesson 12's beam search. Their checks must
-reject them (tests/test_exercises.py); tagged "consistent" or "slip" as in
-wrong_answers_early.py.
+block, lesson 11's GPT forward, sampler and KV cache step, lesson 12's beam search,
+lesson 14's training step from micro-batches. Their checks must reject them
+(tests/test_exercises.py); tagged "consistent" or "slip" as in wrong_answers_early.py.
 """
 import numpy as np
 
@@ -180,6 +180,47 @@ def beam_not_following(model, src, bos_id, beam_width, max_new_tokens):
                      follow=False)
 
 
+
+# -- 14 data parallel: the training step from micro-batches ----------------------------------
+def step_with(model, optimizer, micro_batches, grad_clip, share, zero=True, clip=True):
+    """The step with micro-batch i's loss weighted by share(y_i, all ys); zero=False keeps
+    the last step's gradients, clip=False clips after the step (too late)."""
+    if zero:
+        optimizer.zero_grad()
+    ys, params = [y for _, y in micro_batches], list(model.parameters())
+    total = 0.0
+    for x, y in micro_batches:
+        loss = model(x, y)[1]
+        (loss * share(y, ys)).backward()
+        total += loss.item() * y.size / sum(t.size for t in ys)
+    if clip:
+        tx.optim.clip_grad_norm(params, grad_clip)
+    optimizer.step()
+    if not clip:
+        tx.optim.clip_grad_norm(params, grad_clip)
+    return total
+
+
+def by_tokens(y, ys):
+    return y.size / sum(t.size for t in ys)
+
+
+def step_plain_mean(model, optimizer, micro_batches, grad_clip):     # 1/k each
+    return step_with(model, optimizer, micro_batches, grad_clip, lambda y, ys: 1 / len(ys))
+
+
+def step_summed_means(model, optimizer, micro_batches, grad_clip):   # no weights at all
+    return step_with(model, optimizer, micro_batches, grad_clip, lambda y, ys: 1.0)
+
+
+def step_without_zero_grad(model, optimizer, micro_batches, grad_clip):
+    return step_with(model, optimizer, micro_batches, grad_clip, by_tokens, zero=False)
+
+
+def step_clipping_after(model, optimizer, micro_batches, grad_clip):
+    return step_with(model, optimizer, micro_batches, grad_clip, by_tokens, clip=False)
+
+
 WRONG = [("block", "block_forward", "consistent", block_post_ln),
          ("block", "block_forward", "consistent", block_not_causal),
          ("block", "block_forward", "slip", block_ln_1_twice),
@@ -197,4 +238,8 @@ WRONG = [("block", "block_forward", "consistent", block_post_ln),
          ("gpt_quixote", "cached_attention", "slip", cached_attention_prepending),
          ("encoder_decoder", "beam_decode", "consistent", beam_greedy),
          ("encoder_decoder", "beam_decode", "consistent", beam_by_last_token),
-         ("encoder_decoder", "beam_decode", "slip", beam_not_following)]
+         ("encoder_decoder", "beam_decode", "slip", beam_not_following),
+         ("data_parallel", "train_step", "consistent", step_plain_mean),
+         ("data_parallel", "train_step", "consistent", step_summed_means),
+         ("data_parallel", "train_step", "slip", step_without_zero_grad),
+         ("data_parallel", "train_step", "slip", step_clipping_after)]

@@ -1,7 +1,8 @@
 """The checks of lesson 14's exercises (lessons/exercises/data_parallel.py), run by
 `python -m lessons.check data_parallel`: the all-reduce against np.sum, a pairwise tree
 sum written out here and the bytes recursive doubling must send; the shard weights
-against the mean over all tokens (analytic) and a GPT's gradient on the whole batch."""
+against the mean over all tokens (analytic) and a GPT's gradient on the whole batch; the
+training step from micro-batches against tinytx's step on the whole batch."""
 import numpy as np
 
 import tinytx as tx
@@ -93,3 +94,36 @@ def check_shard_weights(shard_weights):
             raise AssertionError(f"counts {bad}: expected a ValueError")
     return ("averaged over the ranks, the weighted shard losses are the mean over all "
             "tokens, and a GPT's gradient on shards of 3 and 5 rows is the batch's")
+
+
+def gpt_and_sgd():
+    """A fixed float64 GPT and SGD with momentum. Not AdamW: its first update is about
+    lr·sign(gradient), the same for a loss scaled by any factor, so it would pass answers
+    that scale the loss wrongly."""
+    tx.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=1, n_head=2, n_embd=8,
+                          dropout=0.0)).to(dtype="float64")
+    return model, tx.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+
+
+def check_train_step(train_step):
+    (model, opt), (reference, ref_opt) = gpt_and_sgd(), gpt_and_sgd()
+    rng = np.random.default_rng(0)
+    for step, grad_clip in enumerate((1e9, 0.05, 1e9)):     # unclipped, clipped, unclipped
+        x = rng.integers(0, 16, size=(8, 6))                 # a batch of 8 rows
+        x, y = tx.tensor(x), tx.tensor(np.roll(x, -1, axis=1))
+        loss = train_step(model, opt, [(x[:3], y[:3]), (x[3:], y[3:])], grad_clip)
+        ref_opt.zero_grad()                                  # tinytx, the whole batch
+        want = reference(x, y)[1]
+        want.backward()
+        tx.optim.clip_grad_norm(list(reference.parameters()), grad_clip)
+        ref_opt.step()
+        assert abs(float(loss) - want.item()) < 1e-10, (
+            f"step {step}: returned loss {float(loss):.6f}, the whole batch's is "
+            f"{want.item():.6f}")
+        for (name, p), q in zip(model.named_parameters(), reference.parameters()):
+            err = np.abs(p.numpy() - q.numpy()).max()
+            assert err < 1e-10, (f"step {step} (grad_clip {grad_clip:g}): {name} is off "
+                                 f"the step on the whole batch by {err:.1e}")
+    return ("three SGD steps from micro-batches of 3 and 5 rows equal tinytx's steps on the "
+            "whole batch, clipped and not")

@@ -1,11 +1,14 @@
-"""Lesson 14's exercises (data parallelism): an all-reduce in log2 W steps, and the loss
-weights of unequal shards under DataParallel's average.
+"""Lesson 14's exercises (data parallelism): an all-reduce in log2 W steps, the loss
+weights of unequal shards under DataParallel's average, and one step of the training loop
+from micro-batches.
 
 Write your answers in the functions below, replacing `raise NotImplementedError`; then
 run `python -m lessons.check data_parallel` (the checks are in
 lessons/checks/data_parallel.py).
 """
 import numpy as np                     # noqa: F401 (for your answers)
+
+import tinytx as tx                    # noqa: F401 (for your answers)
 
 
 # -- your answers --------------------------------------------------------------------------
@@ -31,4 +34,18 @@ def shard_weights(counts):
     the W ranks' gradients (their sum divided by W). Return the W weights (an array) that
     make that average the gradient of the mean over all the global batch's tokens.
     Raise ValueError naming counts when a count is negative or they sum to 0."""
+    raise NotImplementedError("your answer here")
+
+
+def train_step(model, optimizer, micro_batches, grad_clip):
+    """One step of the training loop (lesson 11's section 3), from micro-batches: the
+    step one process takes on the whole batch, when the batch does not fit at once.
+
+    micro_batches: a list of (x, y) int Tensors (B_i, T), of different sizes B_i; the
+    model returns (logits, loss), the loss a mean over its batch's target tokens. Clear
+    the gradients, then for each micro-batch run forward and backward with its loss
+    weighted so that the summed gradients are those of the mean loss over all the
+    micro-batches' tokens; clip their global norm to grad_clip with
+    tx.optim.clip_grad_norm(list(model.parameters()), grad_clip); take the optimizer's
+    step. Returns the whole batch's mean loss, a float."""
     raise NotImplementedError("your answer here")

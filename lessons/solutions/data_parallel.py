@@ -1,6 +1,8 @@
 """Our answers to lesson 14's exercises (lessons/exercises/data_parallel.py)."""
 import numpy as np
 
+import tinytx as tx
+
 
 def recursive_doubling_allreduce(arrays):
     W = len(arrays)
@@ -23,3 +25,17 @@ def shard_weights(counts):
                          f"sum, got {counts.tolist()}")
     # rank r's share of the tokens is counts[r] / Σ counts; DataParallel divides by W
     return len(counts) * counts / counts.sum()
+
+
+def train_step(model, optimizer, micro_batches, grad_clip):
+    optimizer.zero_grad()
+    tokens = sum(y.size for _, y in micro_batches)
+    total = 0.0
+    for x, y in micro_batches:
+        _, loss = model(x, y)
+        share = y.size / tokens                     # this micro-batch's share of tokens
+        (loss * share).backward()                   # gradients add up over micro-batches
+        total += loss.item() * share
+    tx.optim.clip_grad_norm(list(model.parameters()), grad_clip)
+    optimizer.step()
+    return total
