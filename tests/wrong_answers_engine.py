@@ -8,6 +8,7 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from lessons.solutions import block, gpt_quixote
+from wrong_answer import wrong
 
 
 # -- 08 block ------------------------------------------------------------------------------
@@ -34,14 +35,17 @@ def block_with(x, w, n_head, post_ln=False, causal=True, mlp_ln="ln_2"):
     return x + mlp(ln(mlp_ln, x))
 
 
+@wrong("block", "block_forward", "consistent")
 def block_post_ln(x, w, n_head):                           # the original paper's order
     return block_with(x, w, n_head, post_ln=True)
 
 
+@wrong("block", "block_forward", "consistent")
 def block_not_causal(x, w, n_head):                        # an encoder's block
     return block_with(x, w, n_head, causal=False)
 
 
+@wrong("block", "block_forward", "slip")
 def block_ln_1_twice(x, w, n_head):                        # ln_1 before the MLP too
     return block_with(x, w, n_head, mlp_ln="ln_1")
 
@@ -60,18 +64,22 @@ def gpt_with(model, idx, targets, positions=True, ln_f=True, shift=0):
     return logits, loss
 
 
+@wrong("gpt_quixote", "gpt_forward", "consistent")
 def gpt_without_positions(model, idx, targets):            # a bag of earlier tokens
     return gpt_with(model, idx, targets, positions=False)
 
 
+@wrong("gpt_quixote", "gpt_forward", "consistent")
 def gpt_without_ln_f(model, idx, targets):
     return gpt_with(model, idx, targets, ln_f=False)
 
 
+@wrong("gpt_quixote", "gpt_forward", "slip")
 def gpt_shifting_again(model, idx, targets):               # Y is already shifted
     return gpt_with(model, idx, targets, shift=1)
 
 
+@wrong("gpt_quixote", "top_p_filter", "consistent")
 def top_p_dropping_the_crossing_token(logits, p):          # mass up to and with it < p
     order = np.argsort(-logits, axis=-1)
     probs = np.take_along_axis(F.softmax(tx.tensor(logits)).numpy(), order, axis=-1)
@@ -80,6 +88,7 @@ def top_p_dropping_the_crossing_token(logits, p):          # mass up to and with
     return np.where(drop, -np.inf, logits)
 
 
+@wrong("gpt_quixote", "top_p_filter", "slip")
 def top_p_in_place(logits, p):                             # writes into its input
     logits[...] = gpt_quixote.top_p_filter(logits, p)
     return logits
@@ -102,12 +111,14 @@ def sample_with(model, ids, n, rng, next_logits, temperature, top_k, top_p,
     return ids
 
 
+@wrong("gpt_quixote", "sample", "consistent")
 def sample_temperature_last(model, ids, n, temperature=1.0, top_k=None, top_p=None,
                             rng=None):                     # the nucleus of the plain logits
     return sample_with(model, ids, n, rng, lambda z: z[0, -1], temperature, top_k, top_p,
                        temperature_first=False)
 
 
+@wrong("gpt_quixote", "sample", "consistent")
 def sample_greedy(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=None):
     ids = list(ids)
     for _ in range(n):
@@ -117,11 +128,13 @@ def sample_greedy(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=No
     return ids
 
 
+@wrong("gpt_quixote", "sample", "slip")
 def sample_first_position(model, ids, n, temperature=1.0, top_k=None, top_p=None,
                           rng=None):                       # logits[0, 0]
     return sample_with(model, ids, n, rng, lambda z: z[0, 0], temperature, top_k, top_p)
 
 
+@wrong("gpt_quixote", "sample", "slip")
 def sample_top_p_first(model, ids, n, temperature=1.0, top_k=None, top_p=None, rng=None):
     return sample_with(model, ids, n, rng, lambda z: z[0, -1], temperature, top_k, top_p,
                        top_k_first=False)
@@ -133,16 +146,19 @@ def attend(q, K, V, scale):
     return weights / weights.sum(axis=-1, keepdims=True) @ V
 
 
+@wrong("gpt_quixote", "cached_attention", "consistent")
 def cached_attention_before_append(q, k, v, cache):       # the new token misses itself
     out = np.zeros_like(q) if cache is None else attend(q, *cache, q.shape[-1] ** -0.5)
     return out, gpt_quixote.cached_attention(q, k, v, cache)[1]
 
 
+@wrong("gpt_quixote", "cached_attention", "slip")
 def cached_attention_unscaled(q, k, v, cache):            # softmax(q Kᵀ) V: no 1/√D
     _, (K, V) = gpt_quixote.cached_attention(q, k, v, cache)
     return attend(q, K, V, 1.0), (K, V)
 
 
+@wrong("gpt_quixote", "cached_attention", "slip")
 def cached_attention_prepending(q, k, v, cache):          # same outputs, cache reversed
     K, V = (k, v) if cache is None else (np.concatenate([k, cache[0]], axis=2),
                                          np.concatenate([v, cache[1]], axis=2))
@@ -167,14 +183,17 @@ def beam_with(model, src, bos_id, beam_width, max_new_tokens, rank, follow=True)
     return ids, float(score)
 
 
+@wrong("encoder_decoder", "beam_decode", "consistent")
 def beam_greedy(model, src, bos_id, beam_width, max_new_tokens):      # width ignored
     return beam_with(model, src, bos_id, 1, max_new_tokens, lambda s, lp: s)
 
 
+@wrong("encoder_decoder", "beam_decode", "consistent")
 def beam_by_last_token(model, src, bos_id, beam_width, max_new_tokens):
     return beam_with(model, src, bos_id, beam_width, max_new_tokens, lambda s, lp: lp)
 
 
+@wrong("encoder_decoder", "beam_decode", "slip")
 def beam_not_following(model, src, bos_id, beam_width, max_new_tokens):
     return beam_with(model, src, bos_id, beam_width, max_new_tokens, lambda s, lp: s,
                      follow=False)
@@ -205,41 +224,21 @@ def by_tokens(y, ys):
     return y.size / sum(t.size for t in ys)
 
 
+@wrong("data_parallel", "train_step", "consistent")
 def step_plain_mean(model, optimizer, micro_batches, grad_clip):     # 1/k each
     return step_with(model, optimizer, micro_batches, grad_clip, lambda y, ys: 1 / len(ys))
 
 
+@wrong("data_parallel", "train_step", "consistent")
 def step_summed_means(model, optimizer, micro_batches, grad_clip):   # no weights at all
     return step_with(model, optimizer, micro_batches, grad_clip, lambda y, ys: 1.0)
 
 
+@wrong("data_parallel", "train_step", "slip")
 def step_without_zero_grad(model, optimizer, micro_batches, grad_clip):
     return step_with(model, optimizer, micro_batches, grad_clip, by_tokens, zero=False)
 
 
+@wrong("data_parallel", "train_step", "slip")
 def step_clipping_after(model, optimizer, micro_batches, grad_clip):
     return step_with(model, optimizer, micro_batches, grad_clip, by_tokens, clip=False)
-
-
-WRONG = [("block", "block_forward", "consistent", block_post_ln),
-         ("block", "block_forward", "consistent", block_not_causal),
-         ("block", "block_forward", "slip", block_ln_1_twice),
-         ("gpt_quixote", "gpt_forward", "consistent", gpt_without_positions),
-         ("gpt_quixote", "gpt_forward", "consistent", gpt_without_ln_f),
-         ("gpt_quixote", "gpt_forward", "slip", gpt_shifting_again),
-         ("gpt_quixote", "top_p_filter", "consistent", top_p_dropping_the_crossing_token),
-         ("gpt_quixote", "top_p_filter", "slip", top_p_in_place),
-         ("gpt_quixote", "sample", "consistent", sample_temperature_last),
-         ("gpt_quixote", "sample", "consistent", sample_greedy),
-         ("gpt_quixote", "sample", "slip", sample_first_position),
-         ("gpt_quixote", "sample", "slip", sample_top_p_first),
-         ("gpt_quixote", "cached_attention", "consistent", cached_attention_before_append),
-         ("gpt_quixote", "cached_attention", "slip", cached_attention_unscaled),
-         ("gpt_quixote", "cached_attention", "slip", cached_attention_prepending),
-         ("encoder_decoder", "beam_decode", "consistent", beam_greedy),
-         ("encoder_decoder", "beam_decode", "consistent", beam_by_last_token),
-         ("encoder_decoder", "beam_decode", "slip", beam_not_following),
-         ("data_parallel", "train_step", "consistent", step_plain_mean),
-         ("data_parallel", "train_step", "consistent", step_summed_means),
-         ("data_parallel", "train_step", "slip", step_without_zero_grad),
-         ("data_parallel", "train_step", "slip", step_clipping_after)]
