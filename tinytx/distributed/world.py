@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 import traceback
 
 from .mpi import MPICommunicator
@@ -74,12 +75,20 @@ def current():
     return _world[0] if _world else None
 
 
+ABORT_GRACE_S = 0.5     # seconds for the launcher to forward the last output
+
+
 def abort_world(code: int = 1):
     """After an error on this rank, end the whole run (the other ranks would wait for it
-    in their next collective); nothing happens in a run of one process."""
+    in their next collective); nothing happens in a run of one process.
+
+    The launcher forwards each rank's output through a pipe and stops forwarding when the
+    abort reaches it, so the rank waits a moment after flushing: without it MPICH's
+    mpiexec dropped the error line in about 1 run in 10."""
     if _world and _world[0].world_size > 1:
         sys.stdout.flush()
         sys.stderr.flush()
+        time.sleep(ABORT_GRACE_S)
         _world[0].abort(code)
 
 
