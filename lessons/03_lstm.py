@@ -85,7 +85,7 @@ from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff, recall_
                            save_figure, section, setup)
 from tinytx.data.toy import recall_task
 from tinytx.nn.fused import fused
-from tinytx.tasks.recall import RecallNet, train_recall
+from tinytx.tasks.recall import RecallNet, save_curves, train_recall
 
 GATES = ("forget", "update", "output", "candidate")     # W's column blocks, in this order
 
@@ -335,6 +335,8 @@ def main(argv=None):
     start = time.perf_counter()
     facts = {**gates_by_hand(cfg), **fused_vs_composed(cfg)}
     results, models = recall_experiment(cfg, distances)
+    save_curves(out / "recall_curves.json", results, cfg)     # lesson 04 reuses them
+    print(f"saved {out / 'recall_curves.json'}")
     plot_accuracy(results, distances, ("RNN", "LSTM"), cfg, out / "recall_accuracy.png")
     print(f"saved {out / 'recall_accuracy.png'}")
     gates_picture(results, models, distances, cfg, out / "lstm_gates.png")

@@ -51,8 +51,9 @@ Expected output (from a full run; one seed per model, deterministic on one machi
          10    24.5% (  -)   100.0% (200)   100.0% (100)     27.5% (  -)
          20    24.9% (  -)  100.0% (1500)   100.0% (200)     26.2% (  -)
          40    15.4% (  -)    14.4% (  -)   100.0% (200)     18.8% (  -)
-       (the RNN and LSTM rows repeat lesson 03's experiment with its seeds; lesson 03's
-       recorded run differs in a few digits); the trained attention model's last
+       (the RNN and LSTM rows are lesson 03's run, read from its recall_curves.json when
+       made with the same options, else trained again here with its seeds: run lesson 03
+       first to save ~2 minutes); the trained attention model's last
        token puts weight 1.000 on position 1; without positions it cannot tell which
        token came first
     7. D=64, scores divided by √D: std 1.00 at T=8, 1.00 at T=512
@@ -93,7 +94,7 @@ from tinytx.data.toy import recall_task
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
 from tinytx.nn.positional import LearnedPositionalEmbedding
-from tinytx.tasks.recall import RecallNet, train_recall
+from tinytx.tasks.recall import RecallNet, load_curve, train_recall
 
 SENTENCE = "At my dairy farm we always get our milk from"
 NO_POSITIONS = "attention, no pos"
@@ -113,6 +114,8 @@ class Config:
     eval_every: int = 100
     n_test: int = 1000
     seed: int = 0
+    recall_curves: str = "out/lessons/03/recall_curves.json"   # lesson 03's RNN and LSTM
+    # curves, reused when made with the same options (training is deterministic); "": retrain
     smoke: bool = False
     out_dir: str = "out/lessons/04"
 
@@ -346,12 +349,16 @@ def recall_experiment(cfg, distances, kinds):
     results, models = {}, {}
     for N in distances:
         for kind in kinds:
-            model = make_model(kind, N, cfg)
             start = time.perf_counter()
-            results[kind, N] = train_recall(model, N, cfg)
-            models[kind, N] = model
-            print(f"  N={N:<3} {kind:<17} accuracy {results[kind, N][-1][1]:6.1%}  "
-                  f"({time.perf_counter() - start:.1f} s)", flush=True)
+            saved = load_curve(cfg.recall_curves, kind, N, cfg) if cfg.recall_curves else None
+            if saved is not None:                  # RNN, LSTM: lesson 03 trained them
+                results[kind, N], how = saved, "lesson 03's run"
+            else:
+                models[kind, N] = model = make_model(kind, N, cfg)
+                results[kind, N] = train_recall(model, N, cfg)
+                how = f"{time.perf_counter() - start:.1f} s"
+            print(f"  N={N:<3} {kind:<17} accuracy {results[kind, N][-1][1]:6.1%}  ({how})",
+                  flush=True)
     recall_table(results, distances, kinds, cfg.steps, cfg.vocab)
     print(f"'{NO_POSITIONS}': the same model without position vectors. Attention's output "
           f"at the last position is a weighted sum over the tokens as a set: put the tokens "

@@ -1,9 +1,11 @@
 """The long-range recall task of lessons 03 and 04: a recurrent classifier and its loop.
 
 Lesson 03 trains an RNN and an LSTM to output the token seen N steps earlier
-(`tinytx.data.toy.recall_task`); lesson 04 trains the same two again, and an attention
-model, to put the three side by side; `steps_to` reads the curves for the table that
-`tinytx.course.recall_table` prints in both.
+(`tinytx.data.toy.recall_task`) and keeps their curves (`save_curves`); lesson 04 puts
+an attention model beside them, reusing lesson 03's curves when they were made with the
+same options (`load_curve`; training is deterministic, so retraining would print the
+same numbers), else training the two again; `steps_to` reads the curves for the table
+that `tinytx.course.recall_table` prints in both.
 
     >>> import numpy as np, tinytx as tx
     >>> model = RecallNet("LSTM", vocab=8, n_embd=8, hidden=16)
@@ -12,11 +14,15 @@ model, to put the three side by side; `steps_to` reads the curves for the table 
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from .. import functional as F
 from .. import nn, optim
 from ..data.toy import recall_task
+from ..files import atomic_write_text
 from ..tensor import no_grad, tensor
 
 
@@ -64,3 +70,33 @@ def train_recall(model, N, cfg):
 def steps_to(curve, level=0.9):
     """The first evaluated step with held-out accuracy >= level, or None."""
     return next((s for s, a in curve if a >= level), None)
+
+
+# the options a curve depends on, named alike in lessons 03 and 04
+CURVE_OPTIONS = ("vocab", "n_embd", "hidden_size", "batch_size", "steps", "lr", "clip",
+                 "eval_every", "n_test", "seed")
+
+
+def _made_with(cfg) -> dict:
+    from .. import __version__
+    return {"tinytx": __version__, **{k: getattr(cfg, k) for k in CURVE_OPTIONS}}
+
+
+def save_curves(path, results: dict, cfg):
+    """Write {(kind, N): curve} to the JSON file `path` with the options that made them."""
+    curves = {f"{kind} N={N}": curve for (kind, N), curve in results.items()}
+    atomic_write_text(Path(path), json.dumps({"made_with": _made_with(cfg),
+                                              "curves": curves}))
+
+
+def load_curve(path, kind: str, N: int, cfg):
+    """The curve of (kind, N) that `save_curves` wrote to `path` with the same options
+    (and tinytx version) as `cfg`; None when there is no such file or curve."""
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    curve = saved.get("curves", {}).get(f"{kind} N={N}")
+    if saved.get("made_with") != _made_with(cfg) or curve is None:
+        return None
+    return [tuple(point) for point in curve]
