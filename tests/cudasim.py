@@ -27,6 +27,10 @@ if GPU and not tx.cuda_available():
 if not GPU and not numba.config.ENABLE_CUDASIM:
     pytest.skip("numba was imported without NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
 SIMULATED = bool(numba.config.ENABLE_CUDASIM)
+
+if SIMULATED:                  # 4x faster simulated kernels (tinytx/kernels/cuda/simulator.py)
+    from tinytx.kernels.cuda.simulator import wait_patiently
+    wait_patiently()
 DEVICE = "cuda" if GPU else "cpu"
 TOL = {"float32": 1e-5, "float64": 1e-10}
 
