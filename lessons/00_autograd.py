@@ -26,7 +26,8 @@ Run:
     python lessons/00_autograd.py            # the full lesson (a few seconds)
     python lessons/00_autograd.py --smoke    # fewer training steps (the tests)
 
-Expected output (numbers from a full run; yours may differ in the last digits):
+Expected output (abridged; the full run's output is lessons/expected/00_autograd.txt; yours
+may differ in the last digits):
     1. neuron o = tanh(x1*w1 + x2*w2 + b) = 0.7071; do/dx1 = -1.5000, do/dw1 = +1.0000;
        Value's gradients against central differences: max difference 1.4e-10
     2. MLP with 41 parameters: loss 3.590 -> 0.0031 in 200 steps (smoke: 0.0131 in 60)

@@ -35,7 +35,8 @@ Run:
     python lessons/01_mlp_lm.py            # the full lesson (about a minute)
     python lessons/01_mlp_lm.py --smoke    # smaller everything (the tests)
 
-Expected output (from a full run, seed 1337; yours may differ in the last digits):
+Expected output (abridged; the full run's output is lessons/expected/01_mlp_lm.txt; seed
+1337; yours may differ in the last digits):
     1. 2,318,061 bytes -> 2,086,255 to train on, 231,806 held out
     2. held-out bits per byte: uniform 8.00, unigram 4.47, bigram 3.37
     3. our TwoLayers and tinytx's give the same outputs (0.0e+00); 67 parameters in both

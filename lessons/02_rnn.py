@@ -25,7 +25,8 @@ Run:
     python lessons/02_rnn.py            # the full lesson (a few seconds)
     python lessons/02_rnn.py --smoke    # smaller everything (the tests)
 
-Expected output (numbers from a full run; yours may differ in the last digits):
+Expected output (abridged; the full run's output is lessons/expected/02_rnn.txt; yours may
+differ in the last digits):
     1. x.grad = [2.0, 4.0, 6.0] (= 2x); y was made by <Sum>, fed by <Mul>
     2. per-step shapes: [h_0 (2, 4), x_1 (2, 3)] -> (2, 7) @ W (7, 4) + b (4,) -> h_1 (2, 4);
        nn.RNNCell equals the hand loop exactly, nn.RNN to 6e-08 (float32)

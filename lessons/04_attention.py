@@ -34,7 +34,8 @@ Run:
     python lessons/04_attention.py            # the full lesson (minutes, 2 CPU cores)
     python lessons/04_attention.py --smoke    # a few seconds (the tests)
 
-Expected output (from a full run; one seed per model, deterministic on one machine):
+Expected output (abridged; the full run's output is lessons/expected/04_attention.txt; one
+seed per model, deterministic on one machine):
     1–2. X (5, 8) @ W_Q (8, 4) -> Q (5, 4); S, P (5, 5), O (5, 4); hand vs library
          0.0e+00; Var(q·k) = 4.0, 16.1, 64.0, 253.9 for D = 4 … 256, Var(q·k/√D) ≈ 1.00;
          the mean largest softmax weight over 16 keys grows 0.45 -> 0.92 unscaled

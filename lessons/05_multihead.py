@@ -34,7 +34,8 @@ Run:
     python lessons/05_multihead.py            # the full lesson (about 10 s, 2 CPU cores)
     python lessons/05_multihead.py --smoke    # a second or two (the tests)
 
-Expected output (from a full run; times depend on the machine and its load):
+Expected output (abridged; the full run's output is lessons/expected/05_multihead.txt; times
+depend on the machine and its load):
     1. x (2, 5, 8) @ W_attn (8, 24) -> qkv (2, 5, 24) -> q, k, v (2, 5, 8) -> (2, 5, 2, 4)
        -> (2, 2, 5, 4) -> attention -> (2, 5, 2, 4) -> (2, 5, 8) @ W_O (8, 8) -> y (2, 5, 8);
        hand vs nn.MultiHeadAttention: fused 6e-08, composed 0; 288 parameters for any H

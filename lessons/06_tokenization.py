@@ -30,7 +30,8 @@ Run:
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
-Expected output (abridged; every number is measured by the run):
+Expected output (abridged; the full run's output is lessons/expected/06_tokenization.txt;
+every number is measured by the run):
     1. BPE merge by merge on 'aaabdaaabac' (the Wikipedia example)
        round 1: 'a'+'a'=4  'a'+'b'=2  'b'+'d'=1  'd'+'a'=1  ->  'a'+'a' becomes 256 'aa', 9 tokens
        ...

@@ -30,7 +30,8 @@ Run:
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
-Expected output (abridged; the neighbours and numbers are what the run finds):
+Expected output (abridged; the full run's output is lessons/expected/07_embeddings.txt; the
+neighbours and numbers are what the run finds):
     1. word2vec (negative sampling, K=5, window 2, 64-d vectors, 3 epoch(s), Adam lr 0.01)
        cbow        732 steps of 1024 in   5.4 s, loss 4.13 (first 10) -> 2.15 (last 10)
        skipgram   2078 steps of 1024 in  11.8 s, loss 4.14 (first 10) -> 2.42 (last 10)

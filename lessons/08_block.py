@@ -41,7 +41,8 @@ Run:
 The book is fetched from Project Gutenberg once and cached; offline, pass a local copy
 with --data=PATH or put it at $TINYTX_DATA_DIR/quixote.txt.
 
-Expected output (abridged; every number is measured by the run):
+Expected output (abridged; the full run's output is lessons/expected/08_block.txt; every
+number is measured by the run):
     1. LayerNorm over the last axis (8 features), row by row: ...
            row  mean before  std before  mean after  var after
              1       41.159       6.870      0.0000     1.0000

@@ -28,7 +28,8 @@ Run:
     python lessons/09_positional.py --smoke            # a few seconds, for the tests
     python lessons/09_positional.py --seq_len=32 --steps=1000 --variants=none,sinusoidal
 
-Expected output (abridged; all numbers are measured by the run):
+Expected output (abridged; the full run's output is lessons/expected/09_positional.txt; all
+numbers are measured by the run):
     1. The sinusoidal table: 128 positions x 64 dimensions
        every row has norm sqrt(C/2) = 5.6569: min 5.6569, max 5.6569
     2. PE(pos+k) = PE(pos) @ M_k for every pos (M_k: 2x2 rotations, see docs/positional.md)

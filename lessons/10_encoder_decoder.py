@@ -34,7 +34,8 @@ Run:
     python lessons/10_encoder_decoder.py --smoke       # a few seconds, for the tests
     python lessons/10_encoder_decoder.py --task=copy --steps=400
 
-Expected output (abridged; the decodes and accuracies are measured by the run):
+Expected output (abridged; the full run's output is lessons/expected/10_encoder_decoder.txt;
+the decodes and accuracies are measured by the run):
     1. Masks (tinytx: bool 'may attend', 1 = may look at that key)
        causal_mask(5): query i sees keys 0..i      PyTorch's square subsequent mask (added ...)
        1 0 0 0 0                                      0 -inf -inf -inf -inf

@@ -39,7 +39,8 @@ Run:
                                     # (into out/lessons/11/smoke: never over the real gpt)
     python lessons/11_gpt_quixote.py --data=pg996.txt --max_iters=3000 --n_layer=4
 
-Expected output (abridged; measured on the whole book, seed 1337, one run):
+Expected output (abridged; the full run's output is lessons/expected/11_gpt_quixote.txt;
+measured on the whole book, seed 1337, one run):
     1. Don Quixote (Gutenberg #996): 2,288,361 characters; vocabulary 1024; 712,042
        training and 79,279 held-out tokens (2.93 bytes per token)
     2. X and Y (report eq. 1-3): windows of the token stream, Y shifted by one

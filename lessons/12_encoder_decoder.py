@@ -42,7 +42,8 @@ Run:
     python lessons/12_encoder_decoder.py --max_iters=1500 --beam_widths=1,4,16
     python lessons/12_encoder_decoder.py --translate=false    # parts 1-4 only
 
-Expected output (abridged; measured on the whole book, seed 1337):
+Expected output (abridged; the full run's output is lessons/expected/12_encoder_decoder.txt;
+measured on the whole book, seed 1337):
     1. Don Quixote: 2,276 next-sentence pairs of at most 32 words (2,048 to train on, 228
        held out: the end of the book); vocabulary 1027 with {'[PAD]': 1024, ...}
          src     [E][P][I][T][AP][H]··········

@@ -48,7 +48,8 @@ Run:
     python lessons/13_finetuning.py --text=pg2000.txt       # finetune on another book
     python lessons/13_finetuning.py --gpt2=/path/to/gpt2 --context=128 --iters=40
 
-Expected output (abridged; measured after lesson 11's full run, seed 1337, one run):
+Expected output (abridged; the full run's output is lessons/expected/13_finetuning.txt;
+measured after lesson 11's full run, seed 1337, one run):
     1. out/lessons/11/gpt: 734,336 parameters, 3 layers, block 64, vocabulary 1024
     2. The new text: the book's speeches, one per line (held out: the last 10% of the
        book): 382,580 tokens to finetune on, 41,346 held out

@@ -30,8 +30,8 @@ Run:
     python lessons/14_data_parallel.py --smoke         # a few seconds, for the tests
     python lessons/14_data_parallel.py --bucket_mb=1000   # one bucket: no overlap
 
-Expected output (abridged; from a full run; every number is measured, the times in ms vary
-from run to run and machine to machine):
+Expected output (abridged; the full run's output is lessons/expected/14_data_parallel.txt;
+every number is measured, the times in ms vary from run to run and machine to machine):
     1. All-reduce of W arrays of 1,000,000 float64 values, from scratch
          W method max |error|  bytes sent (all ranks)  bytes sent by the busiest rank
          2 naive      0.0e+00              16,000,000                       8,000,000

@@ -1,6 +1,7 @@
 """The lessons, their exercises (lessons/exercises/), the exercises' checks
-(lessons/checks/), our answers (lessons/solutions/) and the checker
-(python -m lessons.check NN).
+(lessons/checks/), our answers (lessons/solutions/), the checker
+(python -m lessons.check NN), and the lessons' recorded full runs (lessons/expected/,
+written and checked by python -m lessons.record).
 
 TEACHES is the course's table of contents at the level of code: the tinytx classes,
 functions and constants each lesson teaches (the lesson that first shows what a name
