@@ -126,7 +126,7 @@ class Config:
     gpt2: str = ""                 # a Hugging Face GPT-2 folder to finetune ("" = lesson 11's)
     context: int = 0               # tokens per training window (0 = the model's block_size)
     # finetuning and the from-scratch baseline: the same steps and batches
-    iters: int = 600
+    iters: int = 400
     batch_size: int = 16
     finetune_lr: float = 3e-4      # small steps: keep what pretraining learned
     scratch_lr: float = 2e-3       # lesson 11's rate, right for random weights
