@@ -36,8 +36,8 @@ may differ in the last digits):
     4. Value against tinytx and Array against tinytx: max difference 0.0e+00; our sum_to
        equals tinytx's; a Tanh written as a tinytx Function: gradcheck True
     pictures: out/lessons/00/graph.png, out/lessons/00/mlp_loss.png
-Runtime: full 1.7 s, smoke 1.2 s, imports included (2-core CPU, measured under load
-from other jobs).
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 1 s.
 
 Exercises (your code goes in lessons/exercises/autograd.py; check it with
 `python -m lessons.check autograd`; our answers are in lessons/solutions/autograd.py)

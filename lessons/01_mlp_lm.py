@@ -52,7 +52,8 @@ Expected output (abridged; the full run's output is lessons/expected/01_mlp_lm.t
     9. all 231,798 held-out bytes: 2.878 bits per byte (the bigram table 3.372)
     picture: out/lessons/01/training.png (optimizers' held-out curves, the schedule and
     the gradient norm, dropout's train/held-out curves)
-Runtime: full 73 s on a busy shared 2-core CPU (measured), smoke ~2 s.
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 2 s.
 
 Exercises (your code goes in lessons/exercises/mlp_lm.py; check it with
 `python -m lessons.check mlp_lm`; our answers are in lessons/solutions/mlp_lm.py)

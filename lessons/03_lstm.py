@@ -54,7 +54,8 @@ per model, and training is deterministic on one machine, so yours should match c
                      49   2.1e-13   8.7e-05
        ×0.52 per step back for the RNN, ×0.74 for the LSTM
     pictures: out/lessons/03/recall_accuracy.png, out/lessons/03/lstm_gates.png
-Runtime: full 67 s on a quiet 2-core CPU (measured), smoke 0.6 s plus ~1 s of imports.
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 2 s.
 
 Exercises (your code goes in lessons/exercises/lstm.py; check it with
 `python -m lessons.check lstm`; our answers are in lessons/solutions/lstm.py)

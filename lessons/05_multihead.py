@@ -60,8 +60,8 @@ depend on the machine and its load):
        grid (2, 2) blocks, each a 4x4 tile of scores; vs the fused CPU kernel: output
        4e-16, dq/dk/dv ~6e-16
     pictures: out/lessons/05/what_heads_learn.png, rnn_vs_attention.png, kernels.png
-Runtime: full about 11 s, smoke about 3 s plus ~1 s of imports (2-core CPU; the two-heads
-task takes about 2 s of each).
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 4 s.
 
 Exercises (your code goes in lessons/exercises/multihead.py; check it with
 `python -m lessons.check multihead`; our answers are in lessons/solutions/multihead.py)

@@ -49,8 +49,8 @@ neighbours and numbers are what the run finds):
        rows never used get exactly zero: True; row 3 (used twice) = G[0, 1] + G[0, 2]: True; ...
        saved out/lessons/07/embedding_grad.png
 
-Runtime (measured on a quiet 2-core CPU): full 18 s (32 s on one shared with other jobs);
---smoke 2 s.
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 2 s.
 
 Exercises (your code goes in lessons/exercises/embeddings.py; check it with
 `python -m lessons.check embeddings`; our answers are in lessons/solutions/embeddings.py)

@@ -63,8 +63,8 @@ number is measured by the run):
        no residual  4.57e-03  2.86e-02  6.67e-02  6.79e-02  6.89e-02    6.64e-02
     saved out/lessons/08/pre_post_ln.png, out/lessons/08/gradient_flow.png
 
-Runtime (measured): full 40 s on a quiet 2-core CPU (61 s on one shared with other jobs);
---smoke 3 s.
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 3 s.
 
 Exercises (your code goes in lessons/exercises/block.py; check it with
 `python -m lessons.check block`; our answers are in lessons/solutions/block.py)

@@ -78,9 +78,8 @@ measured on the whole book, seed 1337, one run):
        the companion repository's model (6 layers, 384 wide, vocabulary 24,540; not in the
        report's text): 20.2M parameters, 47% of them in wte (tied with lm_head)
 
-Runtime (quiet 2-core CPU, one OpenBLAS thread, measured): full 121 s (training 115 s,
-13,345 tokens/s); on a machine shared with other jobs it took 143-178 s before;
---smoke about 2 s.
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 2 s.
 
 Exercises (your code goes in lessons/exercises/gpt_quixote.py; check it with
 `python -m lessons.check gpt_quixote`; our answers are in lessons/solutions/gpt_quixote.py)

@@ -78,8 +78,8 @@ measured after lesson 11's full run, seed 1337, one run):
        Applied for real (logits / 0.7 inside the model), beam search gives the same
        output: False
 
-Runtime (quiet 2-core CPU, one OpenBLAS thread, measured): full 96 s (117 s on one shared
-with other jobs); --smoke about 2 s.
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 2 s.
 
 Exercises (your code goes in lessons/exercises/finetuning.py; check it with
 `python -m lessons.check finetuning`; our answers are in lessons/solutions/finetuning.py)

@@ -51,8 +51,8 @@ every number is measured, the times in ms vary from run to run and machine to ma
          ... (25 buckets, every one started during backward)
        saved out/lessons/14/timeline.png
 
-Runtime: about 5 s for the whole lesson on a busy shared 2-core CPU (measured), --smoke
-about 4 s (most of it starting the two MPI processes).
+Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
+lesson's, on the machine named there); --smoke about 4 s (most of it starting the two MPI processes).
 
 Exercises (your code goes in lessons/exercises/data_parallel.py; check it with
 `python -m lessons.check data_parallel`; our answers are in
