@@ -44,4 +44,5 @@ TEACHES = {
     "13_finetuning": ("beam_search", "load_gpt2", "load_gpt2_tokenizer", "load_text",
                       "iter_windows", "read_checkpoint_meta"),
     "14_data_parallel": ("shard_batch", "accumulate_gradients", "DataParallel", "init"),
+    "15_capstone": ("Optimizer", "generate"),
 }

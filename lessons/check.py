@@ -44,10 +44,11 @@ def lesson_files() -> list[Path]:
 
 
 def exercise_name(lesson: Path) -> str | None:
-    """The exercises file a lesson's docstring names (lessons/exercises/<name>.py)."""
+    """The exercises file a lesson's docstring names (lessons/exercises/<name>.py); None
+    when it names none, or several (the capstone runs other lessons' answers)."""
     doc = ast.get_docstring(ast.parse(lesson.read_text(encoding="utf-8"))) or ""
-    match = EXERCISE_FILE.search(doc)
-    return match.group(1) if match else None
+    names = set(EXERCISE_FILE.findall(doc))
+    return names.pop() if len(names) == 1 else None
 
 
 def find_lesson(which: str) -> Path:

@@ -133,3 +133,14 @@ def facts_14(f):
         assert mpi["started_during_backward"] > 0                 # communication overlaps
     else:
         assert "mpi4py" in mpi["skipped"], mpi          # says why, and what to install
+
+
+def facts_15(f):
+    assert set(f["pieces"]) == {"layer_norm", "mlp", "block_forward", "xy_batch", "gpt_forward",
+                                "top_k_filter", "top_p_filter", "sample", "adamw_step",
+                                "train_step"}
+    assert set(f["pieces"].values()) <= {"yours", "ours"}
+    assert sorted(f["checked"]) == sorted(n for n, who in f["pieces"].items() if who == "yours")
+    assert close(f["untrained_bpb"], 8, 0.2)                    # ~ln 256 nats at the start
+    assert math.isfinite(f["bits_per_byte"]) and f["bits_per_byte"] < f["untrained_bpb"] < 8.2
+    assert f["train_bpb"][-1] < f["train_bpb"][0] and f["sample_bytes"] > 0

@@ -21,6 +21,8 @@ LESSONS = check.lesson_files()
 NAMES = [check.exercise_name(p) for p in LESSONS]
 EXERCISES = [(name, function) for name in NAMES if name
              for function, _ in check.checks(name)]
+CAPSTONE = "15_capstone"      # runs the answers of lessons 01, 08, 11 and 14; none of its own
+OWN_EXERCISES = [p for p in LESSONS if p.stem != CAPSTONE]
 
 
 def docstring(lesson):
@@ -39,7 +41,7 @@ def test_every_lesson_ends_with_two_to_four_exercises(lesson):
     assert [int(line.strip()[0]) for line in items] == list(range(1, len(items) + 1))
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
+@pytest.mark.parametrize("lesson", OWN_EXERCISES, ids=[p.stem for p in OWN_EXERCISES])
 def test_every_lesson_names_its_exercises_stubs_and_solutions(lesson):
     name = check.exercise_name(lesson)
     assert name, f"{lesson.name}: its Exercises section names no lessons/exercises/*.py"
@@ -51,6 +53,17 @@ def test_every_lesson_names_its_exercises_stubs_and_solutions(lesson):
         assert callable(getattr(stubs, f, None)), f"lessons/exercises/{name}.py lacks {f}"
         assert callable(getattr(ours, f, None)), f"lessons/solutions/{name}.py lacks {f}"
         assert f"`{f}(" in docstring(lesson), f"{lesson.name} does not ask for `{f}(`"
+
+
+def test_the_capstone_is_no_lessons_exercises(capsys):
+    """Its docstring names the four files whose answers it runs: the checker takes it for
+    none of those lessons (not for the first file its text names)."""
+    lesson = check.find_lesson("15")
+    assert lesson.stem == CAPSTONE and check.exercise_name(lesson) is None
+    assert len(set(check.EXERCISE_FILE.findall(docstring(lesson)))) == 4
+    assert [check.find_lesson(n).stem for n in ("mlp_lm", "block")] == ["01_mlp_lm", "08_block"]
+    assert check.main(["15"]) == 0
+    assert capsys.readouterr().out == "15_capstone: no exercises with code\n"
 
 
 def test_exercise_files_have_distinct_names():

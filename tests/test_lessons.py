@@ -20,9 +20,9 @@ from project_scripts import LESSONS
 
 
 
-def test_lessons_are_00_to_14_in_order():
+def test_lessons_are_00_to_15_in_order():
     numbers = [int(p.name[:2]) for p in LESSONS]
-    assert numbers == list(range(0, 15))
+    assert numbers == list(range(0, 16))
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=[p.stem for p in LESSONS])
