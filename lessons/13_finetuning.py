@@ -53,28 +53,28 @@ measured after lesson 11's full run, seed 1337, one run):
     1. out/lessons/11/gpt: 734,336 parameters, 3 layers, block 64, vocabulary 1024
     2. The new text: the book's speeches, one per line (held out: the last 10% of the
        book): 382,580 tokens to finetune on, 41,346 held out
-    3. 600 steps of 16 x 64 tokens each way
+    3. 400 steps of 16 x 64 tokens each way
        finetune  step    0: held-out 4.031
        finetune  step   50: held-out 3.771
-       finetune  step  600: held-out 3.776
+       finetune  step  400: held-out 3.698
        scratch   step    0: held-out 6.953
-       scratch   step  300: held-out 4.416
-       scratch   step  600: held-out 4.220
+       scratch   step  200: held-out 4.620
+       scratch   step  400: held-out 4.333
        on all 41,346 held-out tokens:   nats/token  bits/byte
        pretrained, before                4.022      2.017
-       finetuned                         3.716      1.863
-       from scratch                      4.177      2.094
+       finetuned                         3.738      1.875
+       from scratch                      4.352      2.182
        saved out/lessons/13/finetune.png
     4. pretrained, before: '“Sancho, my friend, señor, señor,” replied the curate, “for, I
                             can seeking I was nobody to be so much as a good fortune, ...'
-       finetuned:          '“Sancho, my friend, señor, ‘The breattle of Ky; for the
-                            bachegle, the valiant and other is a wife and valiant, ...'
-       from scratch:       '“Sancho, my friend, but of your worship has gotted me!”\n“And
-                            that, señor, señor,”\n“for it, for there are a mother,” ...'
-    5. beam 5, no_repeat_ngram_size 2: '“Sancho, my friend, señora,”\n“but I am not to
-                            say, for it is no one of the world.” ...'
-       T = 0.3: top-3 tokens [808, 271, 304] with p = [0.28, 0.265, 0.135]; greedy picks 808
-       T = 2.0: top-3 tokens [808, 271, 304] with p = [0.017, 0.017, 0.015]; greedy picks 808
+       finetuned:          '“Sancho, my friend, señor, señor,”\n“there are, and my
+                            favours, who, my good, you can tell you that there will ...'
+       from scratch:       '“Sancho, my friend, Sancho, if if they’ and he had been, and
+                            not in a cir, Sancho, or dicked in a thigh in the ...'
+    5. beam 5, no_repeat_ngram_size 2: '“Sancho, my friend, señor,”\n“there is no more
+                            thanks, for it is not to be, and that I am not able ...'
+       T = 0.3: top-3 tokens [808, 271, 304] with p = [0.489, 0.175, 0.096]; greedy picks 808
+       T = 2.0: top-3 tokens [808, 271, 304] with p = [0.02, 0.017, 0.015]; greedy picks 808
        Applied for real (logits / 0.7 inside the model), beam search gives the same
        output: False
 

@@ -140,3 +140,21 @@ def test_a_failing_lesson_writes_nothing_and_is_named(tmp_path, monkeypatch, cap
     assert record.read_record(out / "00_fine.txt")[1] == "fine: 1.0\n"
     assert sorted(p.name for p in out.iterdir()) == ["00_fine.txt", "01_broken.txt",
                                                      "README.md"]
+
+
+def test_the_readme_quotes_the_recorded_wall_times():
+    """README.md's lesson table and its course total are copies of the records' headers
+    (lessons/expected/), to the second and to the tenth of a minute."""
+    import re
+    from pathlib import Path
+
+    from lessons.check import lesson_files
+    root = Path(record.__file__).resolve().parents[1]
+    seconds = {p.stem[:2]: float(record.read_record(p)[0]["wall time"].split()[0])
+               for p in sorted((root / "lessons" / "expected").glob("[0-9][0-9]_*.txt"))}
+    assert sorted(seconds) == [p.stem[:2] for p in lesson_files()], "a lesson has no record"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    quoted = dict(re.findall(r"^\| (\d\d) \w+ \|.*\| (\d+) s \|$", readme, re.M))
+    assert quoted == {n: str(round(s)) for n, s in seconds.items()}
+    total = re.search(r"whole\s+course\s+took\s+([\d.]+)\s+minutes", readme)
+    assert total and total.group(1) == f"{sum(seconds.values()) / 60:.1f}"
