@@ -59,6 +59,7 @@ TIMINGS = re.compile("|".join(rf"(?<![\w.,\\]){pattern}" for pattern in (
     rf"{NUMBER}\s*(?:tokens|steps|it)/s",  # 46,134 tokens/s (lesson 11)
     rf"\({NUMBER}x\)",                     # composed ms / fused ms (lesson 03)
     r"\btime (?:/|grew).*",                # ratios of times, to the line's end (lesson 05)
+    r"\brun-to-run spread.*",              # how much the times varied (lesson 05)
     r"\((?:during|after) backward\)",      # when a bucket's all-reduce began (lesson 14)
 )))
 # A table's column headed by a time ("RNN ms", "train s", "seconds", "speed-up"; lessons

@@ -37,6 +37,8 @@ TIMINGS = [
     ("(4x longer) the time grew: RNN 6x, LSTM 10x",                                     # 05
      "(4x longer) the time grew: RNN 9x, LSTM 12x"),
     ("per sequential step at T=32: RNN 309 µs", "per sequential step at T=32: RNN 1,012 µs"),
+    ("(run-to-run spread at T=256: up to 14% of the mean)",                             # 05
+     "(run-to-run spread at T=256: up to 4% of the mean)"),
     ("   0 s, 46,134 tokens/s", "   13 s, 7,299 tokens/s"),                             # 11
     ("bucket 4: all-reduce started at    7.7 ms (during backward), seen done at   39.7 ms",
      "bucket 4: all-reduce started at   17.7 ms (after backward), seen done at   19.7 ms"),
