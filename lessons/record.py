@@ -186,7 +186,9 @@ def masked(lines: list[str]) -> list[str]:
     for line in lines:
         heads = [m.end(1) for m in TIME_COLUMN.finditer(line)]
         cells = [m for m in re.finditer(CELL, line) if m.end() in column_ends]
-        column_ends = heads or (column_ends if cells else [])
+        timing_note = not re.search(NUMBER, TIMINGS.sub("", line)) and TIMINGS.search(line)
+        if not timing_note:                 # a line that is only a timing keeps the table
+            column_ends = heads or (column_ends if cells else [])
         for m in reversed(cells):                   # right to left: the spans stay valid
             line = line[:m.start()] + "<time>" + line[m.end():]
         result.append(TIMINGS.sub("<time>", line))

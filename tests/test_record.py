@@ -160,3 +160,15 @@ def test_the_readme_quotes_the_recorded_wall_times():
     assert quoted == {n: str(round(s)) for n, s in seconds.items()}
     total = re.search(r"whole\s+course\s+took\s+([\d.]+)\s+minutes", readme)
     assert total and total.group(1) == f"{sum(seconds.values()) / 60:.1f}"
+
+
+def test_a_time_column_continues_past_a_line_that_is_only_a_timing():
+    """Lesson 05's table: a "(run-to-run spread ...)" note between its T=256 and T=1024
+    rows; the ms column below it is still times, the other numbers still compared."""
+    table = ("     T      impl        ms  peak MiB\n"
+             "   256  composed       7.3      12.6\n"
+             "       (run-to-run spread at T=256: up to 14% of the mean)\n"
+             "  1024  composed     129.8     195.1\n")
+    slower = table.replace("129.8", "146.1").replace("14%", "4%")
+    assert first_difference(table, slower) is None
+    assert first_difference(table, slower.replace("195.1", "250.0")) is not None
