@@ -78,8 +78,7 @@ CURVE_OPTIONS = ("vocab", "n_embd", "hidden_size", "batch_size", "steps", "lr", 
 
 
 def _made_with(cfg) -> dict:
-    from .. import __version__
-    return {"tinytx": __version__, **{k: getattr(cfg, k) for k in CURVE_OPTIONS}}
+    return {k: getattr(cfg, k) for k in CURVE_OPTIONS}
 
 
 def save_curves(path, results: dict, cfg):
@@ -90,8 +89,9 @@ def save_curves(path, results: dict, cfg):
 
 
 def load_curve(path, kind: str, N: int, cfg):
-    """The curve of (kind, N) that `save_curves` wrote to `path` with the same options
-    (and tinytx version) as `cfg`; None when there is no such file or curve."""
+    """The curve of (kind, N) that `save_curves` wrote to `path` with the same options as
+    `cfg`; None when there is no such file or curve. (Lesson 03 rewrites the file at every
+    run, so a curve is as new as lesson 03's last run.)"""
     try:
         saved = json.loads(Path(path).read_text())
     except (OSError, ValueError):
