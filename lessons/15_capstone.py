@@ -6,15 +6,17 @@ The exercises of lessons 01, 08, 11 and 14 each asked for one piece of the engin
 checked it alone. Here they run together, for real: a byte-level GPT (vocabulary 256, so
 its loss in nats divided by ln 2 is bits per byte) whose every block runs your
 `block_forward` (with your `layer_norm` and `mlp`), whose forward is your `gpt_forward`,
-trained on batches from your `xy_batch` by your `train_step` with an optimizer whose
-update is your `adamw_step`, and sampled by your `sample` with your `top_k_filter` and
-`top_p_filter`. This lesson:
+whose loss, forward and backward, is your `cross_entropy_ignoring` (gpt_forward's own
+loss is left unused), trained on batches from your `xy_batch` by your `train_step` with an
+optimizer whose update is your `adamw_step`, and sampled by your `sample` with your
+`top_k_filter` and `top_p_filter`. This lesson:
 
   1. takes each piece from your file in lessons/exercises/ — or ours from
      lessons/solutions/ while yours is still the stub — and prints whose runs;
   2. checks each of your pieces against tinytx on the model about to be trained (a
      float64 copy of its first weights): the GPT's loss, logits and every gradient
-     against tinytx's own GPT, two optimizer steps against optim.AdamW, a training step
+     against tinytx's own GPT (with your blocks; with your forward; with your
+     cross-entropy), two optimizer steps against optim.AdamW, a training step
      from micro-batches against one on the whole batch, the sampler's tokens against
      tinytx.generate with the same random numbers. A piece that differs stops the
      lesson, with one line naming it: nothing is trained on a wrong piece;
@@ -43,14 +45,16 @@ Expected output (abridged; the full run's output is lessons/expected/15_capstone
 measured on the whole book, the exercises still stubs so every piece ours, seed 1337,
 one run):
     1. The pieces: yours from lessons/exercises, ours where yours is still the stub
-       piece          lesson  runs
-       layer_norm         08  ours  (yours is still the stub)
+       piece                   lesson  runs
+       layer_norm                  08  ours  (yours is still the stub)
        ...
-       train_step         14  ours  (yours is still the stub)
+       cross_entropy_ignoring      01  ours  (yours is still the stub)
+       adamw_step                  01  ours  (yours is still the stub)
+       train_step                  14  ours  (yours is still the stub)
     2. Your pieces against tinytx, on this GPT (437,760 parameters; float64 copies of its
        first weights):
        (no piece of yours to check: every piece is ours)
-       (with all ten yours and right: "layer_norm + mlp + block_forward: the same as
+       (with all eleven yours and right: "layer_norm + mlp + block_forward: the same as
        tinytx's", ... one line per check; a wrong one ends the lesson, e.g.
        "layer_norm + mlp + block_forward: the GPT's loss differs from tinytx's by 0.041;
        run `python -m lessons.check block`")
@@ -103,6 +107,7 @@ from tinytx import optim
 from tinytx.checkpoint import model_record, save_checkpoint
 from tinytx.course import load_book, save_figure, setup
 from tinytx.data import get_batch, load_text, train_val_split
+from tinytx.function import Function
 from tinytx.generate import generate
 from tinytx.models import GPT, GPTConfig
 from tinytx.tokenizer import BasicTokenizer
@@ -113,7 +118,7 @@ PIECES = {   # exercises file: (its lesson, the functions the capstone runs)
     "block": ("08", ("layer_norm", "mlp", "block_forward")),
     "gpt_quixote": ("11", ("xy_batch", "gpt_forward", "top_k_filter", "top_p_filter",
                            "sample")),
-    "mlp_lm": ("01", ("adamw_step",)),
+    "mlp_lm": ("01", ("cross_entropy_ignoring", "adamw_step")),
     "data_parallel": ("14", ("train_step",)),
 }
 
@@ -203,11 +208,11 @@ def choose_pieces(exercises: Path, use: str):
 
 
 def show_pieces(whose):
-    print("   piece          lesson  runs")
+    print("   piece                   lesson  runs")
     for lesson, functions in PIECES.values():
         for name in functions:
             who, why, _ = whose[name]
-            print(f"   {name:<14} {lesson:>6}  {who}" + (f"  ({why})" if why else ""))
+            print(f"   {name:<22} {lesson:>7}  {who}" + (f"  ({why})" if why else ""))
 
 
 # %%
@@ -223,16 +228,49 @@ def run_gpt(gpt_forward, model, idx, targets=None):
     return gpt_forward(model, idx, targets)
 
 
-def assemble(config, block_forward=None, gpt_forward=None):
-    """tinytx's GPT (its weights, their names, its init) whose forward is gpt_forward and
-    each block's forward block_forward; tinytx's own where None. The forwards are set on
-    the instances, so the model stays a GPT: its checkpoint loads as tinytx's own."""
+IGNORE = -1      # the ignore_index given to your cross-entropy: no byte is -1
+
+
+class YourCrossEntropy(Function):
+    """The mean cross-entropy of logits (N, V) and targets (N,) by your
+    cross_entropy_ignoring (lesson 01), which returns its gradient too: forward keeps
+    it, backward scales it by the upstream gradient (the targets get none)."""
+
+    def __init__(self, cross_entropy_ignoring):
+        self.cross_entropy_ignoring = cross_entropy_ignoring
+
+    def forward(self, logits, targets):
+        loss, self.dlogits = self.cross_entropy_ignoring(logits, targets, IGNORE)
+        return np.asarray(loss, dtype=logits.dtype)
+
+    def backward(self, gy):
+        return np.asarray(self.dlogits, dtype=gy.dtype) * gy, None
+
+
+def with_your_loss(cross_entropy_ignoring, forward, idx, targets=None):
+    """forward's logits, and the loss of them by your cross-entropy (forward's own loss,
+    F.cross_entropy's, is not used)."""
+    logits, loss = forward(idx, targets)
+    if targets is None:
+        return logits, loss
+    B, T, V = logits.shape
+    rows = logits.reshape(B * T, V)                                 # (B, T, V) -> (B·T, V)
+    return logits, YourCrossEntropy(cross_entropy_ignoring)(rows, targets.reshape(B * T))
+
+
+def assemble(config, block_forward=None, gpt_forward=None, cross_entropy_ignoring=None):
+    """tinytx's GPT (its weights, their names, its init) whose forward is gpt_forward,
+    each block's forward block_forward and the loss cross_entropy_ignoring's; tinytx's
+    own where None. The forwards are set on the instances, so the model stays a GPT: its
+    checkpoint loads as tinytx's own."""
     model = GPT(config)
     if block_forward is not None:
         for block in model.transformer.h:
             block.forward = functools.partial(run_block, block_forward, block, config.n_head)
     if gpt_forward is not None:
         model.forward = functools.partial(run_gpt, gpt_forward, model)
+    if cross_entropy_ignoring is not None:
+        model.forward = functools.partial(with_your_loss, cross_entropy_ignoring, model.forward)
     return model
 
 
@@ -370,6 +408,8 @@ def check_pieces(pieces, whose, model, train_ids, cfg):
         (("layer_norm", "mlp", "block_forward"),
          lambda: gpt_difference(model, x, y, block_forward=pieces["block_forward"])),
         (("gpt_forward",), lambda: gpt_difference(model, x, y, gpt_forward=pieces["gpt_forward"])),
+        (("cross_entropy_ignoring",), lambda: gpt_difference(
+            model, x, y, cross_entropy_ignoring=pieces["cross_entropy_ignoring"])),
         (("xy_batch",), lambda: xy_difference(pieces["xy_batch"], train_ids, cfg.block_size,
                                               cfg.seed)),
         (("adamw_step",), lambda: adamw_difference(pieces["adamw_step"], model, x, y, cfg)),
@@ -482,7 +522,8 @@ def main(argv=None):
     tx.manual_seed(cfg.seed)
     config = GPTConfig(block_size=cfg.block_size, vocab_size=256, n_layer=cfg.n_layer,
                        n_head=cfg.n_head, n_embd=cfg.n_embd, dropout=0.0)
-    model = assemble(config, pieces["block_forward"], pieces["gpt_forward"])
+    model = assemble(config, pieces["block_forward"], pieces["gpt_forward"],
+                     pieces["cross_entropy_ignoring"])
     print(f"\n2. Your pieces against tinytx, on this GPT ({model.num_parameters():,} "
           f"parameters; float64 copies of its first weights):")
     checked = check_pieces(pieces, whose, model, train_ids, cfg)

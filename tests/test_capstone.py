@@ -69,6 +69,13 @@ WRONG = {   # piece: (its file, the change that makes it wrong, what the lesson 
                       "layer_norm + mlp + block_forward: the GPT's loss differs"),
     "gpt_forward": ("gpt_quixote", replace("tr.ln_f(x) @", "x @"),
                     "gpt_forward: the GPT's loss differs"),
+    "cross_entropy_ignoring": ("mlp_lm", replace("return loss, grad / n", "return loss, grad"),
+                               "cross_entropy_ignoring: the gradient of"),
+    # self-consistent but wrong: the loss in bits, and its gradient right for that loss
+    "cross_entropy_ignoring in bits": (
+        "mlp_lm", lambda source: source.replace("return loss, grad / n",
+                                                "return loss / np.log(2), grad / n / np.log(2)"),
+        "cross_entropy_ignoring: the GPT's loss differs"),
     "adamw_step": ("mlp_lm", replace("p = p - lr * weight_decay * p", "p = p"),
                    "adamw_step: after step 1 the weights differ from optim.AdamW's"),
     "train_step": ("data_parallel", replace("share = y.size / tokens",
@@ -99,7 +106,8 @@ def test_a_stub_falls_back_to_ours_and_your_pieces_call_it(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     ours = {"layer_norm", "xy_batch", "gpt_forward", "top_k_filter", "top_p_filter", "sample"}
     assert {n for n, who in facts["pieces"].items() if who == "ours"} == ours
-    assert sorted(facts["checked"]) == ["adamw_step", "block_forward", "mlp", "train_step"]
+    assert sorted(facts["checked"]) == ["adamw_step", "block_forward", "cross_entropy_ignoring",
+                                        "mlp", "train_step"]
     table = " ".join(run.stdout.split())
     assert "layer_norm 08 ours (yours is still the stub) mlp 08 yours block_forward 08 yours " \
            "xy_batch 11 ours (yours is still the stub)" in table
