@@ -69,8 +69,8 @@ one run):
        uniform guess)
     5. 300 bytes from your sampler (temperature 0.8, top-k 20, top-p 0.95) after 'ed to
        me here, and unable to mak':
-       'ings, and I that as that says causion and in a his well that the had for at
-       muster that as him of they of fill not on put pursed on what stame who such ...'
+       'e would my conce as that says, as will so in a his well that the is her of the
+       shill and the a now, and me in he door pusany the puptice stances, and the as ...'
     6. saved out/lessons/15/gpt.safetensors and .json
 
 Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
