@@ -51,6 +51,8 @@ one run):
        cross_entropy_ignoring      01  ours  (yours is still the stub)
        adamw_step                  01  ours  (yours is still the stub)
        train_step                  14  ours  (yours is still the stub)
+       (the loss trained on: cross_entropy_ignoring of gpt_forward's logits; gpt_forward's
+       own loss is not used for training)
     2. Your pieces against tinytx, on this GPT (437,760 parameters; float64 copies of its
        first weights):
        (no piece of yours to check: every piece is ours)
@@ -67,8 +69,8 @@ one run):
        uniform guess)
     5. 300 bytes from your sampler (temperature 0.8, top-k 20, top-p 0.95) after 'ed to
        me here, and unable to mak':
-       'ings, and I that as that says causion and in a his well that the had for at
-       muster that as him of they of fill not on put pursed on what stame who such ...'
+       'e would my conce as that says, as will so in a his well that the is her of the
+       shill and the a now, and me in he door pusany the puptice stances, and the as ...'
     6. saved out/lessons/15/gpt.safetensors and .json
 
 Runtime: the full run's wall time is recorded in lessons/expected/README.md (with every
@@ -213,6 +215,8 @@ def show_pieces(whose):
         for name in functions:
             who, why, _ = whose[name]
             print(f"   {name:<22} {lesson:>7}  {who}" + (f"  ({why})" if why else ""))
+    print("   (the loss trained on: cross_entropy_ignoring of gpt_forward's logits; "
+          "gpt_forward's\n   own loss is not used for training)")
 
 
 # %%
@@ -255,7 +259,8 @@ def with_your_loss(cross_entropy_ignoring, forward, idx, targets=None):
         return logits, loss
     B, T, V = logits.shape
     rows = logits.reshape(B * T, V)                                 # (B, T, V) -> (B·T, V)
-    return logits, YourCrossEntropy(cross_entropy_ignoring)(rows, targets.reshape(B * T))
+    flat = targets.reshape(B * T)                                   # (B, T) -> (B·T,)
+    return logits, YourCrossEntropy(cross_entropy_ignoring)(rows, flat)   # backward: (B·T, V)
 
 
 def assemble(config, block_forward=None, gpt_forward=None, cross_entropy_ignoring=None):

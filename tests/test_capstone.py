@@ -114,6 +114,20 @@ def test_a_stub_falls_back_to_ours_and_your_pieces_call_it(tmp_path):
     assert facts["bits_per_byte"] < facts["untrained_bpb"]
 
 
+def test_a_stub_cross_entropy_falls_back_to_ours_and_the_loss_is_still_trained(tmp_path):
+    """mlp_lm.py with cross_entropy_ignoring still the stub: ours is the loss, your
+    adamw_step (in the same file) is still yours and checked, and the model learns."""
+    run, facts, _ = run_capstone(
+        tmp_path, f"--exercises={answers(tmp_path, mlp_lm=stub('cross_entropy_ignoring'))}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert {n for n, who in facts["pieces"].items() if who == "ours"} == {"cross_entropy_ignoring"}
+    assert "cross_entropy_ignoring" not in facts["checked"] and "adamw_step" in facts["checked"]
+    table = " ".join(run.stdout.split())
+    assert "cross_entropy_ignoring 01 ours (yours is still the stub) adamw_step 01 yours" in table
+    assert "gpt_forward's own loss is not used for training" in table
+    assert facts["bits_per_byte"] < facts["untrained_bpb"] - 0.5
+
+
 @pytest.mark.parametrize("text, said", [(None, "does not exist"), ("", "an empty file"),
                                         ("Sancho " * 20, "a block_size of 32 needs at least")])
 def test_a_bad_text_file_is_named(tmp_path, text, said):
