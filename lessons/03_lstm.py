@@ -82,8 +82,8 @@ import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
 from tinytx.autograd import topological_order
-from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff, recall_table,
-                           save_figure, section, setup)
+from tinytx.course import (grad_norm_table, hidden_grad_norms, max_diff,
+                           plot_recall_accuracy, recall_table, save_figure, section, setup)
 from tinytx.data.toy import recall_task
 from tinytx.nn.fused import fused
 from tinytx.tasks.recall import RecallNet, save_curves, train_recall
@@ -232,16 +232,7 @@ def recall_experiment(cfg, distances):
 
 def plot_accuracy(results, distances, kinds, cfg, path):
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for k, marker in zip(kinds, "osD"):
-        a.plot(distances, [results[k, N][-1][1] for N in distances], marker=marker, label=k)
-    a.axhline(1 / cfg.vocab, color="gray", ls="--", label="chance")
-    a.set_xscale("log", base=2)
-    a.set_xticks(distances, [str(N) for N in distances])
-    a.set_xlabel("distance N (tokens between the first token and the answer)")
-    a.set_ylabel("held-out accuracy")
-    a.set_ylim(0, 1.05)
-    a.set_title(f"Recall after {cfg.steps} training steps")
-    a.legend()
+    plot_recall_accuracy(a, results, distances, kinds, cfg.steps, cfg.vocab)
     for k, ls in zip(kinds, ("-", "--", ":")):
         for i, N in enumerate(distances):
             steps, acc = zip(*results[k, N])

@@ -90,7 +90,8 @@ import numpy as np
 import tinytx as tx
 import tinytx.functional as F
 from tinytx import nn
-from tinytx.course import max_diff, recall_table, save_figure, section, setup
+from tinytx.course import (max_diff, plot_recall_accuracy, recall_table, save_figure,
+                           section, setup)
 from tinytx.data.toy import recall_task
 from tinytx.functional.attention import (causal_mask, combine_masks, padding_mask,
                                          scaled_dot_product_attention)
@@ -379,16 +380,7 @@ def plot_recall(results, models, distances, kinds, cfg, path):
           f"weight {p_last[0]:.3f} on position 1 (the answer) and {p_last[1:].max():.3f} at "
           f"most on any other")
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4))
-    for k, marker in zip(kinds, "osDx"):
-        a.plot(distances, [results[k, n][-1][1] for n in distances], marker=marker, label=k)
-    a.axhline(1 / cfg.vocab, color="gray", ls="--", label="chance")
-    a.set_xscale("log", base=2)
-    a.set_xticks(distances, [str(n) for n in distances])
-    a.set_xlabel("distance N")
-    a.set_ylabel("held-out accuracy")
-    a.set_ylim(0, 1.05)
-    a.set_title(f"Recall the first token, {cfg.steps} training steps")
-    a.legend()
+    plot_recall_accuracy(a, results, distances, kinds, cfg.steps, cfg.vocab)
     b.bar(np.arange(1, N + 2), p_last)
     b.set_xlabel(f"position (tokens: {' '.join(map(str, x[0][:12]))}{' …' if N > 11 else ''})")
     b.set_ylabel("attention weight")

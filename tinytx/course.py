@@ -121,6 +121,21 @@ def recall_table(results: dict, distances, kinds, steps: int, vocab: int):
         print(f"{N:>4}" + "".join(f"{c:>18}" for c in cells))
 
 
+def plot_recall_accuracy(ax, results: dict, distances, kinds, steps: int, vocab: int):
+    """The recall task's final held-out accuracy against the distance N, one line per
+    model kind, and chance (lessons 03 and 04), on the matplotlib axes `ax`."""
+    for k, marker in zip(kinds, "osDx"):
+        ax.plot(distances, [results[k, N][-1][1] for N in distances], marker=marker, label=k)
+    ax.axhline(1 / vocab, color="gray", ls="--", label="chance")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(distances, [str(N) for N in distances])
+    ax.set_xlabel("distance N (tokens between the first token and the answer)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"Recall the first token, {steps} training steps")
+    ax.legend()
+
+
 def hidden_grad_norms(make_cell, I: int, T: int, seeds, scale: float = 1.0) -> np.ndarray:
     """‖∂L/∂h_(T-k)‖ for k = 0 … T-1 steps back, the geometric mean over fresh recurrent
     cells (lessons 02 and 03). For each seed: `make_cell()`, its weight times `scale`, runs
