@@ -6,6 +6,7 @@ with a KV cache.
     python bench/generate.py --threads 2      # both sides on 2 threads
     python bench/generate.py --no-torch       # tinytx alone
     python bench/generate.py --smoke          # 4 new tokens, 1 run: a check that it runs
+    python bench/generate.py --blocks 512 --batches 1     # one row of the table
 
 The model is GPT "tiny" (4 layers, 4 heads, 128 wide, vocab 512, random weights: speed
 does not depend on what they learned), a 16-token prompt per row, 256 new tokens, greedy.
@@ -194,6 +195,10 @@ def main():
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--torch-cache", choices=["prealloc", "concat"], default="prealloc")
+    p.add_argument("--blocks", type=int, nargs="+", default=[128, 512],
+                   help="block sizes to run (default: 128 512)")
+    p.add_argument("--batches", type=int, nargs="+", default=[1, 8],
+                   help="batch sizes to run (default: 1 8)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--smoke", action="store_true", help="4 new tokens, 1 run: does it run?")
     p.add_argument("--no-torch", action="store_true")
@@ -223,8 +228,8 @@ def main():
     print(f"  {'block':>5} {'batch':>5}  " + "  ".join(f"{h:>17}" for h in heads)
           + f"  {'tinytx no cache (1 run)':>23}")
     same = True
-    for block in (128, 512):
-        for batch in (1, 8):
+    for block in args.blocks:
+        for batch in args.batches:
             res = interleaved(sides, (block, batch), n, args.repeats)
             seconds, plain = ours(block, batch, n, use_cache=False)
             rate = {k: batch * n / statistics.median(t) for k, (t, _) in res.items()}

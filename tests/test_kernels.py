@@ -31,22 +31,27 @@ def _assert_same(a, b, tol=1e-10):
         np.testing.assert_allclose(ga, gb, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("bias, piece", [(True, None), (False, None), (True, 20)])
-def test_layer_norm_matches_composed(device, bias, piece, monkeypatch):
-    """piece=20: rows of 7 go in pieces of 2 rows (Device.row_pieces), the last one short."""
+@pytest.mark.parametrize("bias, piece, shape", [(True, None, (2, 5, 7)),
+                                                (False, None, (2, 5, 7)),
+                                                (True, 20, (2, 5, 7)), (True, None, (1, 1, 7)),
+                                                (False, None, (7,))])
+def test_layer_norm_matches_composed(device, bias, piece, shape, monkeypatch):
+    """piece=20: rows of 7 go in pieces of 2 rows (Device.row_pieces), the last one short.
+    One row ((1, 1, 7), (7,)): the decode step's path, on the row as a vector."""
     if piece:
         monkeypatch.setattr(type(device), "PIECE", piece)
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 5, 7)) * 3 + 1
+    x = rng.standard_normal(shape) * 3 + 1
     w, b = rng.standard_normal(7), rng.standard_normal(7)
     ins = [x, w, b] if bias else [x, w]
     fused, composed = _pair(fused_layer_norm, F.layer_norm, ins, device)
     _assert_same(fused, composed)
 
 
-def test_layer_norm_gradcheck(device, rng):
+@pytest.mark.parametrize("rows", [(3,), (1, 1)])
+def test_layer_norm_gradcheck(device, rng, rows):
     x, w, b = (tx.tensor(rng.standard_normal(s), device=device, requires_grad=True)
-               for s in [(3, 6), (6,), (6,)])
+               for s in [rows + (6,), (6,), (6,)])
     assert tx.gradcheck(fused_layer_norm, [x, w, b])
 
 

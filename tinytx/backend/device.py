@@ -26,7 +26,7 @@ class Device:
     cuda_kernels = False         # whether the dispatch sends this device's ops to CUDA kernels
 
     def __init__(self):
-        self._ones_cache = {}
+        self._ones_cache, self._means_cache = {}, {}
         self.seed(0)
 
     def __repr__(self):
@@ -71,6 +71,15 @@ class Device:
     def sum_last(self, x):
         """Σ over the last axis, keepdims: (..., n) -> (..., 1)."""
         return x.sum(axis=-1, keepdims=True)
+
+    def means(self, n, dtype):
+        """A cached (n,) array of 1/n: x @ means is the mean over x's last axis, one BLAS
+        call instead of a sum and a scaling (the same bits as Σ·(1/n) when n is a power
+        of two)."""
+        key = (n, dtype)
+        if key not in self._means_cache:
+            self._means_cache[key] = self.xp.full(n, 1 / n, dtype=dtype)
+        return self._means_cache[key]
 
     def sum_rows(self, x):
         """Σ over every axis but the last: (..., n) -> (n,)."""

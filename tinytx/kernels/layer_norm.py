@@ -27,41 +27,50 @@ class LayerNormFunction(Function):
 
     def forward(self, x, weight, bias=None):
         xp, C = self.xp, x.shape[-1]
+        self.x, self.weight = x, weight
+        if x.size == C:                       # one row (a decode step): on the (C,) vector
+            y, self.mu, self.rstd = self._normalize(x.reshape(C), weight, bias)
+            return y.reshape(x.shape)                               # (C,) -> (..., C)
+        pieces = self.device.row_pieces(x.size // max(C, 1), C)
+        if len(pieces) == 1:                                        # few rows: as they are
+            y, self.mu, self.rstd = self._normalize(x, weight, bias)
+            return y
         x2 = x.reshape(-1, C)                                       # (..., C) -> (N, C)
         y = xp.empty_like(x2)
-        pieces = self.device.row_pieces(*x2.shape)
-        if len(pieces) == 1:                                        # few rows (generation)
-            self.mu, self.rstd = self._normalize(x2, weight, bias, y)
-        else:
-            self.mu = xp.empty((x2.shape[0], 1), x.dtype)
-            self.rstd = xp.empty_like(self.mu)
-            for rows in pieces:
-                self.mu[rows], self.rstd[rows] = self._normalize(x2[rows], weight, bias,
-                                                                 y[rows])
-        self.x, self.weight = x2, weight
+        self.mu = xp.empty((x2.shape[0], 1), x.dtype)
+        self.rstd = xp.empty_like(self.mu)
+        for rows in pieces:
+            _, self.mu[rows], self.rstd[rows] = self._normalize(x2[rows], weight, bias,
+                                                                y[rows])
         return y.reshape(x.shape)                                   # (N, C) -> (..., C)
 
-    def _normalize(self, x, weight, bias, y):
-        """y = LN(x) of these rows, written into y; -> (μ, 1/σ), (rows, 1) each."""
-        xp, dev, inv_c = self.xp, self.device, x.dtype.type(1 / x.shape[-1])
-        mu = dev.sum_last(x) * inv_c                                # μ
-        xp.subtract(x, mu, out=y)                                   # x - μ
-        rstd = 1 / xp.sqrt(dev.sum_last(y * y) * inv_c + x.dtype.type(self.eps))   # 1/σ
+    def _normalize(self, x, weight, bias, y=None):
+        """y = LN(x) of these rows, into y (a new array if None) -> (y, μ, 1/σ), μ and
+        1/σ shaped (..., 1), or scalars for one row x (C,): its means are dot products,
+        and the arithmetic on scalars skips NumPy's broadcasting, which at one row costs
+        more than the arithmetic. (No out= on the tiny arrays for the same reason.)"""
+        means = self.device.means(x.shape[-1], x.dtype)            # (C,) of 1/C
+        one_row = x.ndim == 1
+        mu = x @ means if one_row else (x @ means)[..., None]      # μ
+        y = self.xp.subtract(x, mu, out=y)                          # x - μ
+        var = (y * y) @ means
+        rstd = 1 / self.xp.sqrt((var if one_row else var[..., None]) +
+                                x.dtype.type(self.eps))             # 1/σ
         y *= rstd                                                   # x̂, in place
         y *= weight
         if bias is not None:
             y += bias
-        return mu, rstd
+        return y, mu, rstd
 
     def backward(self, gy):
-        xp, x = self.xp, self.x
-        gy2 = gy.reshape(x.shape)                                   # (..., C) -> (N, C)
+        xp, C = self.xp, self.x.shape[-1]
+        x, gy2 = self.x.reshape(-1, C), gy.reshape(-1, C)          # (..., C) -> (N, C)
+        mu, rstd = self.mu.reshape(-1, 1), self.rstd.reshape(-1, 1)  # (..., 1) or () -> (N, 1)
         gx = xp.empty_like(x)
         gw = xp.zeros_like(self.weight)
         gb = xp.zeros_like(self.weight) if len(self.needs_input_grad) > 2 else None
         for rows in self.device.row_pieces(*x.shape):
-            self._backward_rows(x[rows], gy2[rows], gx[rows], self.mu[rows],
-                                self.rstd[rows], gw, gb)
+            self._backward_rows(x[rows], gy2[rows], gx[rows], mu[rows], rstd[rows], gw, gb)
         return (gx.reshape(gy.shape), gw, gb)[:len(self.needs_input_grad)]
 
     def _backward_rows(self, x, gy, gx, mu, rstd, gw, gb):

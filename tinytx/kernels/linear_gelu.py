@@ -20,7 +20,6 @@ Shapes: x (..., K), W (K, M), b (M,) -> y (..., M)
 """
 from __future__ import annotations
 
-from ..function import Function
 from ..functional.activations import GELU_A as A
 from ..functional.activations import GELU_C as C
 from .linear import LinearFunction
@@ -59,13 +58,13 @@ def gelu_backward_(xp, h, gy, g):
     g *= gy
 
 
-class LinearGELUFunction(Function):
-    """The elementwise GELU passes run piece by piece (Device.pieces), so that all but
-    the first read the CPU's cache instead of main memory."""
+class LinearGELUFunction(LinearFunction):
+    """A LinearFunction whose output goes through the GELU: forward and backward wrap the
+    linear layer's own. The elementwise GELU passes run piece by piece (Device.pieces), so
+    that all but the first read the CPU's cache instead of main memory."""
 
     def forward(self, x, weight, bias=None):
-        self.linear = LinearFunction()                            # the matmul part, on arrays
-        self.h = h = self.linear.forward(x, weight, bias)         # (..., M), saved
+        self.h = h = super().forward(x, weight, bias)             # (..., M), saved
         y = self.xp.empty_like(h)
         for hp, yp in self.device.pieces(h, y):
             gelu_(self.xp, hp, yp)
@@ -75,8 +74,7 @@ class LinearGELUFunction(Function):
         g = self.xp.empty_like(self.h)                            # dh
         for hp, gyp, gp in self.device.pieces(self.h, gy, g):
             gelu_backward_(self.xp, hp, gyp, gp)
-        self.linear.device, self.linear.needs_input_grad = self.device, self.needs_input_grad
-        return self.linear.backward(g)
+        return super().backward(g)
 
 
 def linear_gelu(x, weight, bias=None):

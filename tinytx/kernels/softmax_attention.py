@@ -241,9 +241,7 @@ class OneQueryAttention(Function):
         self.scale = scale
 
     def forward(self, q, k, v):
-        xp = self.xp
-        e, r = exp_rows_(self.device, xp.matmul(q * q.dtype.type(self.scale),
-                                                xp.swapaxes(k, -1, -2)))  # (B, H, 1, Tk)
-        y = xp.matmul(e, v)
+        e, r = exp_rows_(self.device, (q * q.dtype.type(self.scale)) @ k.swapaxes(-1, -2))
+        y = e @ v                                                     # e, r: (B, H, 1, Tk)
         y *= r
         return y
