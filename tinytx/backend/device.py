@@ -73,9 +73,8 @@ class Device:
         return x.sum(axis=-1, keepdims=True)
 
     def means(self, n, dtype):
-        """A cached (n,) array of 1/n: x @ means is the mean over x's last axis, one BLAS
-        call instead of a sum and a scaling (the same bits as Σ·(1/n) when n is a power
-        of two)."""
+        """A cached (n,) array of 1/n: x @ means is the mean of a vector x, one BLAS call
+        instead of a sum and a scaling."""
         key = (n, dtype)
         if key not in self._means_cache:
             self._means_cache[key] = self.xp.full(n, 1 / n, dtype=dtype)

@@ -31,11 +31,11 @@ class LayerNormFunction(Function):
         if x.size == C:                       # one row (a decode step): on the (C,) vector
             y, self.mu, self.rstd = self._normalize(x.reshape(C), weight, bias)
             return y.reshape(x.shape)                               # (C,) -> (..., C)
-        pieces = self.device.row_pieces(x.size // max(C, 1), C)
-        if len(pieces) == 1:                                        # few rows: as they are
-            y, self.mu, self.rstd = self._normalize(x, weight, bias)
-            return y
         x2 = x.reshape(-1, C)                                       # (..., C) -> (N, C)
+        pieces = self.device.row_pieces(*x2.shape)
+        if len(pieces) == 1:                                        # few rows
+            y, self.mu, self.rstd = self._normalize(x2, weight, bias)
+            return y.reshape(x.shape)                               # (N, C) -> (..., C)
         y = xp.empty_like(x2)
         self.mu = xp.empty((x2.shape[0], 1), x.dtype)
         self.rstd = xp.empty_like(self.mu)
@@ -45,17 +45,22 @@ class LayerNormFunction(Function):
         return y.reshape(x.shape)                                   # (N, C) -> (..., C)
 
     def _normalize(self, x, weight, bias, y=None):
-        """y = LN(x) of these rows, into y (a new array if None) -> (y, μ, 1/σ), μ and
-        1/σ shaped (..., 1), or scalars for one row x (C,): its means are dot products,
-        and the arithmetic on scalars skips NumPy's broadcasting, which at one row costs
-        more than the arithmetic. (No out= on the tiny arrays for the same reason.)"""
-        means = self.device.means(x.shape[-1], x.dtype)            # (C,) of 1/C
-        one_row = x.ndim == 1
-        mu = x @ means if one_row else (x @ means)[..., None]      # μ
-        y = self.xp.subtract(x, mu, out=y)                          # x - μ
-        var = (y * y) @ means
-        rstd = 1 / self.xp.sqrt((var if one_row else var[..., None]) +
-                                x.dtype.type(self.eps))             # 1/σ
+        """y = LN(x) of these rows (N, C), into y (a new array if None) -> (y, μ, 1/σ),
+        μ and 1/σ shaped (N, 1). One row x (C,) (a decode step) is worked as a vector: its
+        mean and variance are dot products with a (C,) vector of 1/C, and μ, 1/σ are
+        scalars, which skips NumPy's broadcasting, costlier than the arithmetic at one
+        row (as out= is on tiny arrays)."""
+        xp, dev, eps = self.xp, self.device, x.dtype.type(self.eps)
+        if x.ndim == 1:
+            means = dev.means(x.shape[0], x.dtype)                  # (C,) of 1/C
+            mu = x @ means                                          # μ
+            y = x - mu
+            rstd = 1 / xp.sqrt((y * y) @ means + eps)               # 1/σ
+        else:
+            inv_c = x.dtype.type(1 / x.shape[-1])
+            mu = dev.sum_last(x) * inv_c                            # μ
+            y = xp.subtract(x, mu, out=y)                           # x - μ
+            rstd = 1 / xp.sqrt(dev.sum_last(y * y) * inv_c + eps)  # 1/σ
         y *= rstd                                                   # x̂, in place
         y *= weight
         if bias is not None:
@@ -65,7 +70,7 @@ class LayerNormFunction(Function):
     def backward(self, gy):
         xp, C = self.xp, self.x.shape[-1]
         x, gy2 = self.x.reshape(-1, C), gy.reshape(-1, C)          # (..., C) -> (N, C)
-        mu, rstd = self.mu.reshape(-1, 1), self.rstd.reshape(-1, 1)  # (..., 1) or () -> (N, 1)
+        mu, rstd = self.mu.reshape(-1, 1), self.rstd.reshape(-1, 1)  # (N, 1) or () -> (N, 1)
         gx = xp.empty_like(x)
         gw = xp.zeros_like(self.weight)
         gb = xp.zeros_like(self.weight) if len(self.needs_input_grad) > 2 else None
