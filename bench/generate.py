@@ -5,6 +5,7 @@ with a KV cache.
     python bench/generate.py --quick          # 64 new tokens, 2 runs each (~30 s)
     python bench/generate.py --threads 2      # both sides on 2 threads
     python bench/generate.py --no-torch       # tinytx alone
+    python bench/generate.py --numpy          # and the loop hand-written in NumPy
     python bench/generate.py --smoke          # 4 new tokens, 1 run: a check that it runs
     python bench/generate.py --blocks 512 --batches 1     # one row of the table
 
@@ -21,6 +22,8 @@ with the same cache strategy as tinytx: one preallocated (B, H, block, D) buffer
 layer for keys and for values, written in place, attention on the filled part
 (F.scaled_dot_product_attention), the same refill when the context is full, and logits
 of the last position only. `--torch-cache concat` grows its cache with torch.cat instead.
+`--numpy` adds the same loop hand-written in NumPy (`numpy_runner`): what a NumPy engine
+could reach with the fewest array calls, to tell tinytx's own overhead from NumPy's.
 
 Each side runs in its own worker process with the same thread count (OMP, OpenBLAS and
 MKL variables, torch.set_num_threads) and the same malloc settings (both workers call
@@ -60,7 +63,16 @@ def prompts(batch):
     return np.random.default_rng(0).integers(0, VOCAB, (batch, PROMPT))
 
 
-# -- the two sides: run(block, batch, n, use_cache) -> token ids (batch, PROMPT + n) ------
+def model_weights(block, to_array):
+    """The tinytx model's weights as `to_array(ndarray)`s: -> (the state dict, one dict
+    per layer with the layer's prefix cut from its names)."""
+    sd = {k: to_array(np.array(v)) for k, v in make_model(block).state_dict().items()}
+    h = [{k[len(f"transformer.h.{i}."):]: v for k, v in sd.items()
+          if k.startswith(f"transformer.h.{i}.")} for i in range(N_LAYER)]
+    return sd, h
+
+
+# -- the sides: run(block, batch, n, use_cache) -> token ids (batch, PROMPT + n) ----------
 
 def tinytx_runner():
     from tinytx.generate import generate
@@ -75,6 +87,85 @@ def tinytx_runner():
     return run
 
 
+def numpy_runner():
+    """The same loop hand-written in NumPy, with as few array calls as I could (about 45
+    per layer, where tinytx's ops make about 75): the floor for a NumPy engine, run with
+    the same cache strategy as the PyTorch side (preallocated, refilled when full)."""
+    from tinytx.functional.activations import GELU_A, GELU_C
+    models = {}
+    f32 = np.float32
+
+    def layer_norm(x, w, b, means):                     # one call per line, no out=
+        y = x - (x @ means)[..., None]
+        y *= 1 / np.sqrt(((y * y) @ means)[..., None] + f32(1e-5))
+        y *= w
+        y += b
+        return y
+
+    def gelu(h):                                        # tanh form, as GPT-2's
+        t = h * h
+        t *= f32(GELU_C * GELU_A)
+        t += f32(GELU_C)
+        t *= h
+        np.tanh(t, out=t)
+        t += 1
+        t *= h
+        t *= f32(0.5)
+        return t
+
+    def linear(x, w, b):
+        y = x @ w
+        y += b
+        return y
+
+    def block_fwd(x, w, k_all, v_all, start, means):
+        B, T, C = x.shape
+        D = C // N_HEAD
+        h = layer_norm(x, w["ln_1.weight"], w["ln_1.bias"], means).reshape(B * T, C)
+        qkv = linear(h, w["attn.c_attn.weight"], w["attn.c_attn.bias"])
+        qkv = qkv.reshape(B, T, 3, N_HEAD, D).transpose(2, 0, 3, 1, 4)  # 3 x (B, H, T, D)
+        k_all[:, :, start:start + T], v_all[:, :, start:start + T] = qkv[1], qkv[2]
+        k, v = k_all[:, :, :start + T], v_all[:, :, :start + T]
+        s = (qkv[0] * f32(D ** -0.5)) @ k.swapaxes(-1, -2)               # (B, H, T, S)
+        if T > 1:                                                        # causal
+            s += np.triu(np.full((T, start + T), -np.inf, f32), 1 + start)
+        s -= s.max(-1, keepdims=True)
+        np.exp(s, out=s)
+        y = s @ v
+        y /= s.sum(-1, keepdims=True)
+        y = y.transpose(0, 2, 1, 3).reshape(B * T, C)          # (B, H, T, D) -> (B·T, C)
+        x = x + linear(y, w["attn.c_proj.weight"], w["attn.c_proj.bias"]).reshape(B, T, C)
+        h = layer_norm(x, w["ln_2.weight"], w["ln_2.bias"], means).reshape(B * T, C)
+        h = gelu(linear(h, w["mlp.c_fc.weight"], w["mlp.c_fc.bias"]))
+        return x + linear(h, w["mlp.c_proj.weight"], w["mlp.c_proj.bias"]).reshape(B, T, C)
+
+    def run(block, batch, n, use_cache):
+        if block not in models:
+            models[block] = model_weights(block, lambda a: a)
+        sd, h = models[block]
+        wte, wpe = sd["transformer.wte.weight"], sd["transformer.wpe.weight"]
+        C = wte.shape[1]
+        means = np.full(C, 1 / C, f32)
+        ids = prompts(batch)
+        cache = [[np.empty((batch, N_HEAD, block, C // N_HEAD), f32) for _ in range(2)]
+                 for _ in range(N_LAYER)]
+        length = 0
+        for _ in range(n):
+            if use_cache and length and length + 1 <= block:
+                feed, start = ids[:, -1:], length                     # the new token only
+            else:
+                feed, start = ids[:, -block:], 0                      # first step, or full
+            x = wte[feed] + wpe[start:start + feed.shape[1]]
+            for w, (k_all, v_all) in zip(h, cache):
+                x = block_fwd(x, w, k_all, v_all, start, means)
+            length = start + feed.shape[1]
+            x = layer_norm(x[:, -1], sd["transformer.ln_f.weight"],
+                           sd["transformer.ln_f.bias"], means)
+            ids = np.concatenate([ids, (x @ wte.T).argmax(-1)[:, None]], 1)
+        return ids
+    return run
+
+
 def torch_runner(cache_kind):
     """The same GPT in eager PyTorch, on the weights of the tinytx model."""
     import torch
@@ -82,10 +173,7 @@ def torch_runner(cache_kind):
     models = {}
 
     def weights(block):
-        sd = {k: torch.from_numpy(np.array(v)) for k, v in make_model(block).state_dict().items()}
-        h = [{k[len(f"transformer.h.{i}."):]: v for k, v in sd.items()
-              if k.startswith(f"transformer.h.{i}.")} for i in range(N_LAYER)]
-        return sd, h
+        return model_weights(block, torch.from_numpy)
 
     def block_fwd(x, w, cache, start, block):
         B, T, C = x.shape
@@ -144,7 +232,7 @@ def worker(side, threads, cache_kind):
         torch.set_num_threads(threads)
         run = torch_runner(cache_kind)
     else:
-        run = tinytx_runner()
+        run = numpy_runner() if side == "numpy" else tinytx_runner()
     for line in sys.stdin:
         block, batch, n, use_cache, captured = json.loads(line)
         t0 = time.perf_counter()
@@ -202,7 +290,11 @@ def main():
     p.add_argument("--quick", action="store_true")
     p.add_argument("--smoke", action="store_true", help="4 new tokens, 1 run: does it run?")
     p.add_argument("--no-torch", action="store_true")
-    p.add_argument("--worker", choices=["tinytx", "pytorch"], help=argparse.SUPPRESS)
+    p.add_argument("--numpy", action="store_true",
+                   help="also run the loop hand-written in NumPy (the floor of a NumPy "
+                        "engine: as few array calls as possible)")
+    p.add_argument("--worker", choices=["tinytx", "pytorch", "numpy"],
+                   help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         return worker(args.worker, args.threads, args.torch_cache)
@@ -218,13 +310,18 @@ def main():
     if have_torch:
         theirs = Worker("pytorch", args.threads, args.torch_cache)
         sides["pytorch"] = lambda block, batch, m: theirs(block, batch, m)
+    if args.numpy:
+        floor = Worker("numpy", args.threads, args.torch_cache)
+        sides["numpy"] = lambda block, batch, m: floor(block, batch, m)
     cache = {"prealloc": "preallocated", "concat": "torch.cat"}[args.torch_cache]
     print(f"== GPT tiny (4 layers, 4 heads, 128 wide, vocab {VOCAB}): {n} new tokens after "
           f"a {PROMPT}-token prompt, greedy; {args.threads} thread(s) per side; tokens/s, "
           f"median (best) of {args.repeats}, runs interleaved; PyTorch eager KV cache: "
           f"{cache}")
-    heads = ["tinytx captured", "tinytx eager"] + (
-        ["pytorch KV cache", "captured/pytorch", "eager/pytorch"] if have_torch else [])
+    ratios = ["tinytx", "eager"] + ["numpy"] * args.numpy
+    heads = ["tinytx captured", "tinytx eager"] + ["pytorch KV cache"] * have_torch + [
+        "hand NumPy"] * args.numpy + [f"{'captured' if k == 'tinytx' else k}/pytorch"
+                                      for k in ratios if have_torch]
     print(f"  {'block':>5} {'batch':>5}  " + "  ".join(f"{h:>17}" for h in heads)
           + f"  {'tinytx no cache (1 run)':>23}")
     same = True
@@ -236,15 +333,14 @@ def main():
             best = {k: batch * n / min(t) for k, (t, _) in res.items()}
             cols = [f"{rate[k]:8.0f} ({best[k]:6.0f})" for k in res]
             if have_torch:
-                cols += [f"{rate[k] / rate['pytorch']:.2f}x" for k in ("tinytx", "eager")]
+                cols += [f"{rate[k] / rate['pytorch']:.2f}x" for k in ratios]
             print(f"  {block:>5} {batch:>5}  " + "  ".join(f"{c:>17}" for c in cols)
                   + f"  {batch * n / seconds:23.0f}")
             outs = [ids for _, ids in res.values()] + [plain]
             same &= all(np.array_equal(outs[0], o) for o in outs[1:])
     print(f"  every loop gives the same tokens: {same}")
-    ours.close()
-    if have_torch:
-        theirs.close()
+    for w in [ours] + [theirs] * have_torch + [floor] * args.numpy:
+        w.close()
 
 
 if __name__ == "__main__":
