@@ -41,8 +41,7 @@ class SplitHeads(Function):
         B, T, PC = x.shape
         self.x_shape = x.shape
         heads = x.reshape(B, T, self.parts, self.n_head, PC // (self.parts * self.n_head))
-        # (B, T, P·C) -> (B, T, P, H, D) -> P x (B, H, T, D)
-        ys = tuple(heads[:, :, i].transpose(0, 2, 1, 3) for i in range(self.parts))
+        ys = tuple(heads.transpose(2, 0, 3, 1, 4))    # (B, T, P, H, D) -> P x (B, H, T, D)
         return ys if self.parts > 1 else ys[0]
 
     def backward(self, *gys):
