@@ -72,6 +72,14 @@ def model_weights(block, to_array):
     return sd, h
 
 
+def next_feed(ids, length, block, use_cache):
+    """The cache strategy of the PyTorch and NumPy sides, tinytx's Stepper's: ids (B, T)
+    with `length` positions cached -> (the tokens to feed, their first position)."""
+    if use_cache and length and length + 1 <= block:
+        return ids[:, -1:], length                                    # the new token only
+    return ids[:, -block:], 0                                         # first step, or full
+
+
 # -- the sides: run(block, batch, n, use_cache) -> token ids (batch, PROMPT + n) ----------
 
 def tinytx_runner():
@@ -151,10 +159,7 @@ def numpy_runner():
                  for _ in range(N_LAYER)]
         length = 0
         for _ in range(n):
-            if use_cache and length and length + 1 <= block:
-                feed, start = ids[:, -1:], length                     # the new token only
-            else:
-                feed, start = ids[:, -block:], 0                      # first step, or full
+            feed, start = next_feed(ids, length, block, use_cache)
             x = wte[feed] + wpe[start:start + feed.shape[1]]
             for w, (k_all, v_all) in zip(h, cache):
                 x = block_fwd(x, w, k_all, v_all, start, means)
@@ -207,10 +212,7 @@ def torch_runner(cache_kind):
         ids = torch.from_numpy(prompts(batch))
         caches, length = [[None, None] for _ in range(N_LAYER)], 0
         for _ in range(n):
-            if use_cache and length and length + 1 <= block:
-                feed, start = ids[:, -1:], length                     # the new token only
-            else:
-                feed, start = ids[:, -block:], 0                      # first step, or full
+            feed, start = next_feed(ids, length, block, use_cache)
             x = wte[feed] + wpe[start:start + feed.shape[1]]
             for w, cache in zip(h, caches):
                 x = block_fwd(x, w, cache, start, block)

@@ -26,7 +26,7 @@ class Device:
     cuda_kernels = False         # whether the dispatch sends this device's ops to CUDA kernels
 
     def __init__(self):
-        self._ones_cache, self._means_cache = {}, {}
+        self._ones_cache = {}          # cached constant vectors (ones, means)
         self.seed(0)
 
     def __repr__(self):
@@ -75,10 +75,10 @@ class Device:
     def means(self, n, dtype):
         """A cached (n,) array of 1/n: x @ means is the mean of a vector x, one BLAS call
         instead of a sum and a scaling."""
-        key = (n, dtype)
-        if key not in self._means_cache:
-            self._means_cache[key] = self.xp.full(n, 1 / n, dtype=dtype)
-        return self._means_cache[key]
+        key = (n, dtype, "means")                     # beside CpuDevice._ones' (n, dtype)
+        if key not in self._ones_cache:
+            self._ones_cache[key] = self.xp.full(n, 1 / n, dtype=dtype)
+        return self._ones_cache[key]
 
     def sum_rows(self, x):
         """Σ over every axis but the last: (..., n) -> (n,)."""
